@@ -1,0 +1,120 @@
+"""CLI: `python -m bot` serves; `why`, `help` and `knowledge …` answer in the terminal.
+
+The only place that reads the environment and the clock for the bot as a whole; exit
+codes: 0 done, 1 failed, 2 usage or settings problem.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot import commands, settings, sync
+from bot.commands import Notice, Usage
+from bot.dictionary import DICTIONARY_URL
+from bot.errors import BotError, SettingsError
+from bot.knowledge import curated_directory, load_curated
+from bot.service import Service
+from bot.store import Store
+from bot.terminal import render_text
+
+log = logging.getLogger(__name__)
+
+PROG = "python -m bot"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="A Slack bot for Twilio SMS operations. With no command, it serves Slack.",
+        epilog="settings (environment variables):\n" + settings.render_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("serve", help="serve Slack (the default)")
+    for command in commands.SUBCOMMANDS:
+        one = sub.add_parser(command.name, help=command.help)
+        one.add_argument("args", nargs=argparse.REMAINDER, help=command.syntax)
+    knowledge = sub.add_parser("knowledge", help="load Twilio's full error dictionary")
+    actions = knowledge.add_subparsers(dest="action", metavar="ACTION", required=True)
+    download = actions.add_parser("sync", help="download Twilio's dictionary into the database")
+    download.add_argument("--url", default=DICTIONARY_URL, help="where to download it from")
+    local = actions.add_parser("import", help="import a downloaded copy of the dictionary")
+    local.add_argument("file", type=Path)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    env = dict(os.environ if environ is None else environ)
+    try:
+        config = settings.load(env)
+    except SettingsError as exc:
+        return _settings_failure(exc.problems)
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command in (None, "serve"):
+            return serve(config)
+        if args.command == "knowledge":
+            return knowledge(args, config)
+        return answer(f"{args.command} {' '.join(args.args)}", config)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def answer(text: str, config: settings.Settings) -> int:
+    """Answer one command in the terminal, reading the store only if it already exists."""
+    store = Store(config.database_path) if Path(config.database_path).exists() else None
+    try:
+        result = asyncio.run(
+            commands.answer(text, Service(load_curated(curated_directory()), store))
+        )
+    finally:
+        if store is not None:
+            store.close()
+    print(render_text(result, PROG))
+    if isinstance(result, Usage) and result.problem:
+        return 2
+    return 1 if isinstance(result, Notice) else 0
+
+
+def knowledge(args: argparse.Namespace, config: settings.Settings) -> int:
+    raw = (
+        asyncio.run(sync.download(args.url)) if args.action == "sync" else sync.read_file(args.file)
+    )
+    store = Store(config.database_path)
+    try:
+        read, written, skipped = sync.import_bytes(raw, store, datetime.now(UTC).date().isoformat())
+    finally:
+        store.close()
+    print(
+        f"Read {read} error codes ({skipped} unreadable items skipped); stored {written} "
+        f"(entries already held in a newer version are kept) in {config.database_path}."
+    )
+    return 0
+
+
+def serve(config: settings.Settings) -> int:
+    if missing := settings.problems_for_serving(config):
+        return _settings_failure([f"missing {name}" for name in missing])
+    from aiohttp import web
+
+    from bot import app
+
+    web.run_app(app.build(config), host=config.host, port=config.port, print=None)
+    return 0
+
+
+def _settings_failure(problems: list[str]) -> int:
+    print(f"{PROG}: cannot start, fix these settings first:", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    print(f"`{PROG} --help` describes every setting.", file=sys.stderr)
+    return 2

@@ -1,0 +1,130 @@
+"""Commands: the `/twilio …` subcommands, how their text is read, and what each answers.
+
+`SUBCOMMANDS` is the one table of subcommands and the only source of help text. Handlers
+get the argument text and a `Context` (whatever does the lookups) and return a value for
+a renderer; nothing here knows about Slack or the terminal.
+"""
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.knowledge import Explanation
+
+MAX_COMMAND_CHARS = 500
+ECHO_CHARS = 40
+_CODE = re.compile(r"(?:error\s*|code\s*)?#?(\d{3,6})", re.IGNORECASE)
+_MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}", re.IGNORECASE)
+
+
+class Context(Protocol):
+    def explain(self, code: int) -> Explanation: ...
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The help text, with what was wrong with the command when something was."""
+
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A short message and nothing else: a refusal, or an apology for a fault."""
+
+    text: str
+
+
+Answer = Explanation | Usage | Notice
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    syntax: str
+    help: str
+    run: Callable[[str, Context], Awaitable[Answer]]
+
+
+async def _why(arg: str, ctx: Context) -> Answer:
+    if not arg:
+        return Usage("`why` needs an error code, like `why 30003`.")
+    if match := _CODE.fullmatch(arg):
+        return ctx.explain(int(match.group(1)))
+    if _MESSAGE_SID.fullmatch(arg):
+        return Usage(
+            f"`{echo(arg)}` is a Message SID. Looking up messages is not available yet; "
+            "`why` takes an error code for now, like `why 30003`."
+        )
+    return Usage(f"`{echo(arg)}` is not an error code. Try a number like `why 30003`.")
+
+
+async def _help(arg: str, ctx: Context) -> Answer:
+    return Usage()
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "why",
+        "why <error code>",
+        "what a Twilio error code means, its likely causes and the fixes, in order",
+        _why,
+    ),
+    Subcommand("help", "help", "this help", _help),
+)
+
+
+async def answer(text: str, ctx: Context) -> Answer:
+    """Read a command line such as `why 30003` and run the subcommand it names."""
+    text = normalize(text)
+    if len(text) > MAX_COMMAND_CHARS:
+        return Usage(
+            f"That command is {len(text):,} characters long; commands are at most "
+            f"{MAX_COMMAND_CHARS} characters."
+        )
+    name, _, arg = text.partition(" ")
+    if not name:
+        return Usage()
+    for sub in SUBCOMMANDS:
+        if sub.name == name.lower():
+            return await sub.run(arg.strip(), ctx)
+    return Usage(f"There is no `{echo(name)}` command.")
+
+
+def refusal(
+    user_id: str, channel_id: str, allowed_users: frozenset[str], allowed_channels: frozenset[str]
+) -> Notice | None:
+    """A polite no when the allowlists (empty = everyone) leave this user or channel out."""
+    if allowed_users and user_id not in allowed_users:
+        return Notice(
+            "Sorry, this bot only answers the people it is set up for. "
+            "Ask whoever runs it to add you to `ALLOWED_USERS`."
+        )
+    if allowed_channels and channel_id not in allowed_channels:
+        return Notice(
+            "Sorry, this bot is not enabled in this channel. Try one of the channels it is "
+            "set up for, or ask to add this one to `ALLOWED_CHANNELS`."
+        )
+    return None
+
+
+def normalize(text: str) -> str:
+    """Drop invisible format characters (zero-width spaces, BOMs) and collapse whitespace."""
+    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return " ".join(visible.split())
+
+
+def echo(text: str) -> str:
+    """User text made safe to quote inside backticks: short, one line, no backticks.
+
+    Slack's own escaping of `<`, `>` and `&` happens in the renderer, for all text.
+    """
+    text = " ".join(text.split()).replace("`", "'")
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
+def help_lines(prefix: str) -> list[str]:
+    """One line per subcommand: `<prefix> <syntax>`, then what it does."""
+    return [f"`{prefix} {sub.syntax}`: {sub.help}" for sub in SUBCOMMANDS]

@@ -1,0 +1,146 @@
+"""Settings: one table of every environment variable the bot reads, and the values built from it.
+
+The table is the single source for `python -m bot --help` and for the README's settings
+section (a test keeps them in step). Nothing else in the bot reads the environment.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+# Empty default = unset. Which ones are required depends on the mode: see `problems_for_serving`.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SLACK_BOT_TOKEN", "", "Bot token (xoxb-...) of the Slack app. Required to serve."),
+    Setting(
+        "SLACK_SIGNING_SECRET",
+        "",
+        "Signing secret of the Slack app; every request to /slack/events is checked with it. "
+        "Required in HTTP mode.",
+    ),
+    Setting(
+        "SLACK_APP_TOKEN",
+        "",
+        "App-level token (xapp-...). When set, the bot connects in Socket Mode "
+        "and needs no public URL or signing secret.",
+    ),
+    Setting(
+        "SLACK_API_URL",
+        "https://slack.com/api/",
+        "Base URL of the Slack Web API (proxies, tests).",
+    ),
+    Setting(
+        "ALLOWED_CHANNELS",
+        "",
+        "Comma-separated Slack channel IDs where /twilio may be used; empty allows every channel.",
+    ),
+    Setting(
+        "ALLOWED_USERS",
+        "",
+        "Comma-separated Slack user IDs who may use /twilio; empty allows everyone.",
+    ),
+    Setting(
+        "DATABASE_PATH",
+        "twilio-ops-bot.db",
+        "SQLite file for the bot's state, created on first use, readable by its owner only.",
+    ),
+    Setting("HOST", "0.0.0.0", "Interface the HTTP server listens on."),
+    Setting("PORT", "3000", "Port the HTTP server listens on (Heroku-style platforms set it)."),
+    Setting("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+)
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str
+    slack_app_token: str
+    slack_api_url: str
+    allowed_channels: frozenset[str]
+    allowed_users: frozenset[str]
+    database_path: str
+    host: str
+    port: int
+    log_level: str
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+
+def load(environ: Mapping[str, str]) -> Settings:
+    """Build settings from `environ`; raises SettingsError naming every value that is unusable."""
+    raw = {s.name: environ.get(s.name, "").strip() or s.default for s in SETTINGS}
+    problems = []
+    port = 0
+    try:
+        port = int(raw["PORT"])
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        problems.append(f"PORT must be a port number, not {raw['PORT']!r}")
+    log_level = raw["LOG_LEVEL"].upper()
+    if log_level not in LOG_LEVELS:
+        problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    api_url = raw["SLACK_API_URL"]
+    if not api_url.startswith(("http://", "https://")):
+        problems.append("SLACK_API_URL must be an http(s) URL")
+    if problems:
+        raise SettingsError(problems)
+    return Settings(
+        slack_bot_token=raw["SLACK_BOT_TOKEN"],
+        slack_signing_secret=raw["SLACK_SIGNING_SECRET"],
+        slack_app_token=raw["SLACK_APP_TOKEN"],
+        # slack_sdk joins method names with urljoin, which drops the last path segment
+        # unless the base ends with "/".
+        slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+        allowed_channels=_id_set(raw["ALLOWED_CHANNELS"]),
+        allowed_users=_id_set(raw["ALLOWED_USERS"]),
+        database_path=raw["DATABASE_PATH"],
+        host=raw["HOST"],
+        port=port,
+        log_level=log_level,
+    )
+
+
+def problems_for_serving(settings: Settings) -> list[str]:
+    """What is missing before the bot can serve Slack, every name at once."""
+    missing = []
+    if not settings.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN")
+    if not settings.socket_mode and not settings.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    return missing
+
+
+def render_table() -> str:
+    """The settings table as plain text, for `--help`."""
+    width = max(len(s.name) for s in SETTINGS)
+    lines = []
+    for s in SETTINGS:
+        default = f" (default: {s.default})" if s.default else ""
+        lines.append(f"  {s.name.ljust(width)}  {s.help}{default}")
+    return "\n".join(lines)
+
+
+def render_markdown() -> str:
+    """The settings table as Markdown, exactly as the README carries it."""
+    rows = ["| name | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else ""
+        rows.append(f"| `{s.name}` | {default} | {s.help} |")
+    return "\n".join(rows)
+
+
+def _id_set(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())

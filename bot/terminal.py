@@ -1,0 +1,51 @@
+"""Terminal: answers rendered as wrapped plain text for `python -m bot why …`."""
+
+import textwrap
+
+from bot.commands import Answer, Notice, Usage, help_lines
+from bot.knowledge import Explanation
+
+WIDTH = 88
+
+
+def render_text(answer: Answer, prefix: str = "python -m bot") -> str:
+    if isinstance(answer, Notice):
+        return answer.text
+    if isinstance(answer, Usage):
+        lines = [answer.problem, ""] if answer.problem else []
+        lines.append("Usage:")
+        lines += [f"  {line}" for line in help_lines(prefix)]
+        return "\n".join(lines)
+    return _explanation(answer, prefix)
+
+
+def _explanation(ex: Explanation, prefix: str) -> str:
+    out = [ex.heading, "=" * len(ex.heading)]
+    facts = ex.facts()
+    width = max((len(label) for label, _ in facts), default=0) + 2
+    for label, value in facts:
+        lines = [
+            wrapped
+            for line in value.split("\n")
+            for wrapped in textwrap.wrap(line, WIDTH - width) or [""]
+        ]
+        out.append(f"{label + ':':<{width}}{lines[0]}")
+        out += [" " * width + line for line in lines[1:]]
+    for section in ex.sections():
+        out += ["", section.heading]
+        for i, item in enumerate(section.items, 1):
+            marker = f"{i}. " if section.numbered else ("- " if len(section.items) > 1 else "")
+            out += textwrap.wrap(
+                item,
+                WIDTH,
+                initial_indent="  " + marker,
+                subsequent_indent="  " + " " * len(marker),
+            ) or [""]
+    out.append("")
+    if ex.related:
+        codes = ", ".join(str(code) for code in ex.related)
+        out.append(f"Related: {codes} (`{prefix} why <code>`)")
+    out.append(f"Twilio's page: {ex.link}")
+    if ex.source:
+        out.append(f"Source: {ex.source}")
+    return "\n".join(out)

@@ -1,0 +1,101 @@
+import os
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from slack_sdk.signature import SignatureVerifier
+
+from bot import app as bot_app
+from bot import settings
+from tests.fake_slack import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees a real token, whatever the shell running it has set."""
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "TWILIO_")) or name in {s.name for s in settings.SETTINGS}:
+            monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture
+async def fake_slack(aiohttp_server) -> FakeSlack:  # type: ignore[no-untyped-def]
+    fake = FakeSlack()
+    server: TestServer = await aiohttp_server(fake.app(), host="127.0.0.1", port=0)
+    fake.base_url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+def make_settings(fake: FakeSlack, tmp_path, **overrides: str) -> settings.Settings:  # type: ignore[no-untyped-def]
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.base_url + "/api/",
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+        **overrides,
+    }
+    return settings.load(env)
+
+
+@pytest.fixture
+async def client(fake_slack: FakeSlack, tmp_path, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]
+    """The real aiohttp app, in HTTP mode, talking to the fake Slack."""
+    return await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path)))
+
+
+def slash_command(text: str, response_url: str, **fields: str) -> str:
+    form = {
+        "token": "deprecated-verification-token",
+        "team_id": "T0001",
+        "channel_id": "C0001",
+        "user_id": "U0001",
+        "user_name": "oncall",
+        "command": "/twilio",
+        "text": text,
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+        "api_app_id": "A0001",
+        **fields,
+    }
+    return urlencode(form)
+
+
+def signed_headers(
+    body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature,
+    }
+
+
+async def post_signed(client: TestClient, body: str, **kwargs) -> int:  # type: ignore[no-untyped-def]
+    response = await client.post("/slack/events", data=body, headers=signed_headers(body, **kwargs))
+    await response.read()
+    return response.status
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to resolve or reach a host other than loopback fails the test."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if host not in LOOPBACK and host is not None:
+            raise AssertionError(f"test tried to reach {host!r}; only loopback is allowed")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)

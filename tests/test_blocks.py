@@ -1,0 +1,92 @@
+"""Block Kit rendering: escaping, Slack's limits, and the same content as the terminal."""
+
+from pathlib import Path
+
+import pytest
+
+from bot import blocks, knowledge, terminal
+from bot.commands import Notice, Usage
+from bot.dictionary import ImportedEntry
+
+CURATED = knowledge.load_curated(Path(__file__).parent.parent / "knowledge")
+
+
+def walk_texts(block_list):
+    for block in block_list:
+        if "text" in block:
+            yield block["type"], block["text"]["text"]
+        for field in block.get("fields", []):
+            yield "field", field["text"]
+        for element in block.get("elements", []):
+            text = element.get("text")
+            yield element["type"], text["text"] if isinstance(text, dict) else text
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [("<!channel>", "&lt;!channel&gt;"), ("a & b", "a &amp; b"), ("<@U1|x>", "&lt;@U1|x&gt;")],
+)
+def test_escape(raw, escaped):
+    assert blocks.escape(raw) == escaped
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "clipped"),
+    [
+        ("abcdef", 10, "abcdef"),
+        ("abcdef", 4, "abc…"),
+        ("ab &amp; c", 6, "ab …"),
+        ("a&lt;b", 4, "a…"),
+    ],
+)
+def test_clip_never_cuts_an_escape(text, limit, clipped):
+    assert blocks.clip(text, limit) == clipped
+
+
+@pytest.mark.parametrize("code", sorted(CURATED))
+def test_every_entry_renders_within_slacks_limits(code):
+    text, rendered = blocks.render(knowledge.explain(code, CURATED))
+    assert len(rendered) <= 50
+    for kind, value in walk_texts(rendered):
+        limit = {"header": 150, "field": 2000, "mrkdwn": 2000, "plain_text": 75}.get(kind, 3000)
+        assert len(value) <= limit, (kind, len(value))
+    assert text and len(text) <= 3000
+
+
+def test_a_huge_imported_entry_is_clipped_to_the_limits():
+    entry = ImportedEntry(
+        code=63016,
+        title="T" * 400,
+        description="<!here> " + "d" * 10_000,
+        causes=tuple("c" * 500 for _ in range(40)),
+        solutions=("s" * 5000,),
+        log_level="",
+        log_type="",
+        product="",
+        last_updated="",
+        imported_on="2026-11-23",
+    )
+    text, rendered = blocks.render(knowledge.explain(63016, {}, entry))
+    texts = [value for _, value in walk_texts(rendered)]
+    assert all(len(value) <= 3000 for value in texts)
+    assert rendered[0]["text"]["text"].endswith("…") and len(rendered[0]["text"]["text"]) == 150
+    assert all("<!here>" not in value for value in [*texts, text])
+
+
+def test_terminal_and_slack_say_the_same_things():
+    ex = knowledge.explain(30003, CURATED)
+    text = terminal.render_text(ex)
+    _, rendered = blocks.render(ex)
+    slack = "\n".join(value for _, value in walk_texts(rendered))
+    for item in [ex.title, *ex.causes, *ex.fixes]:  # the link is a button URL in Slack
+        assert item[:60] in " ".join(text.split())
+        assert blocks.escape(item)[:60] in slack
+
+
+def test_notice_and_usage_render():
+    _, notice = blocks.render(Notice("No <!channel> here"))
+    assert notice == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "No &lt;!channel&gt; here"}}
+    ]
+    text, usage = blocks.render(Usage("bad"))
+    assert text == "bad" and len(usage) == 2

@@ -1,0 +1,104 @@
+"""The terminal: `python -m bot why …` and `python -m bot knowledge …`."""
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from aiohttp import web
+
+from bot import cli
+from bot.store import Store
+from tests.test_settings import run_bot
+
+SAMPLE = Path(__file__).parent / "data" / "sample-error-codes.json"
+
+
+def test_why_30003_explains_an_unreachable_handset():
+    result = run_bot("why", "30003")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("30003 · Unreachable destination handset\n")
+    assert "carrier" in out and "`undelivered`" in out
+    assert "https://www.twilio.com/docs/api/errors/30003" in out
+
+
+def test_why_usage_problem_exits_2(capsys, tmp_path):
+    assert cli.main(["why", "banana"], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 2
+    assert "`banana` is not an error code" in capsys.readouterr().out
+
+
+def test_why_does_not_create_a_database(capsys, tmp_path):
+    assert cli.main(["why", "30002"], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 0
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_import_then_why_answers_from_twilios_dictionary(capsys, tmp_path):
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
+    assert cli.main(["why", "63016"], env) == 0
+    assert "There is no explanation for 63016 here yet" in capsys.readouterr().out
+
+    assert cli.main(["knowledge", "import", str(SAMPLE)], env) == 0
+    assert "Read 4 error codes (3 unreadable items skipped); stored 4" in capsys.readouterr().out
+
+    assert cli.main(["why", "63016"], env) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("63016 · Sample title for a modern code")
+    assert "1. First sample cause" in out
+    assert "Source: Twilio's error dictionary (imported " in out
+
+    # A curated entry still wins over the imported one.
+    assert cli.main(["why", "30003"], env) == 0
+    assert "Source: this bot's knowledge base" in capsys.readouterr().out
+
+
+def test_import_of_a_missing_file_is_a_clear_error(capsys, tmp_path):
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
+    assert cli.main(["knowledge", "import", str(tmp_path / "nope.json")], env) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+@contextmanager
+def serving(app: web.Application) -> Iterator[str]:
+    """Run an aiohttp app on 127.0.0.1:0 in a thread, for code that runs its own loop."""
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_sync_downloads_and_stores(capsys, tmp_path):
+    async def dictionary(request: web.Request) -> web.Response:
+        return web.Response(body=SAMPLE.read_bytes(), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/docs/api/errors/twilio-error-codes.json", dictionary)
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
+    with serving(app) as origin:
+        url = f"{origin}/docs/api/errors/twilio-error-codes.json"
+        assert cli.main(["knowledge", "sync", "--url", url], env) == 0
+        assert cli.main(["knowledge", "sync", "--url", origin + "/gone"], env) == 1
+    assert "answered HTTP 404" in capsys.readouterr().err
+    store = Store(env["DATABASE_PATH"])
+    try:
+        assert store.dictionary_size() == 4
+    finally:
+        store.close()
+
+
+def test_database_file_is_private(tmp_path):
+    path = tmp_path / "bot.db"
+    Store(str(path)).close()
+    assert path.stat().st_mode & 0o777 == 0o600

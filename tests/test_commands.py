@@ -1,0 +1,92 @@
+"""Reading `/twilio …` text: a table of inputs and the answer each must get."""
+
+import pytest
+
+from bot import commands
+from bot.commands import Notice, Usage
+from bot.knowledge import Explanation
+
+
+class Recorder:
+    """A Context that answers every code and remembers which were asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def explain(self, code: int) -> Explanation:
+        self.asked.append(code)
+        return Explanation(code=code, title="t", link="l", source="s")
+
+
+SID = "SM" + "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("why 30003", 30003),
+        ("WHY 30003", 30003),
+        ("  why   30003  ", 30003),
+        ("why #30003", 30003),
+        ("why error 30003", 30003),
+        ("why\u200b 30003\ufeff", 30003),  # invisible characters pasted from a web page
+        ("why\n30003", 30003),
+        ("why 21211", 21211),
+    ],
+)
+async def test_why_reads_the_code(text, code):
+    ctx = Recorder()
+    answer = await commands.answer(text, ctx)
+    assert isinstance(answer, Explanation) and ctx.asked == [code]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", ""),
+        ("help", ""),
+        ("why", "`why` needs an error code, like `why 30003`."),
+        ("why banana", "`banana` is not an error code. Try a number like `why 30003`."),
+        ("why 30003 30004", "`30003 30004` is not an error code."),
+        ("why 1", "`1` is not an error code."),
+        ("why 1234567", "`1234567` is not an error code."),
+        (f"why {SID}", f"`{SID}` is a Message SID. Looking up messages is not available yet"),
+        ("status", "There is no `status` command."),
+        ("why `rm -rf`", "`'rm -rf'` is not an error code."),
+        ("why " + "x" * 100, "`" + "x" * 39 + "…` is not an error code."),
+        (
+            "why 3" * 1000,
+            "That command is 5,000 characters long; commands are at most 500 characters.",
+        ),
+    ],
+)
+async def test_usage_says_what_was_wrong(text, problem):
+    ctx = Recorder()
+    answer = await commands.answer(text, ctx)
+    assert isinstance(answer, Usage)
+    assert answer.problem.startswith(problem) if problem else answer.problem == ""
+    assert ctx.asked == []
+
+
+def test_help_lines_come_from_the_table():
+    lines = commands.help_lines("/twilio")
+    assert lines == [f"`/twilio {s.syntax}`: {s.help}" for s in commands.SUBCOMMANDS]
+    assert {s.name for s in commands.SUBCOMMANDS} == {"why", "help"}
+
+
+@pytest.mark.parametrize(
+    ("user", "channel", "users", "channels", "refused"),
+    [
+        ("U1", "C1", set(), set(), None),
+        ("U1", "C1", {"U1"}, set(), None),
+        ("U2", "C1", {"U1"}, set(), "ALLOWED_USERS"),
+        ("U1", "C2", set(), {"C1"}, "ALLOWED_CHANNELS"),
+        ("U1", "C1", {"U1"}, {"C1"}, None),
+    ],
+)
+def test_refusal(user, channel, users, channels, refused):
+    result = commands.refusal(user, channel, frozenset(users), frozenset(channels))
+    if refused is None:
+        assert result is None
+    else:
+        assert isinstance(result, Notice) and refused in result.text

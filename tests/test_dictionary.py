@@ -1,0 +1,115 @@
+"""Importing Twilio's error dictionary: parsing its quirks, storing it, answering from it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot import dictionary, sync
+from bot.errors import DictionaryError
+from bot.store import Store
+
+SAMPLE = Path(__file__).parent / "data" / "sample-error-codes.json"
+
+
+@pytest.fixture
+def parsed() -> dictionary.ParsedDictionary:
+    return dictionary.parse(json.loads(SAMPLE.read_bytes()), "2026-11-23")
+
+
+def by_code(parsed: dictionary.ParsedDictionary) -> dict[int, dictionary.ImportedEntry]:
+    return {e.code: e for e in parsed.entries}
+
+
+def test_unusable_items_are_skipped_and_counted(parsed):
+    assert sorted(by_code(parsed)) == [11750, 21408, 30003, 63016]
+    assert parsed.skipped == 3
+
+
+def test_markdown_lists_become_items_and_crlf_is_gone(parsed):
+    entry = by_code(parsed)[63016]
+    assert entry.causes == ("First sample cause", "Second sample cause, continued on a new line")
+    assert entry.solutions == ("First sample step", "Second sample step")
+    assert entry.description == (
+        "A sample description with a relative link (https://www.twilio.com/docs/sample) "
+        "and a tag.\nSecond line."
+    )
+    assert "\r" not in json.dumps(entry.__dict__)
+
+
+def test_null_causes_are_taken_from_docs(parsed):
+    entry = by_code(parsed)[11750]
+    assert entry.causes == ("Older cause one", "Older cause two")
+    assert entry.solutions == ("Older fix one",)
+    assert entry.description == "Sample secondary message."
+
+
+def test_newest_title_wins_within_a_file(parsed):
+    assert by_code(parsed)[21408].title == "Newer sample title for 21408"
+
+
+@pytest.mark.parametrize("document", [{}, "text", [], [{"message": "no code"}]])
+def test_a_file_with_nothing_usable_is_an_error(document):
+    with pytest.raises(DictionaryError):
+        dictionary.parse(document, "2026-11-23")
+
+
+@pytest.mark.parametrize(
+    ("markdown", "plain"),
+    [
+        ("[Console](https://console.twilio.com)", "Console (https://console.twilio.com)"),
+        ("[https://x.test](https://x.test)", "https://x.test"),
+        ("# Heading\r\ntext", "Heading\ntext"),
+        ("a<br/>b <b>bold</b>", "ab bold"),
+        ("keep 5 < 6 as text", "keep 5 < 6 as text"),
+        ("one\n\n\n\ntwo", "one\n\ntwo"),
+    ],
+)
+def test_clean_markdown(markdown, plain):
+    assert dictionary.clean_markdown(markdown.replace("\r\n", "\n")) == plain
+
+
+def test_store_keeps_the_newer_entry_across_imports(tmp_path, parsed):
+    store = Store(str(tmp_path / "bot.db"))
+    try:
+        assert store.save_dictionary(parsed.entries) == 4
+        older = dictionary.ImportedEntry(
+            **{**by_code(parsed)[21408].__dict__, "title": "Stale", "last_updated": "2020-01-01"}
+        )
+        assert store.save_dictionary([older]) == 0
+        assert store.imported_entry(21408).title == "Newer sample title for 21408"
+        assert store.imported_entry(11750).causes == ("Older cause one", "Older cause two")
+        assert store.imported_entry(40000) is None
+        rows = list(store.db.table("dictionary").rows)
+        assert len(rows) == 4
+    finally:
+        store.close()
+
+
+def test_import_bytes_rejects_non_json(tmp_path):
+    store = Store(":memory:")
+    try:
+        with pytest.raises(DictionaryError, match="not a JSON file"):
+            sync.import_bytes(b"<html>maintenance</html>", store, "2026-11-23")
+    finally:
+        store.close()
+
+
+async def test_download_reads_the_file_over_http(aiohttp_server):
+    from aiohttp import web
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=SAMPLE.read_bytes(), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/docs/api/errors/twilio-error-codes.json", serve)
+    server = await aiohttp_server(app, host="127.0.0.1", port=0)
+    raw = await sync.download(str(server.make_url("/docs/api/errors/twilio-error-codes.json")))
+    assert raw == SAMPLE.read_bytes()
+    with pytest.raises(DictionaryError, match="answered HTTP 404"):
+        await sync.download(str(server.make_url("/missing.json")))
+
+
+async def test_download_failure_is_a_clear_error(unused_tcp_port):
+    with pytest.raises(DictionaryError, match="could not download"):
+        await sync.download(f"http://127.0.0.1:{unused_tcp_port}/twilio-error-codes.json")

@@ -1,0 +1,43 @@
+"""manifest.yml declares exactly what the app registers, and the app answers it."""
+
+from pathlib import Path
+
+import yaml
+
+from bot import slack
+from tests.conftest import post_signed, slash_command
+
+MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
+
+
+def test_commands_match_the_app():
+    declared = tuple(c["command"] for c in MANIFEST["features"]["slash_commands"])
+    assert declared == slack.COMMANDS
+
+
+def test_interactivity_is_on_because_the_app_handles_actions():
+    assert slack.ACTIONS
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_bot_scopes_are_exactly_what_the_bot_needs():
+    assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == [
+        "chat:write",
+        "chat:write.public",
+        "commands",
+    ]
+
+
+def test_urls_point_at_the_events_endpoint():
+    urls = [c["url"] for c in MANIFEST["features"]["slash_commands"]]
+    urls.append(MANIFEST["settings"]["interactivity"]["request_url"])
+    assert all(url.endswith("/slack/events") for url in urls)
+
+
+async def test_each_declared_command_is_answered_and_no_other(client, fake_slack):
+    for i, command in enumerate(slack.COMMANDS):
+        body = slash_command("help", fake_slack.response_url(f"m{i}"), command=command)
+        assert await post_signed(client, body) == 200
+        await fake_slack.wait_for(lambda i=i: fake_slack.calls(f"response/m{i}"))
+    body = slash_command("help", fake_slack.response_url("other"), command="/other")
+    assert await post_signed(client, body) == 404

@@ -1,0 +1,107 @@
+"""Settings: one table, read from the environment, shown by --help and in the README."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import cli, settings
+from bot.errors import SettingsError
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_defaults():
+    config = settings.load({})
+    assert (config.port, config.log_level, config.database_path) == (
+        3000,
+        "INFO",
+        "twilio-ops-bot.db",
+    )
+    assert config.slack_api_url == "https://slack.com/api/"
+    assert not config.socket_mode
+
+
+def test_values_are_read_and_tidied():
+    config = settings.load(
+        {
+            "PORT": "8080",
+            "LOG_LEVEL": "debug",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "ALLOWED_USERS": " U1, U2 ,,",
+            "SLACK_APP_TOKEN": "xapp-1",
+        }
+    )
+    assert config.port == 8080 and config.log_level == "DEBUG"
+    assert config.slack_api_url == "http://127.0.0.1:9/api/"  # slack_sdk needs the slash
+    assert config.allowed_users == frozenset({"U1", "U2"})
+    assert config.socket_mode
+
+
+def test_every_unusable_value_is_named_at_once():
+    with pytest.raises(SettingsError) as caught:
+        settings.load({"PORT": "eighty", "LOG_LEVEL": "LOUD", "SLACK_API_URL": "slack.com"})
+    assert len(caught.value.problems) == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({}, ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, ["SLACK_SIGNING_SECRET"]),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, []),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, ["SLACK_BOT_TOKEN"]),
+        ({"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "xoxb-1"}, []),
+    ],
+)
+def test_problems_for_serving(env, missing):
+    assert settings.problems_for_serving(settings.load(env)) == missing
+
+
+def test_readme_carries_the_settings_table_from_code():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- settings:start -->\n")[1].split("\n<!-- settings:end -->")[0]
+    assert section == settings.render_markdown(), (
+        "README settings table is out of date; paste the output of "
+        "`python -c 'from bot.settings import render_markdown; print(render_markdown())'`"
+    )
+
+
+def test_help_lists_every_setting(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"], {})
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for setting in settings.SETTINGS:
+        assert setting.name in out
+    assert "why" in out and "knowledge" in out
+
+
+def run_bot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m bot …` as a user runs it, with no Slack or Twilio settings inherited."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_serving_without_settings_lists_what_is_missing(tmp_path):
+    result = run_bot(env={"DATABASE_PATH": str(tmp_path / "x.db")})
+    assert result.returncode == 2
+    assert "missing SLACK_BOT_TOKEN" in result.stderr
+    assert "missing SLACK_SIGNING_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_bad_value_exits_2_without_traceback():
+    result = run_bot("why", "30003", env={"PORT": "x"})
+    assert result.returncode == 2 and "PORT must be a port number" in result.stderr
+    assert "Traceback" not in result.stderr

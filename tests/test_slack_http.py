@@ -1,0 +1,185 @@
+"""Signed slash commands through the real aiohttp app, answered on the fake Slack."""
+
+import time
+
+from bot.blocks import DOCS_ACTION_ID
+from tests.conftest import post_signed, signed_headers, slash_command
+
+
+def texts(blocks: list[dict]) -> str:
+    """All the text of a message's blocks, for assertions on content."""
+    out = []
+    for block in blocks:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        out += [f["text"] for f in block.get("fields", [])]
+        out += [
+            e.get("text", "") if isinstance(e.get("text"), str) else e["text"]["text"]
+            for e in block.get("elements", [])
+        ]
+    return "\n".join(out)
+
+
+async def test_why_30002_is_acked_then_answered_with_blocks(client, fake_slack):
+    body = slash_command("why 30002", fake_slack.response_url("r1"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/r1"))
+    [reply] = fake_slack.calls("response/r1")
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"].startswith("30002 · Account suspended")
+    assert reply["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "30002 · Account suspended"},
+    }
+    content = texts(reply["blocks"])
+    for heading in ("What it means", "Likely causes", "What to do, in order", "Shows up as"):
+        assert heading in content
+    [button] = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"]
+    assert button["url"] == "https://www.twilio.com/docs/api/errors/30002"
+    assert button["action_id"] == DOCS_ACTION_ID
+
+
+async def test_the_ack_carries_no_answer_and_slow_work_follows_it(client, fake_slack):
+    body = slash_command("why 30003", fake_slack.response_url("r2"))
+    response = await client.post("/slack/events", data=body, headers=signed_headers(body))
+    assert response.status == 200
+    assert await response.text() == ""
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/r2"))
+
+
+async def test_unknown_subcommand_gets_usage_naming_it(client, fake_slack):
+    body = slash_command("frobnicate 1", fake_slack.response_url("r3"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/r3"))
+    [reply] = fake_slack.calls("response/r3")
+    assert "There is no `frobnicate` command." in reply["text"]
+    assert "/twilio why &lt;error code&gt;" in texts(reply["blocks"])
+
+
+async def test_echoed_text_cannot_ping_anyone(client, fake_slack):
+    body = slash_command("<!channel> <@U123> hi", fake_slack.response_url("r4"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/r4"))
+    [reply] = fake_slack.calls("response/r4")
+    everything = reply["text"] + texts(reply["blocks"])
+    assert "<!channel>" not in everything and "<@U123>" not in everything
+    assert "&lt;!channel&gt;" in everything
+
+
+async def test_help_lists_every_subcommand(client, fake_slack):
+    body = slash_command("help", fake_slack.response_url("r5"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/r5"))
+    content = texts(fake_slack.calls("response/r5")[0]["blocks"])
+    assert "/twilio why &lt;error code&gt;" in content and "/twilio help" in content
+
+
+async def _refused_then_canary(client, fake_slack, status_of_bad: int, **bad) -> None:
+    """A bad request, then a good one: only the good one may ever reach the handler."""
+    bad_body = slash_command("why 30003", fake_slack.response_url("bad"))
+    headers = signed_headers(bad_body, **bad.get("sign", {}))
+    headers.update(bad.get("headers", {}))
+    for name in bad.get("drop", ()):
+        headers.pop(name)
+    response = await client.post("/slack/events", data=bad_body, headers=headers)
+    assert response.status == status_of_bad
+    good_body = slash_command("why 30003", fake_slack.response_url("good"))
+    assert await post_signed(client, good_body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/good"))
+    assert fake_slack.calls("response/bad") == []
+
+
+async def test_forged_signature_is_refused(client, fake_slack):
+    await _refused_then_canary(client, fake_slack, 401, sign={"secret": "not-the-secret"})
+
+
+async def test_missing_signature_is_refused(client, fake_slack):
+    await _refused_then_canary(
+        client, fake_slack, 401, drop=("X-Slack-Signature", "X-Slack-Request-Timestamp")
+    )
+
+
+async def test_stale_signature_is_refused(client, fake_slack):
+    six_minutes_ago = int(time.time()) - 6 * 60
+    await _refused_then_canary(client, fake_slack, 401, sign={"timestamp": six_minutes_ago})
+
+
+async def test_tampered_body_is_refused(client, fake_slack):
+    body = slash_command("why 30003", fake_slack.response_url("bad"))
+    headers = signed_headers(body)
+    tampered = body.replace("why+30003", "why+30002")
+    response = await client.post("/slack/events", data=tampered, headers=headers)
+    assert response.status == 401
+
+
+async def test_docs_button_click_is_acknowledged(client, fake_slack):
+    import json
+    from urllib.parse import urlencode
+
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001"},
+        "user": {"id": "U0001"},
+        "api_app_id": "A0001",
+        "token": "x",
+        "trigger_id": "1.2.3",
+        "response_url": fake_slack.response_url("button"),
+        "actions": [
+            {"type": "button", "action_id": DOCS_ACTION_ID, "block_id": "b", "action_ts": "1"}
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    assert await post_signed(client, body) == 200
+
+
+async def test_healthz(client):
+    response = await client.get("/healthz")
+    assert response.status == 200
+    health = await response.json()
+    assert health["status"] == "ok" and health["mode"] == "http"
+    assert health["knowledge_entries"] >= 60
+
+
+async def test_allowlists_refuse_politely(fake_slack, tmp_path, aiohttp_client):
+    from bot import app as bot_app
+    from tests.conftest import make_settings
+
+    config = make_settings(fake_slack, tmp_path, ALLOWED_USERS="U0001", ALLOWED_CHANNELS="C0001")
+    client = await aiohttp_client(bot_app.build(config))
+    for name, fields in {
+        "stranger": {"user_id": "U9999"},
+        "elsewhere": {"channel_id": "C9999"},
+        "allowed": {},
+    }.items():
+        body = slash_command("why 30003", fake_slack.response_url(name), **fields)
+        assert await post_signed(client, body) == 200
+        await fake_slack.wait_for(lambda name=name: fake_slack.calls(f"response/{name}"))
+    assert "ALLOWED_USERS" in fake_slack.calls("response/stranger")[0]["text"]
+    assert "ALLOWED_CHANNELS" in fake_slack.calls("response/elsewhere")[0]["text"]
+    assert fake_slack.calls("response/allowed")[0]["text"].startswith("30003")
+
+
+async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
+    fake_slack, tmp_path, aiohttp_client, caplog
+):
+    from aiohttp import web
+
+    from bot import slack
+    from tests.conftest import make_settings
+
+    class Broken:
+        def explain(self, code: int):
+            raise RuntimeError("boom")
+
+    bolt = slack.build_app(make_settings(fake_slack, tmp_path), Broken())
+    app = web.Application()
+    app.router.add_post("/slack/events", slack.events_handler(bolt))
+    client = await aiohttp_client(app)
+    body = slash_command("why 30003", fake_slack.response_url("oops"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/oops"))
+    [reply] = fake_slack.calls("response/oops")
+    assert reply["text"] == "Something went wrong on the bot's side; it has been logged."
+    assert "boom" not in str(reply)
+    [record] = [r for r in caplog.records if r.name == "bot.slack"]
+    assert record.exc_info and record.exc_info[0] is RuntimeError
