@@ -14,7 +14,6 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import commands
 from bot.blocks import DOCS_ACTION_ID, render
@@ -28,16 +27,18 @@ RATE_LIMIT_RETRIES = 3
 
 
 def build_app(settings: Settings, context: Context) -> AsyncApp:
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    # Bolt's client does not retry a 429 by itself; this handler waits out Retry-After.
-    client.retry_handlers.append(
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
-    )
+    # Bolt is given the token rather than a client of ours: with both, and the token also
+    # in the environment, it logs that the token "will be unused", which misleads.
     app = AsyncApp(
-        client=client,
+        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
         # Socket Mode traffic is authenticated by the app token, not signed.
         request_verification_enabled=not settings.socket_mode,
+    )
+    app.client.base_url = settings.slack_api_url
+    # Bolt's client does not retry a 429 by itself; this handler waits out Retry-After.
+    app.client.retry_handlers.append(
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
     )
     app.command(SLASH_COMMAND)(_command_listener(settings, context))
     app.action(DOCS_ACTION_ID)(_ack_only)

@@ -102,3 +102,42 @@ def test_database_file_is_private(tmp_path):
     path = tmp_path / "bot.db"
     Store(str(path)).close()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_python_m_bot_serves_on_port_and_stops_cleanly(tmp_path, unused_tcp_port):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET="secret",
+        HOST="127.0.0.1",
+        PORT=str(unused_tcp_port),
+        DATABASE_PATH=str(tmp_path / "bot.db"),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        health = None
+        while health is None:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "server did not come up in 30 s"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{unused_tcp_port}/healthz") as r:
+                    health = json.load(r)
+            except OSError:
+                time.sleep(0.1)  # the server is still starting; bounded by the deadline
+        assert health["status"] == "ok" and health["knowledge_entries"] >= 60
+    finally:
+        process.send_signal(signal.SIGTERM)  # what a platform sends on deploy
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
