@@ -1,18 +1,21 @@
 """App: builds the settings' world once and wires it into one aiohttp application.
 
-Routes: `/slack/events` (HTTP mode) and `/healthz`. In Socket Mode the Slack connection
-is a resource of the application (`cleanup_ctx`), opened on startup and closed on shutdown.
+Routes: `/slack/events` (HTTP mode) and `/healthz`. The Twilio client and, in Socket
+Mode, the Slack connection are resources of the application (`cleanup_ctx`), opened on
+startup and closed on shutdown.
 """
 
 import logging
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from bot import slack
 from bot.knowledge import curated_directory, load_curated
 from bot.service import Service
-from bot.settings import Settings
+from bot.settings import Settings, problems_for_twilio
 from bot.store import Store
+from bot.twilio_api import TwilioApi
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,8 @@ def build(settings: Settings) -> web.Application:
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
+    if not problems_for_twilio(settings):
+        app.cleanup_ctx.append(_twilio_client(service, settings))
     if settings.socket_mode:
         app.cleanup_ctx.append(slack.socket_mode_connection(bolt, settings))
     else:
@@ -39,6 +44,19 @@ def build(settings: Settings) -> web.Application:
 
     app.on_cleanup.append(close_store)
     return app
+
+
+def _twilio_client(
+    service: Service, settings: Settings
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """One Twilio client (one aiohttp session) for the process, closed on shutdown."""
+
+    async def client(_: web.Application) -> AsyncIterator[None]:
+        service.twilio = TwilioApi(settings)
+        yield
+        await service.twilio.close()
+
+    return client
 
 
 async def healthz(request: web.Request) -> web.Response:

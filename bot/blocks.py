@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
+from bot.messages import MessageReport
 
 Block = dict[str, Any]
 
@@ -19,7 +20,10 @@ MAX_SECTION_CHARS = 3000
 MAX_FIELD_CHARS = 2000
 MAX_HEADER_CHARS = 150
 MAX_FALLBACK_CHARS = 3000
+MAX_FIELDS = 10
+MAX_BUTTON_CHARS = 75
 DOCS_ACTION_ID = "open_twilio_docs"
+SHARE_ACTION_ID = "share_message"
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}$")
 
 
@@ -35,42 +39,44 @@ def clip(text: str, limit: int) -> str:
     return _CUT_ENTITY.sub("", text[: limit - 1]) + "…"
 
 
-def render(answer: Answer, prefix: str = "/twilio") -> tuple[str, list[Block]]:
-    """(fallback text, blocks) for an answer; `prefix` is the command users type."""
+def render(
+    answer: Answer, prefix: str = "/twilio", masked: bool = False
+) -> tuple[str, list[Block]]:
+    """(fallback text, blocks) for an answer; `prefix` is the command users type;
+    `masked` hides phone numbers, for anything posted where others can read it."""
     if isinstance(answer, Usage):
         return render_usage(answer, prefix)
     if isinstance(answer, Notice):
         return _fallback(answer.text), [_section(escape(answer.text))]
+    if isinstance(answer, MessageReport):
+        return render_report(answer, prefix, masked)
     return render_explanation(answer, prefix)
 
 
+def render_report(report: MessageReport, prefix: str, masked: bool) -> tuple[str, list[Block]]:
+    blocks = _document(report.heading, report.facts(masked), report.sections())
+    buttons = []
+    if not masked:
+        buttons.append(_button("Share in channel", SHARE_ACTION_ID, value=report.message.sid))
+    if report.explanation is not None:
+        ex = report.explanation
+        buttons.append(_button(f"Twilio's page for {ex.code}", DOCS_ACTION_ID, url=ex.link))
+        blocks.append(_context(f"More on the error: `{prefix} why {ex.code}`"))
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    status = dict(report.facts(masked))["Status"]
+    return _fallback(f"{report.heading}: {status}"), blocks
+
+
 def render_explanation(ex: Explanation, prefix: str) -> tuple[str, list[Block]]:
-    blocks: list[Block] = [_header(ex.heading)]
-    if facts := ex.facts():
-        blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    _mrkdwn(f"*{label}*\n{escape(value)}", MAX_FIELD_CHARS)
-                    for label, value in facts
-                ],
-            }
-        )
-    blocks += [_section(f"*{s.heading}*\n{_list(s)}") for s in ex.sections()]
+    blocks = _document(ex.heading, ex.facts(), ex.sections())
     if ex.related:
         related = ", ".join(f"`{prefix} why {code}`" for code in ex.related)
         blocks.append(_context(f"Related: {related}"))
     blocks.append(
         {
             "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": DOCS_ACTION_ID,
-                    "text": {"type": "plain_text", "text": f"Twilio's page for {ex.code}"},
-                    "url": ex.link,
-                }
-            ],
+            "elements": [_button(f"Twilio's page for {ex.code}", DOCS_ACTION_ID, url=ex.link)],
         }
     )
     if ex.source:
@@ -86,6 +92,31 @@ def render_usage(usage: Usage, prefix: str) -> tuple[str, list[Block]]:
         blocks.append(_section(escape(usage.problem)))
     blocks.append(_section(f"*Usage*\n{lines}"))
     return _fallback(usage.problem or f"Usage: {prefix} help"), blocks
+
+
+def _document(heading: str, facts: list[tuple[str, str]], sections: list[Section]) -> list[Block]:
+    """A header, the facts as fields (Slack allows 10 a section), then one section each."""
+    blocks: list[Block] = [_header(heading)]
+    for start in range(0, len(facts), MAX_FIELDS):
+        fields = [
+            _mrkdwn(f"*{label}*\n{escape(value)}", MAX_FIELD_CHARS)
+            for label, value in facts[start : start + MAX_FIELDS]
+        ]
+        blocks.append({"type": "section", "fields": fields})
+    return blocks + [_section(f"*{s.heading}*\n{_list(s)}") for s in sections]
+
+
+def _button(text: str, action_id: str, url: str = "", value: str = "") -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": clip(text, MAX_BUTTON_CHARS)},
+    }
+    if url:
+        button["url"] = url
+    if value:
+        button["value"] = value
+    return button
 
 
 def _fallback(text: str) -> str:

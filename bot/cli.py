@@ -21,6 +21,7 @@ from bot.knowledge import curated_directory, load_curated
 from bot.service import Service
 from bot.store import Store
 from bot.terminal import render_text
+from bot.twilio_api import TwilioApi
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +71,28 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
 
 
 def answer(text: str, config: settings.Settings) -> int:
-    """Answer one command in the terminal, reading the store only if it already exists."""
-    store = Store(config.database_path) if Path(config.database_path).exists() else None
-    try:
-        result = asyncio.run(
-            commands.answer(text, Service(load_curated(curated_directory()), store))
-        )
-    finally:
-        if store is not None:
-            store.close()
+    """Answer one command in the terminal. Without Twilio settings, the store is only read,
+    and only if it exists: explaining a code leaves no file behind."""
+    result = asyncio.run(_answer(text, config))
     print(render_text(result, PROG))
     if isinstance(result, Usage) and result.problem:
         return 2
     return 1 if isinstance(result, Notice) else 0
+
+
+async def _answer(text: str, config: settings.Settings) -> commands.Answer:
+    with_twilio = not settings.problems_for_twilio(config)
+    keep_store = with_twilio or Path(config.database_path).exists()
+    store = Store(config.database_path) if keep_store else None
+    twilio = TwilioApi(config) if with_twilio else None
+    try:
+        service = Service(load_curated(curated_directory()), store, twilio)
+        return await commands.answer(text, service)
+    finally:
+        if twilio is not None:
+            await twilio.close()
+        if store is not None:
+            store.close()
 
 
 def knowledge(args: argparse.Namespace, config: settings.Settings) -> int:

@@ -11,16 +11,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.errors import TwilioError
 from bot.knowledge import Explanation
+from bot.messages import MessageReport, sid_problem
 
 MAX_COMMAND_CHARS = 500
 ECHO_CHARS = 40
 _CODE = re.compile(r"(?:error\s*|code\s*)?#?(\d{3,6})", re.IGNORECASE)
-_MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}", re.IGNORECASE)
+# Meant as a SID (so its shape gets a specific answer): starts like one, or is a long
+# token of two letters and SID characters, such as an Account SID pasted by mistake.
+_SID_LIKE = re.compile(r"[SsMm][Mm][0-9A-Za-z]*|[A-Za-z]{2}[0-9A-Za-z]{18,}")
 
 
 class Context(Protocol):
     def explain(self, code: int) -> Explanation: ...
+
+    async def explain_message(self, sid: str) -> MessageReport: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class Notice:
     text: str
 
 
-Answer = Explanation | Usage | Notice
+Answer = Explanation | MessageReport | Usage | Notice
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,17 @@ async def _why(arg: str, ctx: Context) -> Answer:
         return Usage("`why` needs an error code, like `why 30003`.")
     if match := _CODE.fullmatch(arg):
         return ctx.explain(int(match.group(1)))
-    if _MESSAGE_SID.fullmatch(arg):
-        return Usage(
-            f"`{echo(arg)}` is a Message SID. Looking up messages is not available yet; "
-            "`why` takes an error code for now, like `why 30003`."
-        )
-    return Usage(f"`{echo(arg)}` is not an error code. Try a number like `why 30003`.")
+    if _SID_LIKE.fullmatch(arg):
+        if problem := sid_problem(arg):
+            return Usage(f"`{echo(arg)}` is not a Message SID. {problem}")
+        try:
+            return await ctx.explain_message(arg)
+        except TwilioError as exc:
+            return Notice(str(exc))
+    return Usage(
+        f"`{echo(arg)}` is neither an error code nor a Message SID. "
+        "Try `why 30003` or `why SM…` with a SID from your logs."
+    )
 
 
 async def _help(arg: str, ctx: Context) -> Answer:
@@ -68,8 +79,8 @@ async def _help(arg: str, ctx: Context) -> Answer:
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand(
         "why",
-        "why <error code>",
-        "what a Twilio error code means, its likely causes and the fixes, in order",
+        "why <error code | Message SID>",
+        "what an error code means and what to do; for a message, its status, error and context",
         _why,
     ),
     Subcommand("help", "help", "this help", _help),

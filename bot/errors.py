@@ -3,7 +3,12 @@
     BotError                 anything the bot raises on purpose
     ├── SettingsError        settings are missing or cannot be read
     ├── KnowledgeError       a curated knowledge file breaks the schema
-    └── DictionaryError      Twilio's error dictionary could not be fetched or read
+    ├── DictionaryError      Twilio's error dictionary could not be fetched or read
+    └── TwilioError          a Twilio API call gave no usable answer
+        ├── NotFound             the resource does not exist in this account (20404)
+        ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
+        ├── TwilioUnavailable    429, 5xx, timeouts or broken answers, after retries
+        └── TwilioRejected       any other refusal, with Twilio's error code
 
 Adapters catch the exceptions of the libraries they wrap and raise one of these
 `from` the original. Handlers turn these into a short reply; anything else is a bug
@@ -29,3 +34,27 @@ class KnowledgeError(BotError):
 
 class DictionaryError(BotError):
     """Twilio's error dictionary could not be fetched or read."""
+
+
+class TwilioError(BotError):
+    """A Twilio API call gave no usable answer; the message is fit to show a user."""
+
+
+class NotFound(TwilioError):
+    """The resource does not exist in this account (20404)."""
+
+
+class CredentialsRejected(TwilioError):
+    """Twilio refused the credentials (HTTP 401, or 20003)."""
+
+
+class TwilioUnavailable(TwilioError):
+    """Twilio rate limited, failed, timed out or answered garbage, even after retries."""
+
+
+class TwilioRejected(TwilioError):
+    """Twilio refused the request for another reason; `code` is Twilio's error code."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -4,10 +4,15 @@ The table is the single source for `python -m bot --help` and for the README's s
 section (a test keeps them in step). Nothing else in the bot reads the environment.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import phonenumbers
+
 from bot.errors import SettingsError
+
+_ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,40 @@ SETTINGS: tuple[Setting, ...] = (
         "SLACK_API_URL",
         "https://slack.com/api/",
         "Base URL of the Slack Web API (proxies, tests).",
+    ),
+    Setting("TWILIO_ACCOUNT_SID", "", "The Twilio account to watch (AC...). Required to serve."),
+    Setting(
+        "TWILIO_API_KEY",
+        "",
+        "API key SID (SK...) with its TWILIO_API_SECRET: the recommended credentials, "
+        "revocable on their own.",
+    ),
+    Setting("TWILIO_API_SECRET", "", "Secret of TWILIO_API_KEY."),
+    Setting(
+        "TWILIO_AUTH_TOKEN",
+        "",
+        "The account's Auth Token, used when no API key is set.",
+    ),
+    Setting(
+        "TWILIO_API_URL",
+        "",
+        "Origin that replaces every https://*.twilio.com host, paths unchanged "
+        "(proxies, tests, the simulator).",
+    ),
+    Setting(
+        "TWILIO_TIMEOUT_SECONDS",
+        "10",
+        "Longest wait for one Twilio request before it is retried.",
+    ),
+    Setting(
+        "DEFAULT_REGION",
+        "US",
+        "Country (ISO code) assumed for phone numbers typed without a leading +.",
+    ),
+    Setting(
+        "LOOKUPS_PER_USER_PER_HOUR",
+        "30",
+        "Paid Lookup requests one Slack user may trigger in an hour; cached answers are free.",
     ),
     Setting(
         "ALLOWED_CHANNELS",
@@ -66,6 +105,14 @@ class Settings:
     slack_signing_secret: str
     slack_app_token: str
     slack_api_url: str
+    twilio_account_sid: str
+    twilio_api_key: str
+    twilio_api_secret: str
+    twilio_auth_token: str
+    twilio_api_url: str
+    twilio_timeout_seconds: float
+    default_region: str
+    lookups_per_user_per_hour: int
     allowed_channels: frozenset[str]
     allowed_users: frozenset[str]
     database_path: str
@@ -76,6 +123,13 @@ class Settings:
     @property
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
+
+    @property
+    def twilio_credentials(self) -> tuple[str, str]:
+        """(username, password) for Basic auth: the API key pair when set, else the token."""
+        if self.twilio_api_key:
+            return self.twilio_api_key, self.twilio_api_secret
+        return self.twilio_account_sid, self.twilio_auth_token
 
 
 def load(environ: Mapping[str, str]) -> Settings:
@@ -93,8 +147,16 @@ def load(environ: Mapping[str, str]) -> Settings:
     if log_level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     api_url = raw["SLACK_API_URL"]
-    if not api_url.startswith(("http://", "https://")):
-        problems.append("SLACK_API_URL must be an http(s) URL")
+    for name in ("SLACK_API_URL", "TWILIO_API_URL"):
+        if raw[name] and not raw[name].startswith(("http://", "https://")):
+            problems.append(f"{name} must be an http(s) URL")
+    if raw["TWILIO_ACCOUNT_SID"] and not _ACCOUNT_SID.fullmatch(raw["TWILIO_ACCOUNT_SID"]):
+        problems.append("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
+    region = raw["DEFAULT_REGION"].upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        problems.append(f"DEFAULT_REGION must be a country code like US or GB, not {region!r}")
+    timeout = _number(raw, "TWILIO_TIMEOUT_SECONDS", float, problems)
+    lookups = _number(raw, "LOOKUPS_PER_USER_PER_HOUR", int, problems)
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -104,6 +166,14 @@ def load(environ: Mapping[str, str]) -> Settings:
         # slack_sdk joins method names with urljoin, which drops the last path segment
         # unless the base ends with "/".
         slack_api_url=api_url if api_url.endswith("/") else api_url + "/",
+        twilio_account_sid=raw["TWILIO_ACCOUNT_SID"],
+        twilio_api_key=raw["TWILIO_API_KEY"],
+        twilio_api_secret=raw["TWILIO_API_SECRET"],
+        twilio_auth_token=raw["TWILIO_AUTH_TOKEN"],
+        twilio_api_url=raw["TWILIO_API_URL"].rstrip("/"),
+        twilio_timeout_seconds=timeout,
+        default_region=region,
+        lookups_per_user_per_hour=int(lookups),
         allowed_channels=_id_set(raw["ALLOWED_CHANNELS"]),
         allowed_users=_id_set(raw["ALLOWED_USERS"]),
         database_path=raw["DATABASE_PATH"],
@@ -120,6 +190,18 @@ def problems_for_serving(settings: Settings) -> list[str]:
         missing.append("SLACK_BOT_TOKEN")
     if not settings.socket_mode and not settings.slack_signing_secret:
         missing.append("SLACK_SIGNING_SECRET")
+    return missing + problems_for_twilio(settings)
+
+
+def problems_for_twilio(settings: Settings) -> list[str]:
+    """What is missing before the bot can call Twilio."""
+    missing = []
+    if not settings.twilio_account_sid:
+        missing.append("TWILIO_ACCOUNT_SID")
+    if settings.twilio_api_key and not settings.twilio_api_secret:
+        missing.append("TWILIO_API_SECRET")
+    elif not settings.twilio_api_key and not settings.twilio_auth_token:
+        missing.append("TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)")
     return missing
 
 
@@ -140,6 +222,18 @@ def render_markdown() -> str:
         default = f"`{s.default}`" if s.default else ""
         rows.append(f"| `{s.name}` | {default} | {s.help} |")
     return "\n".join(rows)
+
+
+def _number(
+    raw: dict[str, str], name: str, kind: type[int] | type[float], problems: list[str]
+) -> float:
+    try:
+        value = kind(raw[name])
+    except ValueError:
+        value = 0
+    if value <= 0:
+        problems.append(f"{name} must be a positive number, not {raw[name]!r}")
+    return value
 
 
 def _id_set(value: str) -> frozenset[str]:

@@ -16,8 +16,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
 from bot import commands
-from bot.blocks import DOCS_ACTION_ID, render
+from bot.blocks import DOCS_ACTION_ID, SHARE_ACTION_ID, render
 from bot.commands import Answer, Context, Notice
+from bot.errors import TwilioError
+from bot.messages import MessageReport, sid_problem
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,40 +43,80 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
         AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
     )
     app.command(SLASH_COMMAND)(_command_listener(settings, context))
+    app.action(SHARE_ACTION_ID)(_share_listener(settings, context))
     app.action(DOCS_ACTION_ID)(_ack_only)
     return app
 
 
 # What the app registers, for the manifest check.
 COMMANDS = (SLASH_COMMAND,)
-ACTIONS = (DOCS_ACTION_ID,)
+ACTIONS = (SHARE_ACTION_ID, DOCS_ACTION_ID)
 
 
 def _command_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         text = command.get("text", "")
-        answer: Answer
-        if refused := commands.refusal(
+        answer = commands.refusal(
             command.get("user_id", ""),
             command.get("channel_id", ""),
             settings.allowed_users,
             settings.allowed_channels,
-        ):
-            answer = refused
-        else:
-            try:
-                answer = await commands.answer(text, context)
-            except Exception:
-                # A bug, not a user error: keep the traceback, tell the user briefly.
-                log.exception("/twilio %s failed", commands.echo(text))
-                answer = Notice("Something went wrong on the bot's side; it has been logged.")
-        fallback, blocks = render(answer, SLASH_COMMAND)
-        reply = await respond(text=fallback, blocks=blocks, response_type="ephemeral")
-        if reply.status_code != 200:
-            log.warning("response_url answered HTTP %s: %s", reply.status_code, reply.body[:200])
+        ) or await _safely(commands.answer(text, context), f"/twilio {commands.echo(text)}")
+        await _reply(respond, answer, masked=False)
 
     return on_command
+
+
+def _share_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
+    """ "Share in channel": the same report, numbers masked, posted for everyone to read."""
+
+    async def on_share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        sid = str((body.get("actions") or [{}])[0].get("value", ""))
+        refused = commands.refusal(
+            body.get("user", {}).get("id", ""),
+            body.get("channel", {}).get("id", ""),
+            settings.allowed_users,
+            settings.allowed_channels,
+        )
+        if refused or sid_problem(sid):
+            notice = refused or Notice("That button no longer carries a valid Message SID.")
+            await _reply(respond, notice, masked=False)
+            return
+        answer = await _safely(_report(sid, context), f"share {sid}")
+        await _reply(respond, answer, masked=isinstance(answer, MessageReport))
+
+    return on_share
+
+
+async def _report(sid: str, context: Context) -> Answer:
+    try:
+        return await context.explain_message(sid)
+    except TwilioError as exc:
+        return Notice(str(exc))
+
+
+async def _safely(answer: Awaitable[Answer], what: str) -> Answer:
+    try:
+        return await answer
+    except Exception:
+        # A bug, not a user error: keep the traceback, tell the user briefly.
+        log.exception("%s failed", what)
+        return Notice("Something went wrong on the bot's side; it has been logged.")
+
+
+async def _reply(respond: AsyncRespond, answer: Answer, masked: bool) -> None:
+    """Answer through response_url: privately, or, when `masked`, in the channel."""
+    fallback, blocks = render(answer, SLASH_COMMAND, masked=masked)
+    reply = await respond(
+        text=fallback,
+        blocks=blocks,
+        response_type="in_channel" if masked else "ephemeral",
+        replace_original=False,
+    )
+    if reply.status_code != 200:
+        log.warning("response_url answered HTTP %s: %s", reply.status_code, reply.body[:200])
 
 
 async def _ack_only(ack: AsyncAck) -> None:

@@ -7,12 +7,15 @@ date in place. Queries are small and synchronous; one connection per process.
 import json
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import fields
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.dictionary import ImportedEntry
+from bot.messages import Message
 
 
 def _create_dictionary(db: sqlite_utils.Database) -> None:
@@ -33,9 +36,33 @@ def _create_dictionary(db: sqlite_utils.Database) -> None:
     )
 
 
+def _create_messages(db: sqlite_utils.Database) -> None:
+    messages = db.table("messages")
+    messages.create(
+        {
+            "sid": str,
+            "status": str,
+            "to": str,
+            "from_": str,
+            "direction": str,
+            "error_code": int,
+            "messaging_service_sid": str,
+            "num_segments": int,
+            "price": str,
+            "date_created": str,  # ISO 8601 UTC, so text order is time order
+            "date_sent": str,
+            "date_updated": str,
+        },
+        pk="sid",
+    )
+    messages.create_index(["to", "date_sent"])
+    messages.create_index(["date_sent"])
+
+
 # Append only: a migration that has run on someone's file must never change.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_dictionary", _create_dictionary),
+    ("0002_messages", _create_messages),
 ]
 
 
@@ -111,6 +138,43 @@ class Store:
 
     def dictionary_size(self) -> int:
         return self.db.table("dictionary").count
+
+    def save_messages(self, messages: Iterable[Message]) -> None:
+        """Upsert by SID: a message seen twice, or seen again with a later status, is one row."""
+        rows = [_message_row(m) for m in messages]
+        with self.db.conn:
+            self.db.table("messages").upsert_all(rows, pk="sid")
+
+    def messages_to(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
+        """Messages to one number sent since `since`, newest first."""
+        rows = self.db.table("messages").rows_where(
+            "[to] = ? and date_sent >= ?",
+            [to, _iso(since)],
+            order_by="date_sent desc",
+            limit=limit,
+        )
+        return [_message(row) for row in rows]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _message_row(m: Message) -> dict[str, object]:
+    row = {f.name: getattr(m, f.name) for f in fields(Message)}
+    for name in ("date_created", "date_sent", "date_updated"):
+        row[name] = _iso(row[name])
+    row.pop("error_message")  # Twilio's title for the code: the knowledge base has it
+    row.pop("price_unit")
+    return row
+
+
+def _message(row: dict[str, object]) -> Message:
+    values = dict(row)
+    for name in ("date_created", "date_sent", "date_updated"):
+        text = values[name]
+        values[name] = datetime.fromisoformat(text) if isinstance(text, str) else None
+    return Message(**values)  # type: ignore[arg-type]
 
 
 def _create_private(path: Path) -> None:

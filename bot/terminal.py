@@ -3,7 +3,8 @@
 import textwrap
 
 from bot.commands import Answer, Notice, Usage, help_lines
-from bot.knowledge import Explanation
+from bot.knowledge import Explanation, Section
+from bot.messages import MessageReport
 
 WIDTH = 88
 
@@ -16,12 +17,33 @@ def render_text(answer: Answer, prefix: str = "python -m bot") -> str:
         lines.append("Usage:")
         lines += [f"  {line}" for line in help_lines(prefix)]
         return "\n".join(lines)
+    if isinstance(answer, MessageReport):
+        out = _document(answer.heading, answer.facts(), answer.sections())
+        if answer.explanation is not None:
+            code = answer.explanation.code
+            out += [
+                "",
+                f"More on the error: {prefix} why {code}",
+                f"Twilio's page: {answer.explanation.link}",
+            ]
+        return "\n".join(out)
     return _explanation(answer, prefix)
 
 
 def _explanation(ex: Explanation, prefix: str) -> str:
-    out = [ex.heading, "=" * len(ex.heading)]
-    facts = ex.facts()
+    out = _document(ex.heading, ex.facts(), ex.sections())
+    out.append("")
+    if ex.related:
+        codes = ", ".join(str(code) for code in ex.related)
+        out.append(f"Related: {codes} (`{prefix} why <code>`)")
+    out.append(f"Twilio's page: {ex.link}")
+    if ex.source:
+        out.append(f"Source: {ex.source}")
+    return "\n".join(out)
+
+
+def _document(heading: str, facts: list[tuple[str, str]], sections: list[Section]) -> list[str]:
+    out = [heading, "=" * len(heading)]
     width = max((len(label) for label, _ in facts), default=0) + 2
     for label, value in facts:
         lines = [
@@ -31,7 +53,7 @@ def _explanation(ex: Explanation, prefix: str) -> str:
         ]
         out.append(f"{label + ':':<{width}}{lines[0]}")
         out += [" " * width + line for line in lines[1:]]
-    for section in ex.sections():
+    for section in sections:
         out += ["", section.heading]
         for i, item in enumerate(section.items, 1):
             marker = f"{i}. " if section.numbered else ("- " if len(section.items) > 1 else "")
@@ -41,11 +63,4 @@ def _explanation(ex: Explanation, prefix: str) -> str:
                 initial_indent="  " + marker,
                 subsequent_indent="  " + " " * len(marker),
             ) or [""]
-    out.append("")
-    if ex.related:
-        codes = ", ".join(str(code) for code in ex.related)
-        out.append(f"Related: {codes} (`{prefix} why <code>`)")
-    out.append(f"Twilio's page: {ex.link}")
-    if ex.source:
-        out.append(f"Source: {ex.source}")
-    return "\n".join(out)
+    return out

@@ -10,6 +10,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import app as bot_app
 from bot import settings
+from bot.simulator import Scenario, Simulator, make_sid
 from tests.fake_slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -33,15 +34,48 @@ async def fake_slack(aiohttp_server) -> FakeSlack:  # type: ignore[no-untyped-de
     return fake
 
 
-def make_settings(fake: FakeSlack, tmp_path, **overrides: str) -> settings.Settings:  # type: ignore[no-untyped-def]
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.base_url + "/api/",
-        "DATABASE_PATH": str(tmp_path / "bot.db"),
-        **overrides,
+ACCOUNT_SID = make_sid("AC", "test account")
+AUTH_TOKEN = "test-auth-token"
+API_KEY = make_sid("SK", "test key")
+API_SECRET = "test-api-secret"
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    world = Scenario()
+    world.add_account(ACCOUNT_SID, AUTH_TOKEN, api_keys={API_KEY: API_SECRET})
+    return world
+
+
+@pytest.fixture
+async def twilio_sim(aiohttp_server, scenario: Scenario) -> Simulator:  # type: ignore[no-untyped-def]
+    sim = Simulator(scenario)
+    server: TestServer = await aiohttp_server(sim.app(), host="127.0.0.1", port=0)
+    sim.origin = str(server.make_url("")).rstrip("/")
+    return sim
+
+
+def twilio_env(sim: Simulator) -> dict[str, str]:
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_URL": sim.origin,
     }
-    return settings.load(env)
+
+
+def make_settings(
+    fake: FakeSlack | None, tmp_path, sim: Simulator | None = None, **overrides: str
+) -> settings.Settings:  # type: ignore[no-untyped-def]
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
+    if fake is not None:
+        env.update(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.base_url + "/api/",
+        )
+    if sim is not None:
+        env.update(twilio_env(sim))
+    return settings.load({**env, **overrides})
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_why_30003_explains_an_unreachable_handset():
 
 def test_why_usage_problem_exits_2(capsys, tmp_path):
     assert cli.main(["why", "banana"], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 2
-    assert "`banana` is not an error code" in capsys.readouterr().out
+    assert "`banana` is neither an error code nor a Message SID" in capsys.readouterr().out
 
 
 def test_why_does_not_create_a_database(capsys, tmp_path):
@@ -117,6 +117,8 @@ def test_python_m_bot_serves_on_port_and_stops_cleanly(tmp_path, unused_tcp_port
     env.update(
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET="secret",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="token",
         HOST="127.0.0.1",
         PORT=str(unused_tcp_port),
         DATABASE_PATH=str(tmp_path / "bot.db"),

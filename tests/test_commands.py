@@ -11,11 +11,15 @@ class Recorder:
     """A Context that answers every code and remembers which were asked."""
 
     def __init__(self) -> None:
-        self.asked: list[int] = []
+        self.asked: list[int | str] = []
 
     def explain(self, code: int) -> Explanation:
         self.asked.append(code)
         return Explanation(code=code, title="t", link="l", source="s")
+
+    async def explain_message(self, sid: str) -> Notice:  # a stand-in answer
+        self.asked.append(sid)
+        return Notice(sid)
 
 
 SID = "SM" + "0123456789abcdef" * 2
@@ -46,14 +50,35 @@ async def test_why_reads_the_code(text, code):
         ("", ""),
         ("help", ""),
         ("why", "`why` needs an error code, like `why 30003`."),
-        ("why banana", "`banana` is not an error code. Try a number like `why 30003`."),
-        ("why 30003 30004", "`30003 30004` is not an error code."),
-        ("why 1", "`1` is not an error code."),
-        ("why 1234567", "`1234567` is not an error code."),
-        (f"why {SID}", f"`{SID}` is a Message SID. Looking up messages is not available yet"),
+        ("why banana", "`banana` is neither an error code nor a Message SID."),
+        ("why 30003 30004", "`30003 30004` is neither an error code nor a Message SID."),
+        ("why 1", "`1` is neither"),
+        ("why 1234567", "`1234567` is neither"),
+        ("why `rm -rf`", "`'rm -rf'` is neither"),
         ("status", "There is no `status` command."),
-        ("why `rm -rf`", "`'rm -rf'` is not an error code."),
-        ("why " + "x" * 100, "`" + "x" * 39 + "…` is not an error code."),
+        ("why " + "x" * 100, "`" + "x" * 39 + "…` is not a Message SID. Message SIDs start with"),
+        ("why SMabc", "`SMabc` is not a Message SID. A Message SID is 34 characters long"),
+        ("why sms", "`sms` is not a Message SID."),
+        (
+            "why SM0123456789",
+            "`SM0123456789` is not a Message SID. "
+            "A Message SID is 34 characters long; this one has 12.",
+        ),
+        (
+            "why AC" + "0" * 32,
+            "`AC" + "0" * 32 + "` is not a Message SID. Message SIDs start with `SM`",
+        ),
+        (
+            "why sm" + "0" * 32,
+            "`sm"
+            + "0" * 32
+            + "` is not a Message SID. The `SM`/`MM` prefix of a Message SID is upper case.",
+        ),
+        (
+            "why SM" + "g" * 32,
+            "`SM" + "g" * 32 + "` is not a Message SID. "
+            "After `SM`/`MM`, a Message SID has 32 characters of 0-9 and a-f.",
+        ),
         (
             "why 3" * 1000,
             "That command is 5,000 characters long; commands are at most 500 characters.",
@@ -66,6 +91,13 @@ async def test_usage_says_what_was_wrong(text, problem):
     assert isinstance(answer, Usage)
     assert answer.problem.startswith(problem) if problem else answer.problem == ""
     assert ctx.asked == []
+
+
+@pytest.mark.parametrize("sid", [SID, "MM" + "f" * 32, f"\u200b{SID} "])
+async def test_a_well_formed_sid_is_looked_up(sid):
+    ctx = Recorder()
+    answer = await commands.answer(f"why {sid}", ctx)
+    assert isinstance(answer, Notice) and ctx.asked == [sid.strip("\u200b ")]
 
 
 def test_help_lines_come_from_the_table():

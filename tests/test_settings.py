@@ -42,22 +42,65 @@ def test_values_are_read_and_tidied():
 
 def test_every_unusable_value_is_named_at_once():
     with pytest.raises(SettingsError) as caught:
-        settings.load({"PORT": "eighty", "LOG_LEVEL": "LOUD", "SLACK_API_URL": "slack.com"})
-    assert len(caught.value.problems) == 3
+        settings.load(
+            {
+                "PORT": "eighty",
+                "LOG_LEVEL": "LOUD",
+                "SLACK_API_URL": "slack.com",
+                "TWILIO_API_URL": "localhost:9",
+                "TWILIO_ACCOUNT_SID": "ACnope",
+                "DEFAULT_REGION": "XX",
+                "TWILIO_TIMEOUT_SECONDS": "-1",
+                "LOOKUPS_PER_USER_PER_HOUR": "lots",
+            }
+        )
+    assert len(caught.value.problems) == 8
+
+
+TWILIO_OK = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t"}
+TWILIO_MISSING = [
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)",
+]
 
 
 @pytest.mark.parametrize(
     ("env", "missing"),
     [
-        ({}, ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]),
-        ({"SLACK_BOT_TOKEN": "xoxb-1"}, ["SLACK_SIGNING_SECRET"]),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, []),
-        ({"SLACK_APP_TOKEN": "xapp-1"}, ["SLACK_BOT_TOKEN"]),
-        ({"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "xoxb-1"}, []),
+        ({}, ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", *TWILIO_MISSING]),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", **TWILIO_OK}, ["SLACK_SIGNING_SECRET"]),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", **TWILIO_OK}, []),
+        ({"SLACK_APP_TOKEN": "xapp-1", **TWILIO_OK}, ["SLACK_BOT_TOKEN"]),
+        ({"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "xoxb-1", **TWILIO_OK}, []),
+        (
+            {
+                "SLACK_APP_TOKEN": "xapp-1",
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+                "TWILIO_API_KEY": "SK1",
+            },
+            ["TWILIO_API_SECRET"],
+        ),
+        (
+            {
+                "SLACK_APP_TOKEN": "xapp-1",
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+                "TWILIO_API_KEY": "SK1",
+                "TWILIO_API_SECRET": "s",
+            },
+            [],
+        ),
     ],
 )
 def test_problems_for_serving(env, missing):
     assert settings.problems_for_serving(settings.load(env)) == missing
+
+
+def test_api_key_is_preferred_over_the_auth_token():
+    both = settings.load({**TWILIO_OK, "TWILIO_API_KEY": "SK1", "TWILIO_API_SECRET": "s"})
+    assert both.twilio_credentials == ("SK1", "s")
+    assert settings.load(TWILIO_OK).twilio_credentials == ("AC" + "0" * 32, "t")
 
 
 def test_readme_carries_the_settings_table_from_code():
@@ -97,6 +140,7 @@ def test_serving_without_settings_lists_what_is_missing(tmp_path):
     assert result.returncode == 2
     assert "missing SLACK_BOT_TOKEN" in result.stderr
     assert "missing SLACK_SIGNING_SECRET" in result.stderr
+    assert "missing TWILIO_ACCOUNT_SID" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.db").exists()
 

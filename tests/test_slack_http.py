@@ -53,7 +53,7 @@ async def test_unknown_subcommand_gets_usage_naming_it(client, fake_slack):
     await fake_slack.wait_for(lambda: fake_slack.calls("response/r3"))
     [reply] = fake_slack.calls("response/r3")
     assert "There is no `frobnicate` command." in reply["text"]
-    assert "/twilio why &lt;error code&gt;" in texts(reply["blocks"])
+    assert "/twilio why &lt;error code | Message SID&gt;" in texts(reply["blocks"])
 
 
 async def test_echoed_text_cannot_ping_anyone(client, fake_slack):
@@ -71,7 +71,7 @@ async def test_help_lists_every_subcommand(client, fake_slack):
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/r5"))
     content = texts(fake_slack.calls("response/r5")[0]["blocks"])
-    assert "/twilio why &lt;error code&gt;" in content and "/twilio help" in content
+    assert "/twilio why &lt;error code | Message SID&gt;" in content and "/twilio help" in content
 
 
 async def _refused_then_canary(client, fake_slack, status_of_bad: int, **bad) -> None:

@@ -1,0 +1,431 @@
+"""Simulator: a small Twilio that speaks the parts of the REST API the bot calls.
+
+An aiohttp app (run it on 127.0.0.1, port 0) serving Accounts fetch, Messages fetch and
+list (v2010 shapes, RFC 2822 dates, `To`/`From`/`DateSent` filters, newest first, paged
+through `next_page_uri`) and Lookup v2 with line type intelligence, behind Basic auth.
+Data comes from a `Scenario` built in code; faults (429 with Retry-After, 5xx, slow or
+truncated answers) are scripted with `inject`. Tests, the demo and the benchmarks use it
+through the real twilio-python client pointed here by TWILIO_API_URL.
+"""
+
+import asyncio
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import phonenumbers
+from aiohttp import web
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 50
+
+
+def make_sid(prefix: str, *parts: object) -> str:
+    """A stable 34-character SID from any parts, e.g. make_sid("SM", 42)."""
+    return prefix + hashlib.md5(repr(parts).encode()).hexdigest()
+
+
+@dataclass
+class SimAccount:
+    sid: str
+    auth_token: str
+    status: str = "active"
+    friendly_name: str = "Simulated account"
+    api_keys: dict[str, str] = field(default_factory=dict)  # key SID -> secret
+
+
+@dataclass
+class SimMessage:
+    sid: str
+    account_sid: str
+    to: str
+    from_: str
+    status: str
+    date_created: datetime
+    date_sent: datetime | None = None
+    date_updated: datetime | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+    messaging_service_sid: str | None = None
+    num_segments: int = 1
+    price: str | None = None
+    direction: str = "outbound-api"
+    body: str = "Your code is 123456"
+
+
+@dataclass
+class SimNumber:
+    """What Lookup says about a number; numbers not listed are described by phonenumbers."""
+
+    line_type: str = "mobile"
+    carrier_name: str = "Simulated Wireless"
+    mobile_country_code: str | None = "310"
+    mobile_network_code: str | None = "260"
+
+
+@dataclass
+class Scenario:
+    accounts: dict[str, SimAccount] = field(default_factory=dict)
+    messages: list[SimMessage] = field(default_factory=list)
+    numbers: dict[str, SimNumber] = field(default_factory=dict)
+
+    def add_account(self, sid: str, auth_token: str, **fields: Any) -> SimAccount:
+        self.accounts[sid] = SimAccount(sid, auth_token, **fields)
+        return self.accounts[sid]
+
+    def add_message(self, account_sid: str, **fields: Any) -> SimMessage:
+        """A message with sensible defaults; `sid` and dates can be given or derived."""
+        created = fields.pop("date_created", datetime.now(UTC))
+        fields.setdefault("sid", make_sid("SM", account_sid, len(self.messages)))
+        fields.setdefault("date_sent", created)
+        fields.setdefault("date_updated", created)
+        fields.setdefault("from_", "+15005550006")
+        fields.setdefault("status", "delivered")
+        if fields["status"] in ("delivered", "undelivered", "sent") and "price" not in fields:
+            fields["price"] = f"-{0.0079 * fields.get('num_segments', 1):.5f}"
+        message = SimMessage(account_sid=account_sid, date_created=created, **fields)
+        self.messages.append(message)
+        return message
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour, applied to the next `times` requests whose path matches."""
+
+    status: int = 500  # 0 answers normally (with `delay_seconds` or `truncate`)
+    retry_after: float | None = None
+    delay_seconds: float = 0
+    truncate: bool = False
+    path_contains: str = ""
+    times: int = 1
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    query: dict[str, str]
+
+
+class Simulator:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.faults: list[Fault] = []
+        self.received: list[Received] = []
+        self.latency_seconds = 0.0
+        self.origin = ""  # set by whoever serves the app: "http://127.0.0.1:<port>"
+
+    def inject(self, fault: Fault) -> None:
+        self.faults.append(fault)
+
+    def count(self, path_contains: str) -> int:
+        return sum(1 for r in self.received if path_contains in r.path)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._faults_middleware])
+        base = "/2010-04-01/Accounts/{account}"
+        app.router.add_get(base + ".json", self._account)
+        app.router.add_get(base + "/Messages.json", self._messages)
+        app.router.add_get(base + "/Messages/{sid}.json", self._message)
+        app.router.add_get("/v2/PhoneNumbers/{number}", self._lookup)
+        return app
+
+    # -- faults and auth ---------------------------------------------------------------
+
+    @web.middleware
+    async def _faults_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.received.append(Received(request.method, request.path, dict(request.query)))
+        if self.latency_seconds:
+            await asyncio.sleep(self.latency_seconds)
+        fault = self._take_fault(request.path)
+        if fault and fault.delay_seconds:
+            await asyncio.sleep(fault.delay_seconds)
+        if fault and fault.status:
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            code = 20429 if fault.status == 429 else 20500
+            return _error(fault.status, code, "Simulated fault", headers)
+        if (failure := self._authenticate(request)) is not None:
+            return failure
+        response: web.StreamResponse = await handler(request)
+        if fault and fault.truncate and isinstance(response, web.Response) and response.body:
+            body = bytes(response.body)  # type: ignore[arg-type]
+            return web.Response(
+                body=body[: len(body) // 2], status=response.status, content_type="application/json"
+            )
+        return response
+
+    def _take_fault(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.path_contains in path and fault.times > 0:
+                fault.times -= 1
+                return fault
+        return None
+
+    def _authenticate(self, request: web.Request) -> web.Response | None:
+        """Basic auth with an Account SID and Auth Token, or an API key and its secret."""
+        user, password = _basic_auth(request.headers.get("Authorization", ""))
+        account_in_path = request.match_info.get("account")
+        for account in self.scenario.accounts.values():
+            good = (user == account.sid and password == account.auth_token) or (
+                account.api_keys.get(user) == password and password
+            )
+            if good:
+                if account_in_path and account_in_path != account.sid:
+                    return _error(403, 20003, "Permission Denied")
+                return None
+        return _error(401, 20003, "Authenticate")
+
+    # -- resources -----------------------------------------------------------------------
+
+    async def _account(self, request: web.Request) -> web.Response:
+        account = self.scenario.accounts.get(request.match_info["account"])
+        if account is None:
+            return _error(404, 20404, "The requested resource was not found")
+        return web.json_response(
+            {
+                "sid": account.sid,
+                "friendly_name": account.friendly_name,
+                "status": account.status,
+                "type": "Full",
+                "owner_account_sid": account.sid,
+                "date_created": _rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
+                "date_updated": _rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
+                "uri": f"/2010-04-01/Accounts/{account.sid}.json",
+            }
+        )
+
+    async def _message(self, request: web.Request) -> web.Response:
+        account, sid = request.match_info["account"], request.match_info["sid"]
+        for message in self.scenario.messages:
+            if message.sid == sid and message.account_sid == account:
+                return web.json_response(_message_json(message))
+        return _error(
+            404,
+            20404,
+            f"The requested resource /2010-04-01/Accounts/{account}/Messages/{sid}.json "
+            "was not found",
+        )
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        account = request.match_info["account"]
+        query = request.query
+        try:
+            page_size = min(int(query.get("PageSize", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
+            page = int(query.get("Page", 0))
+            exact, before, after = (
+                _parse_date(query.get(name)) for name in ("DateSent", "DateSent<", "DateSent>")
+            )
+        except ValueError:
+            return _error(400, 20001, "Invalid paging or date parameter")
+        if page_size < 1:
+            return _error(400, 20001, "PageSize must be positive")
+        chosen = [
+            m
+            for m in self.scenario.messages
+            if m.account_sid == account
+            and query.get("To", m.to) == m.to
+            and query.get("From", m.from_) == m.from_
+            and _sent_matches(m.date_sent, exact, before, after)
+        ]
+        chosen.sort(key=lambda m: (m.date_created, m.sid), reverse=True)
+        if token := query.get("PageToken"):
+            # Twilio's tokens point after the last item of the previous page ("PA" + its SID),
+            # so pages stay stable while new messages arrive at the head of the list.
+            keys = [m.sid for m in chosen]
+            start = keys.index(token[2:]) + 1 if token[2:] in keys else len(keys)
+        else:
+            start = page * page_size
+        items = chosen[start : start + page_size]
+        uri = request.path
+        params = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
+        params["PageSize"] = str(page_size)
+        next_uri = None
+        if start + page_size < len(chosen) and items:
+            next_params = {**params, "Page": str(page + 1), "PageToken": "PA" + items[-1].sid}
+            next_uri = uri + "?" + urlencode(next_params)
+        return web.json_response(
+            {
+                "messages": [_message_json(m) for m in items],
+                "page": page,
+                "page_size": page_size,
+                "start": start,
+                "end": start + len(items) - 1,
+                "uri": uri + "?" + urlencode({**params, "Page": str(page)}),
+                "first_page_uri": uri + "?" + urlencode({**params, "Page": "0"}),
+                "next_page_uri": next_uri,
+                "previous_page_uri": None,
+            }
+        )
+
+    async def _lookup(self, request: web.Request) -> web.Response:
+        raw = request.match_info["number"]
+        wanted = {f.strip() for f in request.query.get("Fields", "").split(",") if f.strip()}
+        body: dict[str, Any] = {
+            "calling_country_code": None,
+            "country_code": None,
+            "phone_number": raw,
+            "national_format": None,
+            "valid": False,
+            "validation_errors": [],
+            "caller_name": None,
+            "line_type_intelligence": None,
+            "url": f"https://lookups.twilio.com/v2/PhoneNumbers/{raw}",
+        }
+        try:
+            number = phonenumbers.parse(raw, None)
+        except phonenumbers.NumberParseException:
+            body["validation_errors"] = ["NOT_A_NUMBER"]
+            return web.json_response(body)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        body.update(
+            calling_country_code=str(number.country_code),
+            country_code=phonenumbers.region_code_for_number(number),
+            phone_number=e164,
+            national_format=phonenumbers.format_number(
+                number, phonenumbers.PhoneNumberFormat.NATIONAL
+            ),
+        )
+        known = self.scenario.numbers.get(e164)
+        if known is None and not phonenumbers.is_valid_number(number):
+            body["validation_errors"] = [_validation_error(number)]
+            return web.json_response(body)
+        body["valid"] = True
+        if "line_type_intelligence" in wanted:
+            info = known or SimNumber(
+                line_type=_LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
+            )
+            body["line_type_intelligence"] = {
+                "type": info.line_type,
+                "carrier_name": info.carrier_name,
+                "mobile_country_code": info.mobile_country_code,
+                "mobile_network_code": info.mobile_network_code,
+                "error_code": None,
+            }
+        return web.json_response(body)
+
+
+_LINE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE: "mobile",
+    phonenumbers.PhoneNumberType.FIXED_LINE: "landline",
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "mobile",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "tollFree",
+    phonenumbers.PhoneNumberType.VOIP: "nonFixedVoip",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium",
+    phonenumbers.PhoneNumberType.SHARED_COST: "sharedCost",
+    phonenumbers.PhoneNumberType.PAGER: "pager",
+    phonenumbers.PhoneNumberType.UAN: "uan",
+    phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "personal",
+}
+
+
+def _validation_error(number: phonenumbers.PhoneNumber) -> str:
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return {
+        phonenumbers.ValidationResult.TOO_SHORT: "TOO_SHORT",
+        phonenumbers.ValidationResult.TOO_LONG: "TOO_LONG",
+        phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "INVALID_COUNTRY_CODE",
+        phonenumbers.ValidationResult.INVALID_LENGTH: "INVALID_LENGTH",
+    }.get(reason, "INVALID_BUT_POSSIBLE")
+
+
+def _message_json(m: SimMessage) -> dict[str, Any]:
+    uri = f"/2010-04-01/Accounts/{m.account_sid}/Messages/{m.sid}.json"
+    return {
+        "sid": m.sid,
+        "account_sid": m.account_sid,
+        "api_version": "2010-04-01",
+        "body": m.body,
+        "date_created": _rfc2822(m.date_created),
+        "date_sent": _rfc2822(m.date_sent) if m.date_sent else None,
+        "date_updated": _rfc2822(m.date_updated) if m.date_updated else None,
+        "direction": m.direction,
+        "error_code": m.error_code,
+        "error_message": m.error_message,
+        "from": m.from_,
+        "to": m.to,
+        "messaging_service_sid": m.messaging_service_sid,
+        "num_media": "0",
+        "num_segments": str(m.num_segments),
+        "price": m.price,
+        "price_unit": "USD",
+        "status": m.status,
+        "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+        "uri": uri,
+    }
+
+
+def _rfc2822(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC))
+
+
+def _parse_date(value: str | None) -> datetime | date | None:
+    """`DateSent` filters: a day (YYYY-MM-DD) or, as twilio-python sends, a UTC instant."""
+    if not value:
+        return None
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _sent_matches(
+    sent: datetime | None,
+    exact: datetime | date | None,
+    before: datetime | date | None,
+    after: datetime | date | None,
+) -> bool:
+    if exact is None and before is None and after is None:
+        return True
+    if sent is None:
+        return False
+
+    def compare(bound: datetime | date) -> tuple[Any, Any]:
+        assert sent is not None
+        return (sent.date(), bound) if not isinstance(bound, datetime) else (sent, bound)
+
+    if exact is not None:
+        left, right = compare(exact)
+        if left != right:
+            return False
+    # Twilio's `<` and `>` filters include the bound (they mean on-or-before / on-or-after).
+    if before is not None:
+        left, right = compare(before)
+        if left > right:
+            return False
+    if after is not None:
+        left, right = compare(after)
+        if left < right:
+            return False
+    return True
+
+
+def _basic_auth(header: str) -> tuple[str, str]:
+    if not header.startswith("Basic "):
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return user, password
+
+
+def _error(
+    status: int, code: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        status=status,
+        headers=headers,
+    )

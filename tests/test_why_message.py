@@ -1,0 +1,162 @@
+"""`/twilio why SM…` and `python -m bot why SM…` against the simulator, end to end."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from bot import app as bot_app
+from bot import cli
+from bot.blocks import SHARE_ACTION_ID
+from bot.simulator import Fault, Simulator
+from tests.conftest import ACCOUNT_SID, make_settings, post_signed, slash_command, twilio_env
+from tests.test_cli import serving
+from tests.test_slack_http import texts
+
+RECIPIENT = "+12025550156"
+
+
+@pytest.fixture
+async def live(fake_slack, twilio_sim, tmp_path, aiohttp_client):
+    """The real app, wired to the fake Slack and the simulator."""
+    return await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path, twilio_sim)))
+
+
+def dead_number_story(scenario) -> str:
+    """Four earlier 30003s to the same number in the last days, then the one asked about."""
+    now = datetime.now(UTC)
+    for hours in (60, 40, 20, 5):
+        scenario.add_message(
+            ACCOUNT_SID,
+            to=RECIPIENT,
+            status="undelivered",
+            error_code=30003,
+            date_created=now - timedelta(hours=hours),
+        )
+    for i in range(30):
+        scenario.add_message(
+            ACCOUNT_SID, to=f"+1202555{i:04d}", date_created=now - timedelta(minutes=i)
+        )
+    target = scenario.add_message(
+        ACCOUNT_SID,
+        to=RECIPIENT,
+        status="undelivered",
+        error_code=30003,
+        error_message="Unreachable destination handset",
+        date_created=now - timedelta(minutes=2),
+    )
+    return target.sid
+
+
+async def ask(live, fake_slack, text: str, name: str) -> dict:
+    assert await post_signed(live, slash_command(text, fake_slack.response_url(name))) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls(f"response/{name}"))
+    [reply] = fake_slack.calls(f"response/{name}")
+    return reply
+
+
+async def test_an_undelivered_message_is_explained_with_its_context(live, fake_slack, scenario):
+    sid = dead_number_story(scenario)
+    reply = await ask(live, fake_slack, f"why {sid}", "r")
+    assert reply["response_type"] == "ephemeral"
+    content = texts(reply["blocks"])
+    assert f"Message {sid} · undelivered" in content
+    assert "30003 · Unreachable destination handset" in content
+    assert RECIPIENT in content  # the asker alone sees the full number
+    assert "failed with 30003 5 times in a row within 7 days" in content
+    assert (
+        "1 of 31 messages with a final status failed with 30003 (3.2%), to 1 recipient(s)."
+        in content
+    )
+    share = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"][0]
+    assert (share["action_id"], share["value"]) == (SHARE_ACTION_ID, sid)
+
+
+async def test_share_posts_in_channel_with_numbers_masked(live, fake_slack, scenario):
+    sid = dead_number_story(scenario)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001"},
+        "user": {"id": "U0001", "username": "oncall"},
+        "channel": {"id": "C0001"},
+        "api_app_id": "A0001",
+        "token": "x",
+        "trigger_id": "1.2.3",
+        "response_url": fake_slack.response_url("shared"),
+        "actions": [
+            {
+                "type": "button",
+                "action_id": SHARE_ACTION_ID,
+                "value": sid,
+                "block_id": "b",
+                "action_ts": "1",
+            }
+        ],
+    }
+    assert await post_signed(live, urlencode({"payload": json.dumps(payload)})) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/shared"))
+    [post] = fake_slack.calls("response/shared")
+    assert post["response_type"] == "in_channel" and post["replace_original"] is False
+    everything = post["text"] + texts(post["blocks"])
+    assert "2025550156" not in everything and "+1•••••••156" in everything
+    assert not any(
+        b["type"] == "actions" and any(e.get("action_id") == SHARE_ACTION_ID for e in b["elements"])
+        for b in post["blocks"]
+    )
+
+
+async def test_unknown_message_names_sid_and_account(live, fake_slack):
+    sid = "SM" + "0" * 32
+    reply = await ask(live, fake_slack, f"why {sid}", "nf")
+    assert reply["text"] == f"no message {sid} in account {ACCOUNT_SID}"
+
+
+async def test_a_malformed_sid_never_reaches_twilio(live, fake_slack, twilio_sim):
+    reply = await ask(live, fake_slack, "why SM123", "bad")
+    assert "is not a Message SID" in reply["text"]
+    assert twilio_sim.received == []
+
+
+async def test_rate_limited_then_answered(live, fake_slack, scenario, twilio_sim):
+    sid = dead_number_story(scenario)
+    twilio_sim.inject(Fault(status=429, retry_after=0, path_contains=f"/Messages/{sid}"))
+    reply = await ask(live, fake_slack, f"why {sid}", "rl")
+    assert reply["text"].startswith(f"Message {sid} · undelivered")
+    assert twilio_sim.count(f"/Messages/{sid}") == 2
+
+
+async def test_twilio_down_is_a_calm_message_not_a_traceback(
+    live, fake_slack, scenario, twilio_sim, monkeypatch
+):
+    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    sid = dead_number_story(scenario)
+    twilio_sim.inject(Fault(status=500, times=100))
+    reply = await ask(live, fake_slack, f"why {sid}", "down")
+    assert reply["text"] == "Twilio had an internal error (HTTP 500); try again shortly."
+
+
+async def test_a_delivered_message_with_no_error(live, fake_slack, scenario):
+    sent = scenario.add_message(ACCOUNT_SID, to=RECIPIENT, status="delivered")
+    reply = await ask(live, fake_slack, f"why {sent.sid}", "ok")
+    content = texts(reply["blocks"])
+    assert "The carrier confirmed it reached the handset." in content
+    assert "*Error*\nnone" in content
+    assert "Across the account" not in content
+
+
+def test_terminal_why_sid(capsys, tmp_path, scenario):
+    sid = dead_number_story(scenario)
+    sim = Simulator(scenario)
+    with serving(sim.app()) as origin:
+        sim.origin = origin
+        env = {"DATABASE_PATH": str(tmp_path / "bot.db"), **twilio_env(sim)}
+        assert cli.main(["why", sid], env) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Message {sid} · undelivered")
+    assert "What 30003 means" in out and "very likely inactive" in " ".join(out.split())
+
+
+def test_terminal_why_sid_without_twilio_settings(capsys, tmp_path):
+    assert cli.main(["why", "SM" + "0" * 32], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 1
+    assert "Twilio is not configured" in capsys.readouterr().out
