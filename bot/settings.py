@@ -8,8 +8,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import phonenumbers
-
 from bot.errors import SettingsError
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
@@ -67,16 +65,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest wait for one Twilio request before it is retried.",
     ),
     Setting(
-        "DEFAULT_REGION",
-        "US",
-        "Country (ISO code) assumed for phone numbers typed without a leading +.",
-    ),
-    Setting(
-        "LOOKUPS_PER_USER_PER_HOUR",
-        "30",
-        "Paid Lookup requests one Slack user may trigger in an hour; cached answers are free.",
-    ),
-    Setting(
         "ALLOWED_CHANNELS",
         "",
         "Comma-separated Slack channel IDs where /twilio may be used; empty allows every channel.",
@@ -111,8 +99,6 @@ class Settings:
     twilio_auth_token: str
     twilio_api_url: str
     twilio_timeout_seconds: float
-    default_region: str
-    lookups_per_user_per_hour: int
     allowed_channels: frozenset[str]
     allowed_users: frozenset[str]
     database_path: str
@@ -152,11 +138,7 @@ def load(environ: Mapping[str, str]) -> Settings:
             problems.append(f"{name} must be an http(s) URL")
     if raw["TWILIO_ACCOUNT_SID"] and not _ACCOUNT_SID.fullmatch(raw["TWILIO_ACCOUNT_SID"]):
         problems.append("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
-    region = raw["DEFAULT_REGION"].upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        problems.append(f"DEFAULT_REGION must be a country code like US or GB, not {region!r}")
     timeout = _number(raw, "TWILIO_TIMEOUT_SECONDS", float, problems)
-    lookups = _number(raw, "LOOKUPS_PER_USER_PER_HOUR", int, problems)
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -172,8 +154,6 @@ def load(environ: Mapping[str, str]) -> Settings:
         twilio_auth_token=raw["TWILIO_AUTH_TOKEN"],
         twilio_api_url=raw["TWILIO_API_URL"].rstrip("/"),
         twilio_timeout_seconds=timeout,
-        default_region=region,
-        lookups_per_user_per_hour=int(lookups),
         allowed_channels=_id_set(raw["ALLOWED_CHANNELS"]),
         allowed_users=_id_set(raw["ALLOWED_USERS"]),
         database_path=raw["DATABASE_PATH"],
