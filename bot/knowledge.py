@@ -188,19 +188,21 @@ def load_curated(directory: Path) -> dict[int, Entry]:
 
 
 def billing(code: int, appears_as: tuple[str, ...]) -> str:
-    """Whether Twilio charges for a message that ends with this code, by where it shows up."""
-    if "undelivered" in appears_as:
-        return "Yes: delivery was attempted, so it is billed like a sent message."
+    """Whether Twilio charges, for each place the code shows up."""
+    parts = []
+    if "api" in appears_as:
+        parts.append("A refused API request is not billed.")
     if "failed" in appears_as:
         if code in FAILED_FEE_WAIVED:
-            return "No: Twilio does not charge for messages that fail with this code."
-        return (
-            "No carrier charge, but since 30 Sep 2024 Twilio adds a $0.001 processing fee "
-            "to most `failed` messages."
-        )
-    if "api" in appears_as:
-        return "No: a refused API request is not billed."
-    return "Not by itself: it is a warning."
+            parts.append("A `failed` message with this code is not charged.")
+        else:
+            parts.append(
+                "A `failed` message has no carrier charge, but since 30 Sep 2024 Twilio adds "
+                "a $0.001 processing fee to most outbound ones."
+            )
+    if "undelivered" in appears_as:
+        parts.append("An `undelivered` message is billed: delivery was attempted.")
+    return " ".join(parts) or "Not by itself: it is a warning."
 
 
 def explain(

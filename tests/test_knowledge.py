@@ -55,6 +55,15 @@ def test_no_text_calls_30003_an_api_level_block():
             assert "30003" not in window, f"{path.name} near {match.group(0)!r}"
 
 
+def test_billing_is_left_to_the_derived_answer():
+    # `knowledge.billing` says whether a code is billed; prose that says so too can
+    # contradict it (the failed-message fee changed in 2024).
+    said = re.compile(r"\b(billed|no charge|not charged)\b", re.IGNORECASE)
+    for entry in CURATED.values():
+        for text in [entry.meaning, *entry.causes, *entry.fixes, *entry.prevention]:
+            assert not said.search(text), (entry.code, text)
+
+
 def test_the_richest_entries_carry_the_seed_facts():
     e3 = CURATED[30003]
     text3 = " ".join([e3.meaning, *e3.causes, *e3.fixes, *e3.prevention, e3.escalation])
@@ -180,14 +189,18 @@ def test_code_known_nowhere_gets_a_pointer_not_an_error():
 @pytest.mark.parametrize(
     ("code", "appears_as", "expected"),
     [
-        (30003, ("undelivered",), "Yes: delivery was attempted"),
-        (30007, ("undelivered", "failed"), "Yes: delivery was attempted"),
-        (21610, ("api", "failed"), "$0.001 processing fee"),
-        (30002, ("failed",), "No: Twilio does not charge"),
-        (30036, ("failed",), "No: Twilio does not charge"),
-        (21211, ("api",), "No: a refused API request is not billed."),
-        (30025, ("warning",), "Not by itself"),
+        (30003, ("undelivered",), "An `undelivered` message is billed: delivery was attempted."),
+        (
+            21610,
+            ("api", "failed"),
+            "A refused API request is not billed. A `failed` message has no carrier charge, "
+            "but since 30 Sep 2024 Twilio adds a $0.001 processing fee to most outbound ones.",
+        ),
+        (30002, ("failed",), "A `failed` message with this code is not charged."),
+        (30036, ("failed",), "A `failed` message with this code is not charged."),
+        (21211, ("api",), "A refused API request is not billed."),
+        (30025, ("warning",), "Not by itself: it is a warning."),
     ],
 )
 def test_billing_follows_where_the_error_shows_up(code, appears_as, expected):
-    assert expected in knowledge.billing(code, appears_as)
+    assert knowledge.billing(code, appears_as) == expected
