@@ -137,8 +137,9 @@ def _header(text: str) -> Block:
     return {"type": "header", "text": {"type": "plain_text", "text": clip(text, MAX_HEADER_CHARS)}}
 
 
-def _mrkdwn(text: str, limit: int) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": clip(text, limit)}
+def _mrkdwn(text: str, limit: int) -> dict[str, Any]:
+    # verbatim: Slack must not turn words such as @here or #channel into links or pings.
+    return {"type": "mrkdwn", "text": clip(text, limit), "verbatim": True}
 
 
 def _section(text: str) -> Block:

@@ -118,7 +118,13 @@ def serve(config: settings.Settings) -> int:
 
     from bot import app
 
-    web.run_app(app.build(config), host=config.host, port=config.port, print=None)
+    try:
+        web.run_app(app.build(config), host=config.host, port=config.port, print=None)
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr
+        )
+        return 1
     return 0
 
 

@@ -17,7 +17,7 @@ from bot.messages import MessageReport, sid_problem
 
 MAX_COMMAND_CHARS = 500
 ECHO_CHARS = 40
-_CODE = re.compile(r"(?:error\s*|code\s*)?#?(\d{3,6})", re.IGNORECASE)
+_CODE = re.compile(r"(?:error\s*|code\s*)?#?([1-9]\d{4})", re.IGNORECASE)  # Twilio's are 5 digits
 # Meant as a SID (so its shape gets a specific answer): starts like one, or is a long
 # token of two letters and SID characters, such as an Account SID pasted by mistake.
 _SID_LIKE = re.compile(r"[SsMm][Mm][0-9A-Za-z]*|[A-Za-z]{2}[0-9A-Za-z]{18,}")
@@ -121,10 +121,19 @@ def refusal(
     return None
 
 
+_ZERO_WIDTH_SPACES = frozenset("\u200b\u2060\ufeff")
+
+
 def normalize(text: str) -> str:
-    """Drop invisible format characters (zero-width spaces, BOMs) and collapse whitespace."""
-    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return " ".join(visible.split())
+    """Zero-width spaces become spaces; other invisible format and control characters are
+    dropped; whitespace collapses."""
+    kept = []
+    for ch in text:
+        if ch in _ZERO_WIDTH_SPACES:
+            kept.append(" ")
+        elif unicodedata.category(ch) not in ("Cf", "Cc") or ch.isspace():
+            kept.append(ch)
+    return " ".join("".join(kept).split())
 
 
 def echo(text: str) -> str:

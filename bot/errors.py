@@ -4,6 +4,7 @@
     ├── SettingsError        settings are missing or cannot be read
     ├── KnowledgeError       a curated knowledge file breaks the schema
     ├── DictionaryError      Twilio's error dictionary could not be fetched or read
+    ├── StoreError           the SQLite file cannot be opened or written
     └── TwilioError          a Twilio API call gave no usable answer
         ├── NotFound             the resource does not exist in this account (20404)
         ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
@@ -34,6 +35,10 @@ class KnowledgeError(BotError):
 
 class DictionaryError(BotError):
     """Twilio's error dictionary could not be fetched or read."""
+
+
+class StoreError(BotError):
+    """The SQLite file cannot be opened or written (DATABASE_PATH)."""
 
 
 class TwilioError(BotError):

@@ -6,7 +6,7 @@ section (a test keeps them in step). Nothing else in the bot reads the environme
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.errors import SettingsError
 
@@ -89,14 +89,14 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str
-    slack_signing_secret: str
-    slack_app_token: str
+    slack_bot_token: str = field(repr=False)
+    slack_signing_secret: str = field(repr=False)
+    slack_app_token: str = field(repr=False)
     slack_api_url: str
     twilio_account_sid: str
     twilio_api_key: str
-    twilio_api_secret: str
-    twilio_auth_token: str
+    twilio_api_secret: str = field(repr=False)
+    twilio_auth_token: str = field(repr=False)
     twilio_api_url: str
     twilio_timeout_seconds: float
     allowed_channels: frozenset[str]

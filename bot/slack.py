@@ -5,6 +5,8 @@ the command's `response_url`. HTTP requests reach Bolt through `handle_events`, 
 translates aiohttp to Bolt and back; Socket Mode uses Bolt's own aiohttp handler.
 """
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -140,9 +142,13 @@ def socket_mode_connection(
 
     async def connection(_: web.Application) -> AsyncIterator[None]:
         handler = AsyncSocketModeHandler(app, settings.slack_app_token)
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("connected to Slack in Socket Mode")
+        # In the background: slack_sdk keeps retrying while Slack is unreachable, and the
+        # web server (with /healthz) must come up meanwhile.
+        connecting = asyncio.create_task(handler.connect_async())  # type: ignore[no-untyped-call]
         yield
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
         await handler.close_async()  # type: ignore[no-untyped-call]
 
     return connection

@@ -6,6 +6,7 @@ date in place. Queries are small and synchronous; one connection per process.
 
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.dictionary import ImportedEntry
+from bot.errors import StoreError
 from bot.messages import Message
 
 
@@ -68,11 +70,14 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
 
 class Store:
     def __init__(self, path: str) -> None:
-        if path != ":memory:":
-            _create_private(Path(path))
-        self.db = sqlite_utils.Database(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
+        try:
+            if path != ":memory:":
+                _create_private(Path(path))
+            self.db = sqlite_utils.Database(path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot use the database {path} (DATABASE_PATH): {exc}") from exc
 
     def close(self) -> None:
         self.db.close()

@@ -29,12 +29,15 @@ async def download(url: str) -> bytes:
         ):
             if response.status != 200:
                 raise DictionaryError(f"{url} answered HTTP {response.status}")
-            body = await response.content.read(MAX_DOWNLOAD_BYTES + 1)
+            body = bytearray()
+            # read(n) returns what is buffered, not n bytes: collect every chunk.
+            async for chunk in response.content.iter_chunked(2**16):
+                body += chunk
+                if len(body) > MAX_DOWNLOAD_BYTES:
+                    raise DictionaryError(f"{url} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB")
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise DictionaryError(f"could not download {url}: {exc or type(exc).__name__}") from exc
-    if len(body) > MAX_DOWNLOAD_BYTES:
-        raise DictionaryError(f"{url} is larger than {MAX_DOWNLOAD_BYTES // 2**20} MB")
-    return body
+    return bytes(body)
 
 
 def import_bytes(raw: bytes, store: Store, imported_on: str) -> tuple[int, int, int]:

@@ -86,7 +86,26 @@ def test_terminal_and_slack_say_the_same_things():
 def test_notice_and_usage_render():
     _, notice = blocks.render(Notice("No <!channel> here"))
     assert notice == [
-        {"type": "section", "text": {"type": "mrkdwn", "text": "No &lt;!channel&gt; here"}}
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "No &lt;!channel&gt; here", "verbatim": True},
+        }
     ]
+
+
+def test_every_mrkdwn_object_is_verbatim_so_at_here_stays_text():
+    def mrkdwn_objects(value):
+        if isinstance(value, dict):
+            if value.get("type") == "mrkdwn":
+                yield value
+            for inner in value.values():
+                yield from mrkdwn_objects(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                yield from mrkdwn_objects(inner)
+
+    for answer in [knowledge.explain(30003, CURATED), Usage("why @here"), Notice("@channel")]:
+        found = list(mrkdwn_objects(blocks.render(answer)[1]))
+        assert found and all(obj["verbatim"] is True for obj in found)
     text, usage = blocks.render(Usage("bad"))
     assert text == "bad" and len(usage) == 2

@@ -143,3 +143,31 @@ def test_python_m_bot_serves_on_port_and_stops_cleanly(tmp_path, unused_tcp_port
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_a_bad_database_path_is_one_line_not_a_traceback(capsys, tmp_path):
+    (tmp_path / "dir.db").mkdir()
+    env = {"DATABASE_PATH": str(tmp_path / "dir.db")}
+    assert cli.main(["knowledge", "import", str(SAMPLE)], env) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot use the database") and "Traceback" not in err
+
+
+def test_a_port_already_in_use_is_one_line(capsys, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": "secret",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": "token",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "DATABASE_PATH": str(tmp_path / "bot.db"),
+        }
+        assert cli.main([], env) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -35,6 +35,8 @@ SID = "SM" + "0123456789abcdef" * 2
         ("why error 30003", 30003),
         ("why\u200b 30003\ufeff", 30003),  # invisible characters pasted from a web page
         ("why\n30003", 30003),
+        ("why\u200b30003", 30003),  # a zero-width space still separates words
+        ("why 30003\x00\x07", 30003),  # control characters are dropped
         ("why 21211", 21211),
     ],
 )
@@ -53,6 +55,8 @@ async def test_why_reads_the_code(text, code):
         ("why banana", "`banana` is neither an error code nor a Message SID."),
         ("why 30003 30004", "`30003 30004` is neither an error code nor a Message SID."),
         ("why 1", "`1` is neither"),
+        ("why 000", "`000` is neither"),
+        ("why 03000", "`03000` is neither"),
         ("why 1234567", "`1234567` is neither"),
         ("why `rm -rf`", "`'rm -rf'` is neither"),
         ("status", "There is no `status` command."),

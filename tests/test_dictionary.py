@@ -113,3 +113,48 @@ async def test_download_reads_the_file_over_http(aiohttp_server):
 async def test_download_failure_is_a_clear_error(unused_tcp_port):
     with pytest.raises(DictionaryError, match="could not download"):
         await sync.download(f"http://127.0.0.1:{unused_tcp_port}/twilio-error-codes.json")
+
+
+async def test_download_collects_a_body_sent_in_many_pieces(aiohttp_server):
+    from aiohttp import web
+
+    entries = [
+        {
+            "code": 60000 + i,
+            "message": f"Sample {i}",
+            "description": "x" * 200,
+            "last_updated": "2025",
+        }
+        for i in range(2000)
+    ]
+    raw = json.dumps(entries).encode()
+    assert len(raw) > 400_000
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for start in range(0, len(raw), 10_000):
+            await response.write(raw[start : start + 10_000])
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/big.json", trickle)
+    server = await aiohttp_server(app, host="127.0.0.1", port=0)
+    assert await sync.download(str(server.make_url("/big.json"))) == raw
+
+
+@pytest.mark.parametrize("kind", ["directory", "corrupt", "unwritable"])
+def test_an_unusable_database_is_a_clear_error(tmp_path, kind):
+    from bot.errors import StoreError
+
+    path = tmp_path / "bot.db"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "corrupt":
+        path.write_bytes(b"this is not a database" * 100)
+    else:
+        path = tmp_path / "missing-dir" / "no" / "bot.db"
+        (tmp_path / "missing-dir").write_text("a file where a directory should be")
+    with pytest.raises(StoreError, match="DATABASE_PATH"):
+        Store(str(path))

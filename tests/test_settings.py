@@ -40,6 +40,19 @@ def test_values_are_read_and_tidied():
     assert config.socket_mode
 
 
+def test_repr_hides_every_secret():
+    config = settings.load(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-secret-1",
+            "SLACK_SIGNING_SECRET": "secret-2",
+            "SLACK_APP_TOKEN": "xapp-secret-3",
+            "TWILIO_AUTH_TOKEN": "secret-4",
+            "TWILIO_API_SECRET": "secret-5",
+        }
+    )
+    assert "secret" not in repr(config)
+
+
 def test_every_unusable_value_is_named_at_once():
     with pytest.raises(SettingsError) as caught:
         settings.load(

@@ -39,12 +39,43 @@ async def test_why_30002_is_acked_then_answered_with_blocks(client, fake_slack):
     assert button["action_id"] == DOCS_ACTION_ID
 
 
-async def test_the_ack_carries_no_answer_and_slow_work_follows_it(client, fake_slack):
-    body = slash_command("why 30003", fake_slack.response_url("r2"))
-    response = await client.post("/slack/events", data=body, headers=signed_headers(body))
-    assert response.status == 200
-    assert await response.text() == ""
-    await fake_slack.wait_for(lambda: fake_slack.calls("response/r2"))
+async def test_the_ack_comes_before_the_slow_work(fake_slack, tmp_path, aiohttp_client):
+    """The HTTP 200 must reach Slack while the answer is still being worked out."""
+    import asyncio
+
+    from aiohttp import web
+
+    from bot import slack
+    from bot.commands import Notice
+    from tests.conftest import make_settings
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    class Slow:
+        def explain(self, code: int):
+            raise AssertionError("not asked")
+
+        async def explain_message(self, sid: str) -> Notice:
+            started.set()
+            await release.wait()
+            return Notice("done")
+
+    bolt = slack.build_app(make_settings(fake_slack, tmp_path), Slow())
+    app = web.Application()
+    app.router.add_post("/slack/events", slack.events_handler(bolt))
+    client = await aiohttp_client(app)
+    body = slash_command("why SM" + "0" * 32, fake_slack.response_url("slow"))
+    response = await asyncio.wait_for(
+        client.post("/slack/events", data=body, headers=signed_headers(body)), 5
+    )
+    assert response.status == 200 and await response.text() == ""
+    assert not release.is_set()  # acked while the work is still held back
+    await asyncio.wait_for(started.wait(), 5)
+    assert fake_slack.calls("response/slow") == []
+    release.set()
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/slow"))
+    assert fake_slack.calls("response/slow")[0]["text"] == "done"
 
 
 async def test_unknown_subcommand_gets_usage_naming_it(client, fake_slack):

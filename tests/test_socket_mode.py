@@ -19,7 +19,7 @@ async def test_slash_command_over_socket_mode(fake_slack, tmp_path):
     server = TestServer(web_app, host="127.0.0.1", port=0)
     await server.start_server()  # runs cleanup_ctx: opens the Socket Mode connection
     try:
-        assert len(fake_slack.calls("apps.connections.open")) == 1
+        await fake_slack.wait_for(lambda: fake_slack.calls("apps.connections.open"))
         await fake_slack.envelopes.put(
             {
                 "envelope_id": "env-1",
@@ -42,3 +42,18 @@ async def test_slash_command_over_socket_mode(fake_slack, tmp_path):
         assert reply["text"].startswith("30003 · Unreachable destination handset")
     finally:
         await server.close()
+
+
+async def test_the_web_server_comes_up_while_slack_is_unreachable(
+    fake_slack, tmp_path, aiohttp_client, unused_tcp_port
+):
+    config = make_settings(
+        fake_slack,
+        tmp_path,
+        SLACK_APP_TOKEN="xapp-1-test",
+        SLACK_SIGNING_SECRET="",
+        SLACK_API_URL=f"http://127.0.0.1:{unused_tcp_port}/api/",  # nothing listens here
+    )
+    client = await aiohttp_client(bot_app.build(config))
+    response = await client.get("/healthz")
+    assert response.status == 200 and (await response.json())["mode"] == "socket"
