@@ -64,6 +64,8 @@ class Service:
             raise fetched
         account_sample: list[Message] | None = None
         if isinstance(sample, BaseException):
+            if not isinstance(sample, TwilioError):
+                raise sample  # a bug, not a Twilio fault: let it be logged with its traceback
             log.warning("account sample for %s unavailable: %s", sid, sample)
         else:
             account_sample = sample

@@ -160,3 +160,16 @@ def test_terminal_why_sid(capsys, tmp_path, scenario):
 def test_terminal_why_sid_without_twilio_settings(capsys, tmp_path):
     assert cli.main(["why", "SM" + "0" * 32], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 1
     assert "Twilio is not configured" in capsys.readouterr().out
+
+
+async def test_a_failed_account_sample_leaves_that_part_out(
+    live, fake_slack, scenario, twilio_sim, monkeypatch
+):
+    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    sid = dead_number_story(scenario)
+    # The account-wide list has a DateSent> filter and no To; the history call has To.
+    twilio_sim.inject(Fault(status=503, times=4, path_contains="/Messages.json"))
+    reply = await ask(live, fake_slack, f"why {sid}", "partial")
+    content = texts(reply["blocks"])
+    assert f"Message {sid} · undelivered" in content
+    assert "Across the account" not in content
