@@ -20,7 +20,6 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from bot import commands
 from bot.blocks import DOCS_ACTION_ID, SHARE_ACTION_ID, render
 from bot.commands import Answer, Context, Notice
-from bot.errors import TwilioError
 from bot.messages import MessageReport, sid_problem
 from bot.settings import Settings
 
@@ -86,17 +85,11 @@ def _share_listener(settings: Settings, context: Context) -> Callable[..., Await
             notice = refused or Notice("That button no longer carries a valid Message SID.")
             await _reply(respond, notice, masked=False)
             return
-        answer = await _safely(_report(sid, context), f"share {sid}")
+        # The same path as `/twilio why SM…`, so a Twilio fault reads the same way.
+        answer = await _safely(commands.answer(f"why {sid}", context), f"share {sid}")
         await _reply(respond, answer, masked=isinstance(answer, MessageReport))
 
     return on_share
-
-
-async def _report(sid: str, context: Context) -> Answer:
-    try:
-        return await context.explain_message(sid)
-    except TwilioError as exc:
-        return Notice(str(exc))
 
 
 async def _safely(answer: Awaitable[Answer], what: str) -> Answer:
