@@ -25,7 +25,12 @@ SETTINGS = web.AppKey("settings", Settings)
 
 def build(settings: Settings) -> web.Application:
     store = Store(settings.database_path)
-    service = Service(load_curated(curated_directory()), store)
+    service = Service(
+        load_curated(curated_directory()),
+        store,
+        default_region=settings.default_region,
+        lookups_per_hour=settings.lookups_per_user_per_hour,
+    )
     bolt = slack.build_app(settings, service)
 
     app = web.Application()

@@ -13,6 +13,7 @@ from typing import Any
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
 from bot.messages import MessageReport
+from bot.numbers import NumberReport
 
 Block = dict[str, Any]
 
@@ -24,6 +25,7 @@ MAX_FIELDS = 10
 MAX_BUTTON_CHARS = 75
 DOCS_ACTION_ID = "open_twilio_docs"
 SHARE_ACTION_ID = "share_message"
+LOOKUP_ACTION_ID = "lookup_number"
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}$")
 
 
@@ -50,6 +52,8 @@ def render(
         return _fallback(answer.text), [_section(escape(answer.text))]
     if isinstance(answer, MessageReport):
         return render_report(answer, prefix, masked)
+    if isinstance(answer, NumberReport):
+        return render_number(answer)
     return render_explanation(answer, prefix)
 
 
@@ -57,6 +61,11 @@ def render_report(report: MessageReport, prefix: str, masked: bool) -> tuple[str
     blocks = _document(report.heading, report.facts(masked), report.sections())
     buttons = []
     if not masked:
+        # The full number rides in the button, which only the asker can see (ephemeral).
+        if report.other_party.startswith("+"):
+            buttons.append(
+                _button("Look up this number", LOOKUP_ACTION_ID, value=report.other_party)
+            )
         buttons.append(_button("Share in channel", SHARE_ACTION_ID, value=report.message.sid))
     if report.explanation is not None:
         ex = report.explanation
@@ -66,6 +75,12 @@ def render_report(report: MessageReport, prefix: str, masked: bool) -> tuple[str
         blocks.append({"type": "actions", "elements": buttons})
     status = dict(report.facts(masked))["Status"]
     return _fallback(f"{report.heading}: {status}"), blocks
+
+
+def render_number(report: NumberReport) -> tuple[str, list[Block]]:
+    blocks = _document(report.heading, report.facts(), report.sections())
+    line_type = report.line_type_name or "line type unknown"
+    return _fallback(f"{report.heading}: {line_type}"), blocks
 
 
 def render_explanation(ex: Explanation, prefix: str) -> tuple[str, list[Block]]:

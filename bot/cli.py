@@ -86,7 +86,13 @@ async def _answer(text: str, config: settings.Settings) -> commands.Answer:
     store = Store(config.database_path) if keep_store else None
     twilio = TwilioApi(config) if with_twilio else None
     try:
-        service = Service(load_curated(curated_directory()), store, twilio)
+        service = Service(
+            load_curated(curated_directory()),
+            store,
+            twilio,
+            default_region=config.default_region,
+            lookups_per_hour=config.lookups_per_user_per_hour,
+        )
         return await commands.answer(text, service)
     finally:
         if twilio is not None:

@@ -1,8 +1,8 @@
 """Commands: the `/twilio …` subcommands, how their text is read, and what each answers.
 
 `SUBCOMMANDS` is the one table of subcommands and the only source of help text. Handlers
-get the argument text and a `Context` (whatever does the lookups) and return a value for
-a renderer; nothing here knows about Slack or the terminal.
+get the argument text, a `Context` (whatever does the lookups) and who asked, and return
+a value for a renderer; nothing here knows about Slack or the terminal.
 """
 
 import re
@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import TwilioError
+from bot.errors import LimitReached, TwilioError
 from bot.knowledge import Explanation
 from bot.messages import MessageReport, sid_problem
+from bot.numbers import NotANumber, NumberReport, PhoneNumber, read_number
 
 MAX_COMMAND_CHARS = 500
 ECHO_CHARS = 40
@@ -24,9 +25,13 @@ _SID_LIKE = re.compile(r"[SsMm][Mm][0-9A-Za-z]*|[A-Za-z]{2}[0-9A-Za-z]{18,}")
 
 
 class Context(Protocol):
+    default_region: str
+
     def explain(self, code: int) -> Explanation: ...
 
     async def explain_message(self, sid: str) -> MessageReport: ...
+
+    async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class Notice:
     text: str
 
 
-Answer = Explanation | MessageReport | Usage | Notice
+Answer = Explanation | MessageReport | NumberReport | Usage | Notice
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,11 @@ class Subcommand:
     name: str
     syntax: str
     help: str
-    run: Callable[[str, Context], Awaitable[Answer]]
+    # (argument text, context, asker: a Slack user ID, or None in the terminal)
+    run: Callable[[str, Context, str | None], Awaitable[Answer]]
 
 
-async def _why(arg: str, ctx: Context) -> Answer:
+async def _why(arg: str, ctx: Context, asker: str | None) -> Answer:
     if not arg:
         return Usage("`why` needs an error code, like `why 30003`.")
     if match := _CODE.fullmatch(arg):
@@ -72,7 +78,19 @@ async def _why(arg: str, ctx: Context) -> Answer:
     )
 
 
-async def _help(arg: str, ctx: Context) -> Answer:
+async def _lookup(arg: str, ctx: Context, asker: str | None) -> Answer:
+    if not arg:
+        return Usage("`lookup` needs a phone number, like `lookup +1 202 555 0156`.")
+    number = read_number(arg, ctx.default_region)
+    if isinstance(number, NotANumber):
+        return Usage(f"`{echo(arg)}` cannot be a phone number. {number.reason}")
+    try:
+        return await ctx.look_up(number, asker)
+    except (TwilioError, LimitReached) as exc:
+        return Notice(str(exc))
+
+
+async def _help(arg: str, ctx: Context, asker: str | None) -> Answer:
     return Usage()
 
 
@@ -83,12 +101,19 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "what an error code means and what to do; for a message, its status, error and context",
         _why,
     ),
+    Subcommand(
+        "lookup",
+        "lookup <phone number>",
+        "what Twilio Lookup says of a number (line type, carrier) and what that means for SMS",
+        _lookup,
+    ),
     Subcommand("help", "help", "this help", _help),
 )
 
 
-async def answer(text: str, ctx: Context) -> Answer:
-    """Read a command line such as `why 30003` and run the subcommand it names."""
+async def answer(text: str, ctx: Context, asker: str | None = None) -> Answer:
+    """Read a command line such as `why 30003` and run the subcommand it names for `asker`
+    (a Slack user ID; None for the terminal)."""
     text = normalize(text)
     if len(text) > MAX_COMMAND_CHARS:
         return Usage(
@@ -100,7 +125,7 @@ async def answer(text: str, ctx: Context) -> Answer:
         return Usage()
     for sub in SUBCOMMANDS:
         if sub.name == name.lower():
-            return await sub.run(arg.strip(), ctx)
+            return await sub.run(arg.strip(), ctx, asker)
     return Usage(f"There is no `{echo(name)}` command.")
 
 

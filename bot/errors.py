@@ -5,6 +5,7 @@
     ├── KnowledgeError       a curated knowledge file breaks the schema
     ├── DictionaryError      Twilio's error dictionary could not be fetched or read
     ├── StoreError           the SQLite file cannot be opened or written
+    ├── LimitReached         a user has used up their paid Twilio lookups for the hour
     └── TwilioError          a Twilio API call gave no usable answer
         ├── NotFound             the resource does not exist in this account (20404)
         ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
@@ -39,6 +40,10 @@ class DictionaryError(BotError):
 
 class StoreError(BotError):
     """The SQLite file cannot be opened or written (DATABASE_PATH)."""
+
+
+class LimitReached(BotError):
+    """A user has used up their paid lookups for the hour; the message says until when."""
 
 
 class TwilioError(BotError):

@@ -16,6 +16,7 @@ STREAK_CODE = 30003
 STREAK_WINDOW = timedelta(days=7)
 STREAK_LIMIT = 3  # seed 001: drop a number after more than 3 straight 30003s in 7 days
 SYSTEMIC_RATE = 0.05  # seed 001: above 5% of sends, 30003 is systemic
+SYSTEMIC_MIN_SAMPLE = 20  # below this many final messages, a rate says nothing
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 
 STATUS_MEANINGS = {
@@ -97,6 +98,13 @@ class MessageReport:
     def heading(self) -> str:
         return f"Message {self.message.sid} · {self.message.status}"
 
+    @property
+    def other_party(self) -> str:
+        """The number at the far end: the recipient of an outgoing message, the sender of an
+        incoming one. Other addresses, such as `whatsapp:+1…`, come back as they are."""
+        m = self.message
+        return m.from_ if m.direction == "inbound" else m.to
+
     def facts(self, masked: bool = False) -> list[tuple[str, str]]:
         """Labelled facts; `masked` hides the phone numbers, for posts others can read."""
         m = self.message
@@ -121,7 +129,7 @@ class MessageReport:
             ("Price", price),
             (
                 "Sent",
-                _utc(m.date_sent) if m.date_sent else f"not yet (created {_utc(m.date_created)})",
+                utc(m.date_sent) if m.date_sent else f"not yet (created {utc(m.date_created)})",
             ),
         ]
         return [(label, value) for label, value in pairs if value]
@@ -144,10 +152,7 @@ class MessageReport:
     def _history_lines(self) -> tuple[str, ...]:
         if not self.history:
             return ("No other messages to this number in the last 7 days.",)
-        lines = [
-            f"{_utc(_when(m))} · `{m.status}`" + (f" · {m.error_code}" if m.error_code else "")
-            for m in self.history
-        ]
+        lines = [describe(m) for m in self.history]
         if self.streak:
             lines.append(f"{self.streak} failure(s) with 30003 in a row, counting this one.")
         return tuple(lines)
@@ -173,10 +178,10 @@ def build_report(
 ) -> MessageReport:
     history = sorted(
         (m for m in recipient_history if m.sid != message.sid and m.to == message.to),
-        key=_when,
+        key=when,
         reverse=True,
     )
-    everything = sorted([message, *history], key=_when, reverse=True)
+    everything = sorted([message, *history], key=when, reverse=True)
     streak = count_streak(everything, now)
     account = None
     if message.error_code is not None and account_sample is not None:
@@ -206,7 +211,7 @@ def count_streak(newest_first: Sequence[Message], now: datetime) -> int:
     for m in newest_first:
         if m.status not in FINAL_STATUSES:
             continue
-        if _when(m) < now - STREAK_WINDOW or m.error_code != STREAK_CODE:
+        if when(m) < now - STREAK_WINDOW or m.error_code != STREAK_CODE:
             break
         streak += 1
     return streak
@@ -215,7 +220,11 @@ def count_streak(newest_first: Sequence[Message], now: datetime) -> int:
 def _advice(message: Message, streak: int, account: AccountErrors | None) -> list[str]:
     advice = []
     code = message.error_code
-    if account is not None and account.final and account.rate > SYSTEMIC_RATE:
+    if (
+        account is not None
+        and account.final >= SYSTEMIC_MIN_SAMPLE
+        and account.rate > SYSTEMIC_RATE
+    ):
         advice.append(
             f"{account.rate:.0%} of the account's recent messages failed with {code}: that is "
             "above 5%, so look for a carrier or routing problem before blaming this handset."
@@ -249,11 +258,16 @@ def _advice(message: Message, streak: int, account: AccountErrors | None) -> lis
     return advice
 
 
-def _utc(moment: datetime | None) -> str:
+def describe(m: Message) -> str:
+    """One line for a list of messages: when, status, error code."""
+    return f"{utc(when(m))} · `{m.status}`" + (f" · {m.error_code}" if m.error_code else "")
+
+
+def utc(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown"
 
 
-def _when(m: Message) -> datetime:
+def when(m: Message) -> datetime:
     moment = m.date_sent or m.date_created
     assert moment is not None, "Twilio always sets date_created"
     return moment

@@ -8,10 +8,11 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from bot import knowledge, messages
-from bot.errors import TwilioError
+from bot import knowledge, messages, numbers
+from bot.errors import LimitReached, TwilioError
 from bot.knowledge import Entry, Explanation
 from bot.messages import Message, MessageReport
+from bot.numbers import NumberReport, PhoneNumber
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 ACCOUNT_WINDOW = timedelta(hours=1)
 ACCOUNT_SAMPLE = 1000  # one page of the Messages list, Twilio's largest
 HISTORY_PAGE = 50
+LOOKUP_CACHE = timedelta(days=numbers.CACHE_DAYS)
+LOOKUP_LIMIT_WINDOW = timedelta(hours=1)
+NOT_CONFIGURED = (
+    "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
+    "(or TWILIO_API_KEY and TWILIO_API_SECRET)."
+)
 
 
 class Service:
@@ -29,11 +36,15 @@ class Service:
         store: Store | None,
         twilio: TwilioApi | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        default_region: str = "US",
+        lookups_per_hour: int = 30,
     ) -> None:
         self.curated = curated
         self.store = store
         self.twilio = twilio
         self.clock = clock
+        self.default_region = default_region
+        self.lookups_per_hour = lookups_per_hour
 
     def explain(self, code: int) -> Explanation:
         imported = None
@@ -49,10 +60,7 @@ class Service:
         part of the report out rather than failing the answer.
         """
         if self.twilio is None or self.store is None:
-            raise TwilioError(
-                "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
-                "(or TWILIO_API_KEY and TWILIO_API_SECRET)."
-            )
+            raise TwilioError(NOT_CONFIGURED)
         now = self.clock()
         since = now - ACCOUNT_WINDOW
         fetched, sample = await asyncio.gather(
@@ -89,3 +97,51 @@ class Service:
             since,
             now,
         )
+
+    async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport:
+        """What Lookup says of `number`, from the cache when it is fresh, with our messages to it.
+
+        A paid lookup counts against `asker` (a Slack user ID), and is taken back when Twilio
+        fails. None is the terminal, where whoever holds the credentials is not limited.
+        """
+        if self.store is None:
+            raise TwilioError(NOT_CONFIGURED)
+        now = self.clock()
+        cached = self.store.cached_lookup(number.e164, now - LOOKUP_CACHE)
+        if cached is not None:
+            lookup, looked_up_at = cached
+        else:
+            if self.twilio is None:
+                raise TwilioError(NOT_CONFIGURED)
+            use = self._count_paid_lookup(asker, now) if asker is not None else None
+            try:
+                lookup = await self.twilio.lookup(number.e164)
+            except TwilioError:
+                if use is not None:
+                    self.store.remove_lookup_use(use)
+                raise
+            looked_up_at = now
+            self.store.save_lookup(lookup, now)
+        history = self.store.messages_to(number.e164, now - numbers.HISTORY_WINDOW)
+        return numbers.build_report(number, lookup, looked_up_at, cached is not None, history, now)
+
+    def _count_paid_lookup(self, asker: str, now: datetime) -> int:
+        """Record one paid lookup for `asker`, or raise LimitReached. No await in here, so
+        two lookups at once cannot both take the last one."""
+        assert self.store is not None
+        since = now - LOOKUP_LIMIT_WINDOW
+        if self.lookups_per_hour == 0:
+            raise LimitReached(
+                "Paid lookups are turned off here (LOOKUPS_PER_USER_PER_HOUR is 0); only "
+                "numbers looked up in the last 7 days can be answered, from the cache."
+            )
+        used = self.store.lookup_uses(asker, since)
+        if len(used) >= self.lookups_per_hour:
+            frees = used[-self.lookups_per_hour] + LOOKUP_LIMIT_WINDOW
+            minutes = max(1, -(-int((frees - now).total_seconds()) // 60))
+            raise LimitReached(
+                f"You have used your {self.lookups_per_hour} paid lookups for this hour. The "
+                f"next one frees up at {frees.astimezone(UTC):%H:%M} UTC, in {minutes} "
+                "min. Numbers looked up in the last 7 days still answer, from the cache."
+            )
+        return self.store.add_lookup_use(asker, now, forget_before=since)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.errors import SettingsError
+from bot.numbers import known_region
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 
@@ -65,6 +66,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest wait for one Twilio request before it is retried.",
     ),
     Setting(
+        "DEFAULT_REGION",
+        "US",
+        "Country (ISO code such as US or GB) of numbers typed without + and a calling code.",
+    ),
+    Setting(
+        "LOOKUPS_PER_USER_PER_HOUR",
+        "30",
+        "Paid Twilio Lookups each Slack user may make in an hour; cached answers are free. "
+        "0 allows only cached answers.",
+    ),
+    Setting(
         "ALLOWED_CHANNELS",
         "",
         "Comma-separated Slack channel IDs where /twilio may be used; empty allows every channel.",
@@ -99,6 +111,8 @@ class Settings:
     twilio_auth_token: str = field(repr=False)
     twilio_api_url: str
     twilio_timeout_seconds: float
+    default_region: str
+    lookups_per_user_per_hour: int
     allowed_channels: frozenset[str]
     allowed_users: frozenset[str]
     database_path: str
@@ -139,6 +153,12 @@ def load(environ: Mapping[str, str]) -> Settings:
     if raw["TWILIO_ACCOUNT_SID"] and not _ACCOUNT_SID.fullmatch(raw["TWILIO_ACCOUNT_SID"]):
         problems.append("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
     timeout = _number(raw, "TWILIO_TIMEOUT_SECONDS", float, problems)
+    region = raw["DEFAULT_REGION"].upper()
+    if not known_region(region):
+        problems.append(f"DEFAULT_REGION must be a country code such as US or GB, not {region!r}")
+    lookups = raw["LOOKUPS_PER_USER_PER_HOUR"]
+    if not (lookups.isascii() and lookups.isdigit()):
+        problems.append(f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {lookups!r}")
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -154,6 +174,8 @@ def load(environ: Mapping[str, str]) -> Settings:
         twilio_auth_token=raw["TWILIO_AUTH_TOKEN"],
         twilio_api_url=raw["TWILIO_API_URL"].rstrip("/"),
         twilio_timeout_seconds=timeout,
+        default_region=region,
+        lookups_per_user_per_hour=int(lookups),
         allowed_channels=_id_set(raw["ALLOWED_CHANNELS"]),
         allowed_users=_id_set(raw["ALLOWED_USERS"]),
         database_path=raw["DATABASE_PATH"],

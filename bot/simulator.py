@@ -66,6 +66,7 @@ class SimNumber:
     carrier_name: str = "Simulated Wireless"
     mobile_country_code: str | None = "310"
     mobile_network_code: str | None = "260"
+    error_code: int | None = None  # e.g. 60601: then Lookup gives no line type data
 
 
 @dataclass
@@ -308,6 +309,9 @@ class Simulator:
                 "mobile_network_code": info.mobile_network_code,
                 "error_code": None,
             }
+            if info.error_code:
+                body["line_type_intelligence"] = dict.fromkeys(body["line_type_intelligence"])
+                body["line_type_intelligence"]["error_code"] = info.error_code
         return web.json_response(body)
 
 

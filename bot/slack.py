@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 
 from bot import commands
-from bot.blocks import DOCS_ACTION_ID, SHARE_ACTION_ID, render
+from bot.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID, render
 from bot.commands import Answer, Context, Notice
 from bot.messages import MessageReport, sid_problem
 from bot.settings import Settings
@@ -45,25 +45,24 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
     )
     app.command(SLASH_COMMAND)(_command_listener(settings, context))
     app.action(SHARE_ACTION_ID)(_share_listener(settings, context))
+    app.action(LOOKUP_ACTION_ID)(_lookup_listener(settings, context))
     app.action(DOCS_ACTION_ID)(_ack_only)
     return app
 
 
 # What the app registers, for the manifest check.
 COMMANDS = (SLASH_COMMAND,)
-ACTIONS = (SHARE_ACTION_ID, DOCS_ACTION_ID)
+ACTIONS = (SHARE_ACTION_ID, LOOKUP_ACTION_ID, DOCS_ACTION_ID)
 
 
 def _command_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
     async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         text = command.get("text", "")
+        user = command.get("user_id", "")
         answer = commands.refusal(
-            command.get("user_id", ""),
-            command.get("channel_id", ""),
-            settings.allowed_users,
-            settings.allowed_channels,
-        ) or await _safely(commands.answer(text, context), f"/twilio {commands.echo(text)}")
+            user, command.get("channel_id", ""), settings.allowed_users, settings.allowed_channels
+        ) or await _safely(commands.answer(text, context, user), f"/twilio {_first_word(text)}")
         await _reply(respond, answer, masked=False)
 
     return on_command
@@ -92,6 +91,24 @@ def _share_listener(settings: Settings, context: Context) -> Callable[..., Await
     return on_share
 
 
+def _lookup_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
+    """ "Look up this number": `/twilio lookup` for the number the button carries."""
+
+    async def on_lookup(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        number = str((body.get("actions") or [{}])[0].get("value", ""))
+        user = body.get("user", {}).get("id", "")
+        answer = commands.refusal(
+            user,
+            body.get("channel", {}).get("id", ""),
+            settings.allowed_users,
+            settings.allowed_channels,
+        ) or await _safely(commands.answer(f"lookup {number}", context, user), "lookup button")
+        await _reply(respond, answer, masked=False)
+
+    return on_lookup
+
+
 async def _safely(answer: Awaitable[Answer], what: str) -> Answer:
     try:
         return await answer
@@ -99,6 +116,11 @@ async def _safely(answer: Awaitable[Answer], what: str) -> Answer:
         # A bug, not a user error: keep the traceback, tell the user briefly.
         log.exception("%s failed", what)
         return Notice("Something went wrong on the bot's side; it has been logged.")
+
+
+def _first_word(text: str) -> str:
+    # The rest may be a phone number, which logs must not carry.
+    return commands.echo(commands.normalize(text).partition(" ")[0])
 
 
 async def _reply(respond: AsyncRespond, answer: Answer, masked: bool) -> None:

@@ -18,6 +18,7 @@ from sqlite_utils.db import NotFoundError
 from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
 from bot.messages import Message
+from bot.numbers import Lookup
 
 
 def _create_dictionary(db: sqlite_utils.Database) -> None:
@@ -61,10 +62,34 @@ def _create_messages(db: sqlite_utils.Database) -> None:
     messages.create_index(["date_sent"])
 
 
+def _create_lookups(db: sqlite_utils.Database) -> None:
+    db.table("lookups").create(
+        {
+            "phone_number": str,
+            "valid": int,
+            "validation_errors": str,  # JSON list
+            "national_format": str,
+            "country_code": str,
+            "line_type": str,
+            "carrier_name": str,
+            "mobile_country_code": str,
+            "mobile_network_code": str,
+            "line_type_error": int,
+            "looked_up_at": str,
+        },
+        pk="phone_number",
+    )
+    # One row per paid lookup, for the per-user hourly limit.
+    uses = db.table("lookup_uses")
+    uses.create({"asker": str, "at": str})
+    uses.create_index(["asker", "at"])
+
+
 # Append only: a migration that has run on someone's file must never change.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
+    ("0003_lookups", _create_lookups),
 ]
 
 
@@ -159,6 +184,45 @@ class Store:
             limit=limit,
         )
         return [_message(row) for row in rows]
+
+    def save_lookup(self, lookup: Lookup, at: datetime) -> None:
+        row = {f.name: getattr(lookup, f.name) for f in fields(Lookup)}
+        row["validation_errors"] = json.dumps(list(lookup.validation_errors))
+        row["looked_up_at"] = _iso(at)
+        with self.db.conn:
+            self.db.table("lookups").upsert(row, pk="phone_number")
+
+    def cached_lookup(self, e164: str, since: datetime) -> tuple[Lookup, datetime] | None:
+        """The stored lookup of `e164` and when it was made, if made since `since`."""
+        for row in self.db.table("lookups").rows_where(
+            "phone_number = ? and looked_up_at >= ?", [e164, _iso(since)]
+        ):
+            at = datetime.fromisoformat(row.pop("looked_up_at"))
+            row["valid"] = bool(row["valid"])
+            row["validation_errors"] = tuple(json.loads(row["validation_errors"]))
+            return Lookup(**row), at
+        return None
+
+    def lookup_uses(self, asker: str, since: datetime) -> list[datetime]:
+        """When `asker` made paid lookups since `since`, oldest first."""
+        rows = self.db.table("lookup_uses").rows_where(
+            "asker = ? and at >= ?", [asker, _iso(since)], order_by="at"
+        )
+        return [datetime.fromisoformat(row["at"]) for row in rows]
+
+    def add_lookup_use(self, asker: str, at: datetime, forget_before: datetime) -> int:
+        """Count one paid lookup; uses older than `forget_before` are dropped. Returns its id."""
+        uses = self.db.table("lookup_uses")
+        with self.db.conn:
+            uses.delete_where("at < ?", [_iso(forget_before)])
+            uses.insert({"asker": asker, "at": _iso(at)})
+        assert uses.last_rowid is not None
+        return uses.last_rowid
+
+    def remove_lookup_use(self, use: int) -> None:
+        """Take back a use whose lookup never happened (Twilio failed), so it is not charged."""
+        with self.db.conn:
+            self.db.table("lookup_uses").delete_where("rowid = ?", [use])
 
 
 def _iso(moment: datetime | None) -> str | None:

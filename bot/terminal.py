@@ -5,6 +5,7 @@ import textwrap
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
 from bot.messages import MessageReport
+from bot.numbers import NumberReport
 
 WIDTH = 88
 
@@ -27,6 +28,8 @@ def render_text(answer: Answer, prefix: str = "python -m bot") -> str:
                 f"Twilio's page: {answer.explanation.link}",
             ]
         return "\n".join(out)
+    if isinstance(answer, NumberReport):
+        return "\n".join(_document(answer.heading, answer.facts(), answer.sections()))
     return _explanation(answer, prefix)
 
 

@@ -31,6 +31,7 @@ from bot.errors import (
     TwilioUnavailable,
 )
 from bot.messages import Message
+from bot.numbers import Lookup
 from bot.privacy import mask_numbers_in
 from bot.settings import Settings
 
@@ -49,21 +50,6 @@ class Account:
     sid: str
     status: str
     friendly_name: str
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """Lookup v2 with line type intelligence, as Twilio answered it."""
-
-    phone_number: str
-    valid: bool
-    validation_errors: tuple[str, ...] = ()
-    national_format: str | None = None
-    country_code: str | None = None
-    line_type: str | None = None
-    carrier_name: str | None = None
-    mobile_country_code: str | None = None
-    mobile_network_code: str | None = None
 
 
 class TwilioApi:
@@ -139,6 +125,7 @@ class TwilioApi:
             carrier_name=line.get("carrier_name"),
             mobile_country_code=line.get("mobile_country_code"),
             mobile_network_code=line.get("mobile_network_code"),
+            line_type_error=int(line["error_code"]) if line.get("error_code") else None,
         )
 
 

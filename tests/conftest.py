@@ -1,3 +1,4 @@
+import json
 import os
 import socket
 import time
@@ -99,6 +100,30 @@ def slash_command(text: str, response_url: str, **fields: str) -> str:
         **fields,
     }
     return urlencode(form)
+
+
+def button_click(action_id: str, value: str, response_url: str, user: str = "U0001") -> str:
+    """The form body Slack posts when someone clicks one of the bot's buttons."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001"},
+        "user": {"id": user, "username": "oncall"},
+        "channel": {"id": "C0001"},
+        "api_app_id": "A0001",
+        "token": "x",
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "value": value,
+                "block_id": "b",
+                "action_ts": "1",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
 
 
 def signed_headers(

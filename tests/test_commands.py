@@ -5,6 +5,7 @@ import pytest
 from bot import commands
 from bot.commands import Notice, Usage
 from bot.knowledge import Explanation
+from bot.numbers import PhoneNumber
 
 
 class Recorder:
@@ -20,6 +21,12 @@ class Recorder:
     async def explain_message(self, sid: str) -> Notice:  # a stand-in answer
         self.asked.append(sid)
         return Notice(sid)
+
+    default_region = "US"
+
+    async def look_up(self, number: PhoneNumber, asker: str) -> Notice:
+        self.asked.append(f"{number.e164} for {asker}")
+        return Notice(number.e164)
 
 
 SID = "SM" + "0123456789abcdef" * 2
@@ -83,6 +90,10 @@ async def test_why_reads_the_code(text, code):
             "`SM" + "g" * 32 + "` is not a Message SID. "
             "After `SM`/`MM`, a Message SID has 32 characters of 0-9 and a-f.",
         ),
+        ("lookup", "`lookup` needs a phone number, like `lookup +1 202 555 0156`."),
+        ("lookup banana", "`banana` cannot be a phone number. There are no digits"),
+        ("lookup +1 202", "`+1 202` cannot be a phone number. Numbers with the calling code +1"),
+        ("lookup <!channel>", "`<!channel>` cannot be a phone number."),
         (
             "why 3" * 1000,
             "That command is 5,000 characters long; commands are at most 500 characters.",
@@ -104,10 +115,24 @@ async def test_a_well_formed_sid_is_looked_up(sid):
     assert isinstance(answer, Notice) and ctx.asked == [sid.strip("\u200b ")]
 
 
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("lookup +1 202 555 0156", "+12025550156 for U1"),
+        ("LOOKUP (202) 555-0156", "+12025550156 for U1"),
+        ("lookup\u200b+12025550156", "+12025550156 for U1"),
+    ],
+)
+async def test_lookup_reads_the_number_and_passes_the_asker(text, asked):
+    ctx = Recorder()
+    answer = await commands.answer(text, ctx, "U1")
+    assert isinstance(answer, Notice) and ctx.asked == [asked]
+
+
 def test_help_lines_come_from_the_table():
     lines = commands.help_lines("/twilio")
     assert lines == [f"`/twilio {s.syntax}`: {s.help}" for s in commands.SUBCOMMANDS]
-    assert {s.name for s in commands.SUBCOMMANDS} == {"why", "help"}
+    assert {s.name for s in commands.SUBCOMMANDS} == {"why", "lookup", "help"}
 
 
 @pytest.mark.parametrize(

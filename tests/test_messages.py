@@ -67,6 +67,13 @@ def test_account_rate_above_5_percent_points_away_from_the_handset():
     assert r.advice[0].startswith("6% of the account's recent messages failed with 30003")
 
 
+def test_a_handful_of_messages_is_too_few_to_call_a_rate_systemic():
+    failing = [msg(i, to=f"+1202555{i:04d}") for i in range(1, 3)]
+    r = report(msg(0.5), sample=[*failing, msg(5, "delivered", None, to="+12025569999")])
+    assert r.account.rate > 0.5
+    assert not any("of the account's recent messages" in a for a in r.advice)
+
+
 def test_a_messaging_service_api_error_explains_the_late_failure():
     target = msg(1, "failed", 21610, messaging_service_sid="MG" + "2" * 32)
     assert any("arrived later as a `failed` message" in a for a in report(target).advice)

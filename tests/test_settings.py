@@ -22,6 +22,7 @@ def test_defaults():
     )
     assert config.slack_api_url == "https://slack.com/api/"
     assert not config.socket_mode
+    assert (config.default_region, config.lookups_per_user_per_hour) == ("US", 30)
 
 
 def test_values_are_read_and_tidied():
@@ -32,9 +33,12 @@ def test_values_are_read_and_tidied():
             "SLACK_API_URL": "http://127.0.0.1:9/api",
             "ALLOWED_USERS": " U1, U2 ,,",
             "SLACK_APP_TOKEN": "xapp-1",
+            "DEFAULT_REGION": "gb",
+            "LOOKUPS_PER_USER_PER_HOUR": "0",
         }
     )
     assert config.port == 8080 and config.log_level == "DEBUG"
+    assert config.default_region == "GB" and config.lookups_per_user_per_hour == 0
     assert config.slack_api_url == "http://127.0.0.1:9/api/"  # slack_sdk needs the slash
     assert config.allowed_users == frozenset({"U1", "U2"})
     assert config.socket_mode
@@ -63,9 +67,14 @@ def test_every_unusable_value_is_named_at_once():
                 "TWILIO_API_URL": "localhost:9",
                 "TWILIO_ACCOUNT_SID": "ACnope",
                 "TWILIO_TIMEOUT_SECONDS": "-1",
+                "DEFAULT_REGION": "Narnia",
+                "LOOKUPS_PER_USER_PER_HOUR": "-3",
             }
         )
-    assert len(caught.value.problems) == 6
+    assert len(caught.value.problems) == 8
+    assert "DEFAULT_REGION must be a country code such as US or GB, not 'NARNIA'" in (
+        caught.value.problems
+    )
 
 
 TWILIO_OK = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "t"}

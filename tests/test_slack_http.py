@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from bot.blocks import DOCS_ACTION_ID
 from tests.conftest import post_signed, signed_headers, slash_command
 
@@ -190,8 +192,9 @@ async def test_allowlists_refuse_politely(fake_slack, tmp_path, aiohttp_client):
     assert fake_slack.calls("response/allowed")[0]["text"].startswith("30003")
 
 
+@pytest.mark.parametrize("text", ["why 30003", "lookup +1 202 555 0156"])
 async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
-    fake_slack, tmp_path, aiohttp_client, caplog
+    fake_slack, tmp_path, aiohttp_client, caplog, text
 ):
     from aiohttp import web
 
@@ -199,14 +202,19 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
     from tests.conftest import make_settings
 
     class Broken:
+        default_region = "US"
+
         def explain(self, code: int):
+            raise RuntimeError("boom")
+
+        async def look_up(self, number, asker):
             raise RuntimeError("boom")
 
     bolt = slack.build_app(make_settings(fake_slack, tmp_path), Broken())
     app = web.Application()
     app.router.add_post("/slack/events", slack.events_handler(bolt))
     client = await aiohttp_client(app)
-    body = slash_command("why 30003", fake_slack.response_url("oops"))
+    body = slash_command(text, fake_slack.response_url("oops"))
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/oops"))
     [reply] = fake_slack.calls("response/oops")
@@ -214,3 +222,4 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
     assert "boom" not in str(reply)
     [record] = [r for r in caplog.records if r.name == "bot.slack"]
     assert record.exc_info and record.exc_info[0] is RuntimeError
+    assert record.getMessage() == f"/twilio {text.split()[0]} failed"  # never the number

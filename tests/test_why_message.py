@@ -1,16 +1,21 @@
 """`/twilio why SM…` and `python -m bot why SM…` against the simulator, end to end."""
 
-import json
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode
 
 import pytest
 
 from bot import app as bot_app
 from bot import cli
-from bot.blocks import SHARE_ACTION_ID
+from bot.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID
 from bot.simulator import Fault, Simulator
-from tests.conftest import ACCOUNT_SID, make_settings, post_signed, slash_command, twilio_env
+from tests.conftest import (
+    ACCOUNT_SID,
+    button_click,
+    make_settings,
+    post_signed,
+    slash_command,
+    twilio_env,
+)
 from tests.test_cli import serving
 from tests.test_slack_http import texts
 
@@ -69,41 +74,25 @@ async def test_an_undelivered_message_is_explained_with_its_context(live, fake_s
         "1 of 31 messages with a final status failed with 30003 (3.2%), to 1 recipient(s)."
         in content
     )
-    share = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"][0]
+    lookup, share, _docs = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"]
+    assert (lookup["action_id"], lookup["value"]) == (LOOKUP_ACTION_ID, RECIPIENT)
     assert (share["action_id"], share["value"]) == (SHARE_ACTION_ID, sid)
 
 
 async def test_share_posts_in_channel_with_numbers_masked(live, fake_slack, scenario):
     sid = dead_number_story(scenario)
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0001"},
-        "user": {"id": "U0001", "username": "oncall"},
-        "channel": {"id": "C0001"},
-        "api_app_id": "A0001",
-        "token": "x",
-        "trigger_id": "1.2.3",
-        "response_url": fake_slack.response_url("shared"),
-        "actions": [
-            {
-                "type": "button",
-                "action_id": SHARE_ACTION_ID,
-                "value": sid,
-                "block_id": "b",
-                "action_ts": "1",
-            }
-        ],
-    }
-    assert await post_signed(live, urlencode({"payload": json.dumps(payload)})) == 200
+    body = button_click(SHARE_ACTION_ID, sid, fake_slack.response_url("shared"))
+    assert await post_signed(live, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/shared"))
     [post] = fake_slack.calls("response/shared")
     assert post["response_type"] == "in_channel" and post["replace_original"] is False
     everything = post["text"] + texts(post["blocks"])
     assert "2025550156" not in everything and "+1•••••••156" in everything
-    assert not any(
-        b["type"] == "actions" and any(e.get("action_id") == SHARE_ACTION_ID for e in b["elements"])
-        for b in post["blocks"]
-    )
+    # Neither button that only the asker should have: Share, and Look up (full number).
+    buttons = {
+        e["action_id"] for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]
+    }
+    assert buttons == {DOCS_ACTION_ID}
 
 
 async def test_unknown_message_names_sid_and_account(live, fake_slack):
