@@ -1,16 +1,20 @@
+import asyncio
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
 
 from bot import app as bot_app
-from bot import settings
+from bot import cli, settings
 from bot.simulator import Scenario, Simulator, make_sid
 from tests.fake_slack import FakeSlack
 
@@ -158,3 +162,32 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_getaddrinfo(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
+@contextmanager
+def serving(app: web.Application) -> Iterator[str]:
+    """Run an aiohttp app on 127.0.0.1:0 in a thread, for code that runs its own loop."""
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def run_cli(args: list[str], scenario: Scenario, tmp_path, **env: str) -> tuple[int, Simulator]:  # type: ignore[no-untyped-def]
+    """`python -m bot <args>` in-process, against the simulator serving on a thread."""
+    sim = Simulator(scenario)
+    with serving(sim.app()) as origin:
+        sim.origin = origin
+        full_env = {"DATABASE_PATH": str(tmp_path / "bot.db"), **twilio_env(sim), **env}
+        return cli.main(args, full_env), sim

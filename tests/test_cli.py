@@ -1,15 +1,12 @@
 """The terminal: `python -m bot why …` and `python -m bot knowledge …`."""
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from aiohttp import web
 
 from bot import cli
 from bot.store import Store
+from tests.conftest import serving
 from tests.test_settings import run_bot
 
 SAMPLE = Path(__file__).parent / "data" / "sample-error-codes.json"
@@ -57,26 +54,6 @@ def test_import_of_a_missing_file_is_a_clear_error(capsys, tmp_path):
     env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
     assert cli.main(["knowledge", "import", str(tmp_path / "nope.json")], env) == 1
     assert "cannot read" in capsys.readouterr().err
-
-
-@contextmanager
-def serving(app: web.Application) -> Iterator[str]:
-    """Run an aiohttp app on 127.0.0.1:0 in a thread, for code that runs its own loop."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = runner.addresses[0][1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def test_sync_downloads_and_stores(capsys, tmp_path):

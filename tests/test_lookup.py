@@ -11,17 +11,16 @@ from bot.commands import Notice, answer
 from bot.knowledge import curated_directory, load_curated
 from bot.numbers import NumberReport
 from bot.service import Service
-from bot.simulator import Fault, SimNumber, Simulator
+from bot.simulator import Fault, SimNumber
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 from tests.conftest import (
     button_click,
     make_settings,
     post_signed,
+    run_cli,
     slash_command,
-    twilio_env,
 )
-from tests.test_cli import serving
 from tests.test_slack_http import texts
 from tests.test_why_message import RECIPIENT, ask, dead_number_story
 
@@ -210,15 +209,6 @@ async def test_the_limit_frees_up_an_hour_after_the_oldest_use(twilio_sim, tmp_p
     finally:
         await api.close()
         store.close()
-
-
-def run_cli(args: list[str], scenario, tmp_path, **env: str) -> tuple[int, Simulator]:  # type: ignore[no-untyped-def]
-    """`python -m bot <args>` in-process, with the simulator serving on a thread."""
-    sim = Simulator(scenario)
-    with serving(sim.app()) as origin:
-        sim.origin = origin
-        full_env = {"DATABASE_PATH": str(tmp_path / "bot.db"), **twilio_env(sim), **env}
-        return cli.main(args, full_env), sim
 
 
 def test_terminal_lookup(capsys, tmp_path, scenario):

@@ -7,16 +7,16 @@ import pytest
 from bot import app as bot_app
 from bot import cli
 from bot.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID
-from bot.simulator import Fault, Simulator
+from bot.messages import STATUS_MEANINGS
+from bot.simulator import Fault
 from tests.conftest import (
     ACCOUNT_SID,
     button_click,
     make_settings,
     post_signed,
+    run_cli,
     slash_command,
-    twilio_env,
 )
-from tests.test_cli import serving
 from tests.test_slack_http import texts
 
 RECIPIENT = "+12025550156"
@@ -136,11 +136,7 @@ async def test_a_delivered_message_with_no_error(live, fake_slack, scenario):
 
 def test_terminal_why_sid(capsys, tmp_path, scenario):
     sid = dead_number_story(scenario)
-    sim = Simulator(scenario)
-    with serving(sim.app()) as origin:
-        sim.origin = origin
-        env = {"DATABASE_PATH": str(tmp_path / "bot.db"), **twilio_env(sim)}
-        assert cli.main(["why", sid], env) == 0
+    assert run_cli(["why", sid], scenario, tmp_path)[0] == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Message {sid} · undelivered")
     assert "What 30003 means" in out and "very likely inactive" in " ".join(out.split())
@@ -162,3 +158,12 @@ async def test_a_failed_account_sample_leaves_that_part_out(
     content = texts(reply["blocks"])
     assert f"Message {sid} · undelivered" in content
     assert "Across the account" not in content
+
+
+@pytest.mark.parametrize("status", sorted(STATUS_MEANINGS))
+def test_every_status_through_the_real_client(capsys, tmp_path, scenario, status):
+    sent = scenario.add_message(ACCOUNT_SID, to=RECIPIENT, status=status)
+    assert run_cli(["why", sent.sid], scenario, tmp_path)[0] == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Message {sent.sid} · {status}" in out
+    assert " ".join(STATUS_MEANINGS[status].split()) in out
