@@ -1,0 +1,168 @@
+"""Spikes: how an error code stands across the account's recent messages, and whether that
+is an incident.
+
+Pure: readings are built from values (the last hour of outbound messages, the code's
+7-day baseline, carriers known from the lookup cache, and `now`). Thresholds follow seed
+001: above 5 % of sends is systemic, above 10 % is serious.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import phonenumbers
+
+from bot.messages import FINAL_STATUSES, Message, when
+
+SUSPENDED_CODE = 30002  # Account suspended: every message stops, so one is enough
+SPARK_BUCKETS = 12
+SPARK_SPAN = timedelta(hours=1)
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+TOP = 3
+SAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    window: timedelta = timedelta(minutes=15)
+    min_messages: int = 20  # final messages in the window
+    min_recipients: int = 5  # distinct recipients with the code: one number retried is not it
+    warning_rate: float = 0.05
+    critical_rate: float = 0.10
+    baseline_factor: float = 3.0
+    resolve_after: int = 3  # quiet evaluations in a row before an incident is resolved
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One code over the last 7 days: how many final messages, how many with the code."""
+
+    final: int
+    failed: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.failed / self.final if self.final else None
+
+
+@dataclass(frozen=True)
+class Reading:
+    code: int
+    severity: str | None  # "warning", "critical", or None when nothing is wrong
+    failed: int
+    final: int
+    recipients: int
+    baseline: float | None
+    since: datetime
+    until: datetime
+    senders: tuple[tuple[str, int], ...]  # Messaging Service or number, most failures first
+    countries: tuple[tuple[str, int], ...]
+    carriers: tuple[tuple[str, int], ...]
+    samples: tuple[str, ...]
+    spark: tuple[float | None, ...]  # the code's rate per 5 minutes over the last hour
+    account_status: str = "active"
+
+    @property
+    def rate(self) -> float:
+        return self.failed / self.final if self.final else 0.0
+
+
+def measure(
+    code: int,
+    recent: Sequence[Message],
+    baseline: Baseline,
+    carriers: Mapping[str, str],
+    thresholds: Thresholds,
+    now: datetime,
+) -> Reading:
+    """`code` over the window ending `now`, from `recent` (at least the last hour)."""
+    since = now - thresholds.window
+    final = [m for m in _outbound_final(recent) if since <= when(m) <= now]
+    hits = [m for m in final if m.error_code == code]
+    recipients = len({m.to for m in hits})
+    rate = len(hits) / len(final) if final else 0.0
+    return Reading(
+        code=code,
+        severity=_severity(code, len(hits), len(final), recipients, rate, baseline, thresholds),
+        failed=len(hits),
+        final=len(final),
+        recipients=recipients,
+        baseline=baseline.rate,
+        since=since,
+        until=now,
+        senders=_top(m.messaging_service_sid or m.from_ for m in hits),
+        countries=_top(_country(m.to) for m in hits),
+        carriers=_top(carriers[m.to] for m in hits if m.to in carriers),
+        samples=tuple(m.sid for m in sorted(hits, key=when, reverse=True)[:SAMPLES]),
+        spark=spark(code, recent, now),
+    )
+
+
+def with_account_status(reading: Reading, status: str) -> Reading:
+    """A 30002 reading that also knows the account's status: anything but active is critical."""
+    if status == "active":
+        return replace(reading, account_status=status)
+    return replace(reading, account_status=status, severity="critical")
+
+
+def _severity(
+    code: int,
+    failed: int,
+    final: int,
+    recipients: int,
+    rate: float,
+    baseline: Baseline,
+    t: Thresholds,
+) -> str | None:
+    if code == SUSPENDED_CODE:
+        return "critical" if failed else None
+    if final < t.min_messages or recipients < t.min_recipients or rate < t.warning_rate:
+        return None
+    if baseline.rate is not None and rate < t.baseline_factor * baseline.rate:
+        return None  # this account always runs this high: that is its normal
+    return "critical" if rate >= t.critical_rate else "warning"
+
+
+def spark(code: int, recent: Sequence[Message], now: datetime) -> tuple[float | None, ...]:
+    """The code's rate in each 5-minute bucket of the last hour, oldest first; None where
+    no message reached a final status."""
+    step = SPARK_SPAN / SPARK_BUCKETS
+    start = now - SPARK_SPAN
+    final: list[int] = [0] * SPARK_BUCKETS
+    hits: list[int] = [0] * SPARK_BUCKETS
+    for m in _outbound_final(recent):
+        moment = when(m)
+        if not start <= moment < now:
+            continue
+        i = min(int((moment - start) / step), SPARK_BUCKETS - 1)
+        final[i] += 1
+        hits[i] += m.error_code == code
+    return tuple(h / f if f else None for h, f in zip(hits, final, strict=True))
+
+
+def render_spark(rates: Sequence[float | None]) -> str:
+    """Rates as bars scaled to the highest one; a gap where there was no traffic."""
+    top = max((r for r in rates if r is not None), default=0.0)
+    if top == 0:
+        return "".join(" " if r is None else SPARK_CHARS[0] for r in rates)
+    last = len(SPARK_CHARS) - 1
+    return "".join(" " if r is None else SPARK_CHARS[round(r / top * last)] for r in rates)
+
+
+def _outbound_final(messages: Sequence[Message]) -> list[Message]:
+    return [
+        m for m in messages if m.direction.startswith("outbound") and m.status in FINAL_STATUSES
+    ]
+
+
+def _top(values: Iterable[str | None]) -> tuple[tuple[str, int], ...]:
+    return tuple(Counter(v for v in values if v).most_common(TOP))
+
+
+def _country(number: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.region_code_for_number(parsed) or ""
