@@ -1,4 +1,4 @@
-"""CLI: `python -m bot` serves; `why`, `help` and `knowledge …` answer in the terminal.
+"""CLI: `python -m bot` serves; `why`, `lookup`, `help` and `knowledge …` answer in the terminal.
 
 The only place that reads the environment and the clock for the bot as a whole; exit
 codes: 0 done, 1 failed, 2 usage or settings problem.
@@ -59,6 +59,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # At DEBUG, Slack's libraries log whole message bodies, full phone numbers included.
+    for chatty in ("slack_sdk", "slack_bolt"):
+        logging.getLogger(chatty).setLevel(
+            max(logging.INFO, logging.getLevelName(config.log_level))
+        )
     try:
         if args.command in (None, "serve"):
             return serve(config)

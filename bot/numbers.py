@@ -17,9 +17,12 @@ from bot.knowledge import Section
 from bot.messages import STREAK_LIMIT, Message, count_streak, describe, utc, when
 
 HISTORY_WINDOW = timedelta(days=30)
+HISTORY_LIMIT = 500
 CACHE_DAYS = 7
 # Slack may send a number it turned into a link as <tel:+12025550156|+1 202 555 0156>.
 _SLACK_TEL = re.compile(r"<tel:([^|>]*)(?:\|[^>]*)?>")
+_SLACK_TOKEN = re.compile(r"<[@#!]")  # a mention, channel or special such as <!here>
+_EXTENSION_WORDS = frozenset({"ext", "ext.", "x", "extension"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,13 @@ def read_number(text: str, default_region: str) -> PhoneNumber | NotANumber:
     """`text` as a phone number (E.164, or national for `default_region`; spaces, dashes,
     dots and parentheses allowed), or why it cannot be one."""
     text = _SLACK_TEL.sub(r"\1", text).strip()
+    if _SLACK_TOKEN.search(text):
+        return NotANumber("It is a Slack mention or channel, not a phone number.")
+    if text.count("+") > 1:
+        return NotANumber("It holds more than one number; look them up one at a time.")
+    # phonenumbers reads letters as keypad digits (1-800-FLOWERS); a whole word is not that.
+    if any(w.isalpha() and w.lower() not in _EXTENSION_WORDS for w in text.split()):
+        return NotANumber("It has words in it; give the number alone.")
     hint = "" if text.startswith("+") else _outside_hint(default_region)
     try:
         number = phonenumbers.parse(text, default_region)
@@ -86,7 +96,9 @@ def read_number(text: str, default_region: str) -> PhoneNumber | NotANumber:
         return NotANumber(_length_reason(code, region, digits) + hint)
     if not phonenumbers.is_valid_number(number):
         return NotANumber(
-            f"It has a possible length for +{code}, but no numbers in use begin that way." + hint
+            f"It has a possible length for +{code}, but no numbers in use begin that way, "
+            f"by the numbering plans this bot knows (phonenumbers {phonenumbers.__version__})."
+            + hint
         )
     region = phonenumbers.region_code_for_number(number) or region
     number.extension = None  # SMS goes to the line, never to an extension
@@ -103,7 +115,7 @@ def read_number(text: str, default_region: str) -> PhoneNumber | NotANumber:
 
 _PARSE_REASONS = {
     NumberParseException.INVALID_COUNTRY_CODE: "It does not start with a country calling code.",
-    NumberParseException.NOT_A_NUMBER: "There are no digits in it that could be a phone number.",
+    NumberParseException.NOT_A_NUMBER: "It is not written like a phone number.",
     NumberParseException.TOO_SHORT_AFTER_IDD: "It is too short after the international prefix.",
     NumberParseException.TOO_SHORT_NSN: "It is too short to be a phone number.",
     NumberParseException.TOO_LONG: "It is too long to be a phone number.",
@@ -274,12 +286,18 @@ class NumberReport:
         for m in self.history:
             counts[m.status] = counts.get(m.status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        lines = [f"{len(self.history)} in the bot's records: {summary}."]
+        scope = "the latest " if len(self.history) >= HISTORY_LIMIT else ""
+        lines = [f"{scope}{len(self.history)} in the bot's records: {summary}."]
         lines += [describe(m) for m in self.history[:5]]
-        if self.streak >= STREAK_LIMIT:
+        if self.streak > STREAK_LIMIT:
             lines.append(
                 f"The last {self.streak} failed with 30003 in a row within 7 days: the number "
-                "is probably inactive."
+                "is very likely inactive. Stop sending to it."
+            )
+        elif self.streak == STREAK_LIMIT:
+            lines.append(
+                "The last 3 failed with 30003 in a row within 7 days: one more and it should "
+                "come off your list."
             )
         return tuple(lines)
 

@@ -6,13 +6,14 @@ The one place that decides which calls one answer needs and runs them concurrent
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot import knowledge, messages, numbers
 from bot.errors import LimitReached, TwilioError
 from bot.knowledge import Entry, Explanation
 from bot.messages import Message, MessageReport
-from bot.numbers import NumberReport, PhoneNumber
+from bot.numbers import Lookup, NumberReport, PhoneNumber
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 
@@ -45,6 +46,7 @@ class Service:
         self.clock = clock
         self.default_region = default_region
         self.lookups_per_hour = lookups_per_hour
+        self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
 
     def explain(self, code: int) -> Explanation:
         imported = None
@@ -111,19 +113,38 @@ class Service:
         if cached is not None:
             lookup, looked_up_at = cached
         else:
-            if self.twilio is None:
-                raise TwilioError(NOT_CONFIGURED)
-            use = self._count_paid_lookup(asker, now) if asker is not None else None
-            try:
-                lookup = await self.twilio.lookup(number.e164)
-            except TwilioError:
-                if use is not None:
-                    self.store.remove_lookup_use(use)
-                raise
-            looked_up_at = now
-            self.store.save_lookup(lookup, now)
-        history = self.store.messages_to(number.e164, now - numbers.HISTORY_WINDOW)
+            lookup, looked_up_at = await self._paid_lookup(number.e164, asker, now), now
+        history = self.store.messages_to(
+            number.e164, now - numbers.HISTORY_WINDOW, limit=numbers.HISTORY_LIMIT
+        )
         return numbers.build_report(number, lookup, looked_up_at, cached is not None, history, now)
+
+    async def _paid_lookup(self, e164: str, asker: str | None, now: datetime) -> Lookup:
+        """Ask Twilio, once: a second ask for the same number while the first is on its way
+        (a double click) waits for that answer and costs nothing."""
+        assert self.store is not None
+        if (running := self._lookups_running.get(e164)) is not None:
+            return await asyncio.shield(running)
+        if self.twilio is None:
+            raise TwilioError(NOT_CONFIGURED)
+        use = self._count_paid_lookup(asker, now) if asker is not None else None
+        running = asyncio.ensure_future(self.twilio.lookup(e164))
+        # Read the outcome even when every asker has gone, so asyncio has nothing to report.
+        running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._lookups_running[e164] = running
+        try:
+            lookup = await asyncio.shield(running)
+        except BaseException:
+            if use is not None:
+                self.store.remove_lookup_use(use)  # no answer, so no charge
+            raise
+        finally:
+            del self._lookups_running[e164]
+        # Kept under the number we asked for, so the next ask finds it whatever form
+        # Twilio wrote it in; a failed line type check is not kept for a week.
+        if lookup.line_type_error is None:
+            self.store.save_lookup(replace(lookup, phone_number=e164), now)
+        return lookup
 
     def _count_paid_lookup(self, asker: str, now: datetime) -> int:
         """Record one paid lookup for `asker`, or raise LimitReached. No await in here, so

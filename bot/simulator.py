@@ -67,6 +67,7 @@ class SimNumber:
     mobile_country_code: str | None = "310"
     mobile_network_code: str | None = "260"
     error_code: int | None = None  # e.g. 60601: then Lookup gives no line type data
+    valid: bool = True  # False: Twilio calls it invalid though phonenumbers accepts it
 
 
 @dataclass
@@ -296,6 +297,9 @@ class Simulator:
         known = self.scenario.numbers.get(e164)
         if known is None and not phonenumbers.is_valid_number(number):
             body["validation_errors"] = [_validation_error(number)]
+            return web.json_response(body)
+        if known is not None and not known.valid:
+            body["validation_errors"] = ["INVALID_BUT_POSSIBLE"]
             return web.json_response(body)
         body["valid"] = True
         if "line_type_intelligence" in wanted:

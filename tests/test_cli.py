@@ -148,3 +148,12 @@ def test_a_port_already_in_use_is_one_line(capsys, tmp_path):
         }
         assert cli.main([], env) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_debug_logging_keeps_slack_bodies_out(tmp_path):
+    # slack_sdk logs whole message bodies at DEBUG, and they hold full phone numbers.
+    import logging
+
+    assert cli.main(["help"], {"LOG_LEVEL": "DEBUG", "DATABASE_PATH": str(tmp_path / "b")}) == 0
+    assert logging.getLogger("slack_sdk").getEffectiveLevel() == logging.INFO
+    assert logging.getLogger("slack_bolt").getEffectiveLevel() == logging.INFO

@@ -91,7 +91,7 @@ async def test_why_reads_the_code(text, code):
             "After `SM`/`MM`, a Message SID has 32 characters of 0-9 and a-f.",
         ),
         ("lookup", "`lookup` needs a phone number, like `lookup +1 202 555 0156`."),
-        ("lookup banana", "`banana` cannot be a phone number. There are no digits"),
+        ("lookup banana", "`banana` cannot be a phone number. It has words in it"),
         ("lookup +1 202", "`+1 202` cannot be a phone number. Numbers with the calling code +1"),
         ("lookup <!channel>", "`<!channel>` cannot be a phone number."),
         (

@@ -1,5 +1,6 @@
 """`/twilio lookup` and `python -m bot lookup` against the simulator, end to end."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -114,12 +115,41 @@ async def test_lookup_429_then_answer(live, fake_slack, twilio_sim):
     assert twilio_sim.count(LOOKUPS) == 2
 
 
-async def test_canadian_line_type_without_approval(live, fake_slack, scenario):
+async def test_canadian_line_type_without_approval(live, fake_slack, scenario, twilio_sim):
     scenario.numbers["+16135550123"] = SimNumber(error_code=60601)
     reply = await ask(live, fake_slack, "lookup +1 613 555 0123", "ca")
     content = texts(reply["blocks"])
     assert "*Line type*\nnot available (Twilio error 60601)" in content
     assert "Canadian numbers" in content
+    # Not cached: once Twilio approves the account, the next ask gets the line type.
+    await ask(live, fake_slack, "lookup +1 613 555 0123", "ca2")
+    assert twilio_sim.count(LOOKUPS) == 2
+
+
+async def test_a_number_twilio_calls_invalid(live, fake_slack, scenario):
+    scenario.numbers["+12025550177"] = SimNumber(valid=False)
+    reply = await ask(live, fake_slack, "lookup +12025550177", "inv")
+    content = texts(reply["blocks"])
+    assert "*Valid (Twilio)*\nno: the right length, but in no range of numbers in use" in content
+    assert "refused with 21211" in content
+
+
+async def test_a_double_click_pays_once(twilio_sim, tmp_path):
+    twilio_sim.latency_seconds = 0.2  # both asks are in flight together
+    store = Store(str(tmp_path / "bot.db"))
+    api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
+    service = Service(load_curated(curated_directory()), store, api, lookups_per_hour=5)
+    try:
+        first, second = await asyncio.gather(
+            answer("lookup +12025550156", service, "U1"),
+            answer("lookup +12025550156", service, "U1"),
+        )
+        assert isinstance(first, NumberReport) and isinstance(second, NumberReport)
+        assert twilio_sim.count(LOOKUPS) == 1
+        assert len(store.lookup_uses("U1", datetime.now(UTC) - timedelta(hours=1))) == 1
+    finally:
+        await api.close()
+        store.close()
 
 
 async def test_history_comes_from_messages_the_bot_has_seen(live, fake_slack, scenario):
@@ -129,6 +159,7 @@ async def test_history_comes_from_messages_the_bot_has_seen(live, fake_slack, sc
     content = texts(reply["blocks"])
     assert "5 in the bot's records: 5 undelivered." in content
     assert "The last 5 failed with 30003 in a row within 7 days" in content
+    assert "very likely inactive" in content
 
 
 async def test_the_look_up_button_of_a_message_report(live, fake_slack, scenario, twilio_sim):

@@ -30,6 +30,8 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
         ("+44 (0)20 7946 0018", "US", "+442079460018"),
         ("<tel:+12025550156|+1 202 555 0156>", "US", "+12025550156"),  # as Slack links it
         ("+1 202 555 0156 ext. 7", "US", "+12025550156"),  # SMS never goes to an extension
+        ("+1 202 555 0156 x 7", "US", "+12025550156"),
+        ("1-800-FLOWERS", "US", "+18003569377"),  # keypad letters are digits
     ],
 )
 def test_common_ways_of_writing_a_number(typed, region, e164):
@@ -51,11 +53,17 @@ def test_a_number_carries_its_formats_and_country():
 @pytest.mark.parametrize(
     ("typed", "reason"),
     [
-        ("hello", "There are no digits in it that could be a phone number."),
+        ("hello", "It has words in it; give the number alone."),
+        ("+-()", "It is not written like a phone number."),
+        ("<@U0123ABC>", "It is a Slack mention or channel, not a phone number."),
+        ("<!channel>", "It is a Slack mention or channel"),
+        ("+1 202 555 0156 +1 202 555 0157", "It holds more than one number"),
+        ("2025550156 please", "It has words in it"),
         ("+1 202", "Numbers with the calling code +1 have 10 digits after it; this one has 3."),
         ("+1 202 555 01567", "have 10 digits after it; this one has 11."),
         ("+999 1234567", "It does not start with a country calling code."),
         ("+447700900123", "It has a possible length for +44, but no numbers in use begin"),
+        ("+447700900123", "by the numbering plans this bot knows (phonenumbers "),
         ("+1 000 555 0156", "no numbers in use begin that way"),
         ("12345", "Short codes (5 or 6 digits) are not phone numbers Lookup can check"),
         ("555 0156", "It looks like a local number: add the area code."),
@@ -168,12 +176,19 @@ def test_every_documented_line_type_has_words():
     assert all(name and meaning for name, meaning in LINE_TYPES.values())
 
 
-def test_history_counts_statuses_and_calls_out_a_dead_number():
+def test_history_counts_statuses_and_calls_out_a_dying_number():
     history = [msg(10), msg(60 * 24), msg(60 * 48), msg(60 * 72, "delivered", None)]
     [_sms, section] = report(lookup(), history).sections()
     assert section.items[0] == "4 in the bot's records: 1 delivered, 3 undelivered."
     assert section.items[1] == "2026-11-23 11:50 UTC · `undelivered` · 30003"
-    assert "The last 3 failed with 30003 in a row" in section.items[-1]
+    assert "one more and it should come off your list" in section.items[-1]
+
+
+def test_more_than_three_in_a_row_is_a_dead_number_as_in_the_message_report():
+    history = [msg(10), msg(60), msg(120), msg(180)]
+    [_sms, section] = report(lookup(), history).sections()
+    assert "4 failed with 30003 in a row" in section.items[-1]
+    assert "very likely inactive" in section.items[-1]
 
 
 def test_history_without_a_streak_has_no_warning():
