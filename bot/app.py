@@ -1,19 +1,24 @@
 """App: builds the settings' world once and wires it into one aiohttp application.
 
-Routes: `/slack/events` (HTTP mode) and `/healthz`. The Twilio client and, in Socket
-Mode, the Slack connection are resources of the application (`cleanup_ctx`), opened on
-startup and closed on shutdown.
+Routes: `/slack/events` (HTTP mode) and `/healthz`. The Twilio client, the poller (with
+SLACK_ALERT_CHANNEL set) and, in Socket Mode, the Slack connection are resources of the
+application (`cleanup_ctx`), started on startup and stopped on shutdown.
 """
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
 
 from aiohttp import web
 
 from bot import slack
 from bot.knowledge import curated_directory, load_curated
+from bot.poller import Poller
 from bot.service import Service
-from bot.settings import Settings, problems_for_twilio
+from bot.settings import Settings, problems_for_twilio, problems_for_watching
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 
@@ -21,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("service", Service)
 SETTINGS = web.AppKey("settings", Settings)
+POLLER = web.AppKey("poller", Poller)
 
 
 def build(settings: Settings) -> web.Application:
@@ -39,6 +45,8 @@ def build(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     if not problems_for_twilio(settings):
         app.cleanup_ctx.append(_twilio_client(service, settings))
+        if not problems_for_watching(settings):
+            app.cleanup_ctx.append(_poller(app, service, settings, slack.Poster(bolt.client)))
     if settings.socket_mode:
         app.cleanup_ctx.append(slack.socket_mode_connection(bolt, settings))
     else:
@@ -64,13 +72,40 @@ def _twilio_client(
     return client
 
 
+def _poller(
+    app: web.Application, service: Service, settings: Settings, poster: slack.Poster
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The watcher, a background task that lives as long as the web app."""
+
+    async def poller(_: web.Application) -> AsyncIterator[None]:
+        assert service.store is not None and service.twilio is not None
+        app[POLLER] = Poller(settings, service.store, service.twilio, poster, service.curated)
+        task = asyncio.create_task(app[POLLER].run_forever())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return poller
+
+
 async def healthz(request: web.Request) -> web.Response:
+    """200 while all is well; 503 when the poller has not finished a cycle for three
+    intervals, so a platform's health check can restart a stuck process."""
     service = request.app[SERVICE]
-    return web.json_response(
-        {
-            "status": "ok",
-            "mode": "socket" if request.app[SETTINGS].socket_mode else "http",
-            "knowledge_entries": len(service.curated),
-            "dictionary_entries": service.store.dictionary_size() if service.store else 0,
-        }
-    )
+    settings = request.app[SETTINGS]
+    body: dict[str, object] = {
+        "status": "ok",
+        "mode": "socket" if settings.socket_mode else "http",
+        "knowledge_entries": len(service.curated),
+        "dictionary_entries": service.store.dictionary_size() if service.store else 0,
+    }
+    poller = request.app.get(POLLER)
+    if poller is not None:
+        health = poller.health
+        body["poller"] = asdict(health)
+        last = health.last_finished or health.started_at
+        if time.time() - last > 3 * settings.poll_interval_seconds:
+            body["status"] = "poller stalled"
+            return web.json_response(body, status=503)
+    return web.json_response(body)

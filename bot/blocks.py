@@ -10,10 +10,13 @@ blocks, far under Slack's 50.
 import re
 from typing import Any
 
+from bot.alerting import Incident
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
-from bot.messages import MessageReport
+from bot.messages import MessageReport, utc
 from bot.numbers import NumberReport
+from bot.privacy import mask_number
+from bot.spikes import Reading, render_spark
 
 Block = dict[str, Any]
 
@@ -107,6 +110,66 @@ def render_usage(usage: Usage, prefix: str) -> tuple[str, list[Block]]:
         blocks.append(_section(escape(usage.problem)))
     blocks.append(_section(f"*Usage*\n{lines}"))
     return _fallback(usage.problem or f"Usage: {prefix} help"), blocks
+
+
+_ICONS = {"critical": "🔴", "warning": "🟠", "resolved": "✅"}
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+
+def render_incident(
+    incident: Incident, reading: Reading, explanation: Explanation | None, prefix: str = "/twilio"
+) -> tuple[str, list[Block]]:
+    """The incident's one Slack message, as it stands now; numbers masked, as it is public."""
+    state = "resolved" if incident.resolved_at else incident.severity
+    title = explanation.title if explanation and explanation.title else ""
+    what = f"{reading.code} {title}".strip()
+    if reading.account_status != "active":
+        what = f"account {reading.account_status} ({what})"
+    heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
+    minutes = int((reading.until - reading.since).total_seconds() // 60)
+    baseline = "no history yet" if reading.baseline is None else f"{reading.baseline:.1%}"
+    facts = [
+        ("Rate", f"{reading.rate:.1%} of {reading.final} final messages, last {minutes} min"),
+        ("Baseline (7 days)", baseline),
+        ("Failures", f"{reading.failed}, to {reading.recipients} recipient(s)"),
+        ("Opened", utc(incident.opened_at)),
+    ]
+    if incident.resolved_at:
+        facts.append(("Resolved", utc(incident.resolved_at)))
+    elif incident.quiet:
+        facts.append(("Recovering", f"{incident.quiet} quiet check(s) in a row"))
+    if reading.account_status != "active":
+        facts.append(("Account", reading.account_status))
+    where = [
+        f"{label}: " + ", ".join(f"{_masked(name)} ({n})" for name, n in pairs)
+        for label, pairs in (
+            ("Senders", reading.senders),
+            ("Countries", reading.countries),
+            ("Carriers", reading.carriers),
+        )
+        if pairs
+    ]
+    sections = [
+        Section("Last hour, 5-minute steps", (f"`{render_spark(reading.spark)}`",)),
+    ]
+    if where:
+        sections.append(Section("Where it fails", tuple(where)))
+    if reading.samples:
+        sections.append(Section("Samples", tuple(reading.samples)))
+    if explanation is not None and explanation.fixes:
+        sections.append(Section("Runbook", explanation.fixes[:3], numbered=True))
+    blocks = _document(heading, facts, sections)
+    notes = [f"Details: `{prefix} why {reading.code}`, or `{prefix} why SM…` for a sample"]
+    if incident.acknowledged_by and _USER_ID.fullmatch(incident.acknowledged_by):
+        notes.append(f"Acknowledged by <@{incident.acknowledged_by}>")  # a mention on purpose
+    if incident.muted_until and not incident.resolved_at:
+        notes.append(f"Muted until {utc(incident.muted_until)}")
+    blocks.append(_context(" · ".join(notes)))
+    return _fallback(f"{heading}: {reading.rate:.1%}"), blocks
+
+
+def _masked(name: str) -> str:
+    return mask_number(name) if name.startswith("+") else name
 
 
 def _document(heading: str, facts: list[tuple[str, str]], sections: list[Section]) -> list[Block]:

@@ -1,4 +1,5 @@
-"""CLI: `python -m bot` serves; `why`, `lookup`, `help` and `knowledge …` answer in the terminal.
+"""CLI: `python -m bot` serves; `poll` watches; `why`, `lookup`, `help` and `knowledge …`
+answer in the terminal.
 
 The only place that reads the environment and the clock for the bot as a whole; exit
 codes: 0 done, 1 failed, 2 usage or settings problem.
@@ -36,7 +37,9 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("serve", help="serve Slack (the default)")
+    sub.add_parser("serve", help="serve Slack (the default); watches too, with SLACK_ALERT_CHANNEL")
+    poll = sub.add_parser("poll", help="watch the account and post alerts, without serving Slack")
+    poll.add_argument("--once", action="store_true", help="run exactly one cycle, then exit")
     for command in commands.SUBCOMMANDS:
         one = sub.add_parser(command.name, help=command.help)
         one.add_argument("args", nargs=argparse.REMAINDER, help=command.syntax)
@@ -69,6 +72,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return serve(config)
         if args.command == "knowledge":
             return knowledge(args, config)
+        if args.command == "poll":
+            return poll(args.once, config)
         return answer(f"{args.command} {' '.join(args.args)}", config)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -120,6 +125,44 @@ def knowledge(args: argparse.Namespace, config: settings.Settings) -> int:
         f"(entries already held in a newer version are kept) in {config.database_path}."
     )
     return 0
+
+
+def poll(once: bool, config: settings.Settings) -> int:
+    """Watch from the terminal or cron. Exit 0 when the cycle ran and Slack has everything,
+    1 when a fault stopped it or posts wait for the next run."""
+    if missing := settings.problems_for_watching(config):
+        return _settings_failure([f"missing {name}" for name in missing])
+    return asyncio.run(_poll(once, config))
+
+
+async def _poll(once: bool, config: settings.Settings) -> int:
+    from bot import slack
+    from bot.poller import Poller
+
+    store = Store(config.database_path)
+    twilio = TwilioApi(config)
+    poster = slack.Poster(slack.web_client(config))
+    try:
+        poller = Poller(config, store, twilio, poster, load_curated(curated_directory()))
+        if not once:
+            await poller.run_forever()
+        result = await poller.cycle()
+    finally:
+        await twilio.close()
+        store.close()
+    print(f"Read {result.ingested} messages.")
+    for reading, step in zip(result.readings, result.steps, strict=True):
+        state = step.event or "no incident"
+        if step.incident is not None and step.event == "updated":
+            state = f"{step.incident.severity} incident open"
+        print(
+            f"{reading.code}: {reading.failed} of {reading.final} final messages "
+            f"({reading.rate:.1%}) in the window; {state}."
+        )
+    print(f"Slack: {result.delivered} sent, {result.pending} waiting.")
+    if result.pending:
+        print(f"Waiting because {poller.health.last_error}", file=sys.stderr)
+    return 1 if result.pending else 0
 
 
 def serve(config: settings.Settings) -> int:

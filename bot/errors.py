@@ -6,11 +6,14 @@
     ├── DictionaryError      Twilio's error dictionary could not be fetched or read
     ├── StoreError           the SQLite file cannot be opened or written
     ├── LimitReached         a user has used up their paid Twilio lookups for the hour
-    └── TwilioError          a Twilio API call gave no usable answer
-        ├── NotFound             the resource does not exist in this account (20404)
-        ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
-        ├── TwilioUnavailable    429, 5xx, timeouts or broken answers, after retries
-        └── TwilioRejected       any other refusal, with Twilio's error code
+    ├── TwilioError          a Twilio API call gave no usable answer
+    │   ├── NotFound             the resource does not exist in this account (20404)
+    │   ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
+    │   ├── TwilioUnavailable    429, 5xx, timeouts or broken answers, after retries
+    │   └── TwilioRejected       any other refusal, with Twilio's error code
+    └── SlackError           a Slack Web API call did not go through
+        ├── SlackUnavailable     429, 5xx or no answer, after retries: try again later
+        └── SlackRejected        Slack said no (`channel_not_found`, `invalid_auth`, ...)
 
 Adapters catch the exceptions of the libraries they wrap and raise one of these
 `from` the original. Handlers turn these into a short reply; anything else is a bug
@@ -68,3 +71,15 @@ class TwilioRejected(TwilioError):
     def __init__(self, message: str, code: int | None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SlackError(BotError):
+    """A Slack Web API call did not go through."""
+
+
+class SlackUnavailable(SlackError):
+    """Slack rate limited, failed or did not answer, even after retries."""
+
+
+class SlackRejected(SlackError):
+    """Slack refused the call; the message carries Slack's error, such as channel_not_found."""

@@ -4,12 +4,15 @@ The table is the single source for `python -m bot --help` and for the README's s
 section (a test keeps them in step). Nothing else in the bot reads the environment.
 """
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.errors import SettingsError
 from bot.numbers import known_region
+from bot.spikes import Thresholds
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 
@@ -66,6 +69,44 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest wait for one Twilio request before it is retried.",
     ),
     Setting(
+        "SLACK_ALERT_CHANNEL",
+        "",
+        "Channel ID (C...) where the watcher posts incidents; without it, nothing is watched.",
+    ),
+    Setting("POLL_INTERVAL_SECONDS", "60", "How often the watcher reads the account."),
+    Setting("ALERT_CODES", "30002,30003", "Comma-separated error codes the watcher alerts on."),
+    Setting("ALERT_WINDOW_MINUTES", "15", "The span of recent messages each evaluation looks at."),
+    Setting(
+        "ALERT_MIN_MESSAGES",
+        "20",
+        "Messages with a final status the window needs before a rate can alert.",
+    ),
+    Setting(
+        "ALERT_MIN_RECIPIENTS",
+        "5",
+        "Distinct recipients with the error before it can alert (one number retried is not "
+        "an incident).",
+    ),
+    Setting("ALERT_WARNING_PERCENT", "5", "Error rate in the window that raises a warning."),
+    Setting("ALERT_CRITICAL_PERCENT", "10", "Error rate in the window that makes it critical."),
+    Setting(
+        "ALERT_BASELINE_FACTOR",
+        "3",
+        "How many times its 7-day baseline a code's rate must reach to alert.",
+    ),
+    Setting(
+        "ALERT_RESOLVE_AFTER",
+        "3",
+        "Evaluations in a row below the warning level before an incident is resolved.",
+    ),
+    Setting(
+        "SETTLE_MINUTES",
+        "30",
+        "Recent messages re-read every poll, so statuses that arrive late are seen.",
+    ),
+    Setting("BACKFILL_HOURS", "24", "History read on the first poll, to build a baseline."),
+    Setting("RETENTION_DAYS", "8", "Messages older than this are deleted from the database."),
+    Setting(
         "DEFAULT_REGION",
         "US",
         "Country (ISO code such as US or GB) of numbers typed without + and a calling code.",
@@ -113,6 +154,13 @@ class Settings:
     twilio_timeout_seconds: float
     default_region: str
     lookups_per_user_per_hour: int
+    slack_alert_channel: str
+    poll_interval_seconds: float
+    alert_codes: tuple[int, ...]
+    thresholds: Thresholds
+    settle: timedelta
+    backfill: timedelta
+    retention: timedelta
     allowed_channels: frozenset[str]
     allowed_users: frozenset[str]
     database_path: str
@@ -156,6 +204,20 @@ def load(environ: Mapping[str, str]) -> Settings:
     region = raw["DEFAULT_REGION"].upper()
     if not known_region(region):
         problems.append(f"DEFAULT_REGION must be a country code such as US or GB, not {region!r}")
+    poll_interval = _number(raw, "POLL_INTERVAL_SECONDS", float, problems)
+    codes = _codes(raw["ALERT_CODES"], problems)
+    thresholds = Thresholds(
+        window=timedelta(minutes=_number(raw, "ALERT_WINDOW_MINUTES", float, problems)),
+        min_messages=int(_number(raw, "ALERT_MIN_MESSAGES", int, problems)),
+        min_recipients=int(_number(raw, "ALERT_MIN_RECIPIENTS", int, problems)),
+        warning_rate=_number(raw, "ALERT_WARNING_PERCENT", float, problems) / 100,
+        critical_rate=_number(raw, "ALERT_CRITICAL_PERCENT", float, problems) / 100,
+        baseline_factor=_number(raw, "ALERT_BASELINE_FACTOR", float, problems),
+        resolve_after=int(_number(raw, "ALERT_RESOLVE_AFTER", int, problems)),
+    )
+    settle = timedelta(minutes=_number(raw, "SETTLE_MINUTES", float, problems))
+    backfill = timedelta(hours=_number(raw, "BACKFILL_HOURS", float, problems))
+    retention = timedelta(days=_number(raw, "RETENTION_DAYS", float, problems))
     lookups = raw["LOOKUPS_PER_USER_PER_HOUR"]
     if not (lookups.isascii() and lookups.isdigit()):
         problems.append(f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {lookups!r}")
@@ -176,6 +238,13 @@ def load(environ: Mapping[str, str]) -> Settings:
         twilio_timeout_seconds=timeout,
         default_region=region,
         lookups_per_user_per_hour=int(lookups),
+        slack_alert_channel=raw["SLACK_ALERT_CHANNEL"],
+        poll_interval_seconds=poll_interval,
+        alert_codes=codes,
+        thresholds=thresholds,
+        settle=settle,
+        backfill=backfill,
+        retention=retention,
         allowed_channels=_id_set(raw["ALLOWED_CHANNELS"]),
         allowed_users=_id_set(raw["ALLOWED_USERS"]),
         database_path=raw["DATABASE_PATH"],
@@ -192,6 +261,16 @@ def problems_for_serving(settings: Settings) -> list[str]:
         missing.append("SLACK_BOT_TOKEN")
     if not settings.socket_mode and not settings.slack_signing_secret:
         missing.append("SLACK_SIGNING_SECRET")
+    return missing + problems_for_twilio(settings)
+
+
+def problems_for_watching(settings: Settings) -> list[str]:
+    """What is missing before the watcher can poll Twilio and post alerts to Slack."""
+    missing = []
+    if not settings.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN")
+    if not settings.slack_alert_channel:
+        missing.append("SLACK_ALERT_CHANNEL")
     return missing + problems_for_twilio(settings)
 
 
@@ -233,9 +312,18 @@ def _number(
         value = kind(raw[name])
     except ValueError:
         value = 0
-    if value <= 0:
+    if not (0 < value < math.inf):  # also refuses nan
         problems.append(f"{name} must be a positive number, not {raw[name]!r}")
+        value = 1
     return value
+
+
+def _codes(value: str, problems: list[str]) -> tuple[int, ...]:
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) == 5 for p in parts):
+        problems.append(f"ALERT_CODES must be 5-digit Twilio error codes, not {value!r}")
+        return ()
+    return tuple(dict.fromkeys(int(p) for p in parts))
 
 
 def _id_set(value: str) -> frozenset[str]:

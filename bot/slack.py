@@ -11,15 +11,24 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import commands
 from bot.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID, render
 from bot.commands import Answer, Context, Notice
+from bot.errors import SlackRejected, SlackUnavailable
 from bot.messages import MessageReport, sid_problem
 from bot.settings import Settings
 
@@ -27,6 +36,8 @@ log = logging.getLogger(__name__)
 
 SLASH_COMMAND = "/twilio"
 RATE_LIMIT_RETRIES = 3
+SERVER_ERROR_RETRIES = 2
+WEB_API_TIMEOUT_SECONDS = 10
 
 
 def build_app(settings: Settings, context: Context) -> AsyncApp:
@@ -39,15 +50,65 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
         request_verification_enabled=not settings.socket_mode,
     )
     app.client.base_url = settings.slack_api_url
-    # Bolt's client does not retry a 429 by itself; this handler waits out Retry-After.
-    app.client.retry_handlers.append(
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
-    )
+    app.client.timeout = WEB_API_TIMEOUT_SECONDS
+    app.client.retry_handlers.extend(_retry_handlers())
     app.command(SLASH_COMMAND)(_command_listener(settings, context))
     app.action(SHARE_ACTION_ID)(_share_listener(settings, context))
     app.action(LOOKUP_ACTION_ID)(_lookup_listener(settings, context))
     app.action(DOCS_ACTION_ID)(_ack_only)
     return app
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    """A Web API client for work outside Bolt, such as `poll --once`."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=WEB_API_TIMEOUT_SECONDS,
+        retry_handlers=_retry_handlers(),
+    )
+
+
+def _retry_handlers() -> list[AsyncRetryHandler]:
+    # slack_sdk's clients retry nothing by themselves. The rate limit handler waits out
+    # Retry-After; what still fails is left in the outbox for the next cycle.
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
+        AsyncConnectionErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
+    ]
+
+
+class Poster:
+    """The watcher's way into a channel: post, reply in a thread, edit."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def post(
+        self, channel: str, text: str, blocks: list[Any], thread_ts: str | None = None
+    ) -> tuple[str, str]:
+        """Returns (channel ID, ts) of the new message."""
+        kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        response = await _web_call(self.client.chat_postMessage(**kwargs))
+        return str(response["channel"]), str(response["ts"])
+
+    async def update(self, channel: str, ts: str, text: str, blocks: list[Any]) -> None:
+        await _web_call(self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks))
+
+
+async def _web_call(call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except SlackApiError as exc:
+        status = exc.response.status_code
+        if status == 429 or status >= 500:
+            raise SlackUnavailable(f"Slack answered HTTP {status}") from exc
+        raise SlackRejected(f"Slack refused: {exc.response.get('error', status)}") from exc
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise SlackUnavailable(f"Slack did not answer ({type(exc).__name__})") from exc
 
 
 # What the app registers, for the manifest check.

@@ -8,17 +8,20 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
+from bot.alerting import Incident
 from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
 from bot.messages import Message
 from bot.numbers import Lookup
+from bot.spikes import Baseline
 
 
 def _create_dictionary(db: sqlite_utils.Database) -> None:
@@ -85,12 +88,68 @@ def _create_lookups(db: sqlite_utils.Database) -> None:
     uses.create_index(["asker", "at"])
 
 
+def _create_watcher(db: sqlite_utils.Database) -> None:
+    db.table("incidents").create(
+        {
+            "id": int,
+            "key": str,  # account + code + scope; at most one unresolved row per key
+            "code": int,
+            "severity": str,
+            "opened_at": str,
+            "updated_at": str,
+            "quiet": int,
+            "resolved_at": str,
+            "acknowledged_by": str,
+            "muted_until": str,
+            "peak_rate": float,
+            "channel": str,  # where its Slack message is, once posted
+            "ts": str,
+            "shown": str,  # hash of what the Slack message shows, to skip needless edits
+        },
+        pk="id",
+    )
+    db.table("incidents").create_index(["key", "resolved_at"])
+    # Every Slack post goes through here, so none is lost or sent twice.
+    db.table("outbox").create(
+        {
+            "id": int,
+            "incident_id": int,
+            "kind": str,  # "post" (the incident's message), "update" (edit it), "reply"
+            "channel": str,
+            "text": str,
+            "blocks": str,  # JSON
+            "created_at": str,
+            "attempts": int,
+            "last_error": str,
+            "sent_at": str,
+        },
+        pk="id",
+    )
+    db.table("outbox").create_index(["sent_at"])
+    db.table("poll_state").create({"name": str, "value": str}, pk="name")
+    db.table("messages").create_index(["date_created"])  # retention deletes by it
+
+
 # Append only: a migration that has run on someone's file must never change.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
     ("0003_lookups", _create_lookups),
+    ("0004_watcher", _create_watcher),
 ]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A Slack post waiting in the outbox."""
+
+    id: int
+    incident_id: int
+    kind: str  # "post", "update" or "reply"
+    channel: str
+    text: str
+    blocks: list[Any]
+    attempts: int
 
 
 class Store:
@@ -223,6 +282,148 @@ class Store:
         """Take back a use whose lookup never happened (Twilio failed), so it is not charged."""
         with self.db.conn:
             self.db.table("lookup_uses").delete_where("rowid = ?", [use])
+
+    # -- the watcher ----------------------------------------------------------------------
+
+    def recent_messages(self, since: datetime) -> list[Message]:
+        rows = self.db.table("messages").rows_where("date_sent >= ?", [_iso(since)])
+        return [_message(row) for row in rows]
+
+    def baseline(self, code: int, since: datetime, until: datetime) -> Baseline:
+        """`code` against all final outbound messages sent in [since, until)."""
+        [(final, failed)] = self.db.execute(
+            "select count(*), coalesce(sum(error_code = ?), 0) from messages "
+            "where date_sent >= ? and date_sent < ? and direction like 'outbound%' "
+            "and status in ('delivered', 'undelivered', 'failed')",
+            [code, _iso(since), _iso(until)],
+        ).fetchall()
+        return Baseline(final=final, failed=failed)
+
+    def carriers(self) -> dict[str, str]:
+        """Carrier by number, for the numbers the lookup cache knows."""
+        rows = self.db.table("lookups").rows_where(
+            "carrier_name is not null", select="phone_number, carrier_name"
+        )
+        return {row["phone_number"]: row["carrier_name"] for row in rows}
+
+    def prune_messages(self, before: datetime) -> int:
+        """Delete messages created before `before`; returns how many went."""
+        with self.db.conn:
+            cursor = self.db.execute("delete from messages where date_created < ?", [_iso(before)])
+        return cursor.rowcount
+
+    def state(self, name: str) -> str | None:
+        try:
+            return str(self.db.table("poll_state").get(name)["value"])
+        except NotFoundError:
+            return None
+
+    def set_state(self, name: str, value: str) -> None:
+        with self.db.conn:
+            self.db.table("poll_state").upsert({"name": name, "value": value}, pk="name")
+
+    def open_incident(self, key: str) -> Incident | None:
+        for row in self.db.table("incidents").rows_where(
+            "key = ? and resolved_at is null", [key], order_by="id desc", limit=1
+        ):
+            return _incident(row)
+        return None
+
+    def open_incidents(self) -> list[Incident]:
+        rows = self.db.table("incidents").rows_where("resolved_at is null", order_by="id")
+        return [_incident(row) for row in rows]
+
+    def save_incident(self, incident: Incident) -> Incident:
+        """Insert or update; returns the incident with its row id."""
+        row: dict[str, object] = {f.name: getattr(incident, f.name) for f in fields(Incident)}
+        for name in ("opened_at", "updated_at", "resolved_at", "muted_until"):
+            row[name] = _iso(row[name])  # type: ignore[arg-type]
+        table = self.db.table("incidents")
+        with self.db.conn:
+            if incident.id is None:
+                row.pop("id")
+                table.insert(row)
+                return replace(incident, id=table.last_pk)
+            table.update(incident.id, row)
+        return incident
+
+    def incident_message(self, incident_id: int) -> tuple[str, str, str] | None:
+        """(channel, ts, shown) of the incident's Slack message, once it is posted."""
+        row = self.db.table("incidents").get(incident_id)
+        return (row["channel"], row["ts"], row["shown"] or "") if row["ts"] else None
+
+    def enqueue(
+        self, incident_id: int, kind: str, channel: str, text: str, blocks: list[Any], now: datetime
+    ) -> None:
+        """Queue a Slack post. A newer edit replaces a pending one, and edits to a message not
+        posted yet go into the pending post: Slack only ever needs the latest."""
+        outbox = self.db.table("outbox")
+        payload = {"text": text, "blocks": json.dumps(blocks)}
+        with self.db.conn:
+            if kind == "update":
+                for row in outbox.rows_where(
+                    "incident_id = ? and kind = 'post' and sent_at is null", [incident_id]
+                ):
+                    outbox.update(row["id"], payload)
+                    return
+                self.db.execute(
+                    "delete from outbox where incident_id = ? and kind = 'update' "
+                    "and sent_at is null",
+                    [incident_id],
+                )
+            outbox.insert(
+                {
+                    "incident_id": incident_id,
+                    "kind": kind,
+                    "channel": channel,
+                    **payload,
+                    "created_at": _iso(now),
+                    "attempts": 0,
+                }
+            )
+
+    def pending_posts(self) -> list[Outgoing]:
+        rows = self.db.table("outbox").rows_where("sent_at is null", order_by="id")
+        return [
+            Outgoing(
+                id=row["id"],
+                incident_id=row["incident_id"],
+                kind=row["kind"],
+                channel=row["channel"],
+                text=row["text"],
+                blocks=json.loads(row["blocks"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
+        """The post reached Slack; for an incident's first message, `posted` is (channel, ts)."""
+        with self.db.conn:
+            self.db.table("outbox").update(post_id, {"sent_at": _iso(now), "last_error": None})
+            if posted is not None:
+                incident_id = self.db.table("outbox").get(post_id)["incident_id"]
+                channel, ts = posted
+                self.db.table("incidents").update(incident_id, {"channel": channel, "ts": ts})
+
+    def mark_failed(self, post_id: int, error: str) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "update outbox set attempts = attempts + 1, last_error = ? where id = ?",
+                [error, post_id],
+            )
+
+    def set_shown(self, incident_id: int, shown: str) -> None:
+        with self.db.conn:
+            self.db.table("incidents").update(incident_id, {"shown": shown})
+
+
+def _incident(row: dict[str, Any]) -> Incident:
+    values = {f.name: row[f.name] for f in fields(Incident)}
+    for name in ("opened_at", "updated_at", "resolved_at", "muted_until"):
+        text = values[name]
+        values[name] = datetime.fromisoformat(text) if text else None
+    return Incident(**values)
 
 
 def _iso(moment: datetime | None) -> str | None:

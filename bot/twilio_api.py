@@ -30,7 +30,7 @@ from bot.errors import (
     TwilioRejected,
     TwilioUnavailable,
 )
-from bot.messages import Message
+from bot.messages import Message, when
 from bot.numbers import Lookup
 from bot.privacy import mask_numbers_in
 from bot.settings import Settings
@@ -82,7 +82,8 @@ class TwilioApi:
         max_pages: int = 1,
     ) -> list[Message]:
         """Messages, newest first, at most `max_pages` pages: the walk never trusts the server
-        to stop handing out next pages."""
+        to stop handing out next pages. Twilio documents the DateSent filter by day, so the
+        walk also stops itself at the first page that reaches back past `sent_after`."""
         kwargs: dict[str, Any] = {"page_size": page_size}
         if to is not None:
             kwargs["to"] = to
@@ -92,6 +93,8 @@ class TwilioApi:
         page = await _call(self.client.messages.page_async(**kwargs), missing)
         found = [_message(m) for m in page]
         for _ in range(max_pages - 1):
+            if sent_after is not None and found and when(found[-1]) < sent_after:
+                break
             page = await _call(page.next_page_async(), missing)
             if page is None:
                 break

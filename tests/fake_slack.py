@@ -20,8 +20,21 @@ class Received:
 
 
 @dataclass
+class Fault:
+    """The next `times` calls to `method` fail: an HTTP status, or Slack's ok=false `error`."""
+
+    method: str
+    status: int = 429
+    retry_after: int = 0
+    error: str = ""
+    times: int = 1
+
+
+@dataclass
 class FakeSlack:
     received: list[Received] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    posted: int = 0
     acks: list[dict[str, Any]] = field(default_factory=list)
     envelopes: "asyncio.Queue[dict[str, Any]]" = field(default_factory=asyncio.Queue)
     base_url: str = ""
@@ -39,6 +52,9 @@ class FakeSlack:
 
     def calls(self, path: str) -> list[dict[str, Any]]:
         return [r.body for r in self.received if r.path == path]
+
+    def inject(self, fault: Fault) -> None:
+        self.faults.append(fault)
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 5) -> None:
         """Wait until `condition()` holds, re-checked on every request received."""
@@ -61,6 +77,21 @@ class FakeSlack:
         else:
             body = dict(await request.post())
         await self._record(method, body)
+        for fault in self.faults:
+            if fault.method == method and fault.times > 0:
+                fault.times -= 1
+                if fault.error:
+                    return web.json_response({"ok": False, "error": fault.error})
+                headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited" if fault.status == 429 else "fatal_error"},
+                    status=fault.status,
+                    headers=headers,
+                )
+        if method == "chat.postMessage":
+            self.posted += 1
+            ts = f"1700000000.{self.posted:06d}"
+            return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts})
         if method == "auth.test":
             return web.json_response(
                 {

@@ -1,5 +1,6 @@
 """Block Kit rendering: escaping, Slack's limits, and the same content as the terminal."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,36 @@ def test_every_mrkdwn_object_is_verbatim_so_at_here_stays_text():
         assert found and all(obj["verbatim"] is True for obj in found)
     text, usage = blocks.render(Usage("bad"))
     assert text == "bad" and len(usage) == 2
+
+
+def test_an_incident_masks_numbers_and_mentions_only_who_acknowledged():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.alerting import Incident
+    from bot.blocks import render_incident
+    from bot.spikes import Reading
+
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    reading = Reading(
+        code=30003,
+        severity="critical",
+        failed=12,
+        final=100,
+        recipients=11,
+        baseline=0.01,
+        since=now - timedelta(minutes=15),
+        until=now,
+        senders=(("+15005550006", 8), ("MG123", 4)),
+        countries=(("US", 12),),
+        carriers=(("<!channel> Wireless", 3),),
+        samples=("SM" + "1" * 32,),
+        spark=(None, 0.0, 0.12),
+    )
+    incident = Incident("k", 30003, "critical", now, now, acknowledged_by="U0ACK")
+    text, blocks = render_incident(incident, reading, None)
+    content = json.dumps(blocks, ensure_ascii=False)
+    assert text == "🔴 Critical: 30003: 12.0%"
+    assert "5005550006" not in content and "+1•••••••006 (8)" in content
+    assert "&lt;!channel&gt; Wireless" in content and "<!channel>" not in content
+    assert "Acknowledged by <@U0ACK>" in content
+    assert "` ▁█`" in content

@@ -169,3 +169,42 @@ def test_bad_value_exits_2_without_traceback():
     result = run_bot("why", "30003", env={"PORT": "x"})
     assert result.returncode == 2 and "PORT must be a port number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_watcher_settings_are_read_into_thresholds():
+    config = settings.load(
+        {
+            "ALERT_CODES": "30003, 30005,30003",
+            "ALERT_WARNING_PERCENT": "2.5",
+            "ALERT_WINDOW_MINUTES": "10",
+            "ALERT_RESOLVE_AFTER": "5",
+        }
+    )
+    assert config.alert_codes == (30003, 30005)
+    assert config.thresholds.warning_rate == 0.025 and config.thresholds.resolve_after == 5
+    assert config.thresholds.window.total_seconds() == 600
+    assert settings.load({}).alert_codes == (30002, 30003)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ALERT_CODES", "30003,abc"),
+        ("ALERT_CODES", ","),
+        ("ALERT_MIN_RECIPIENTS", "2.5"),
+        ("POLL_INTERVAL_SECONDS", "nan"),
+        ("RETENTION_DAYS", "0"),
+    ],
+)
+def test_unusable_watcher_settings_are_named(name, value):
+    with pytest.raises(SettingsError) as caught:
+        settings.load({name: value})
+    assert [p.split(" ")[0] for p in caught.value.problems] == [name]
+
+
+def test_watching_needs_a_channel_a_token_and_twilio():
+    assert settings.problems_for_watching(settings.load({})) == [
+        "SLACK_BOT_TOKEN",
+        "SLACK_ALERT_CHANNEL",
+        *TWILIO_MISSING,
+    ]

@@ -1,0 +1,222 @@
+"""Poller: the watcher's cycle. Read the account and its messages, evaluate, tell Slack.
+
+One cycle: fetch the Account; ingest messages sent since the watermark (less an overlap),
+re-reading the settle window so late statuses are seen; measure each watched code and
+decide each incident; queue what Slack should see in the outbox and deliver it; prune.
+A cycle that fails is logged and kept in `health`; the next one starts on time.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from bot import alerting, knowledge, spikes
+from bot.alerting import Step
+from bot.blocks import render_incident
+from bot.errors import BotError, SlackError
+from bot.knowledge import Entry
+from bot.settings import Settings
+from bot.slack import Poster
+from bot.spikes import Reading
+from bot.store import Store
+from bot.twilio_api import TwilioApi
+
+log = logging.getLogger(__name__)
+
+WATERMARK = "messages_watermark"  # the newest date_sent ingested, ISO 8601
+OVERLAP = timedelta(minutes=2)
+PAGE_SIZE = 1000
+MAX_PAGES = 50  # per cycle: 50 000 messages; a larger backfill continues next cycle
+BASELINE_SPAN = timedelta(days=7)
+
+
+@dataclass
+class Health:
+    """What `/healthz` and `/twilio status` say about the watcher."""
+
+    started_at: float = 0.0  # time.time() of the process start
+    last_started: float | None = None
+    last_finished: float | None = None
+    last_duration_seconds: float | None = None
+    last_error: str | None = None
+    cycles: int = 0
+    account_status: str | None = None
+    lag_seconds: float | None = None  # now minus the newest message seen
+    pending_posts: int = 0
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    ingested: int
+    readings: tuple[Reading, ...]
+    steps: tuple[Step, ...]
+    delivered: int
+    pending: int
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        twilio: TwilioApi,
+        poster: Poster,
+        curated: Mapping[int, Entry],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.twilio = twilio
+        self.poster = poster
+        self.curated = curated
+        self.clock = clock
+        self.health = Health(started_at=time.time())
+
+    async def run_forever(self) -> None:
+        """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
+        interval = self.settings.poll_interval_seconds
+        beat = time.monotonic()
+        while True:
+            await self.cycle_safely()
+            beat += interval
+            # A cycle longer than the interval skips the beats it overran, not the next one.
+            while beat < time.monotonic():
+                beat += interval
+            await asyncio.sleep(beat - time.monotonic())
+
+    async def cycle_safely(self) -> CycleResult | None:
+        try:
+            return await self.cycle()
+        except BotError as exc:
+            log.warning("poll cycle failed: %s", exc)
+        except Exception as exc:
+            log.exception("poll cycle failed")
+            self.health.last_error = f"a bug: {type(exc).__name__}; see the log"
+        return None
+
+    async def cycle(self) -> CycleResult:
+        started = time.monotonic()
+        self.health.last_started = time.time()
+        self.health.last_error = None
+        now = self.clock()
+        failure: BotError | None = None
+        ingested = 0
+        readings: tuple[Reading, ...] = ()
+        steps: tuple[Step, ...] = ()
+        try:
+            account = await self.twilio.fetch_account()
+            self.health.account_status = account.status
+            ingested = await self._ingest(now)
+            readings = self._measure(now, account.status)
+            steps = tuple(self._decide(reading, now) for reading in readings)
+        except BotError as exc:
+            failure = exc
+        # Whatever Twilio did, what earlier cycles queued for Slack still goes.
+        delivered = await self.deliver(now)
+        self.store.prune_messages(now - self.settings.retention)
+        if failure is not None:
+            self.health.last_error = str(failure)
+            raise failure
+        pending = len(self.store.pending_posts())
+        self.health.pending_posts = pending
+        self.health.last_finished = time.time()
+        self.health.last_duration_seconds = time.monotonic() - started
+        self.health.cycles += 1
+        return CycleResult(ingested, readings, steps, delivered, pending)
+
+    async def _ingest(self, now: datetime) -> int:
+        mark = self.store.state(WATERMARK)
+        floor = now - self.settings.backfill
+        since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
+        since = max(floor, min(since, now - self.settings.settle))
+        found = await self.twilio.list_messages(
+            sent_after=since, page_size=PAGE_SIZE, max_pages=MAX_PAGES
+        )
+        if len(found) >= PAGE_SIZE * MAX_PAGES:
+            log.warning("more than %d messages since %s: the rest next cycle", len(found), since)
+        self.store.save_messages(found)
+        sent = [m.date_sent for m in found if m.date_sent is not None]
+        if sent:
+            newest = max(sent)
+            if mark is None or newest > datetime.fromisoformat(mark):
+                self.store.set_state(WATERMARK, newest.astimezone(UTC).isoformat())
+            self.health.lag_seconds = (now - newest).total_seconds()
+        elif mark is None:
+            self.store.set_state(WATERMARK, since.astimezone(UTC).isoformat())
+        return len(found)
+
+    def _measure(self, now: datetime, account_status: str) -> tuple[Reading, ...]:
+        window = self.settings.thresholds.window
+        recent = self.store.recent_messages(now - max(spikes.SPARK_SPAN, window))
+        carriers = self.store.carriers()
+        codes = dict.fromkeys((spikes.SUSPENDED_CODE, *self.settings.alert_codes))
+        readings = []
+        for code in codes:
+            baseline = self.store.baseline(code, now - BASELINE_SPAN, now - window)
+            reading = spikes.measure(
+                code, recent, baseline, carriers, self.settings.thresholds, now
+            )
+            if code == spikes.SUSPENDED_CODE:
+                if code not in self.settings.alert_codes:
+                    reading = replace(reading, severity=None)
+                # An account that is not active is critical whether or not 30002 is watched.
+                reading = spikes.with_account_status(reading, account_status)
+            readings.append(reading)
+        return tuple(readings)
+
+    def _decide(self, reading: Reading, now: datetime) -> Step:
+        key = alerting.incident_key(self.settings.twilio_account_sid, reading.code)
+        step = alerting.evaluate(
+            self.store.open_incident(key), reading, key, self.settings.thresholds, now
+        )
+        if step.incident is None:
+            return step
+        incident = self.store.save_incident(step.incident)
+        assert incident.id is not None
+        if not step.tell_slack:
+            return step
+        imported = None if reading.code in self.curated else self.store.imported_entry(reading.code)
+        explanation = knowledge.explain(reading.code, self.curated, imported)
+        text, blocks = render_incident(incident, reading, explanation)
+        shown = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
+        channel = self.settings.slack_alert_channel
+        if step.event == "opened":
+            self.store.enqueue(incident.id, "post", channel, text, blocks, now)
+        elif shown != (self.store.incident_message(incident.id) or ("", "", ""))[2]:
+            self.store.enqueue(incident.id, "update", channel, text, blocks, now)
+        self.store.set_shown(incident.id, shown)
+        if step.note:
+            self.store.enqueue(incident.id, "reply", channel, step.note, [], now)
+        return step
+
+    async def deliver(self, now: datetime) -> int:
+        """Send what the outbox holds, oldest first; stop at the first failure, so nothing
+        overtakes the message it belongs to. Returns how many went."""
+        sent = 0
+        for post in self.store.pending_posts():
+            try:
+                if post.kind == "post":
+                    posted = await self.poster.post(post.channel, post.text, post.blocks)
+                    self.store.mark_sent(post.id, now, posted)
+                else:
+                    where = self.store.incident_message(post.incident_id)
+                    if where is None:
+                        break  # its incident's message has not gone yet
+                    channel, ts, _ = where
+                    if post.kind == "update":
+                        await self.poster.update(channel, ts, post.text, post.blocks)
+                    else:
+                        await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
+                    self.store.mark_sent(post.id, now, None)
+            except SlackError as exc:
+                self.store.mark_failed(post.id, str(exc))
+                log.warning("Slack post %s held for the next cycle: %s", post.id, exc)
+                self.health.last_error = f"Slack: {exc}"
+                break
+            sent += 1
+        return sent

@@ -1,0 +1,302 @@
+"""The watcher end to end: the simulator's messages in, incidents out on the fake Slack."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import app as bot_app
+from bot import cli, slack
+from bot.errors import TwilioUnavailable
+from bot.knowledge import curated_directory, load_curated
+from bot.poller import Poller
+from bot.simulator import Fault as TwilioFault
+from bot.simulator import Simulator
+from bot.store import Store
+from bot.twilio_api import TwilioApi
+from tests.conftest import ACCOUNT_SID, make_settings, serving, twilio_env
+from tests.fake_slack import FakeSlack, Fault
+
+CHANNEL = "C0ALERTS"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+class World:
+    """A poller on the simulator and the fake Slack, with a clock the test moves."""
+
+    def __init__(self, fake_slack, twilio_sim, tmp_path, **overrides: str) -> None:
+        self.now = NOW
+        self.settings = make_settings(
+            fake_slack, tmp_path, twilio_sim, SLACK_ALERT_CHANNEL=CHANNEL, **overrides
+        )
+        self.store = Store(self.settings.database_path)
+        self.twilio = TwilioApi(self.settings)
+        self.poller = self.restart()
+
+    def restart(self) -> Poller:
+        """A fresh poller on the same database file, as after a process restart."""
+        self.store.close()
+        self.store = Store(self.settings.database_path)
+        self.poller = Poller(
+            self.settings,
+            self.store,
+            self.twilio,
+            slack.Poster(slack.web_client(self.settings)),
+            load_curated(curated_directory()),
+            clock=lambda: self.now,
+        )
+        return self.poller
+
+    async def cycle(self, minutes_later: float = 0):  # type: ignore[no-untyped-def]
+        self.now += timedelta(minutes=minutes_later)
+        return await self.poller.cycle()
+
+    async def close(self) -> None:
+        await self.twilio.close()
+        self.store.close()
+
+
+@pytest.fixture
+async def world(fake_slack, twilio_sim, tmp_path):
+    w = World(fake_slack, twilio_sim, tmp_path)
+    yield w
+    await w.close()
+
+
+def send(scenario, count: int, minutes_ago: float, at: datetime = NOW, **fields) -> None:  # type: ignore[no-untyped-def]
+    """`count` messages spread over the minute ending `minutes_ago` before `at`."""
+    for i in range(count):
+        moment = at - timedelta(minutes=minutes_ago, seconds=i * 60 / max(count, 1))
+        to = fields.get("to") or f"+1202{len(scenario.messages):07d}"
+        scenario.add_message(ACCOUNT_SID, date_created=moment, **{**fields, "to": to})
+
+
+def failing(
+    scenario, count: int, minutes_ago: float, at: datetime = NOW, code: int = 30003
+) -> None:  # type: ignore[no-untyped-def]
+    status = "failed" if code == 30002 else "undelivered"
+    send(scenario, count, minutes_ago, at, status=status, error_code=code)
+
+
+def a_day_of_quiet_traffic(scenario) -> None:  # type: ignore[no-untyped-def]
+    for hour in range(1, 24):
+        send(scenario, 99, hour * 60)
+        failing(scenario, 1, hour * 60)
+
+
+def posts(fake: FakeSlack, thread: bool = False) -> list[dict]:
+    return [c for c in fake.calls("chat.postMessage") if bool(c.get("thread_ts")) == thread]
+
+
+def header(message: dict) -> str:
+    return message["blocks"][0]["text"]["text"]
+
+
+async def test_a_spike_is_posted_once_edited_then_resolved(world, scenario, fake_slack):
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 90, 5)
+    failing(scenario, 7, 4)  # 7 of 97: 7.2 %, seven recipients: a warning
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    assert alert["channel"] == CHANNEL
+    assert header(alert) == "🟠 Warning: 30003 Unreachable destination handset"
+
+    await world.cycle(minutes_later=1)
+    assert len(posts(fake_slack)) == 1  # never a second message for the same incident
+
+    failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
+    await world.cycle(minutes_later=1)
+    edits = fake_slack.calls("chat.update")
+    assert edits and edits[-1]["ts"] == "1700000000.000001"
+    assert header(edits[-1]).startswith("🔴 Critical: 30003")
+    [note] = posts(fake_slack, thread=True)
+    assert note["thread_ts"] == "1700000000.000001" and "now critical" in note["text"]
+
+    # Twenty quiet minutes later the spike has left the window: three quiet checks resolve it.
+    for _ in range(3):
+        send(scenario, 50, 0.5, at=world.now + timedelta(minutes=20))
+        await world.cycle(minutes_later=20)
+    assert header(fake_slack.calls("chat.update")[-1]).startswith("✅ Resolved: 30003")
+    notes = posts(fake_slack, thread=True)
+    assert "resolved after" in notes[-1]["text"]
+    assert len(posts(fake_slack)) == 1
+
+
+async def test_quiet_traffic_posts_nothing(world, scenario, fake_slack):
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 99, 5)
+    failing(scenario, 1, 5)
+    for minute in range(5):
+        await world.cycle(minutes_later=minute and 1)
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+async def test_one_recipient_retried_fifty_times_is_not_an_incident(world, scenario, fake_slack):
+    send(scenario, 50, 5)
+    for i in range(50):
+        scenario.add_message(
+            ACCOUNT_SID,
+            to="+12025550156",
+            status="undelivered",
+            error_code=30003,
+            date_created=NOW - timedelta(minutes=4, seconds=i),
+        )
+    result = await world.cycle()
+    [reading] = [r for r in result.readings if r.code == 30003]
+    assert reading.failed == 50 and reading.recipients == 1
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+async def test_ten_sends_are_too_few(world, scenario, fake_slack):
+    failing(scenario, 10, 3)
+    await world.cycle()
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+async def test_a_suspended_account_is_one_critical_alert(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    await world.cycle()
+    await world.cycle(minutes_later=1)
+    [alert] = posts(fake_slack)
+    assert header(alert) == "🔴 Critical: account suspended (30002 Account suspended)"
+
+
+async def test_a_single_30002_is_critical_at_once(world, scenario, fake_slack):
+    failing(scenario, 1, 2, code=30002)
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    assert header(alert).startswith("🔴 Critical: 30002")
+
+
+async def test_slack_429_is_waited_out_and_posted_once(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", status=429, retry_after=0))
+    result = await world.cycle()
+    assert result.delivered == 1 and result.pending == 0
+    assert fake_slack.posted == 1 and len(fake_slack.calls("chat.postMessage")) == 2
+
+
+async def test_slack_down_keeps_the_alert_for_the_next_cycle(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", status=503, times=3))  # outlasts the retries
+    result = await world.cycle()
+    assert result.delivered == 0 and result.pending == 1
+    assert "Slack answered HTTP 503" in (world.poller.health.last_error or "")
+    result = await world.cycle(minutes_later=1)
+    assert result.pending == 0 and fake_slack.posted == 1
+
+
+async def test_after_a_restart_the_same_message_is_edited(world, scenario, fake_slack):
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 90, 5)
+    failing(scenario, 7, 4)
+    await world.cycle()
+    world.restart()
+    failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
+    await world.cycle(minutes_later=1)
+    assert len(posts(fake_slack)) == 1
+    assert fake_slack.calls("chat.update")[-1]["ts"] == "1700000000.000001"
+
+
+async def test_ingest_reads_the_settle_window_again_for_late_statuses(world, scenario):
+    send(scenario, 1, 10)
+    await world.cycle()
+    [message] = [m for m in scenario.messages]
+    message.status, message.error_code = "undelivered", 30003  # the carrier's late receipt
+    await world.cycle(minutes_later=1)
+    [stored] = world.store.recent_messages(NOW - timedelta(hours=1))
+    assert (stored.status, stored.error_code) == ("undelivered", 30003)
+
+
+async def test_old_messages_are_pruned(world, scenario):
+    send(scenario, 3, 60)
+    await world.cycle()
+    assert len(world.store.recent_messages(NOW - timedelta(days=30))) == 3
+    await world.cycle(minutes_later=9 * 24 * 60)
+    assert world.store.recent_messages(NOW - timedelta(days=30)) == []
+
+
+def test_poll_once_exit_codes(tmp_path, scenario, capsys):
+    fake = FakeSlack()
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    sim = Simulator(scenario)
+    with serving(sim.app()) as twilio_origin, serving(fake.app()) as slack_origin:
+        sim.origin = twilio_origin
+        env = {
+            "DATABASE_PATH": str(tmp_path / "bot.db"),
+            "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_API_URL": slack_origin + "/api/",
+            **twilio_env(sim),
+        }
+        assert cli.main(["poll", "--once"], env) == 2  # no SLACK_ALERT_CHANNEL
+        env["SLACK_ALERT_CHANNEL"] = CHANNEL
+        fake.inject(Fault("chat.postMessage", error="channel_not_found"))
+        assert cli.main(["poll", "--once"], env) == 1
+        assert cli.main(["poll", "--once"], env) == 0
+    out = capsys.readouterr()
+    assert "missing SLACK_ALERT_CHANNEL" in out.err
+    assert "Waiting because Slack: Slack refused: channel_not_found" in out.err
+    assert "30002: 0 of 0 final messages (0.0%) in the window; critical incident open." in out.out
+    assert fake.posted == 1
+
+
+async def watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path):  # type: ignore[no-untyped-def]
+    """The real serving app, polling every 50 ms."""
+    settings = make_settings(
+        fake_slack, tmp_path, twilio_sim, SLACK_ALERT_CHANNEL=CHANNEL, POLL_INTERVAL_SECONDS="0.05"
+    )
+    return await aiohttp_client(bot_app.build(settings))
+
+
+async def test_the_serving_app_watches_in_the_background(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+    health = await (await client.get("/healthz")).json()
+    assert health["status"] == "ok" and health["poller"]["account_status"] == "suspended"
+    cycles = health["poller"]["cycles"]
+    for _ in range(100):  # bounded: until two more cycles have run
+        if app_poller(client).health.cycles >= cycles + 2:
+            break
+        await asyncio.sleep(0.05)
+    assert app_poller(client).health.cycles >= cycles + 2
+    assert fake_slack.posted == 1  # the same incident, never posted again
+
+
+def app_poller(client) -> Poller:  # type: ignore[no-untyped-def]
+    return client.server.app[bot_app.POLLER]
+
+
+async def test_healthz_is_503_when_the_poller_stalls(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client
+):
+    twilio_sim.latency_seconds = 3  # every Twilio call hangs
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await asyncio.sleep(0.3)  # six intervals with no cycle finished
+    response = await client.get("/healthz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "poller stalled"
+
+
+async def test_without_an_alert_channel_nothing_is_watched(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client
+):
+    client = await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path, twilio_sim)))
+    health = await (await client.get("/healthz")).json()
+    assert "poller" not in health and twilio_sim.count("Accounts") == 0
+
+
+async def test_slack_posts_still_go_while_twilio_is_down(
+    world, scenario, twilio_sim, fake_slack, monkeypatch
+):
+    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", error="not_in_channel"))
+    assert (await world.cycle()).pending == 1
+    twilio_sim.inject(TwilioFault(status=500, times=100))
+    with pytest.raises(TwilioUnavailable):
+        await world.cycle(minutes_later=1)
+    assert fake_slack.posted == 1
+    assert "Twilio had an internal error" in (world.poller.health.last_error or "")
