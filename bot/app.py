@@ -80,8 +80,10 @@ def _poller(
     async def poller(_: web.Application) -> AsyncIterator[None]:
         assert service.store is not None and service.twilio is not None
         app[POLLER] = Poller(settings, service.store, service.twilio, poster, service.curated)
+        service.poller = app[POLLER]
         task = asyncio.create_task(app[POLLER].run_forever())
         yield
+        service.poller = None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -29,6 +29,10 @@ MAX_BUTTON_CHARS = 75
 DOCS_ACTION_ID = "open_twilio_docs"
 SHARE_ACTION_ID = "share_message"
 LOOKUP_ACTION_ID = "lookup_number"
+# The incident message's buttons; each carries the incident's id.
+ACK_ACTION_ID = "incident_ack"
+MUTE_ACTION_IDS = {"incident_mute_1h": 1, "incident_mute_24h": 24}  # id -> hours
+SAMPLES_ACTION_ID = "incident_samples"
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}$")
 
 
@@ -165,7 +169,24 @@ def render_incident(
     if incident.muted_until and not incident.resolved_at:
         notes.append(f"Muted until {utc(incident.muted_until)}")
     blocks.append(_context(" · ".join(notes)))
+    if buttons := _incident_buttons(incident, reading):
+        blocks.append({"type": "actions", "elements": buttons})
     return _fallback(f"{heading}: {reading.rate:.1%}"), blocks
+
+
+def _incident_buttons(incident: Incident, reading: Reading) -> list[Block]:
+    if incident.id is None:
+        return []
+    value = str(incident.id)
+    buttons = []
+    if incident.resolved_at is None:
+        if not incident.acknowledged_by:
+            buttons.append(_button("Acknowledge", ACK_ACTION_ID, value=value))
+        for action_id, hours in MUTE_ACTION_IDS.items():
+            buttons.append(_button(f"Mute {hours} h", action_id, value=value))
+    if reading.samples:
+        buttons.append(_button("Show samples", SAMPLES_ACTION_ID, value=value))
+    return buttons
 
 
 def _masked(name: str) -> str:

@@ -10,16 +10,19 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot import alerting, knowledge, spikes
-from bot.alerting import Step
+from bot.alerting import Incident, Step
 from bot.blocks import render_incident
 from bot.errors import BotError, SlackError
 from bot.knowledge import Entry
+from bot.messages import Message, utc, when
 from bot.settings import Settings
 from bot.slack import Poster
 from bot.spikes import Reading
@@ -33,6 +36,7 @@ OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 1000
 MAX_PAGES = 50  # per cycle: 50 000 messages; a larger backfill continues next cycle
 BASELINE_SPAN = timedelta(days=7)
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Poller:
         self.curated = curated
         self.clock = clock
         self.health = Health(started_at=time.time())
+        self._delivering = asyncio.Lock()
 
     async def run_forever(self) -> None:
         """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
@@ -176,27 +181,66 @@ class Poller:
         )
         if step.incident is None:
             return step
-        incident = self.store.save_incident(step.incident)
+        incident = self.store.save_incident(step.incident, reading)
+        if step.tell_slack:
+            self._show(incident, reading, now, step.note)
+        return step
+
+    def _show(self, incident: Incident, reading: Reading, now: datetime, note: str | None) -> None:
+        """Queue what the channel should see: the incident's message as it now stands (a
+        post the first time, an edit when it looks different), and a thread note."""
         assert incident.id is not None
-        if not step.tell_slack:
-            return step
-        imported = None if reading.code in self.curated else self.store.imported_entry(reading.code)
-        explanation = knowledge.explain(reading.code, self.curated, imported)
-        text, blocks = render_incident(incident, reading, explanation)
+        code = reading.code
+        imported = None if code in self.curated else self.store.imported_entry(code)
+        text, blocks = render_incident(
+            incident, reading, knowledge.explain(code, self.curated, imported)
+        )
         shown = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
         channel = self.settings.slack_alert_channel
-        if step.event == "opened":
+        posted = self.store.incident_message(incident.id)
+        if posted is None and not self.store.has_posts(incident.id):
             self.store.enqueue(incident.id, "post", channel, text, blocks, now)
-        elif shown != (self.store.incident_message(incident.id) or ("", "", ""))[2]:
+        elif shown != (posted[2] if posted else ""):
             self.store.enqueue(incident.id, "update", channel, text, blocks, now)
         self.store.set_shown(incident.id, shown)
-        if step.note:
-            self.store.enqueue(incident.id, "reply", channel, step.note, [], now)
-        return step
+        if note:
+            self.store.enqueue(incident.id, "reply", channel, note, [], now)
+
+    async def acknowledge(self, incident_id: int, user: str) -> str:
+        return await self._change(incident_id, user, "acknowledged", acknowledged_by=user)
+
+    async def mute(self, incident_id: int, user: str, hours: int) -> str:
+        until = self.clock() + timedelta(hours=hours)
+        return await self._change(incident_id, user, f"muted for {hours} h", muted_until=until)
+
+    async def _change(self, incident_id: int, user: str, what: str, **changes: Any) -> str:
+        """Record a button's change on the incident and show it in the channel at once."""
+        incident, reading = self.store.incident(incident_id) or (None, None)
+        if incident is None or reading is None:
+            return "That incident is not in this bot's database."
+        if incident.resolved_at is not None:
+            return "That incident is already resolved."
+        now = self.clock()
+        incident = self.store.save_incident(replace(incident, **changes))
+        who = f"<@{user}>" if _USER_ID.fullmatch(user) else "someone"
+        self._show(incident, reading, now, f"{utc(now)}: {what} by {who}.")
+        await self.deliver(now)
+        return f"Done: the incident is {what}."
+
+    def samples(self, incident_id: int) -> list[Message]:
+        """The incident's sample messages as the store holds them, newest first."""
+        found = self.store.incident(incident_id)
+        if found is None or found[1] is None:
+            return []
+        return sorted(self.store.messages_by_sid(found[1].samples), key=when, reverse=True)
 
     async def deliver(self, now: datetime) -> int:
         """Send what the outbox holds, oldest first; stop at the first failure, so nothing
         overtakes the message it belongs to. Returns how many went."""
+        async with self._delivering:  # a button and a cycle must not send the same post
+            return await self._deliver(now)
+
+    async def _deliver(self, now: datetime) -> int:
         sent = 0
         for post in self.store.pending_posts():
             try:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot import knowledge, messages, numbers
 from bot.errors import LimitReached, TwilioError
@@ -16,6 +17,9 @@ from bot.messages import Message, MessageReport
 from bot.numbers import Lookup, NumberReport, PhoneNumber
 from bot.store import Store
 from bot.twilio_api import TwilioApi
+
+if TYPE_CHECKING:
+    from bot.poller import Poller
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ class Service:
         self.default_region = default_region
         self.lookups_per_hour = lookups_per_hour
         self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
+        self.poller: Poller | None = None  # set by the app while it watches the account
 
     def explain(self, code: int) -> Explanation:
         imported = None
@@ -166,3 +171,20 @@ class Service:
                 "min. Numbers looked up in the last 7 days still answer, from the cache."
             )
         return self.store.add_lookup_use(asker, now, forget_before=since)
+
+    async def incident_action(self, action: str, incident_id: str, user: str) -> str:
+        """An incident button: "ack", "mute" (with hours, e.g. "mute:24") or "samples"."""
+        if self.poller is None:
+            return "The watcher is not running in this process, so incidents cannot change."
+        if not incident_id.isdigit():
+            return "That button no longer carries a valid incident."
+        name, _, hours = action.partition(":")
+        if name == "ack":
+            return await self.poller.acknowledge(int(incident_id), user)
+        if name == "mute":
+            return await self.poller.mute(int(incident_id), user, int(hours))
+        found = self.poller.samples(int(incident_id))
+        if not found:
+            return "The samples of that incident are no longer in the bot's database."
+        lines = [f"{m.sid} · to {m.to} · {messages.describe(m)}" for m in found]
+        return "\n".join(["Samples:", *lines, "`/twilio why <SID>` explains one."])

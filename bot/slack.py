@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 from aiohttp import web
@@ -26,7 +26,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import commands
-from bot.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID, render
+from bot.blocks import (
+    ACK_ACTION_ID,
+    DOCS_ACTION_ID,
+    LOOKUP_ACTION_ID,
+    MUTE_ACTION_IDS,
+    SAMPLES_ACTION_ID,
+    SHARE_ACTION_ID,
+    render,
+)
 from bot.commands import Answer, Context, Notice
 from bot.errors import SlackRejected, SlackUnavailable
 from bot.messages import MessageReport, sid_problem
@@ -56,6 +64,10 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
     app.action(SHARE_ACTION_ID)(_share_listener(settings, context))
     app.action(LOOKUP_ACTION_ID)(_lookup_listener(settings, context))
     app.action(DOCS_ACTION_ID)(_ack_only)
+    incidents = {ACK_ACTION_ID: "ack", SAMPLES_ACTION_ID: "samples"}
+    incidents |= {action_id: f"mute:{hours}" for action_id, hours in MUTE_ACTION_IDS.items()}
+    for action_id, action in incidents.items():
+        app.action(action_id)(_incident_listener(settings, context, action))
     return app
 
 
@@ -113,7 +125,19 @@ async def _web_call(call: Awaitable[Any]) -> Any:
 
 # What the app registers, for the manifest check.
 COMMANDS = (SLASH_COMMAND,)
-ACTIONS = (SHARE_ACTION_ID, LOOKUP_ACTION_ID, DOCS_ACTION_ID)
+ACTIONS = (
+    SHARE_ACTION_ID,
+    LOOKUP_ACTION_ID,
+    DOCS_ACTION_ID,
+    ACK_ACTION_ID,
+    *MUTE_ACTION_IDS,
+    SAMPLES_ACTION_ID,
+)
+
+
+@runtime_checkable
+class Incidents(Protocol):
+    async def incident_action(self, action: str, incident_id: str, user: str) -> str: ...
 
 
 def _command_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
@@ -168,6 +192,29 @@ def _lookup_listener(settings: Settings, context: Context) -> Callable[..., Awai
         await _reply(respond, answer, masked=False)
 
     return on_lookup
+
+
+def _incident_listener(
+    settings: Settings, context: Context, action: str
+) -> Callable[..., Awaitable[None]]:
+    """An incident button: the change shows on the alert for everyone; the clicker gets a
+    private word (or, for samples, the sample messages with their full numbers)."""
+
+    async def on_incident(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        incident_id = str((body.get("actions") or [{}])[0].get("value", ""))
+        user = body.get("user", {}).get("id", "")
+        # The alert channel need not be one where commands are allowed: users only.
+        refused = commands.refusal(user, "", settings.allowed_users, frozenset())
+        if refused is None and isinstance(context, Incidents):
+            try:
+                refused = Notice(await context.incident_action(action, incident_id, user))
+            except Exception:
+                log.exception("incident button %s failed", action)
+                refused = Notice("Something went wrong on the bot's side; it has been logged.")
+        await _reply(respond, refused or Notice("Incidents are not handled here."), masked=False)
+
+    return on_incident
 
 
 async def _safely(answer: Awaitable[Answer], what: str) -> Answer:

@@ -21,7 +21,7 @@ from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
 from bot.messages import Message
 from bot.numbers import Lookup
-from bot.spikes import Baseline
+from bot.spikes import Baseline, Reading
 
 
 def _create_dictionary(db: sqlite_utils.Database) -> None:
@@ -130,12 +130,18 @@ def _create_watcher(db: sqlite_utils.Database) -> None:
     db.table("messages").create_index(["date_created"])  # retention deletes by it
 
 
+def _add_incident_readings(db: sqlite_utils.Database) -> None:
+    # The reading an incident was last shown with, so a button can redraw it at once.
+    db.table("incidents").add_column("reading", str)
+
+
 # Append only: a migration that has run on someone's file must never change.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
     ("0003_lookups", _create_lookups),
     ("0004_watcher", _create_watcher),
+    ("0005_incident_readings", _add_incident_readings),
 ]
 
 
@@ -333,11 +339,13 @@ class Store:
         rows = self.db.table("incidents").rows_where("resolved_at is null", order_by="id")
         return [_incident(row) for row in rows]
 
-    def save_incident(self, incident: Incident) -> Incident:
-        """Insert or update; returns the incident with its row id."""
+    def save_incident(self, incident: Incident, reading: Reading | None = None) -> Incident:
+        """Insert or update, with the reading it now shows; returns it with its row id."""
         row: dict[str, object] = {f.name: getattr(incident, f.name) for f in fields(Incident)}
         for name in ("opened_at", "updated_at", "resolved_at", "muted_until"):
             row[name] = _iso(row[name])  # type: ignore[arg-type]
+        if reading is not None:
+            row["reading"] = _reading_json(reading)
         table = self.db.table("incidents")
         with self.db.conn:
             if incident.id is None:
@@ -346,6 +354,21 @@ class Store:
                 return replace(incident, id=table.last_pk)
             table.update(incident.id, row)
         return incident
+
+    def incident(self, incident_id: int) -> tuple[Incident, Reading | None] | None:
+        try:
+            row = self.db.table("incidents").get(incident_id)
+        except NotFoundError:
+            return None
+        return _incident(row), _reading(row["reading"]) if row["reading"] else None
+
+    def messages_by_sid(self, sids: Iterable[str]) -> list[Message]:
+        wanted = list(sids)
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        rows = self.db.table("messages").rows_where(f"sid in ({marks})", wanted)
+        return [_message(row) for row in rows]
 
     def incident_message(self, incident_id: int) -> tuple[str, str, str] | None:
         """(channel, ts, shown) of the incident's Slack message, once it is posted."""
@@ -382,6 +405,13 @@ class Store:
                 }
             )
 
+    def has_posts(self, incident_id: int) -> bool:
+        """Whether the incident's message is queued or sent already."""
+        rows = self.db.table("outbox").rows_where(
+            "incident_id = ? and kind = 'post'", [incident_id], limit=1
+        )
+        return any(True for _ in rows)
+
     def pending_posts(self) -> list[Outgoing]:
         rows = self.db.table("outbox").rows_where("sent_at is null", order_by="id")
         return [
@@ -416,6 +446,22 @@ class Store:
     def set_shown(self, incident_id: int, shown: str) -> None:
         with self.db.conn:
             self.db.table("incidents").update(incident_id, {"shown": shown})
+
+
+def _reading_json(reading: Reading) -> str:
+    values = {f.name: getattr(reading, f.name) for f in fields(Reading)}
+    values["since"], values["until"] = _iso(reading.since), _iso(reading.until)
+    return json.dumps(values)
+
+
+def _reading(text: str) -> Reading:
+    values = json.loads(text)
+    for name in ("since", "until"):
+        values[name] = datetime.fromisoformat(values[name])
+    for name in ("senders", "countries", "carriers"):
+        values[name] = tuple((label, n) for label, n in values[name])
+    values["samples"], values["spark"] = tuple(values["samples"]), tuple(values["spark"])
+    return Reading(**values)
 
 
 def _incident(row: dict[str, Any]) -> Incident:

@@ -1,12 +1,14 @@
 """The watcher end to end: the simulator's messages in, incidents out on the fake Slack."""
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot import app as bot_app
 from bot import cli, slack
+from bot.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
 from bot.errors import TwilioUnavailable
 from bot.knowledge import curated_directory, load_curated
 from bot.poller import Poller
@@ -14,7 +16,14 @@ from bot.simulator import Fault as TwilioFault
 from bot.simulator import Simulator
 from bot.store import Store
 from bot.twilio_api import TwilioApi
-from tests.conftest import ACCOUNT_SID, make_settings, serving, twilio_env
+from tests.conftest import (
+    ACCOUNT_SID,
+    button_click,
+    make_settings,
+    post_signed,
+    serving,
+    twilio_env,
+)
 from tests.fake_slack import FakeSlack, Fault
 
 CHANNEL = "C0ALERTS"
@@ -300,3 +309,78 @@ async def test_slack_posts_still_go_while_twilio_is_down(
         await world.cycle(minutes_later=1)
     assert fake_slack.posted == 1
     assert "Twilio had an internal error" in (world.poller.health.last_error or "")
+
+
+def incident_buttons(message: dict) -> dict[str, str]:
+    """action_id -> value of the buttons on an incident message."""
+    return {
+        e["action_id"]: e["value"]
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    }
+
+
+async def click(client, fake_slack, action_id: str, value: str, name: str) -> dict:  # type: ignore[no-untyped-def]
+    body = button_click(action_id, value, fake_slack.response_url(name), user="U0ONCALL")
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls(f"response/{name}"))
+    [reply] = fake_slack.calls(f"response/{name}")
+    assert reply["response_type"] == "ephemeral"
+    return reply
+
+
+async def test_acknowledge_and_samples_buttons(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    failing(scenario, 1, 2, code=30002)
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+    [alert] = posts(fake_slack)
+    buttons = incident_buttons(alert)
+    assert set(buttons) == {ACK_ACTION_ID, *MUTE_ACTION_IDS, SAMPLES_ACTION_ID}
+
+    reply = await click(client, fake_slack, ACK_ACTION_ID, buttons[ACK_ACTION_ID], "ack")
+    assert reply["text"] == "Done: the incident is acknowledged."
+    edit = fake_slack.calls("chat.update")[-1]
+    assert edit["ts"] == "1700000000.000001"
+    assert "Acknowledged by <@U0ONCALL>" in json.dumps(edit["blocks"])
+    assert ACK_ACTION_ID not in incident_buttons(edit)
+    [note] = posts(fake_slack, thread=True)
+    assert note["text"].endswith("acknowledged by <@U0ONCALL>.")
+
+    reply = await click(client, fake_slack, SAMPLES_ACTION_ID, buttons[SAMPLES_ACTION_ID], "s")
+    [sample] = [m for m in scenario.messages if m.error_code == 30002]
+    assert f"{sample.sid} · to {sample.to} · " in reply["text"]  # full number: only the clicker
+
+
+async def test_a_forged_incident_button_changes_nothing(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client
+):
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    body = button_click(ACK_ACTION_ID, "1", fake_slack.response_url("forged"))
+    assert await post_signed(client, body, secret="wrong") == 401
+    reply = await click(client, fake_slack, ACK_ACTION_ID, "not-a-number", "bad")
+    assert reply["text"] == "That button no longer carries a valid incident."
+
+
+async def test_a_muted_incident_is_not_edited_until_it_resolves(world, scenario, fake_slack):
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 90, 5)
+    failing(scenario, 7, 4)
+    await world.cycle()
+    [incident] = world.store.open_incidents()
+    assert (
+        await world.poller.mute(incident.id, "U0ONCALL", 1)
+        == "Done: the incident is muted for 1 h."
+    )
+    edits = len(fake_slack.calls("chat.update"))
+    failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
+    await world.cycle(minutes_later=1)  # now critical, but muted
+    assert len(fake_slack.calls("chat.update")) == edits
+    [note] = posts(fake_slack, thread=True)  # the mute, and no escalation note
+    assert note["text"].endswith("muted for 1 h by <@U0ONCALL>.")
+    for _ in range(3):
+        send(scenario, 50, 0.5, at=world.now + timedelta(minutes=20))
+        await world.cycle(minutes_later=20)
+    assert header(fake_slack.calls("chat.update")[-1]).startswith("✅ Resolved")
