@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from aiohttp import web
 
-from bot import slack
+from bot import slack, webhook
 from bot.knowledge import curated_directory, load_curated
 from bot.poller import Poller
 from bot.service import Service
@@ -43,10 +43,18 @@ def build(settings: Settings) -> web.Application:
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
+    watching = not problems_for_watching(settings)
     if not problems_for_twilio(settings):
         app.cleanup_ctx.append(_twilio_client(service, settings))
-        if not problems_for_watching(settings):
+        if watching:
             app.cleanup_ctx.append(_poller(app, service, settings, slack.Poster(bolt.client)))
+    if watching and settings.public_url and settings.twilio_auth_token:
+        # Twilio signs webhooks with the Auth Token, even for accounts that call with API keys.
+        # Only while watching: the poller's retention is what keeps the table bounded.
+        app.router.add_post(
+            webhook.PATH,
+            webhook.status_callback(store, settings.public_url, settings.twilio_auth_token),
+        )
     if settings.socket_mode:
         app.cleanup_ctx.append(slack.socket_mode_connection(bolt, settings))
     else:
@@ -84,7 +92,12 @@ def _poller(
         task = asyncio.create_task(app[POLLER].run_forever())
         yield
         service.poller = None
-        task.cancel()
+        app[POLLER].stopping = True
+        # Python 3.11's wait_for can swallow a cancel that lands as its call completes
+        # (fixed in 3.12), so cancel until the task has really ended.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=1)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -106,8 +119,7 @@ async def healthz(request: web.Request) -> web.Response:
     if poller is not None:
         health = poller.health
         body["poller"] = asdict(health)
-        last = health.last_finished or health.started_at
-        if time.time() - last > 3 * settings.poll_interval_seconds:
+        if health.stalled(time.time(), settings.poll_interval_seconds):
             body["status"] = "poller stalled"
             return web.json_response(body, status=503)
     return web.json_response(body)

@@ -15,7 +15,7 @@ from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
 from bot.messages import MessageReport, utc
 from bot.numbers import NumberReport
-from bot.privacy import mask_number
+from bot.privacy import mask_numbers_in
 from bot.spikes import Reading, render_spark
 
 Block = dict[str, Any]
@@ -190,7 +190,7 @@ def _incident_buttons(incident: Incident, reading: Reading) -> list[Block]:
 
 
 def _masked(name: str) -> str:
-    return mask_number(name) if name.startswith("+") else name
+    return mask_numbers_in(name)  # also `whatsapp:+1…` and other channel addresses
 
 
 def _document(heading: str, facts: list[tuple[str, str]], sections: list[Section]) -> list[Block]:

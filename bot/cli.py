@@ -146,7 +146,10 @@ async def _poll(once: bool, config: settings.Settings) -> int:
         poller = Poller(config, store, twilio, poster, load_curated(curated_directory()))
         if not once:
             await poller.run_forever()
-        result = await poller.cycle()
+        try:
+            result = await poller.cycle()
+        finally:
+            store.release_lease(poller.owner)
     finally:
         await twilio.close()
         store.close()

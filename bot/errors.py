@@ -6,6 +6,7 @@
     ├── DictionaryError      Twilio's error dictionary could not be fetched or read
     ├── StoreError           the SQLite file cannot be opened or written
     ├── LimitReached         a user has used up their paid Twilio lookups for the hour
+    ├── WatcherBusy          another poller is watching the same database
     ├── TwilioError          a Twilio API call gave no usable answer
     │   ├── NotFound             the resource does not exist in this account (20404)
     │   ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
@@ -47,6 +48,10 @@ class StoreError(BotError):
 
 class LimitReached(BotError):
     """A user has used up their paid lookups for the hour; the message says until when."""
+
+
+class WatcherBusy(BotError):
+    """Another poller holds the database's lease; two would post every alert twice."""
 
 
 class TwilioError(BotError):

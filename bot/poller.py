@@ -1,6 +1,6 @@
 """Poller: the watcher's cycle. Read the account and its messages, evaluate, tell Slack.
 
-One cycle: fetch the Account; ingest messages sent since the watermark (less an overlap),
+One cycle: fetch the Account; ingest messages created since the watermark (less an overlap),
 re-reading the settle window so late statuses are seen; measure each watched code and
 decide each incident; queue what Slack should see in the outbox and deliver it; prune.
 A cycle that fails is logged and kept in `health`; the next one starts on time.
@@ -10,8 +10,11 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
 import re
+import socket
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -20,7 +23,7 @@ from typing import Any
 from bot import alerting, knowledge, spikes
 from bot.alerting import Incident, Step
 from bot.blocks import render_incident
-from bot.errors import BotError, SlackError
+from bot.errors import BotError, SlackRejected, SlackUnavailable, WatcherBusy
 from bot.knowledge import Entry
 from bot.messages import Message, utc, when
 from bot.settings import Settings
@@ -31,11 +34,12 @@ from bot.twilio_api import TwilioApi
 
 log = logging.getLogger(__name__)
 
-WATERMARK = "messages_watermark"  # the newest date_sent ingested, ISO 8601
+WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 1000
 MAX_PAGES = 50  # per cycle: 50 000 messages; a larger backfill continues next cycle
 BASELINE_SPAN = timedelta(days=7)
+FIRST_CYCLE_GRACE_SECONDS = 600
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
@@ -52,6 +56,15 @@ class Health:
     account_status: str | None = None
     lag_seconds: float | None = None  # now minus the newest message seen
     pending_posts: int = 0
+    refused_posts: int = 0  # given up on after Slack refused them again and again
+    last_success: float | None = None
+
+    def stalled(self, now: float, interval: float) -> bool:
+        """No cycle has ended, well or badly, for three intervals (the first, which may
+        read a day of history, gets ten minutes more)."""
+        if self.last_finished is not None:
+            return now - self.last_finished > 3 * interval
+        return now - self.started_at > 3 * interval + FIRST_CYCLE_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -80,13 +93,22 @@ class Poller:
         self.curated = curated
         self.clock = clock
         self.health = Health(started_at=time.time())
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._delivering = asyncio.Lock()
+        self.stopping = False  # checked every beat: a cancel lost inside a call still stops
+        self._slack_error: str | None = None
 
     async def run_forever(self) -> None:
         """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
+        try:
+            await self._beat()
+        finally:
+            self.store.release_lease(self.owner)
+
+    async def _beat(self) -> None:
         interval = self.settings.poll_interval_seconds
         beat = time.monotonic()
-        while True:
+        while not self.stopping:
             await self.cycle_safely()
             beat += interval
             # A cycle longer than the interval skips the beats it overran, not the next one.
@@ -107,8 +129,15 @@ class Poller:
     async def cycle(self) -> CycleResult:
         started = time.monotonic()
         self.health.last_started = time.time()
-        self.health.last_error = None
+        self._slack_error = None
         now = self.clock()
+        lease = timedelta(seconds=3 * self.settings.poll_interval_seconds + 60)
+        if not self.store.take_lease(self.owner, now, lease):
+            self.health.last_error = "another poller is watching this database"
+            raise WatcherBusy(
+                "another poller is watching this database (a serving bot with "
+                "SLACK_ALERT_CHANNEL, or another `poll`); this one stands by"
+            )
         failure: BotError | None = None
         ingested = 0
         readings: tuple[Reading, ...] = ()
@@ -124,13 +153,16 @@ class Poller:
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
         delivered = await self.deliver(now)
         self.store.prune_messages(now - self.settings.retention)
-        if failure is not None:
-            self.health.last_error = str(failure)
-            raise failure
         pending = len(self.store.pending_posts())
         self.health.pending_posts = pending
+        self.health.refused_posts = self.store.refused_posts()
         self.health.last_finished = time.time()
         self.health.last_duration_seconds = time.monotonic() - started
+        # The last cycle's trouble, kept until a cycle has none.
+        self.health.last_error = str(failure) if failure else self._slack_error
+        if failure is not None:
+            raise failure
+        self.health.last_success = self.health.last_finished
         self.health.cycles += 1
         return CycleResult(ingested, readings, steps, delivered, pending)
 
@@ -139,15 +171,18 @@ class Poller:
         floor = now - self.settings.backfill
         since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
         since = max(floor, min(since, now - self.settings.settle))
-        found = await self.twilio.list_messages(
-            sent_after=since, page_size=PAGE_SIZE, max_pages=MAX_PAGES
+        listed = await self.twilio.list_messages(
+            created_after=since, page_size=PAGE_SIZE, max_pages=MAX_PAGES
         )
-        if len(found) >= PAGE_SIZE * MAX_PAGES:
-            log.warning("more than %d messages since %s: the rest next cycle", len(found), since)
+        found = [m for m in listed if m.date_created is None or m.date_created >= since]
+        if len(listed) >= PAGE_SIZE * MAX_PAGES and len(found) == len(listed):
+            log.warning(
+                "more than %d messages since %s: the older ones were not read", len(found), since
+            )
         self.store.save_messages(found)
-        sent = [m.date_sent for m in found if m.date_sent is not None]
-        if sent:
-            newest = max(sent)
+        created = [m.date_created for m in found if m.date_created is not None]
+        if created:
+            newest = max(created)
             if mark is None or newest > datetime.fromisoformat(mark):
                 self.store.set_state(WATERMARK, newest.astimezone(UTC).isoformat())
             self.health.lag_seconds = (now - newest).total_seconds()
@@ -242,7 +277,10 @@ class Poller:
 
     async def _deliver(self, now: datetime) -> int:
         sent = 0
+        held: set[int] = set()  # incidents with a post that did not go: nothing overtakes it
         for post in self.store.pending_posts():
+            if post.incident_id in held:
+                continue
             try:
                 if post.kind == "post":
                     posted = await self.poster.post(post.channel, post.text, post.blocks)
@@ -250,17 +288,26 @@ class Poller:
                 else:
                     where = self.store.incident_message(post.incident_id)
                     if where is None:
-                        break  # its incident's message has not gone yet
+                        held.add(post.incident_id)  # its message has not gone yet
+                        continue
                     channel, ts, _ = where
                     if post.kind == "update":
                         await self.poster.update(channel, ts, post.text, post.blocks)
                     else:
                         await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
                     self.store.mark_sent(post.id, now, None)
-            except SlackError as exc:
-                self.store.mark_failed(post.id, str(exc))
+            except SlackUnavailable as exc:
+                self.store.mark_failed(post.id, str(exc), refused=False)
                 log.warning("Slack post %s held for the next cycle: %s", post.id, exc)
-                self.health.last_error = f"Slack: {exc}"
-                break
+                self._slack_error = f"Slack: {exc}"
+                break  # Slack is down or limiting: the rest would fare no better
+            except SlackRejected as exc:
+                # Slack said no to this one (a deleted message, bad blocks, a wrong
+                # channel): try again next cycle, up to a limit, but let others through.
+                self.store.mark_failed(post.id, str(exc), refused=True)
+                log.warning("Slack refused post %s: %s", post.id, exc)
+                self._slack_error = f"Slack: {exc}"
+                held.add(post.incident_id)
+                continue
             sent += 1
         return sent

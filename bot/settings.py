@@ -104,6 +104,13 @@ SETTINGS: tuple[Setting, ...] = (
         "30",
         "Recent messages re-read every poll, so statuses that arrive late are seen.",
     ),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "The bot's public base URL (https://...). With TWILIO_AUTH_TOKEN, it enables the "
+        "StatusCallback webhook at /twilio/status-callback, whose signatures are checked "
+        "against it.",
+    ),
     Setting("BACKFILL_HOURS", "24", "History read on the first poll, to build a baseline."),
     Setting("RETENTION_DAYS", "8", "Messages older than this are deleted from the database."),
     Setting(
@@ -155,6 +162,7 @@ class Settings:
     default_region: str
     lookups_per_user_per_hour: int
     slack_alert_channel: str
+    public_url: str
     poll_interval_seconds: float
     alert_codes: tuple[int, ...]
     thresholds: Thresholds
@@ -195,7 +203,7 @@ def load(environ: Mapping[str, str]) -> Settings:
     if log_level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     api_url = raw["SLACK_API_URL"]
-    for name in ("SLACK_API_URL", "TWILIO_API_URL"):
+    for name in ("SLACK_API_URL", "TWILIO_API_URL", "PUBLIC_URL"):
         if raw[name] and not raw[name].startswith(("http://", "https://")):
             problems.append(f"{name} must be an http(s) URL")
     if raw["TWILIO_ACCOUNT_SID"] and not _ACCOUNT_SID.fullmatch(raw["TWILIO_ACCOUNT_SID"]):
@@ -239,6 +247,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         default_region=region,
         lookups_per_user_per_hour=int(lookups),
         slack_alert_channel=raw["SLACK_ALERT_CHANNEL"],
+        public_url=raw["PUBLIC_URL"].rstrip("/"),
         poll_interval_seconds=poll_interval,
         alert_codes=codes,
         thresholds=thresholds,

@@ -18,11 +18,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import commands
@@ -44,7 +40,6 @@ log = logging.getLogger(__name__)
 
 SLASH_COMMAND = "/twilio"
 RATE_LIMIT_RETRIES = 3
-SERVER_ERROR_RETRIES = 2
 WEB_API_TIMEOUT_SECONDS = 10
 
 
@@ -82,13 +77,11 @@ def web_client(settings: Settings) -> AsyncWebClient:
 
 
 def _retry_handlers() -> list[AsyncRetryHandler]:
-    # slack_sdk's clients retry nothing by themselves. The rate limit handler waits out
-    # Retry-After; what still fails is left in the outbox for the next cycle.
-    return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-        AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
-        AsyncConnectionErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
-    ]
+    # slack_sdk's clients retry nothing by themselves. A 429 means Slack did not take the
+    # post, so waiting out Retry-After and sending again is safe. A 5xx or a lost connection
+    # may come after Slack posted it: those are left in the outbox for the next cycle
+    # rather than resent at once, which keeps the window for a duplicate small.
+    return [AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
 
 
 class Poster:

@@ -9,7 +9,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ from bot.errors import StoreError
 from bot.messages import Message
 from bot.numbers import Lookup
 from bot.spikes import Baseline, Reading
+
+MOMENT = "coalesce(date_sent, date_created)"
+MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
 
 
 def _create_dictionary(db: sqlite_utils.Database) -> None:
@@ -135,6 +138,13 @@ def _add_incident_readings(db: sqlite_utils.Database) -> None:
     db.table("incidents").add_column("reading", str)
 
 
+def _index_moments(db: sqlite_utils.Database) -> None:
+    # A message's moment is when it was sent, or created if it never was (`failed` ones).
+    db.execute(f"create index messages_moment on messages({MOMENT})")
+    # At most one unresolved incident per key, even with two pollers on one file.
+    db.execute("create unique index incidents_one_open on incidents(key) where resolved_at is null")
+
+
 # Append only: a migration that has run on someone's file must never change.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_dictionary", _create_dictionary),
@@ -142,6 +152,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0003_lookups", _create_lookups),
     ("0004_watcher", _create_watcher),
     ("0005_incident_readings", _add_incident_readings),
+    ("0006_moments", _index_moments),
 ]
 
 
@@ -240,6 +251,26 @@ class Store:
         with self.db.conn:
             self.db.table("messages").upsert_all(rows, pk="sid")
 
+    def record_status(self, message: Message) -> None:
+        """A status report for a message: a known one keeps its dates and gains the new
+        status; an unknown one is stored as it is, and the next poll fills it in."""
+        table = self.db.table("messages")
+        try:
+            with self.db.conn:
+                if table.count_where("sid = ?", [message.sid]):
+                    table.update(
+                        message.sid,
+                        {
+                            "status": message.status,
+                            "error_code": message.error_code,
+                            "date_updated": _iso(message.date_updated),
+                        },
+                    )
+                else:
+                    table.insert(_message_row(message))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot store the status of {message.sid}: {exc}") from exc
+
     def messages_to(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
         """Messages to one number sent since `since`, newest first."""
         rows = self.db.table("messages").rows_where(
@@ -292,14 +323,14 @@ class Store:
     # -- the watcher ----------------------------------------------------------------------
 
     def recent_messages(self, since: datetime) -> list[Message]:
-        rows = self.db.table("messages").rows_where("date_sent >= ?", [_iso(since)])
+        rows = self.db.table("messages").rows_where(f"{MOMENT} >= ?", [_iso(since)])
         return [_message(row) for row in rows]
 
     def baseline(self, code: int, since: datetime, until: datetime) -> Baseline:
         """`code` against all final outbound messages sent in [since, until)."""
         [(final, failed)] = self.db.execute(
             "select count(*), coalesce(sum(error_code = ?), 0) from messages "
-            "where date_sent >= ? and date_sent < ? and direction like 'outbound%' "
+            f"where {MOMENT} >= ? and {MOMENT} < ? and direction like 'outbound%' "
             "and status in ('delivered', 'undelivered', 'failed')",
             [code, _iso(since), _iso(until)],
         ).fetchall()
@@ -327,6 +358,28 @@ class Store:
     def set_state(self, name: str, value: str) -> None:
         with self.db.conn:
             self.db.table("poll_state").upsert({"name": name, "value": value}, pk="name")
+
+    def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Hold the watcher's lease until now + ttl, unless someone else holds it still.
+        BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win."""
+        with self.db.conn:
+            self.db.execute("begin immediate")
+            rows = self.db.execute("select value from poll_state where name = 'lease'").fetchall()
+            held = rows[0][0] if rows else None
+            if held:
+                holder, until = json.loads(held)
+                if holder != owner and datetime.fromisoformat(until) > now:
+                    return False
+            lease = json.dumps([owner, _iso(now + ttl)])
+            self.db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
+        return True
+
+    def release_lease(self, owner: str) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "delete from poll_state where name = 'lease' and json_extract(value, '$[0]') = ?",
+                [owner],
+            )
 
     def open_incident(self, key: str) -> Incident | None:
         for row in self.db.table("incidents").rows_where(
@@ -413,7 +466,9 @@ class Store:
         return any(True for _ in rows)
 
     def pending_posts(self) -> list[Outgoing]:
-        rows = self.db.table("outbox").rows_where("sent_at is null", order_by="id")
+        rows = self.db.table("outbox").rows_where(
+            "sent_at is null and attempts < ?", [MAX_REFUSALS], order_by="id"
+        )
         return [
             Outgoing(
                 id=row["id"],
@@ -436,12 +491,20 @@ class Store:
                 channel, ts = posted
                 self.db.table("incidents").update(incident_id, {"channel": channel, "ts": ts})
 
-    def mark_failed(self, post_id: int, error: str) -> None:
+    def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
+        """Keep the post for another try. Only refusals count towards MAX_REFUSALS: an
+        outage, however long, never makes the bot give up on an alert."""
         with self.db.conn:
             self.db.execute(
-                "update outbox set attempts = attempts + 1, last_error = ? where id = ?",
-                [error, post_id],
+                "update outbox set attempts = attempts + ?, last_error = ? where id = ?",
+                [int(refused), error, post_id],
             )
+
+    def refused_posts(self) -> int:
+        """Posts given up on after MAX_REFUSALS refusals, for health."""
+        return self.db.table("outbox").count_where(
+            "sent_at is null and attempts >= ?", [MAX_REFUSALS]
+        )
 
     def set_shown(self, incident_id: int, shown: str) -> None:
         with self.db.conn:

@@ -21,6 +21,7 @@ import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.errors import (
@@ -30,7 +31,7 @@ from bot.errors import (
     TwilioRejected,
     TwilioUnavailable,
 )
-from bot.messages import Message, when
+from bot.messages import Message
 from bot.numbers import Lookup
 from bot.privacy import mask_numbers_in
 from bot.settings import Settings
@@ -78,12 +79,17 @@ class TwilioApi:
         *,
         to: str | None = None,
         sent_after: datetime | None = None,
+        created_after: datetime | None = None,
         page_size: int = 100,
         max_pages: int = 1,
     ) -> list[Message]:
         """Messages, newest first, at most `max_pages` pages: the walk never trusts the server
-        to stop handing out next pages. Twilio documents the DateSent filter by day, so the
-        walk also stops itself at the first page that reaches back past `sent_after`."""
+        to stop handing out next pages.
+
+        `sent_after` filters on DateSent at Twilio, which leaves out messages never sent
+        (a `failed` one has no date_sent). `created_after` has no filter at Twilio: the walk
+        stops at the first page that reaches back past it, Twilio listing newest first.
+        """
         kwargs: dict[str, Any] = {"page_size": page_size}
         if to is not None:
             kwargs["to"] = to
@@ -93,7 +99,8 @@ class TwilioApi:
         page = await _call(self.client.messages.page_async(**kwargs), missing)
         found = [_message(m) for m in page]
         for _ in range(max_pages - 1):
-            if sent_after is not None and found and when(found[-1]) < sent_after:
+            oldest = found[-1].date_created if found else None
+            if created_after is not None and oldest is not None and oldest < created_after:
                 break
             page = await _call(page.next_page_async(), missing)
             if page is None:
@@ -145,6 +152,12 @@ async def _call(call: Awaitable[T], not_found: str) -> T:
         raise TwilioUnavailable("Twilio failed while listing messages; try again shortly.") from exc
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise TwilioUnavailable("Twilio sent an answer that could not be read.") from exc
+
+
+def signature_valid(auth_token: str, url: str, params: dict[str, str], signature: str) -> bool:
+    """Whether a webhook request really comes from Twilio: X-Twilio-Signature is an HMAC
+    of the full public URL and the form fields, keyed by the account's Auth Token."""
+    return bool(signature) and bool(RequestValidator(auth_token).validate(url, params, signature))
 
 
 def _rest_error(exc: TwilioRestException, not_found: str) -> TwilioError:

@@ -69,6 +69,12 @@ def traffic(total: int, failing: int, code: int = 30003, recipients: int | None 
         (100, 8, None, Baseline(10_000, 300), None),  # 8 % against a 3 % normal: under 3x
         (100, 10, None, Baseline(10_000, 300), "critical"),  # 10 % against 3 %: 3.3x
         (100, 6, None, Baseline(0, 0), "warning"),  # no history yet: the rate alone decides
+        # Each threshold at its exact edge counts; one short does not.
+        (100, 5, None, QUIET, "warning"),  # exactly 5 %
+        (100, 10, None, QUIET, "critical"),  # exactly 10 %
+        (20, 5, None, QUIET, "critical"),  # exactly 20 messages
+        (19, 5, None, QUIET, None),
+        (100, 10, 5, QUIET, "critical"),  # exactly 5 recipients
     ],
 )
 def test_severity(total, failing, recipients, baseline, severity):

@@ -9,7 +9,7 @@ import pytest
 from bot import app as bot_app
 from bot import cli, slack
 from bot.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
-from bot.errors import TwilioUnavailable
+from bot.errors import TwilioUnavailable, WatcherBusy
 from bot.knowledge import curated_directory, load_curated
 from bot.poller import Poller
 from bot.simulator import Fault as TwilioFault
@@ -43,7 +43,10 @@ class World:
         self.poller = self.restart()
 
     def restart(self) -> Poller:
-        """A fresh poller on the same database file, as after a process restart."""
+        """A fresh poller on the same database file, as after a process restart (a clean
+        one, which gives the lease back)."""
+        if getattr(self, "poller", None) is not None:
+            self.store.release_lease(self.poller.owner)
         self.store.close()
         self.store = Store(self.settings.database_path)
         self.poller = Poller(
@@ -187,12 +190,14 @@ async def test_slack_429_is_waited_out_and_posted_once(world, scenario, fake_sla
 
 async def test_slack_down_keeps_the_alert_for_the_next_cycle(world, scenario, fake_slack):
     scenario.accounts[ACCOUNT_SID].status = "suspended"
-    fake_slack.inject(Fault("chat.postMessage", status=503, times=3))  # outlasts the retries
-    result = await world.cycle()
-    assert result.delivered == 0 and result.pending == 1
-    assert "Slack answered HTTP 503" in (world.poller.health.last_error or "")
+    fake_slack.inject(Fault("chat.postMessage", status=503, times=2))  # down for two cycles
+    for _ in range(2):
+        result = await world.cycle(minutes_later=1)
+        assert result.delivered == 0 and result.pending == 1
+        assert "Slack answered HTTP 503" in (world.poller.health.last_error or "")
     result = await world.cycle(minutes_later=1)
     assert result.pending == 0 and fake_slack.posted == 1
+    assert len(fake_slack.calls("chat.postMessage")) == 3  # one try a cycle, not a burst
 
 
 async def test_after_a_restart_the_same_message_is_edited(world, scenario, fake_slack):
@@ -279,8 +284,9 @@ def app_poller(client) -> Poller:  # type: ignore[no-untyped-def]
 
 
 async def test_healthz_is_503_when_the_poller_stalls(
-    fake_slack, twilio_sim, tmp_path, aiohttp_client
+    fake_slack, twilio_sim, tmp_path, aiohttp_client, monkeypatch
 ):
+    monkeypatch.setattr("bot.poller.FIRST_CYCLE_GRACE_SECONDS", 0)
     twilio_sim.latency_seconds = 3  # every Twilio call hangs
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
     await asyncio.sleep(0.3)  # six intervals with no cycle finished
@@ -384,3 +390,81 @@ async def test_a_muted_incident_is_not_edited_until_it_resolves(world, scenario,
         send(scenario, 50, 0.5, at=world.now + timedelta(minutes=20))
         await world.cycle(minutes_later=20)
     assert header(fake_slack.calls("chat.update")[-1]).startswith("✅ Resolved")
+
+
+async def test_a_failed_message_without_date_sent_is_seen(world, scenario, fake_slack):
+    # Messages that never left Twilio, as with a suspended account, have no date_sent.
+    for i in range(2):
+        scenario.add_message(
+            ACCOUNT_SID,
+            to=f"+1202555010{i}",
+            status="failed",
+            error_code=30002,
+            date_sent=None,
+            date_created=NOW - timedelta(minutes=2, seconds=i),
+        )
+    result = await world.cycle()
+    [reading] = [r for r in result.readings if r.code == 30002]
+    assert reading.failed == 2 and reading.severity == "critical"
+    assert len(posts(fake_slack)) == 1
+
+
+async def test_the_walk_stops_at_the_first_page_older_than_the_window(
+    world, scenario, twilio_sim, monkeypatch
+):
+    monkeypatch.setattr("bot.poller.PAGE_SIZE", 5)
+    send(scenario, 30, 60 * 30)  # thirty hours ago: outside the 24 h backfill
+    send(scenario, 12, 5)
+    result = await world.cycle()
+    assert result.ingested == 12
+    # Three pages hold the twelve new ones and reach back past the window; no more.
+    assert twilio_sim.count("/Messages.json") == 3
+
+
+async def test_healthz_stays_200_while_twilio_fails(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client, monkeypatch
+):
+    # Restarting the bot would not bring Twilio back: failing cycles are not a stall.
+    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.001)
+    twilio_sim.inject(TwilioFault(status=500, times=10_000))
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    for _ in range(100):
+        if app_poller(client).health.last_finished is not None:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # four intervals
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 200
+    assert "Twilio had an internal error" in body["poller"]["last_error"]
+
+
+async def test_a_second_poller_on_the_same_database_stands_by(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    await world.cycle()
+    other = Poller(
+        world.settings,
+        world.store,
+        world.twilio,
+        world.poller.poster,
+        world.poller.curated,
+        clock=lambda: world.now,
+    )
+    with pytest.raises(WatcherBusy):
+        await other.cycle()
+    await world.cycle(minutes_later=1)  # the holder carries on
+    assert fake_slack.posted == 1
+
+
+async def test_a_refused_post_is_given_up_after_five_tries_and_blocks_no_other(
+    world, scenario, fake_slack
+):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", error="invalid_blocks", times=5))
+    for _ in range(5):
+        await world.cycle(minutes_later=1)
+    assert world.poller.health.refused_posts == 1
+    failing(scenario, 30, 0.5, at=world.now + timedelta(minutes=1))  # a 30003 spike
+    await world.cycle(minutes_later=1)
+    [alert] = posts(fake_slack)[-1:]
+    assert header(alert).startswith("🔴 Critical: 30003")

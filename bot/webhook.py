@@ -1,0 +1,70 @@
+"""Webhook: Twilio's message StatusCallback, checked and stored for the next evaluation.
+
+Point a Messaging Service (or the StatusCallback of each send) at
+`PUBLIC_URL/twilio/status-callback`. Each request is checked with twilio's
+RequestValidator against PUBLIC_URL and the Auth Token: a bad or missing signature gets
+403 and changes nothing. A good one upserts the message, so detection sees a new
+`undelivered` without waiting for the next poll.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bot.errors import StoreError
+from bot.messages import Message
+from bot.store import Store
+from bot.twilio_api import signature_valid
+
+log = logging.getLogger(__name__)
+
+PATH = "/twilio/status-callback"
+
+
+def status_callback(
+    store: Store,
+    public_url: str,
+    auth_token: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        # Twilio signs the URL it was given, so behind a proxy the public one is what counts.
+        url = public_url.rstrip("/") + request.path_qs
+        if not signature_valid(
+            auth_token, url, form, request.headers.get("X-Twilio-Signature", "")
+        ):
+            log.warning("StatusCallback with a bad or missing signature refused")
+            return web.Response(status=403, text="signature does not match")
+        message = _message(form, clock())
+        if message is None:
+            return web.Response(status=400, text="MessageSid and MessageStatus are required")
+        try:
+            store.record_status(message)
+        except StoreError:
+            log.exception("StatusCallback for %s not stored", message.sid)
+            return web.Response(status=503)  # Twilio retries some failures; the poll will too
+        return web.Response(status=204)
+
+    return handle
+
+
+def _message(form: dict[str, str], now: datetime) -> Message | None:
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    if not sid or not status:
+        return None
+    code = form.get("ErrorCode", "")
+    return Message(
+        sid=sid,
+        status=status,
+        to=form.get("To", ""),
+        from_=form.get("From", ""),
+        direction="outbound-api",  # StatusCallbacks are sent for messages the account sends
+        error_code=int(code) if code.isdigit() else None,
+        messaging_service_sid=form.get("MessagingServiceSid") or None,
+        date_created=now,
+        date_sent=now,
+        date_updated=now,
+    )

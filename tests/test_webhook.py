@@ -1,0 +1,107 @@
+"""Twilio's StatusCallback: signed requests through the real app, checked with twilio's own
+RequestValidator, stored for the next evaluation."""
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from bot import app as bot_app
+from bot.store import Store
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, make_settings
+
+PUBLIC_URL = "https://bot.example.com"
+CALLBACK = "/twilio/status-callback"
+SID = "SM" + "a" * 32
+
+
+def form(**fields: str) -> dict[str, str]:
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "MessageSid": SID,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "To": "+12025550156",
+        "From": "+15005550006",
+        "ApiVersion": "2010-04-01",
+        **fields,
+    }
+
+
+def signed(fields: dict[str, str], token: str = AUTH_TOKEN, path: str = CALLBACK) -> dict:
+    signature = RequestValidator(token).compute_signature(PUBLIC_URL + path, fields)
+    return {
+        "X-Twilio-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+@pytest.fixture
+async def client(fake_slack, twilio_sim, tmp_path, aiohttp_client):
+    settings = make_settings(
+        fake_slack,
+        tmp_path,
+        twilio_sim,
+        PUBLIC_URL=PUBLIC_URL + "/",
+        SLACK_ALERT_CHANNEL="C0ALERTS",
+        POLL_INTERVAL_SECONDS="3600",  # the first cycle runs at start; the rest are not needed
+    )
+    return await aiohttp_client(bot_app.build(settings))
+
+
+def stored(tmp_path) -> list:  # type: ignore[no-untyped-def]
+    store = Store(str(tmp_path / "bot.db"))
+    try:
+        return store.recent_messages(datetime.now(UTC) - timedelta(days=1))
+    finally:
+        store.close()
+
+
+async def test_a_signed_callback_is_stored(client, tmp_path):
+    fields = form()
+    response = await client.post(CALLBACK, data=urlencode(fields), headers=signed(fields))
+    assert response.status == 204
+    [message] = stored(tmp_path)
+    assert (message.sid, message.status, message.error_code) == (SID, "undelivered", 30003)
+
+
+async def test_a_later_status_updates_the_same_row(client, tmp_path):
+    for status, code in (("sent", ""), ("undelivered", "30003")):
+        fields = form(MessageStatus=status, ErrorCode=code)
+        response = await client.post(CALLBACK, data=urlencode(fields), headers=signed(fields))
+        assert response.status == 204
+    [message] = stored(tmp_path)
+    assert (message.status, message.error_code) == ("undelivered", 30003)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # no signature
+        {"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"},
+        "wrong token",
+        "tampered",
+    ],
+)
+async def test_a_bad_signature_is_403_and_stores_nothing(client, tmp_path, headers):
+    fields = form()
+    if headers == "wrong token":
+        headers = signed(fields, token="not-the-token")
+    elif headers == "tampered":
+        headers = signed(fields)
+        fields = form(ErrorCode="30005")
+    body = urlencode(fields)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+    response = await client.post(CALLBACK, data=body, headers=headers)
+    assert response.status == 403
+    assert stored(tmp_path) == []
+
+
+async def test_without_a_public_url_there_is_no_webhook(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client
+):
+    client = await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path, twilio_sim)))
+    fields = form()
+    response = await client.post(CALLBACK, data=urlencode(fields), headers=signed(fields))
+    assert response.status == 404
