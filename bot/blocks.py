@@ -17,6 +17,7 @@ from bot.messages import MessageReport, utc
 from bot.numbers import NumberReport
 from bot.privacy import mask_numbers_in
 from bot.spikes import Reading, render_spark
+from bot.status import StatusReport
 
 Block = dict[str, Any]
 
@@ -61,6 +62,10 @@ def render(
         return render_report(answer, prefix, masked)
     if isinstance(answer, NumberReport):
         return render_number(answer)
+    if isinstance(answer, StatusReport):
+        return _fallback(answer.heading), _document(
+            answer.heading, answer.facts(), answer.sections()
+        )
     return render_explanation(answer, prefix)
 
 

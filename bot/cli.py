@@ -96,13 +96,20 @@ async def _answer(text: str, config: settings.Settings) -> commands.Answer:
     store = Store(config.database_path) if keep_store else None
     twilio = TwilioApi(config) if with_twilio else None
     try:
+        curated = load_curated(curated_directory())
         service = Service(
-            load_curated(curated_directory()),
+            curated,
             store,
             twilio,
             default_region=config.default_region,
             lookups_per_hour=config.lookups_per_user_per_hour,
         )
+        if store is not None and twilio is not None and not settings.problems_for_watching(config):
+            from bot import slack  # only here: Slack's libraries are slow to import
+            from bot.poller import Poller
+
+            poster = slack.Poster(slack.web_client(config))
+            service.poller = Poller(config, store, twilio, poster, curated)
         return await commands.answer(text, service)
     finally:
         if twilio is not None:

@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import LimitReached, TwilioError
+from bot.errors import BotError, LimitReached, TwilioError
 from bot.knowledge import Explanation
 from bot.messages import MessageReport, sid_problem
 from bot.numbers import NotANumber, NumberReport, PhoneNumber, read_number
+from bot.status import StatusReport
 
 MAX_COMMAND_CHARS = 500
 ECHO_CHARS = 40
@@ -33,6 +34,8 @@ class Context(Protocol):
 
     async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport: ...
 
+    async def status(self) -> StatusReport: ...
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -48,7 +51,7 @@ class Notice:
     text: str
 
 
-Answer = Explanation | MessageReport | NumberReport | Usage | Notice
+Answer = Explanation | MessageReport | NumberReport | StatusReport | Usage | Notice
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,15 @@ async def _lookup(arg: str, ctx: Context, asker: str | None) -> Answer:
         return Notice(str(exc))
 
 
+async def _status(arg: str, ctx: Context, asker: str | None) -> Answer:
+    if arg:
+        return Usage(f"`status` takes nothing after it, not `{echo(arg)}`.")
+    try:
+        return await ctx.status()
+    except BotError as exc:
+        return Notice(str(exc))
+
+
 async def _help(arg: str, ctx: Context, asker: str | None) -> Answer:
     return Usage()
 
@@ -106,6 +118,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "lookup <phone number>",
         "what Twilio Lookup says of a number (line type, carrier) and what that means for SMS",
         _lookup,
+    ),
+    Subcommand(
+        "status",
+        "status",
+        "the account, the watcher's health, each watched code now, and open incidents",
+        _status,
     ),
     Subcommand("help", "help", "this help", _help),
 )

@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,11 +29,13 @@ from bot.messages import Message, utc, when
 from bot.settings import Settings
 from bot.slack import Poster
 from bot.spikes import Reading
+from bot.status import StatusReport, build_status
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 
 log = logging.getLogger(__name__)
 
+HEALTH = "watcher_health"  # the last cycle's Health as JSON, for `status` in any process
 WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 1000
@@ -161,9 +163,11 @@ class Poller:
         # The last cycle's trouble, kept until a cycle has none.
         self.health.last_error = str(failure) if failure else self._slack_error
         if failure is not None:
+            self.store.set_state(HEALTH, json.dumps(asdict(self.health)))
             raise failure
         self.health.last_success = self.health.last_finished
         self.health.cycles += 1
+        self.store.set_state(HEALTH, json.dumps(asdict(self.health)))
         return CycleResult(ingested, readings, steps, delivered, pending)
 
     async def _ingest(self, now: datetime) -> int:
@@ -261,6 +265,24 @@ class Poller:
         self._show(incident, reading, now, f"{utc(now)}: {what} by {who}.")
         await self.deliver(now)
         return f"Done: the incident is {what}."
+
+    async def status(self) -> StatusReport:
+        """The account and the watcher as the last cycle (in whichever process) left them,
+        each watched code measured now, and the open incidents with links to them."""
+        now = self.clock()
+        health = json.loads(self.store.state(HEALTH) or "{}")
+        readings = self._measure(now, str(health.get("account_status") or "active"))
+        incidents = self.store.open_incidents()
+        links = {}
+        for incident in incidents:
+            assert incident.id is not None  # read from the store
+            posted = self.store.incident_message(incident.id)
+            link = await self.poster.permalink(posted[0], posted[1]) if posted else None
+            if link:
+                links[incident.id] = link
+        return build_status(
+            self.settings.twilio_account_sid, health, readings, incidents, links, now
+        )
 
     def samples(self, incident_id: int) -> list[Message]:
         """The incident's sample messages as the store holds them, newest first."""

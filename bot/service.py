@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import knowledge, messages, numbers
-from bot.errors import LimitReached, TwilioError
+from bot.errors import BotError, LimitReached, TwilioError
 from bot.knowledge import Entry, Explanation
 from bot.messages import Message, MessageReport
 from bot.numbers import Lookup, NumberReport, PhoneNumber
+from bot.status import StatusReport
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 
@@ -171,6 +172,14 @@ class Service:
                 "min. Numbers looked up in the last 7 days still answer, from the cache."
             )
         return self.store.add_lookup_use(asker, now, forget_before=since)
+
+    async def status(self) -> StatusReport:
+        if self.poller is None:
+            raise BotError(
+                "The watcher is not set up here: set SLACK_ALERT_CHANNEL (with SLACK_BOT_TOKEN "
+                "and the Twilio settings) to watch the account."
+            )
+        return await self.poller.status()
 
     async def incident_action(self, action: str, incident_id: str, user: str) -> str:
         """An incident button: "ack", "mute" (with hours, e.g. "mute:24") or "samples"."""

@@ -32,7 +32,7 @@ from bot.blocks import (
     render,
 )
 from bot.commands import Answer, Context, Notice
-from bot.errors import SlackRejected, SlackUnavailable
+from bot.errors import SlackError, SlackRejected, SlackUnavailable
 from bot.messages import MessageReport, sid_problem
 from bot.settings import Settings
 
@@ -102,6 +102,17 @@ class Poster:
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[Any]) -> None:
         await _web_call(self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks))
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to a message, or None when Slack cannot say: a status still answers."""
+        try:
+            response = await _web_call(
+                self.client.chat_getPermalink(channel=channel, message_ts=ts)
+            )
+        except SlackError as exc:
+            log.info("no permalink for %s/%s: %s", channel, ts, exc)
+            return None
+        return str(response.get("permalink") or "") or None
 
 
 async def _web_call(call: Awaitable[Any]) -> Any:

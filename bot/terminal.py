@@ -6,6 +6,7 @@ from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
 from bot.messages import MessageReport
 from bot.numbers import NumberReport
+from bot.status import StatusReport
 
 WIDTH = 88
 
@@ -28,7 +29,7 @@ def render_text(answer: Answer, prefix: str = "python -m bot") -> str:
                 f"Twilio's page: {answer.explanation.link}",
             ]
         return "\n".join(out)
-    if isinstance(answer, NumberReport):
+    if isinstance(answer, NumberReport | StatusReport):
         return "\n".join(_document(answer.heading, answer.facts(), answer.sections()))
     return _explanation(answer, prefix)
 

@@ -43,6 +43,7 @@ class FakeSlack:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk GETs a few, e.g. permalinks
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_get("/socket", self._socket)
         return app
@@ -72,7 +73,9 @@ class FakeSlack:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            body = dict(request.query)
+        elif request.content_type == "application/json":
             body = await request.json()
         else:
             body = dict(await request.post())
@@ -92,6 +95,10 @@ class FakeSlack:
             self.posted += 1
             ts = f"1700000000.{self.posted:06d}"
             return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts})
+        if method == "chat.getPermalink":
+            channel, ts = body.get("channel", ""), body.get("message_ts", "")
+            link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            return web.json_response({"ok": True, "channel": channel, "permalink": link})
         if method == "auth.test":
             return web.json_response(
                 {

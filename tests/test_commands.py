@@ -66,7 +66,8 @@ async def test_why_reads_the_code(text, code):
         ("why 03000", "`03000` is neither"),
         ("why 1234567", "`1234567` is neither"),
         ("why `rm -rf`", "`'rm -rf'` is neither"),
-        ("status", "There is no `status` command."),
+        ("stats", "There is no `stats` command."),
+        ("status now", "`status` takes nothing after it, not `now`."),
         ("why " + "x" * 100, "`" + "x" * 39 + "…` is not a Message SID. Message SIDs start with"),
         ("why SMabc", "`SMabc` is not a Message SID. A Message SID is 34 characters long"),
         ("why sms", "`sms` is not a Message SID."),
@@ -132,7 +133,7 @@ async def test_lookup_reads_the_number_and_passes_the_asker(text, asked):
 def test_help_lines_come_from_the_table():
     lines = commands.help_lines("/twilio")
     assert lines == [f"`/twilio {s.syntax}`: {s.help}" for s in commands.SUBCOMMANDS]
-    assert {s.name for s in commands.SUBCOMMANDS} == {"why", "lookup", "help"}
+    assert {s.name for s in commands.SUBCOMMANDS} == {"why", "lookup", "status", "help"}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,9 +24,11 @@ from tests.conftest import (
     make_settings,
     post_signed,
     serving,
+    slash_command,
     twilio_env,
 )
 from tests.fake_slack import FakeSlack, Fault
+from tests.test_slack_http import texts
 
 CHANNEL = "C0ALERTS"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -230,18 +234,24 @@ async def test_old_messages_are_pruned(world, scenario):
     assert world.store.recent_messages(NOW - timedelta(days=30)) == []
 
 
-def test_poll_once_exit_codes(tmp_path, scenario, capsys):
-    fake = FakeSlack()
-    scenario.accounts[ACCOUNT_SID].status = "suspended"
+@contextmanager
+def terminal_world(scenario, tmp_path, fake: FakeSlack) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The simulator and a fake Slack on threads, and the environment for `python -m bot`."""
     sim = Simulator(scenario)
     with serving(sim.app()) as twilio_origin, serving(fake.app()) as slack_origin:
         sim.origin = twilio_origin
-        env = {
+        yield {
             "DATABASE_PATH": str(tmp_path / "bot.db"),
             "SLACK_BOT_TOKEN": "xoxb-test",
             "SLACK_API_URL": slack_origin + "/api/",
             **twilio_env(sim),
         }
+
+
+def test_poll_once_exit_codes(tmp_path, scenario, capsys):
+    fake = FakeSlack()
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    with terminal_world(scenario, tmp_path, fake) as env:
         assert cli.main(["poll", "--once"], env) == 2  # no SLACK_ALERT_CHANNEL
         env["SLACK_ALERT_CHANNEL"] = CHANNEL
         fake.inject(Fault("chat.postMessage", error="channel_not_found"))
@@ -468,3 +478,38 @@ async def test_a_refused_post_is_given_up_after_five_tries_and_blocks_no_other(
     await world.cycle(minutes_later=1)
     [alert] = posts(fake_slack)[-1:]
     assert header(alert).startswith("🔴 Critical: 30003")
+
+
+async def test_status_shows_health_codes_and_incidents_with_links(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    failing(scenario, 1, 2, code=30002)
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+    body = slash_command("status", fake_slack.response_url("status"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/status"))
+    [reply] = fake_slack.calls("response/status")
+    content = texts(reply["blocks"])
+    assert reply["text"] == f"Twilio account {ACCOUNT_SID} · active"
+    assert "*Last poll*\n" in content and "*Last error*\nnone" in content
+    assert "30002: 100.0% of 1 in the window" in content
+    assert "30003: 0.0% of 1 in the window" in content
+    assert "critical · 30002 · open since" in content
+    assert f"https://example.slack.com/archives/{CHANNEL}/p1700000000000001" in content
+
+
+def test_status_in_the_terminal_without_a_watcher(capsys, tmp_path):
+    assert cli.main(["status"], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 1
+    assert "The watcher is not set up here" in capsys.readouterr().out
+
+
+def test_status_in_the_terminal_reads_what_the_last_cycle_left(tmp_path, scenario, capsys):
+    with terminal_world(scenario, tmp_path, FakeSlack()) as env:
+        env["SLACK_ALERT_CHANNEL"] = CHANNEL
+        assert cli.main(["poll", "--once"], env) == 0
+        capsys.readouterr()
+        assert cli.main(["status"], env) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Twilio account {ACCOUNT_SID} · active")
+    assert "Open incidents\n  None." in out

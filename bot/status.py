@@ -1,0 +1,90 @@
+"""Status: what `/twilio status` shows about the account and the watcher.
+
+Pure: built from values (the watcher's last recorded health, fresh readings of each
+watched code, the open incidents with their message links, and `now`).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.alerting import Incident
+from bot.knowledge import Section
+from bot.messages import utc
+from bot.spikes import Reading, render_spark
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    account_sid: str
+    health: Mapping[str, Any]  # the last cycle's Health, as recorded; empty if none ran
+    readings: tuple[Reading, ...]
+    incidents: tuple[Incident, ...]
+    links: Mapping[int, str]  # incident id -> Slack permalink
+    now: datetime
+
+    @property
+    def heading(self) -> str:
+        return (
+            f"Twilio account {self.account_sid} · {self.health.get('account_status') or 'unknown'}"
+        )
+
+    def facts(self) -> list[tuple[str, str]]:
+        h = self.health
+        if not h.get("last_finished"):
+            return [("Watcher", "no cycle has run yet")]
+        ended = datetime.fromtimestamp(h["last_finished"], UTC)
+        ago = int((self.now - ended).total_seconds())
+        pairs = [
+            ("Account", str(h.get("account_status") or "unknown")),
+            (
+                "Last poll",
+                f"{utc(ended)}, {_span(ago)} ago, took {h['last_duration_seconds']:.1f} s",
+            ),
+            ("Lag", _span(int(h["lag_seconds"])) if h.get("lag_seconds") is not None else ""),
+            ("Last error", str(h.get("last_error") or "none")),
+            ("Slack posts waiting", str(h.get("pending_posts", 0))),
+            ("Posts Slack refused", str(h.get("refused_posts") or "")),
+        ]
+        return [(label, value) for label, value in pairs if value]
+
+    def sections(self) -> list[Section]:
+        found = []
+        if self.readings:
+            found.append(Section("Watched codes, now", tuple(_line(r) for r in self.readings)))
+        incidents = [
+            f"{i.severity} · {i.code} · open since {utc(i.opened_at)}"
+            + (f" · acknowledged by {i.acknowledged_by}" if i.acknowledged_by else "")
+            + (f" · {self.links[i.id]}" if i.id is not None and i.id in self.links else "")
+            for i in self.incidents
+        ]
+        found.append(Section("Open incidents", tuple(incidents) or ("None.",)))
+        return found
+
+
+def _line(r: Reading) -> str:
+    baseline = "no baseline yet" if r.baseline is None else f"baseline {r.baseline:.1%}"
+    return (
+        f"{r.code}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
+        f"`{render_spark(r.spark)}`"
+    )
+
+
+def _span(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def build_status(
+    account_sid: str,
+    health: Mapping[str, Any],
+    readings: Sequence[Reading],
+    incidents: Sequence[Incident],
+    links: Mapping[int, str],
+    now: datetime,
+) -> StatusReport:
+    return StatusReport(account_sid, health, tuple(readings), tuple(incidents), links, now)
