@@ -171,7 +171,7 @@ def render_incident(
     notes = [f"Details: `{prefix} why {reading.code}`, or `{prefix} why SM…` for a sample"]
     if incident.acknowledged_by and _USER_ID.fullmatch(incident.acknowledged_by):
         notes.append(f"Acknowledged by <@{incident.acknowledged_by}>")  # a mention on purpose
-    if incident.muted_until and not incident.resolved_at:
+    if incident.muted(reading.until) and not incident.resolved_at:
         notes.append(f"Muted until {utc(incident.muted_until)}")
     blocks.append(_context(" · ".join(notes)))
     if buttons := _incident_buttons(incident, reading):

@@ -135,6 +135,8 @@ class Poller:
         now = self.clock()
         lease = timedelta(seconds=3 * self.settings.poll_interval_seconds + 60)
         if not self.store.take_lease(self.owner, now, lease):
+            # Standing by is alive and well: /healthz must not have the platform restart it.
+            self.health.last_finished = time.time()
             self.health.last_error = "another poller is watching this database"
             raise WatcherBusy(
                 "another poller is watching this database (a serving bot with "
@@ -220,9 +222,11 @@ class Poller:
         )
         if step.incident is None:
             return step
-        incident = self.store.save_incident(step.incident, reading)
-        if step.tell_slack:
-            self._show(incident, reading, now, step.note)
+        # One transaction: an incident is never saved without what Slack should see of it.
+        with self.store.atomic():
+            incident = self.store.save_incident(step.incident, reading)
+            if step.tell_slack:
+                self._show(incident, reading, now, step.note)
         return step
 
     def _show(self, incident: Incident, reading: Reading, now: datetime, note: str | None) -> None:
@@ -246,6 +250,9 @@ class Poller:
             self.store.enqueue(incident.id, "reply", channel, note, [], now)
 
     async def acknowledge(self, incident_id: int, user: str) -> str:
+        found = self.store.incident(incident_id)
+        if found is not None and found[0].acknowledged_by:
+            return f"It was already acknowledged by <@{found[0].acknowledged_by}>."
         return await self._change(incident_id, user, "acknowledged", acknowledged_by=user)
 
     async def mute(self, incident_id: int, user: str, hours: int) -> str:
@@ -260,10 +267,14 @@ class Poller:
         if incident.resolved_at is not None:
             return "That incident is already resolved."
         now = self.clock()
-        incident = self.store.save_incident(replace(incident, **changes))
         who = f"<@{user}>" if _USER_ID.fullmatch(user) else "someone"
-        self._show(incident, reading, now, f"{utc(now)}: {what} by {who}.")
-        await self.deliver(now)
+        with self.store.atomic():
+            incident = self.store.save_incident(replace(incident, **changes))
+            self._show(incident, reading, now, f"{utc(now)}: {what} by {who}.")
+        # Only the lease holder sends, or two processes could send the same post; any
+        # other process leaves it queued for the holder's next cycle.
+        if self.store.holds_lease(self.owner, now):
+            await self.deliver(now)
         return f"Done: the incident is {what}."
 
     async def status(self) -> StatusReport:

@@ -5,6 +5,7 @@ The one place that decides which calls one answer needs and runs them concurrent
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -185,7 +186,7 @@ class Service:
         """An incident button: "ack", "mute" (with hours, e.g. "mute:24") or "samples"."""
         if self.poller is None:
             return "The watcher is not running in this process, so incidents cannot change."
-        if not incident_id.isdigit():
+        if not re.fullmatch(r"[0-9]{1,12}", incident_id):
             return "That button no longer carries a valid incident."
         name, _, hours = action.partition(":")
         if name == "ack":

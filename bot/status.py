@@ -35,7 +35,7 @@ class StatusReport:
         if not h.get("last_finished"):
             return [("Watcher", "no cycle has run yet")]
         ended = datetime.fromtimestamp(h["last_finished"], UTC)
-        ago = int((self.now - ended).total_seconds())
+        ago = max(0, int((self.now - ended).total_seconds()))
         pairs = [
             ("Account", str(h.get("account_status") or "unknown")),
             (

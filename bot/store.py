@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlite_utils.db import NotFoundError
 from bot.alerting import Incident
 from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
-from bot.messages import Message
+from bot.messages import FINAL_STATUSES, Message
 from bot.numbers import Lookup
 from bot.spikes import Baseline, Reading
 
@@ -140,9 +141,17 @@ def _add_incident_readings(db: sqlite_utils.Database) -> None:
 
 def _index_moments(db: sqlite_utils.Database) -> None:
     # A message's moment is when it was sent, or created if it never was (`failed` ones).
-    db.execute(f"create index messages_moment on messages({MOMENT})")
-    # At most one unresolved incident per key, even with two pollers on one file.
-    db.execute("create unique index incidents_one_open on incidents(key) where resolved_at is null")
+    db.execute(f"create index if not exists messages_moment on messages({MOMENT})")
+    # At most one unresolved incident per key, even with two pollers on one file; two
+    # pollers before this could have opened two, so the older ones are closed first.
+    db.execute(
+        "update incidents set resolved_at = updated_at where resolved_at is null and id not in "
+        "(select max(id) from incidents where resolved_at is null group by key)"
+    )
+    db.execute(
+        "create unique index if not exists incidents_one_open on incidents(key) "
+        "where resolved_at is null"
+    )
 
 
 # Append only: a migration that has run on someone's file must never change.
@@ -180,6 +189,10 @@ class Store:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot use the database {path} (DATABASE_PATH): {exc}") from exc
 
+    def atomic(self) -> AbstractContextManager[sqlite_utils.Database]:
+        """One transaction for several calls (nested ones become savepoints)."""
+        return self.db.atomic()
+
     def close(self) -> None:
         self.db.close()
 
@@ -190,7 +203,7 @@ class Store:
         done = {row["name"] for row in applied.rows}
         for name, migrate in MIGRATIONS:
             if name not in done:
-                with self.db.conn:
+                with self.db.atomic():
                     migrate(self.db)
                     applied.insert({"name": name})
 
@@ -220,7 +233,7 @@ class Store:
             for e in entries
             if e.code not in held or e.last_updated >= held[e.code]
         ]
-        with self.db.conn:
+        with self.db.atomic():
             table.upsert_all(rows, pk="code")
         return len(rows)
 
@@ -248,7 +261,7 @@ class Store:
     def save_messages(self, messages: Iterable[Message]) -> None:
         """Upsert by SID: a message seen twice, or seen again with a later status, is one row."""
         rows = [_message_row(m) for m in messages]
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("messages").upsert_all(rows, pk="sid")
 
     def record_status(self, message: Message) -> None:
@@ -256,8 +269,12 @@ class Store:
         status; an unknown one is stored as it is, and the next poll fills it in."""
         table = self.db.table("messages")
         try:
-            with self.db.conn:
-                if table.count_where("sid = ?", [message.sid]):
+            with self.db.atomic():
+                rows = list(table.rows_where("sid = ?", [message.sid], select="status"))
+                final = rows and rows[0]["status"] in FINAL_STATUSES
+                if final and message.status not in FINAL_STATUSES:
+                    return  # Twilio's callbacks can arrive out of order
+                if rows:
                     table.update(
                         message.sid,
                         {
@@ -285,7 +302,7 @@ class Store:
         row = {f.name: getattr(lookup, f.name) for f in fields(Lookup)}
         row["validation_errors"] = json.dumps(list(lookup.validation_errors))
         row["looked_up_at"] = _iso(at)
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("lookups").upsert(row, pk="phone_number")
 
     def cached_lookup(self, e164: str, since: datetime) -> tuple[Lookup, datetime] | None:
@@ -309,7 +326,7 @@ class Store:
     def add_lookup_use(self, asker: str, at: datetime, forget_before: datetime) -> int:
         """Count one paid lookup; uses older than `forget_before` are dropped. Returns its id."""
         uses = self.db.table("lookup_uses")
-        with self.db.conn:
+        with self.db.atomic():
             uses.delete_where("at < ?", [_iso(forget_before)])
             uses.insert({"asker": asker, "at": _iso(at)})
         assert uses.last_rowid is not None
@@ -317,7 +334,7 @@ class Store:
 
     def remove_lookup_use(self, use: int) -> None:
         """Take back a use whose lookup never happened (Twilio failed), so it is not charged."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("lookup_uses").delete_where("rowid = ?", [use])
 
     # -- the watcher ----------------------------------------------------------------------
@@ -345,7 +362,7 @@ class Store:
 
     def prune_messages(self, before: datetime) -> int:
         """Delete messages created before `before`; returns how many went."""
-        with self.db.conn:
+        with self.db.atomic():
             cursor = self.db.execute("delete from messages where date_created < ?", [_iso(before)])
         return cursor.rowcount
 
@@ -356,26 +373,38 @@ class Store:
             return None
 
     def set_state(self, name: str, value: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("poll_state").upsert({"name": name, "value": value}, pk="name")
 
     def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
         """Hold the watcher's lease until now + ttl, unless someone else holds it still.
         BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win."""
-        with self.db.conn:
-            self.db.execute("begin immediate")
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
             rows = self.db.execute("select value from poll_state where name = 'lease'").fetchall()
-            held = rows[0][0] if rows else None
-            if held:
-                holder, until = json.loads(held)
+            if rows and rows[0][0]:
+                holder, until = json.loads(rows[0][0])
                 if holder != owner and datetime.fromisoformat(until) > now:
                     return False
             lease = json.dumps([owner, _iso(now + ttl)])
             self.db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
+        except BaseException:
+            self.db.conn.execute("ROLLBACK")
+            raise
+        finally:
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("COMMIT")
         return True
 
+    def holds_lease(self, owner: str, now: datetime) -> bool:
+        rows = self.db.execute("select value from poll_state where name = 'lease'").fetchall()
+        if not rows or not rows[0][0]:
+            return False
+        holder, until = json.loads(rows[0][0])
+        return bool(holder == owner and datetime.fromisoformat(until) > now)
+
     def release_lease(self, owner: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "delete from poll_state where name = 'lease' and json_extract(value, '$[0]') = ?",
                 [owner],
@@ -400,7 +429,7 @@ class Store:
         if reading is not None:
             row["reading"] = _reading_json(reading)
         table = self.db.table("incidents")
-        with self.db.conn:
+        with self.db.atomic():
             if incident.id is None:
                 row.pop("id")
                 table.insert(row)
@@ -435,7 +464,7 @@ class Store:
         posted yet go into the pending post: Slack only ever needs the latest."""
         outbox = self.db.table("outbox")
         payload = {"text": text, "blocks": json.dumps(blocks)}
-        with self.db.conn:
+        with self.db.atomic():
             if kind == "update":
                 for row in outbox.rows_where(
                     "incident_id = ? and kind = 'post' and sent_at is null", [incident_id]
@@ -466,8 +495,12 @@ class Store:
         return any(True for _ in rows)
 
     def pending_posts(self) -> list[Outgoing]:
+        # An incident whose first post was given up has nothing to edit or reply to.
         rows = self.db.table("outbox").rows_where(
-            "sent_at is null and attempts < ?", [MAX_REFUSALS], order_by="id"
+            "sent_at is null and attempts < ? and incident_id not in (select incident_id "
+            "from outbox where kind = 'post' and sent_at is null and attempts >= ?)",
+            [MAX_REFUSALS, MAX_REFUSALS],
+            order_by="id",
         )
         return [
             Outgoing(
@@ -484,7 +517,7 @@ class Store:
 
     def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
         """The post reached Slack; for an incident's first message, `posted` is (channel, ts)."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("outbox").update(post_id, {"sent_at": _iso(now), "last_error": None})
             if posted is not None:
                 incident_id = self.db.table("outbox").get(post_id)["incident_id"]
@@ -494,7 +527,7 @@ class Store:
     def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
         """Keep the post for another try. Only refusals count towards MAX_REFUSALS: an
         outage, however long, never makes the bot give up on an alert."""
-        with self.db.conn:
+        with self.db.atomic():
             self.db.execute(
                 "update outbox set attempts = attempts + ?, last_error = ? where id = ?",
                 [int(refused), error, post_id],
@@ -507,7 +540,7 @@ class Store:
         )
 
     def set_shown(self, incident_id: int, shown: str) -> None:
-        with self.db.conn:
+        with self.db.atomic():
             self.db.table("incidents").update(incident_id, {"shown": shown})
 
 

@@ -8,6 +8,7 @@ RequestValidator against PUBLIC_URL and the Auth Token: a bad or missing signatu
 """
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -30,12 +31,18 @@ def status_callback(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        form = {key: str(value) for key, value in (await request.post()).items()}
-        # Twilio signs the URL it was given, so behind a proxy the public one is what counts.
-        url = public_url.rstrip("/") + request.path_qs
-        if not signature_valid(
-            auth_token, url, form, request.headers.get("X-Twilio-Signature", "")
-        ):
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature:
+            log.warning("StatusCallback without a signature refused")
+            return web.Response(status=403, text="signature missing")
+        try:
+            form = {key: str(value) for key, value in (await request.post()).items()}
+        except (ValueError, LookupError):
+            return web.Response(status=400, text="not a form")  # e.g. a broken multipart body
+        # Twilio signs the URL it was given, exactly as given: behind a proxy the public
+        # one is what counts, with the path and query as they came over the wire.
+        url = public_url.rstrip("/") + request.raw_path
+        if not signature_valid(auth_token, url, form, signature):
             log.warning("StatusCallback with a bad or missing signature refused")
             return web.Response(status=403, text="signature does not match")
         message = _message(form, clock())
@@ -56,15 +63,16 @@ def _message(form: dict[str, str], now: datetime) -> Message | None:
     if not sid or not status:
         return None
     code = form.get("ErrorCode", "")
+    # Its real dates come with the next poll; until then, when Twilio reported it.
     return Message(
         sid=sid,
         status=status,
         to=form.get("To", ""),
         from_=form.get("From", ""),
         direction="outbound-api",  # StatusCallbacks are sent for messages the account sends
-        error_code=int(code) if code.isdigit() else None,
+        error_code=int(code) if re.fullmatch(r"[0-9]{1,6}", code) else None,
         messaging_service_sid=form.get("MessagingServiceSid") or None,
         date_created=now,
-        date_sent=now,
+        date_sent=None,
         date_updated=now,
     )

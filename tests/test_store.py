@@ -54,3 +54,51 @@ def test_lookup_uses_are_counted_per_user_and_old_ones_dropped(tmp_path):
     assert store.lookup_uses("U1", hour_ago) == [NOW - timedelta(minutes=5)]
     assert store.db["lookup_uses"].count == 2  # the two-hour-old use was dropped
     store.close()
+
+
+def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path, monkeypatch):
+    # Before the lease, two pollers could each open one; the unique index must still apply.
+    path = str(tmp_path / "old.db")
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:5])
+    Store(path).close()
+    monkeypatch.undo()
+    db = sqlite_utils.Database(path)
+    for i in (1, 2):
+        db["incidents"].insert(
+            {
+                "id": i,
+                "key": "k",
+                "code": 30003,
+                "severity": "warning",
+                "opened_at": "2026-11-23T12:00:00+00:00",
+                "updated_at": f"2026-11-23T12:0{i}:00+00:00",
+                "quiet": 0,
+                "peak_rate": 0.1,
+            }
+        )
+    db.close()
+    store = Store(path)
+    assert [i.id for i in store.open_incidents()] == [2]
+    store.close()
+
+
+def test_a_final_status_is_not_undone_by_a_late_callback(tmp_path):
+    from bot.messages import Message
+
+    store = Store(str(tmp_path / "bot.db"))
+    for status, code in (("undelivered", 30003), ("sent", None)):
+        store.record_status(
+            Message(
+                "SM" + "b" * 32,
+                status,
+                "+12025550156",
+                "+15005550006",
+                "outbound-api",
+                error_code=code,
+                date_created=NOW,
+                date_updated=NOW,
+            )
+        )
+    [message] = store.recent_messages(NOW - timedelta(hours=1))
+    assert (message.status, message.error_code) == ("undelivered", 30003)
+    store.close()

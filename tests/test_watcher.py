@@ -63,6 +63,17 @@ class World:
         )
         return self.poller
 
+    def second_poller(self) -> Poller:
+        """Another process's poller on the same database, as cron next to a serving bot."""
+        return Poller(
+            self.settings,
+            self.store,
+            self.twilio,
+            self.poller.poster,
+            self.poller.curated,
+            clock=lambda: self.now,
+        )
+
     async def cycle(self, minutes_later: float = 0):  # type: ignore[no-untyped-def]
         self.now += timedelta(minutes=minutes_later)
         return await self.poller.cycle()
@@ -452,14 +463,7 @@ async def test_healthz_stays_200_while_twilio_fails(
 async def test_a_second_poller_on_the_same_database_stands_by(world, scenario, fake_slack):
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     await world.cycle()
-    other = Poller(
-        world.settings,
-        world.store,
-        world.twilio,
-        world.poller.poster,
-        world.poller.curated,
-        clock=lambda: world.now,
-    )
+    other = world.second_poller()
     with pytest.raises(WatcherBusy):
         await other.cycle()
     await world.cycle(minutes_later=1)  # the holder carries on
@@ -513,3 +517,37 @@ def test_status_in_the_terminal_reads_what_the_last_cycle_left(tmp_path, scenari
     out = capsys.readouterr().out
     assert out.startswith(f"Twilio account {ACCOUNT_SID} · active")
     assert "Open incidents\n  None." in out
+
+
+async def test_a_standing_by_poller_is_not_stalled(world, scenario, monkeypatch):
+    monkeypatch.setattr("bot.poller.FIRST_CYCLE_GRACE_SECONDS", 0)
+    await world.cycle()
+    other = world.second_poller()
+    with pytest.raises(WatcherBusy):
+        await other.cycle()
+    assert not other.health.stalled(other.health.last_finished + 1, 60)
+
+
+async def test_a_button_in_a_process_without_the_lease_only_queues(world, scenario, fake_slack):
+    failing(scenario, 1, 2, code=30002)
+    await world.cycle()
+    [incident] = world.store.open_incidents()
+    other = world.second_poller()
+    assert await other.acknowledge(incident.id, "U0ONE") == "Done: the incident is acknowledged."
+    assert fake_slack.calls("chat.update") == []  # queued for the lease holder
+    assert await other.acknowledge(incident.id, "U0TWO") == (
+        "It was already acknowledged by <@U0ONE>."
+    )
+    await world.cycle(minutes_later=1)
+    assert "Acknowledged by <@U0ONE>" in json.dumps(fake_slack.calls("chat.update")[-1])
+
+
+async def test_after_a_post_is_given_up_its_notes_are_not_left_waiting(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", error="channel_not_found", times=100))
+    for _ in range(5):
+        await world.cycle(minutes_later=1)
+    scenario.accounts[ACCOUNT_SID].status = "active"
+    for _ in range(3):  # resolves: an edit and a note are queued for a message never posted
+        result = await world.cycle(minutes_later=1)
+    assert result.pending == 0 and world.poller.health.refused_posts == 1

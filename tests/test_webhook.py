@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 from twilio.request_validator import RequestValidator
+from yarl import URL
 
 from bot import app as bot_app
 from bot.store import Store
@@ -105,3 +106,21 @@ async def test_without_a_public_url_there_is_no_webhook(
     fields = form()
     response = await client.post(CALLBACK, data=urlencode(fields), headers=signed(fields))
     assert response.status == 404
+
+
+async def test_a_malformed_body_is_a_clear_400_not_a_crash(client, tmp_path):
+    headers = {"X-Twilio-Signature": "x", "Content-Type": "multipart/form-data"}
+    response = await client.post(CALLBACK, data=b"--broken", headers=headers)
+    assert response.status in (400, 403)
+    assert stored(tmp_path) == []
+
+
+async def test_the_signed_url_includes_the_query_as_sent(client, tmp_path):
+    # Twilio signs the whole URL it was given, query included, in its own encoding.
+    path = CALLBACK + "?tag=a%7Eb"
+    fields = form()
+    url = URL(str(client.make_url("")).rstrip("/") + path, encoded=True)
+    response = await client.session.post(
+        url, data=urlencode(fields), headers=signed(fields, path=path)
+    )
+    assert response.status == 204
