@@ -379,6 +379,12 @@ class Store:
     def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
         """Hold the watcher's lease until now + ttl, unless someone else holds it still.
         BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win."""
+        try:
+            return self._take_lease(owner, now, ttl)
+        except sqlite3.OperationalError as exc:  # "database is locked" after the busy timeout
+            raise StoreError(f"cannot take the watcher's lease: {exc}") from exc
+
+    def _take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
         self.db.conn.execute("BEGIN IMMEDIATE")
         try:
             rows = self.db.execute("select value from poll_state where name = 'lease'").fetchall()
