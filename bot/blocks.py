@@ -122,7 +122,7 @@ def render_usage(usage: Usage, prefix: str) -> tuple[str, list[Block]]:
 
 
 _ICONS = {"critical": "🔴", "warning": "🟠", "resolved": "✅"}
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")  # safe to put in a <@...> mention
 
 
 def render_incident(
@@ -169,7 +169,7 @@ def render_incident(
         sections.append(Section("Runbook", explanation.fixes[:3], numbered=True))
     blocks = _document(heading, facts, sections)
     notes = [f"Details: `{prefix} why {reading.code}`, or `{prefix} why SM…` for a sample"]
-    if incident.acknowledged_by and _USER_ID.fullmatch(incident.acknowledged_by):
+    if incident.acknowledged_by and SLACK_USER_ID.fullmatch(incident.acknowledged_by):
         notes.append(f"Acknowledged by <@{incident.acknowledged_by}>")  # a mention on purpose
     if incident.muted(reading.until) and not incident.resolved_at:
         notes.append(f"Muted until {utc(incident.muted_until)}")

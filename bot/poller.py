@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -22,7 +21,7 @@ from typing import Any
 
 from bot import alerting, knowledge, spikes
 from bot.alerting import Incident, Step
-from bot.blocks import render_incident
+from bot.blocks import SLACK_USER_ID, render_incident
 from bot.errors import BotError, SlackRejected, SlackUnavailable, WatcherBusy
 from bot.knowledge import Entry
 from bot.messages import Message, utc, when
@@ -39,10 +38,9 @@ HEALTH = "watcher_health"  # the last cycle's Health as JSON, for `status` in an
 WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 1000
-MAX_PAGES = 50  # per cycle: 50 000 messages; a larger backfill continues next cycle
+MAX_PAGES = 50  # per cycle: 50 000 messages, newest first; older ones are not read
 BASELINE_SPAN = timedelta(days=7)
 FIRST_CYCLE_GRACE_SECONDS = 600
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 @dataclass
@@ -267,7 +265,7 @@ class Poller:
         if incident.resolved_at is not None:
             return "That incident is already resolved."
         now = self.clock()
-        who = f"<@{user}>" if _USER_ID.fullmatch(user) else "someone"
+        who = f"<@{user}>" if SLACK_USER_ID.fullmatch(user) else "someone"
         with self.store.atomic():
             incident = self.store.save_incident(replace(incident, **changes))
             self._show(incident, reading, now, f"{utc(now)}: {what} by {who}.")

@@ -1,0 +1,149 @@
+"""Migrations: the store's tables, created and changed by numbered steps, in order.
+
+Append only: a migration that has run on someone's file must never change. Each takes
+the sqlite-utils Database the store opened; `Store` runs the ones a file has not had.
+"""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only the store imports sqlite-utils; this module just gets its Database
+    import sqlite_utils
+
+MOMENT = "coalesce(date_sent, date_created)"
+
+
+def _create_dictionary(db: "sqlite_utils.Database") -> None:
+    db.table("dictionary").create(
+        {
+            "code": int,
+            "title": str,
+            "description": str,
+            "causes": str,  # JSON list
+            "solutions": str,  # JSON list
+            "log_level": str,
+            "log_type": str,
+            "product": str,
+            "last_updated": str,
+            "imported_on": str,
+        },
+        pk="code",
+    )
+
+
+def _create_messages(db: "sqlite_utils.Database") -> None:
+    messages = db.table("messages")
+    messages.create(
+        {
+            "sid": str,
+            "status": str,
+            "to": str,
+            "from_": str,
+            "direction": str,
+            "error_code": int,
+            "messaging_service_sid": str,
+            "num_segments": int,
+            "price": str,
+            "date_created": str,  # ISO 8601 UTC, so text order is time order
+            "date_sent": str,
+            "date_updated": str,
+        },
+        pk="sid",
+    )
+    messages.create_index(["to", "date_sent"])
+    messages.create_index(["date_sent"])
+
+
+def _create_lookups(db: "sqlite_utils.Database") -> None:
+    db.table("lookups").create(
+        {
+            "phone_number": str,
+            "valid": int,
+            "validation_errors": str,  # JSON list
+            "national_format": str,
+            "country_code": str,
+            "line_type": str,
+            "carrier_name": str,
+            "mobile_country_code": str,
+            "mobile_network_code": str,
+            "line_type_error": int,
+            "looked_up_at": str,
+        },
+        pk="phone_number",
+    )
+    # One row per paid lookup, for the per-user hourly limit.
+    uses = db.table("lookup_uses")
+    uses.create({"asker": str, "at": str})
+    uses.create_index(["asker", "at"])
+
+
+def _create_watcher(db: "sqlite_utils.Database") -> None:
+    db.table("incidents").create(
+        {
+            "id": int,
+            "key": str,  # account + code + scope; at most one unresolved row per key
+            "code": int,
+            "severity": str,
+            "opened_at": str,
+            "updated_at": str,
+            "quiet": int,
+            "resolved_at": str,
+            "acknowledged_by": str,
+            "muted_until": str,
+            "peak_rate": float,
+            "channel": str,  # where its Slack message is, once posted
+            "ts": str,
+            "shown": str,  # hash of what the Slack message shows, to skip needless edits
+        },
+        pk="id",
+    )
+    db.table("incidents").create_index(["key", "resolved_at"])
+    # Every Slack post goes through here, so none is lost or sent twice.
+    db.table("outbox").create(
+        {
+            "id": int,
+            "incident_id": int,
+            "kind": str,  # "post" (the incident's message), "update" (edit it), "reply"
+            "channel": str,
+            "text": str,
+            "blocks": str,  # JSON
+            "created_at": str,
+            "attempts": int,
+            "last_error": str,
+            "sent_at": str,
+        },
+        pk="id",
+    )
+    db.table("outbox").create_index(["sent_at"])
+    db.table("poll_state").create({"name": str, "value": str}, pk="name")
+    db.table("messages").create_index(["date_created"])  # retention deletes by it
+
+
+def _add_incident_readings(db: "sqlite_utils.Database") -> None:
+    # The reading an incident was last shown with, so a button can redraw it at once.
+    db.table("incidents").add_column("reading", str)
+
+
+def _index_moments(db: "sqlite_utils.Database") -> None:
+    # A message's moment is when it was sent, or created if it never was (`failed` ones).
+    db.execute(f"create index if not exists messages_moment on messages({MOMENT})")
+    # At most one unresolved incident per key, even with two pollers on one file; two
+    # pollers before this could have opened two, so the older ones are closed first.
+    db.execute(
+        "update incidents set resolved_at = updated_at where resolved_at is null and id not in "
+        "(select max(id) from incidents where resolved_at is null group by key)"
+    )
+    db.execute(
+        "create unique index if not exists incidents_one_open on incidents(key) "
+        "where resolved_at is null"
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
+    ("0001_dictionary", _create_dictionary),
+    ("0002_messages", _create_messages),
+    ("0003_lookups", _create_lookups),
+    ("0004_watcher", _create_watcher),
+    ("0005_incident_readings", _add_incident_readings),
+    ("0006_moments", _index_moments),
+]
