@@ -38,6 +38,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="serve Slack (the default); watches too, with SLACK_ALERT_CHANNEL")
+    demo = sub.add_parser("demo", help="watch a simulated account: no credentials, no network")
+    demo.add_argument("--suspend", action="store_true", help="the account is suspended too")
     poll = sub.add_parser("poll", help="watch the account and post alerts, without serving Slack")
     poll.add_argument("--once", action="store_true", help="run exactly one cycle, then exit")
     for command in commands.SUBCOMMANDS:
@@ -74,6 +76,10 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return knowledge(args, config)
         if args.command == "poll":
             return poll(args.once, config)
+        if args.command == "demo":
+            from bot import demo
+
+            return asyncio.run(demo.run(suspend=args.suspend))
         return answer(f"{args.command} {' '.join(args.args)}", config)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)

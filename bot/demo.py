@@ -1,0 +1,147 @@
+"""Demo: the whole loop on the built-in simulator, with no credentials and no network.
+
+A scripted story runs on an accelerated clock (one simulated minute per cycle): steady
+traffic with about 1 % 30003, a spike to about 15 %, recovery, and with `suspend` an
+account suspension. The real poller watches it and posts to a console stand-in for
+Slack, which prints every post, edit and thread reply. Then `why` explains one of the
+failed messages and `lookup` checks its number.
+"""
+
+import asyncio
+import random
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from bot import commands, settings, slack
+from bot.console_slack import ConsoleSlack
+from bot.knowledge import curated_directory, load_curated
+from bot.messages import utc
+from bot.poller import Poller
+from bot.service import Service
+from bot.simulator import Scenario, Simulator, make_sid
+from bot.store import Store
+from bot.terminal import render_text
+from bot.twilio_api import TwilioApi
+
+ACCOUNT = make_sid("AC", "demo account")
+TOKEN = "demo-auth-token"
+CHANNEL = "C0DEMO"
+PER_MINUTE = 40  # messages sent each simulated minute
+HISTORY = timedelta(hours=2)  # steady traffic before the demo starts, for a baseline
+SPIKE = range(8, 24)  # simulated minutes with the spike
+MINUTES = 48
+SUSPEND_AT = 44
+
+
+def story_rate(minute: int) -> float:
+    """The share of messages failing with 30003 in a simulated minute."""
+    return 0.16 if minute in SPIKE else 0.01
+
+
+async def run(
+    suspend: bool = False, seconds_per_minute: float = 0.3, out: Callable[[str], None] = print
+) -> int:
+    rng = random.Random(30003)
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    scenario = Scenario()
+    scenario.add_account(ACCOUNT, TOKEN)
+    for minute in range(-int(HISTORY.total_seconds() // 60), 0):
+        _send_minute(scenario, rng, start, minute)
+    simulator = Simulator(scenario)
+    console = ConsoleSlack(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (
+            _serving(simulator.app()) as twilio_origin,
+            _serving(console.app()) as slack_origin,
+        ):
+            simulator.origin = twilio_origin
+            config = settings.load(
+                {
+                    "SLACK_BOT_TOKEN": "xoxb-demo",
+                    "SLACK_API_URL": slack_origin + "/api/",
+                    "SLACK_ALERT_CHANNEL": CHANNEL,
+                    "TWILIO_ACCOUNT_SID": ACCOUNT,
+                    "TWILIO_AUTH_TOKEN": TOKEN,
+                    "TWILIO_API_URL": twilio_origin,
+                    "DATABASE_PATH": str(Path(tmp) / "demo.db"),
+                    "BACKFILL_HOURS": "3",
+                }
+            )
+            return await _watch(config, scenario, rng, start, suspend, seconds_per_minute, out)
+
+
+async def _watch(
+    config: settings.Settings,
+    scenario: Scenario,
+    rng: random.Random,
+    start: datetime,
+    suspend: bool,
+    seconds_per_minute: float,
+    out: Callable[[str], None],
+) -> int:
+    now = [start]
+    store = Store(config.database_path)
+    twilio = TwilioApi(config)
+    curated = load_curated(curated_directory())
+    poller = Poller(
+        config, store, twilio, slack.Poster(slack.web_client(config)), curated, lambda: now[0]
+    )
+    try:
+        out("Demo: a simulated Twilio account, watched by the bot; one minute per cycle.")
+        out(f"{utc(start)}: two hours of steady traffic so far, about 1 % failing with 30003.")
+        for minute in range(MINUTES):
+            now[0] = start + timedelta(minutes=minute + 1)
+            _send_minute(scenario, rng, start, minute)
+            if minute == SPIKE.start:
+                out(f"\n{utc(now[0])}: a carrier starts dropping messages (about 15 % 30003).")
+            if minute == SPIKE.stop:
+                out(f"\n{utc(now[0])}: the carrier recovers.")
+            if suspend and minute == SUSPEND_AT:
+                scenario.accounts[ACCOUNT].status = "suspended"
+                out(f"\n{utc(now[0])}: Twilio suspends the account.")
+            await poller.cycle_safely()
+            await asyncio.sleep(seconds_per_minute)
+        spike_start = start + timedelta(minutes=SPIKE.start)
+        failures = [m for m in scenario.messages if m.error_code]
+        failed = next((m for m in failures if m.date_created >= spike_start), failures[-1])
+        service = Service(curated, store, twilio, clock=lambda: now[0])
+        for command in (f"why {failed.sid}", f"lookup {failed.to}"):
+            out(f"\n$ python -m bot {command}\n")
+            out(render_text(await commands.answer(command, service)))
+        out("\nThat was the demo. `python -m bot --help` lists the settings for the real thing.")
+        return 0
+    finally:
+        await twilio.close()
+        store.close()
+
+
+def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute: int) -> None:
+    at = start + timedelta(minutes=minute)
+    for i in range(PER_MINUTE):
+        fails = rng.random() < story_rate(minute)
+        scenario.add_message(
+            ACCOUNT,
+            to=f"+1202555{rng.randrange(10_000):04d}",
+            from_="+15005550006" if i % 2 else "+15005550010",
+            status="undelivered" if fails else "delivered",
+            error_code=30003 if fails else None,
+            error_message="Unreachable destination handset" if fails else None,
+            date_created=at + timedelta(seconds=i * 60 / PER_MINUTE),
+        )
+
+
+@asynccontextmanager
+async def _serving(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

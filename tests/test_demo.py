@@ -1,0 +1,38 @@
+"""`python -m bot demo`: the whole loop on the simulator, printed, with no network."""
+
+from bot import demo
+
+
+async def test_the_demo_tells_the_whole_story():
+    lines: list[str] = []
+    assert await demo.run(suspend=True, seconds_per_minute=0, out=lines.append) == 0
+    text = "\n".join(lines)
+    order = [
+        "NEW MESSAGE 1 in C0DEMO",
+        "🟠 Warning: 30003 Unreachable destination handset",
+        "🔴 Critical: 30003",
+        "now critical",
+        "✅ Resolved: 30003",
+        "resolved after",
+        "Twilio suspends the account.",
+        "🔴 Critical: account suspended (30002 Account suspended)",
+        "$ python -m bot why SM",
+        "What 30003 means",
+        "$ python -m bot lookup +1202555",
+        "Line type:       mobile",
+    ]
+    positions = [text.index(piece) for piece in order]
+    assert positions == sorted(positions)
+    # The channel never sees a full number; only the asker's `why` and `lookup` do.
+    channel = text[: text.index("$ python -m bot why")]
+    assert "+1•••••••006" in channel
+    assert "5005550006" not in channel
+
+
+def test_demo_is_a_command(capsys, monkeypatch):
+    from bot import cli
+
+    monkeypatch.setattr(demo, "MINUTES", 3)
+    monkeypatch.setattr(demo, "HISTORY", demo.timedelta(minutes=5))
+    assert cli.main(["demo"], {}) == 0
+    assert capsys.readouterr().out.startswith("Demo: a simulated Twilio account")
