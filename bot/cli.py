@@ -1,5 +1,5 @@
-"""CLI: `python -m bot` serves; `poll` watches; `why`, `lookup`, `help` and `knowledge …`
-answer in the terminal.
+"""CLI: `python -m bot` serves; `poll` watches; `demo` plays the watcher on the simulator;
+`why`, `lookup`, `status`, `help` and `knowledge …` answer in the terminal.
 
 The only place that reads the environment and the clock for the bot as a whole; exit
 codes: 0 done, 1 failed, 2 usage or settings problem.

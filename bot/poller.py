@@ -28,7 +28,7 @@ from bot.messages import Message, utc, when
 from bot.settings import Settings
 from bot.slack import Poster
 from bot.spikes import Reading
-from bot.status import StatusReport, build_status
+from bot.status import StatusReport
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 
@@ -289,8 +289,8 @@ class Poller:
             link = await self.poster.permalink(posted[0], posted[1]) if posted else None
             if link:
                 links[incident.id] = link
-        return build_status(
-            self.settings.twilio_account_sid, health, readings, incidents, links, now
+        return StatusReport(
+            self.settings.twilio_account_sid, health, readings, tuple(incidents), links, now
         )
 
     def samples(self, incident_id: int) -> list[Message]:

@@ -4,7 +4,7 @@ Pure: built from values (the watcher's last recorded health, fresh readings of e
 watched code, the open incidents with their message links, and `now`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -77,14 +77,3 @@ def _span(seconds: int) -> str:
     if seconds < 7200:
         return f"{seconds // 60} min"
     return f"{seconds // 3600} h"
-
-
-def build_status(
-    account_sid: str,
-    health: Mapping[str, Any],
-    readings: Sequence[Reading],
-    incidents: Sequence[Incident],
-    links: Mapping[int, str],
-    now: datetime,
-) -> StatusReport:
-    return StatusReport(account_sid, health, tuple(readings), tuple(incidents), links, now)
