@@ -48,6 +48,10 @@ class Store:
                 _create_private(Path(path))
             self.db = sqlite_utils.Database(path)
             self.db.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL loses nothing when the process dies, only possibly the
+            # last transactions if the machine does, and spares an fsync per commit
+            # (about 13 ms each, measured by bench/ingest.py).
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot use the database {path} (DATABASE_PATH): {exc}") from exc
@@ -124,8 +128,19 @@ class Store:
     def save_messages(self, messages: Iterable[Message]) -> None:
         """Upsert by SID: a message seen twice, or seen again with a later status, is one row."""
         rows = [_message_row(m) for m in messages]
+        if not rows:
+            return
+        # One prepared statement for the batch: sqlite-utils' upsert_all builds its SQL per
+        # chunk and costs about 50 µs a row, which a backfill of 100 000 messages feels.
+        columns = list(rows[0])
+        names = ", ".join(f"[{c}]" for c in columns)
+        changes = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c != "sid")
+        sql = (
+            f"insert into messages ({names}) values ({', '.join('?' * len(columns))}) "
+            f"on conflict(sid) do update set {changes}"
+        )
         with self.db.atomic():
-            self.db.table("messages").upsert_all(rows, pk="sid")
+            self.db.conn.executemany(sql, [tuple(row.values()) for row in rows])
 
     def record_status(self, message: Message) -> None:
         """A status report for a message: a known one keeps its dates and gains the new
@@ -442,12 +457,21 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _message_row(m: Message) -> dict[str, object]:
-    row = {f.name: getattr(m, f.name) for f in fields(Message)}
-    for name in ("date_created", "date_sent", "date_updated"):
-        row[name] = _iso(row[name])
-    row.pop("error_message")  # Twilio's title for the code: the knowledge base has it
-    row.pop("price_unit")
-    return row
+    # Written out rather than built from fields(Message): a backfill calls this 100 000 times.
+    return {
+        "sid": m.sid,
+        "status": m.status,
+        "to": m.to,
+        "from_": m.from_,
+        "direction": m.direction,
+        "error_code": m.error_code,
+        "messaging_service_sid": m.messaging_service_sid,
+        "num_segments": m.num_segments,
+        "price": m.price,
+        "date_created": _iso(m.date_created),
+        "date_sent": _iso(m.date_sent),
+        "date_updated": _iso(m.date_updated),
+    }
 
 
 def _message(row: dict[str, object]) -> Message:

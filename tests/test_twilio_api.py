@@ -146,6 +146,54 @@ async def test_list_filters_pages_and_stops_at_its_page_budget(api, scenario, tw
     assert len(everything) == 250 and len({m.sid for m in everything}) == 250
 
 
+async def test_a_walk_whose_reader_fails_stops_and_leaves_nothing_running(
+    api, scenario, twilio_sim
+):
+    for i in range(30):
+        scenario.add_message(ACCOUNT_SID, to=RECIPIENT, date_created=NOW - timedelta(minutes=i))
+    pages: list[int] = []
+
+    def reader(page: list) -> None:  # type: ignore[type-arg]
+        pages.append(len(page))
+        raise RuntimeError("the store is gone")
+
+    with pytest.raises(RuntimeError, match="the store is gone"):
+        await api.read_messages(reader, page_size=10, max_pages=3)
+    assert pages == [10]
+    # The next page was on its way (at most that one) and is cancelled, not left dangling:
+    # an unread task or an unclosed response would fail this test through the warnings.
+    assert twilio_sim.count("/Messages.json") <= 2
+
+
+def test_twilio_dates_are_read_as_twilio_python_reads_them():
+    from email.utils import format_datetime
+
+    from twilio.base import deserialize
+
+    from bot.twilio_api import _rfc2822
+
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    for hours in range(0, 24 * 400, 37):
+        text = format_datetime(moment + timedelta(hours=hours, seconds=hours % 60))
+        assert (
+            _rfc2822(text)
+            == deserialize.rfc2822_datetime(text)
+            == moment + timedelta(hours=hours, seconds=hours % 60)
+        )
+    # Other forms go through twilio-python's own reader.
+    assert _rfc2822("Mon, 23 Nov 2026 10:00:00 GMT") == datetime(2026, 11, 23, 10, tzinfo=UTC)
+    assert _rfc2822("not a date") is None and _rfc2822(None) is None
+
+
+async def test_pages_hold_every_message_once_when_many_share_a_second(api, scenario):
+    for i in range(25):
+        scenario.add_message(
+            ACCOUNT_SID, to=RECIPIENT, date_created=NOW - timedelta(minutes=i // 10)
+        )
+    found = await api.list_messages(page_size=4, max_pages=10)
+    assert len(found) == 25 and {m.sid for m in found} == {m.sid for m in scenario.messages}
+
+
 async def test_list_by_date_sent(api, scenario):
     for hours in (1, 5, 30):
         scenario.add_message(ACCOUNT_SID, to=RECIPIENT, date_created=NOW - timedelta(hours=hours))

@@ -551,3 +551,16 @@ async def test_after_a_post_is_given_up_its_notes_are_not_left_waiting(world, sc
     for _ in range(3):  # resolves: an edit and a note are queued for a message never posted
         result = await world.cycle(minutes_later=1)
     assert result.pending == 0 and world.poller.health.refused_posts == 1
+
+
+async def test_a_walk_longer_than_a_save_batch_stores_every_message_once(
+    world, scenario, twilio_sim, monkeypatch
+):
+    monkeypatch.setattr("bot.poller.PAGE_SIZE", 4)
+    monkeypatch.setattr("bot.poller.SAVE_BATCH", 6)
+    send(scenario, 23, 5)  # six pages, saved in batches that straddle them
+    result = await world.cycle()
+    assert result.ingested == 23
+    stored = {row["sid"] for row in world.store.db["messages"].rows}
+    assert stored == {m.sid for m in scenario.messages}
+    assert twilio_sim.count("/Messages.json") == 6
