@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
-from phonenumbers import NumberParseException, ValidationResult, geocoder
+from phonenumbers import NumberParseException, ValidationResult
 
 from bot.knowledge import Section
 from bot.messages import STREAK_LIMIT, Message, count_streak, describe, utc, when
@@ -143,6 +143,10 @@ def _outside_hint(default_region: str) -> str:
 def _country_name(region: str) -> str:
     if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
         return "no single country (a global service number)"
+    # Imported here: the geocoder loads about 100 MB of place names with it, which only
+    # `lookup` needs, never the watcher (bench/detection.py measures its memory).
+    from phonenumbers import geocoder
+
     example = phonenumbers.example_number(region)
     name = geocoder.country_name_for_number(example, "en") if example else ""
     return name or region

@@ -210,15 +210,20 @@ class Poller:
         return read
 
     def _measure(self, now: datetime, account_status: str) -> tuple[Reading, ...]:
-        window = self.settings.thresholds.window
-        recent = self.store.recent_messages(now - max(spikes.SPARK_SPAN, window))
-        carriers = self.store.carriers()
+        thresholds = self.settings.thresholds
+        since = now - max(spikes.SPARK_SPAN, thresholds.window)
         codes = dict.fromkeys((spikes.SUSPENDED_CODE, *self.settings.alert_codes))
+        # Counts for the many messages, whole rows only for the few that failed.
+        counted = spikes.tally(self.store.tally(since, now), thresholds.window, now)
+        failing = self.store.failing(codes, now - thresholds.window, now)
+        carriers = self.store.carriers()
+        # The baseline ends before the settle window, whose messages may still change.
+        until = now - thresholds.window - self.settings.settle
         readings = []
         for code in codes:
-            baseline = self.store.baseline(code, now - BASELINE_SPAN, now - window)
-            reading = spikes.measure(
-                code, recent, baseline, carriers, self.settings.thresholds, now
+            baseline = self.store.baseline(code, now - BASELINE_SPAN, until)
+            reading = spikes.measure_tally(
+                code, counted, failing, baseline, carriers, thresholds, now
             )
             if code == spikes.SUSPENDED_CODE:
                 if code not in self.settings.alert_codes:

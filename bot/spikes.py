@@ -68,6 +68,48 @@ class Reading:
         return self.failed / self.final if self.final else 0.0
 
 
+@dataclass(frozen=True)
+class Tally:
+    """The last hour of outbound messages with a final status, counted: in the alert
+    window, and per spark bucket; in total and for each error code. What `measure`
+    needs of the many messages that did not fail, without holding them."""
+
+    final: int  # in the window
+    codes: Mapping[int, int]  # error code -> messages in the window
+    spark_final: tuple[int, ...]  # per bucket, oldest first
+    spark_codes: Mapping[int, tuple[int, ...]]
+
+
+def tally(
+    counts: Iterable[tuple[datetime, int | None, int]], window: timedelta, now: datetime
+) -> Tally:
+    """A Tally from (moment, error code, how many) counts of final outbound messages."""
+    since, start, step = now - window, now - SPARK_SPAN, SPARK_SPAN / SPARK_BUCKETS
+    final, codes = 0, Counter[int]()
+    spark_final = [0] * SPARK_BUCKETS
+    spark_codes: dict[int, list[int]] = {}
+    for moment, code, count in counts:
+        if since <= moment <= now:
+            final += count
+            if code:
+                codes[code] += count
+        if start <= moment < now:
+            i = min(int((moment - start) / step), SPARK_BUCKETS - 1)
+            spark_final[i] += count
+            if code:
+                spark_codes.setdefault(code, [0] * SPARK_BUCKETS)[i] += count
+    return Tally(
+        final,
+        dict(codes),
+        tuple(spark_final),
+        {code: tuple(buckets) for code, buckets in spark_codes.items()},
+    )
+
+
+def tally_messages(recent: Iterable[Message], window: timedelta, now: datetime) -> Tally:
+    return tally(((when(m), m.error_code, 1) for m in _outbound_final(recent)), window, now)
+
+
 def measure(
     code: int,
     recent: Sequence[Message],
@@ -77,16 +119,31 @@ def measure(
     now: datetime,
 ) -> Reading:
     """`code` over the window ending `now`, from `recent` (at least the last hour)."""
+    counted = tally_messages(recent, thresholds.window, now)
+    return measure_tally(code, counted, recent, baseline, carriers, thresholds, now)
+
+
+def measure_tally(
+    code: int,
+    counted: Tally,
+    failing: Iterable[Message],
+    baseline: Baseline,
+    carriers: Mapping[str, str],
+    thresholds: Thresholds,
+    now: datetime,
+) -> Reading:
+    """`code` over the window ending `now`, from the counts and the messages that failed
+    (any others among `failing` are left out)."""
     since = now - thresholds.window
-    final = [m for m in _outbound_final(recent) if since <= when(m) <= now]
-    hits = [m for m in final if m.error_code == code]
+    hits = [m for m in _outbound_final(failing) if m.error_code == code and since <= when(m) <= now]
+    failed, final = counted.codes.get(code, 0), counted.final
     recipients = len({m.to for m in hits})
-    rate = len(hits) / len(final) if final else 0.0
+    rate = failed / final if final else 0.0
     return Reading(
         code=code,
-        severity=_severity(code, len(hits), len(final), recipients, rate, baseline, thresholds),
-        failed=len(hits),
-        final=len(final),
+        severity=_severity(code, failed, final, recipients, rate, baseline, thresholds),
+        failed=failed,
+        final=final,
         recipients=recipients,
         baseline=baseline.rate,
         since=since,
@@ -95,7 +152,7 @@ def measure(
         countries=_top(_country(m.to) for m in hits),
         carriers=_top(carriers[m.to] for m in hits if m.to in carriers),
         samples=tuple(m.sid for m in sorted(hits, key=when, reverse=True)[:SAMPLES]),
-        spark=spark(code, recent, now),
+        spark=_spark(code, counted),
     )
 
 
@@ -127,18 +184,12 @@ def _severity(
 def spark(code: int, recent: Sequence[Message], now: datetime) -> tuple[float | None, ...]:
     """The code's rate in each 5-minute bucket of the last hour, oldest first; None where
     no message reached a final status."""
-    step = SPARK_SPAN / SPARK_BUCKETS
-    start = now - SPARK_SPAN
-    final: list[int] = [0] * SPARK_BUCKETS
-    hits: list[int] = [0] * SPARK_BUCKETS
-    for m in _outbound_final(recent):
-        moment = when(m)
-        if not start <= moment < now:
-            continue
-        i = min(int((moment - start) / step), SPARK_BUCKETS - 1)
-        final[i] += 1
-        hits[i] += m.error_code == code
-    return tuple(h / f if f else None for h, f in zip(hits, final, strict=True))
+    return _spark(code, tally_messages(recent, SPARK_SPAN, now))
+
+
+def _spark(code: int, counted: Tally) -> tuple[float | None, ...]:
+    hits = counted.spark_codes.get(code, (0,) * SPARK_BUCKETS)
+    return tuple(h / f if f else None for h, f in zip(hits, counted.spark_final, strict=True))
 
 
 def render_spark(rates: Sequence[float | None]) -> str:
@@ -150,7 +201,7 @@ def render_spark(rates: Sequence[float | None]) -> str:
     return "".join(" " if r is None else SPARK_CHARS[round(r / top * last)] for r in rates)
 
 
-def _outbound_final(messages: Sequence[Message]) -> list[Message]:
+def _outbound_final(messages: Iterable[Message]) -> list[Message]:
     return [
         m for m in messages if m.direction.startswith("outbound") and m.status in FINAL_STATUSES
     ]

@@ -1,10 +1,15 @@
 """The SQLite store: migrations, and the rows the lookup cache and limit rely on."""
 
+import random
+from dataclasses import astuple, replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlite_utils
 
+from bot import spikes
 from bot import store as store_module
+from bot.messages import Message
 from bot.numbers import Lookup
 from bot.store import Store
 
@@ -101,4 +106,96 @@ def test_a_final_status_is_not_undone_by_a_late_callback(tmp_path):
         )
     [message] = store.recent_messages(NOW - timedelta(hours=1))
     assert (message.status, message.error_code) == ("undelivered", 30003)
+    store.close()
+
+
+def _traffic(seed: int, hours: float, now: datetime) -> list[Message]:
+    """Random messages over the `hours` before `now`: every status and direction, a few
+    never sent, some codes."""
+    rng = random.Random(seed)
+    found = []
+    for i in range(1500):
+        created = now - timedelta(seconds=rng.randrange(int(hours * 3600)))
+        status = rng.choice(["delivered", "delivered", "undelivered", "failed", "sent", "queued"])
+        code = rng.choice([30003, 30007, 30002]) if status in ("undelivered", "failed") else None
+        found.append(
+            Message(
+                sid=f"SM{i:032x}",
+                status=status,
+                to=f"+1202555{rng.randrange(100):04d}",
+                from_="+15005550006",
+                direction=rng.choice(["outbound-api", "outbound-api", "inbound"]),
+                error_code=code,
+                date_created=created,
+                date_sent=None if status in ("failed", "queued") else created,
+            )
+        )
+    return found
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_stores_tally_equals_counting_the_messages(tmp_path, seed):
+    store = Store(str(tmp_path / "bot.db"))
+    messages = _traffic(seed, 2, NOW)
+    store.save_messages(messages)
+    window = timedelta(minutes=15)
+    counted = spikes.tally(store.tally(NOW - timedelta(hours=1), NOW), window, NOW)
+    assert counted == spikes.tally_messages(messages, window, NOW)
+    assert counted.final > 50 and counted.codes  # the data exercises every part
+    failing = store.failing([30003, 30002], NOW - window, NOW)
+    assert sorted(m.sid for m in failing) == sorted(
+        m.sid
+        for m in messages
+        if m.error_code in (30003, 30002)
+        and m.direction.startswith("outbound")
+        and NOW - window <= (m.date_sent or m.date_created) <= NOW  # type: ignore[operator]
+    )
+    store.close()
+
+
+def _whole_hours_baseline(messages: list[Message], code: int, since: datetime, until: datetime):  # type: ignore[no-untyped-def]
+    counted = [
+        m
+        for m in messages
+        if m.direction.startswith("outbound")
+        and m.status in ("delivered", "undelivered", "failed")
+        and since <= (m.date_sent or m.date_created) < until  # type: ignore[operator]
+    ]
+    return (len(counted), sum(m.error_code == code for m in counted))
+
+
+def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
+    store = Store(str(tmp_path / "bot.db"))
+    messages = _traffic(4, 30, NOW)
+    store.save_messages(messages)
+    # [09:20, 11:40) holds the whole hours 10:00-11:00: that is what is counted.
+    since, until = NOW - timedelta(hours=2, minutes=40), NOW - timedelta(minutes=20)
+    hour = NOW.replace(hour=10)
+    expected = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
+    assert expected[0] > 10
+    assert astuple(store.baseline(30003, since, until)) == expected
+    # A message of a counted hour changes (a late receipt): the hour is counted again.
+    [late] = [
+        m
+        for m in messages
+        if m.status == "sent"
+        and m.direction.startswith("outbound")
+        and hour <= m.date_sent < NOW.replace(hour=11)
+    ][:1]  # type: ignore[operator]
+    changed = replace(late, status="undelivered", error_code=30003)
+    store.save_messages([changed])
+    messages = [changed if m.sid == late.sid else m for m in messages]
+    after = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
+    assert after == (expected[0] + 1, expected[1] + 1)
+    assert astuple(store.baseline(30003, since, until)) == after
+    # A status callback for a counted message does the same.
+    delivered = replace(changed, status="delivered", error_code=None)
+    store.record_status(delivered)
+    assert astuple(store.baseline(30003, since, until)) == (expected[0] + 1, expected[1])
+    # The week-long baseline is the sum of its hours.
+    week = store.baseline(30003, NOW - timedelta(days=7), until)
+    messages = [delivered if m.sid == late.sid else m for m in messages]
+    assert astuple(week) == _whole_hours_baseline(
+        messages, 30003, NOW - timedelta(days=7), NOW.replace(hour=11)
+    )
     store.close()

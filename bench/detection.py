@@ -1,0 +1,158 @@
+"""Detection: one watcher evaluation against a week of a busy account.
+
+Builds a store holding DAYS x PER_DAY synthetic outbound messages (1 % 30003, a few
+30007; generated inside SQLite, so a week of 1 000 000 a day takes a minute or two), then,
+in a fresh process, times the watcher's detection step as a cycle runs it: every watched
+code measured over its window, against its 7-day baseline, and each incident decided.
+Reports the first (cold) and the median of the following evaluations, the database
+size and the process's peak RSS.
+
+    python bench/detection.py [--per-day 1000000] [--days 7] [--database PATH]
+
+A database given with --database is built once and reused by later runs.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from harness import ACCOUNT, TOKEN, peak_rss_mb, report, run_contender
+
+EVALUATIONS = 7
+
+
+def build(path: Path, per_day: int, days: int, now: datetime) -> None:
+    """Fill a new store at `path` with `days` of messages ending at `now`."""
+    from bot.store import Store
+
+    store = Store(str(path))
+    start = (now - timedelta(days=days)).timestamp()
+    total = per_day * days
+    step = 86_400 / per_day
+    # One statement: SQLite generates the rows itself, about a microsecond each.
+    store.db.execute(
+        """
+        with recursive n(i) as (select 0 union all select i + 1 from n where i < ? - 1)
+        insert into messages (sid, status, [to], from_, direction, error_code,
+                              num_segments, price, date_created, date_sent, date_updated)
+        select
+            printf('SM%032x', i),
+            case when i % 100 = 7 then 'undelivered'
+                 when i % 500 = 3 then 'failed' else 'delivered' end,
+            printf('+1202555%04d', (i * 7919) % 10000),
+            case when i % 2 then '+15005550006' else '+15005550010' end,
+            'outbound-api',
+            case when i % 100 = 7 then 30003 when i % 500 = 3 then 30007 end,
+            1,
+            '-0.00790',
+            strftime('%Y-%m-%dT%H:%M:%S+00:00', ? + i * ?, 'unixepoch'),
+            case when i % 500 = 3 then null
+                 else strftime('%Y-%m-%dT%H:%M:%S+00:00', ? + i * ?, 'unixepoch') end,
+            strftime('%Y-%m-%dT%H:%M:%S+00:00', ? + i * ?, 'unixepoch')
+        from n
+        """,
+        [total, start, step, start, step, start, step],
+    )
+    store.db.conn.commit()
+    store.close()
+
+
+def evaluate(path: str, now_iso: str) -> dict[str, Any]:
+    from bot import settings
+    from bot.knowledge import curated_directory, load_curated
+    from bot.poller import Poller
+    from bot.store import Store
+
+    now = datetime.fromisoformat(now_iso)
+    config = settings.load(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_ALERT_CHANNEL": "CBENCH",
+            "TWILIO_ACCOUNT_SID": ACCOUNT,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "DATABASE_PATH": path,
+        }
+    )
+    store = Store(path)
+    # Detection reads only the store: no Twilio or Slack is reached.
+    watcher = Poller(config, store, None, None, load_curated(curated_directory()), lambda: now)  # type: ignore[arg-type]
+    seconds = []
+    for _ in range(EVALUATIONS):
+        started = time.perf_counter()
+        readings = watcher._measure(now, "active")
+        steps = [watcher._decide(reading, now) for reading in readings]
+        seconds.append(time.perf_counter() - started)
+    store.close()
+    return {
+        "seconds": seconds,
+        "readings": [
+            {"code": r.code, "final": r.final, "failed": r.failed, "baseline": r.baseline}
+            for r in readings
+        ],
+        "incidents": sum(step.incident is not None for step in steps),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-day", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--database", type=Path, help="build once here and reuse")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.database or Path(tmp) / "detection.db"
+        meta = path.with_suffix(".json")
+        if path.exists() and meta.exists():
+            now = datetime.fromisoformat(json.loads(meta.read_text())["now"])
+            print(f"detection: reusing {path}")
+            built = None
+        else:
+            now = datetime.now(UTC).replace(microsecond=0)
+            print(f"detection: building {args.days} x {args.per_day} messages …", flush=True)
+            started = time.perf_counter()
+            build(path, args.per_day, args.days, now)
+            built = time.perf_counter() - started
+            meta.write_text(json.dumps({"now": now.isoformat()}))
+        size_mb = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+        result = run_contender(Path(__file__), str(path), now.isoformat())
+    cold, warm = result["seconds"][0], statistics.median(result["seconds"][1:])
+    rows = [
+        ("messages in the store", f"{args.days * args.per_day:,}"),
+        ("database size", f"{size_mb:,.0f} MB"),
+        ("evaluation, first (cold cache)", f"{cold * 1000:,.0f} ms"),
+        (f"evaluation, median of next {EVALUATIONS - 1}", f"{warm * 1000:,.0f} ms"),
+        ("peak RSS of the evaluating process", f"{result['peak_rss_mb']:.0f} MB"),
+        *(
+            (f"reading {r['code']}", f"{r['failed']} of {r['final']}, baseline {r['baseline']}")
+            for r in result["readings"]
+        ),
+    ]
+    if built is not None:
+        rows.insert(2, ("time to build it", f"{built:.0f} s"))
+    report(
+        "detection",
+        rows,
+        {
+            "messages": args.days * args.per_day,
+            "database_mb": size_mb,
+            "build_seconds": built,
+            "evaluation_cold_ms": cold * 1000,
+            "evaluation_median_ms": warm * 1000,
+            "peak_rss_mb": result["peak_rss_mb"],
+            "readings": result["readings"],
+        },
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["contender"]:
+        print(json.dumps(evaluate(*sys.argv[2:])))
+    else:
+        main()
