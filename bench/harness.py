@@ -91,11 +91,16 @@ def serve_twilio_forever(argv: Sequence[str]) -> None:
     async def requests(_: web.Request) -> web.Response:
         return web.json_response({"requests": len(simulator.received)})
 
+    async def sids(request: web.Request) -> web.Response:
+        count = int(request.query["count"])
+        return web.json_response([m.sid for m in simulator.scenario.messages[-count:]])
+
     async def main() -> None:
         app = simulator.app()
         bench = web.Application()
         bench.router.add_post("/add", add)
         bench.router.add_get("/requests", requests)
+        bench.router.add_get("/sids", sids)
         app.add_subapp("/bench", bench)
         async with serving(app) as origin:
             print(origin, flush=True)

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 ACCOUNT_WINDOW = timedelta(hours=1)
 ACCOUNT_SAMPLE = 1000  # one page of the Messages list, Twilio's largest
+SAMPLE_SECONDS = 30  # how long one read of the account's last hour serves every `why`
 HISTORY_PAGE = 50
 LOOKUP_CACHE = timedelta(days=numbers.CACHE_DAYS)
 LOOKUP_LIMIT_WINDOW = timedelta(hours=1)
@@ -53,6 +54,7 @@ class Service:
         self.default_region = default_region
         self.lookups_per_hour = lookups_per_hour
         self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
+        self._sample: tuple[datetime, asyncio.Future[list[Message]], datetime] | None = None
         self.poller: Poller | None = None  # set by the app while it watches the account
 
     def explain(self, code: int) -> Explanation:
@@ -71,14 +73,14 @@ class Service:
         if self.twilio is None or self.store is None:
             raise TwilioError(NOT_CONFIGURED)
         now = self.clock()
-        since = now - ACCOUNT_WINDOW
-        fetched, sample = await asyncio.gather(
-            self.twilio.fetch_message(sid),
-            self.twilio.list_messages(sent_after=since, page_size=ACCOUNT_SAMPLE),
-            return_exceptions=True,
+        fetched, sampled = await asyncio.gather(
+            self.twilio.fetch_message(sid), self._account_sample(now), return_exceptions=True
         )
         if isinstance(fetched, BaseException):
             raise fetched
+        if isinstance(sampled, BaseException):
+            raise sampled  # a bug: Twilio's faults come back as values
+        since, sample = sampled
         account_sample: list[Message] | None = None
         if isinstance(sample, BaseException):
             if not isinstance(sample, TwilioError):
@@ -86,7 +88,9 @@ class Service:
             log.warning("account sample for %s unavailable: %s", sid, sample)
         else:
             account_sample = sample
-        recent: list[Message] = list(account_sample or [])
+        # Of the account's hour, only what went to this recipient is kept: the rest is
+        # shared by every `why` for a while, and already kept if the watcher runs.
+        recent = [m for m in account_sample or [] if m.to == fetched.to]
         try:
             recent += await self.twilio.list_messages(
                 to=fetched.to, sent_after=now - messages.STREAK_WINDOW, page_size=HISTORY_PAGE
@@ -106,6 +110,26 @@ class Service:
             since,
             now,
         )
+
+    async def _account_sample(
+        self, now: datetime
+    ) -> tuple[datetime, list[Message] | BaseException]:
+        """The account's last hour (one page of it), shared by every `why` asked within
+        SAMPLE_SECONDS: a burst of 200 would otherwise read 200 000 messages
+        (bench/commands.py). A failure is shared too, but not kept."""
+        assert self.twilio is not None
+        held = self._sample
+        fresh = held is not None and (now - held[0]).total_seconds() < SAMPLE_SECONDS
+        if held is None or not fresh or (held[1].done() and held[1].exception() is not None):
+            since = now - ACCOUNT_WINDOW
+            call = self.twilio.list_messages(sent_after=since, page_size=ACCOUNT_SAMPLE)
+            running = asyncio.ensure_future(call)
+            running.add_done_callback(lambda done: done.cancelled() or done.exception())
+            held = self._sample = (now, running, since)
+        try:
+            return held[2], await asyncio.shield(held[1])
+        except TwilioError as exc:
+            return held[2], exc
 
     async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport:
         """What Lookup says of `number`, from the cache when it is fresh, with our messages to it.

@@ -167,3 +167,14 @@ def test_every_status_through_the_real_client(capsys, tmp_path, scenario, status
     out = " ".join(capsys.readouterr().out.split())
     assert f"Message {sent.sid} · {status}" in out
     assert " ".join(STATUS_MEANINGS[status].split()) in out
+
+
+async def test_a_burst_of_why_reads_the_account_hour_once(live, fake_slack, scenario, twilio_sim):
+    sid = dead_number_story(scenario)
+    await ask(live, fake_slack, f"why {sid}", "first")
+    await ask(live, fake_slack, f"why {sid}", "second")
+    # Two fetches, two recipient histories, one read of the account's last hour.
+    unfiltered = [r for r in twilio_sim.received if r.path.endswith("/Messages.json")]
+    assert len([r for r in unfiltered if "To" not in r.query]) == 1
+    assert len([r for r in unfiltered if "To" in r.query]) == 2
+    assert twilio_sim.count(f"/Messages/{sid}.json") == 2

@@ -1,0 +1,205 @@
+"""Commands: a burst of `/twilio why SM…` through the real HTTP app.
+
+The bot runs as it does in production (`python -m bot`, its own process), against the
+simulated Twilio (its own process, LATENCY_MS a request). This script sends CONCURRENT
+signed slash commands at once, each for a different message, and times for each:
+
+- the ack: until Slack's HTTP request is answered (Slack allows 3 s);
+- the answer: until the report reaches the command's response_url, served here, which
+  also stands in for the Slack Web API's auth.test.
+
+    python bench/commands.py [--concurrent 200] [--latency-ms 100]
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import web
+from harness import ACCOUNT, TOKEN, TwilioProcess, report, serving
+from slack_sdk.signature import SignatureVerifier
+
+SECRET = "bench-signing-secret"
+MESSAGES = 5_000
+
+
+def command(text: str, response_url: str, user: str) -> str:
+    return urlencode(
+        {
+            "team_id": "T0001",
+            "channel_id": "C0001",
+            "user_id": user,
+            "command": "/twilio",
+            "text": text,
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+            "api_app_id": "A0001",
+        }
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def burst(origin: str, concurrent: int, tmp: Path) -> dict[str, Any]:
+    answered: dict[str, float] = {}
+    ok_answers = 0
+
+    async def respond(request: web.Request) -> web.Response:
+        nonlocal ok_answers
+        body = await request.json()
+        answered[request.match_info["n"]] = time.perf_counter()
+        ok_answers += "Message SM" in str(body) or "SM" in body.get("text", "")
+        return web.Response(text="ok")
+
+    async def slack_api(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"ok": True, "user_id": "UBOT", "team_id": "T0001", "bot_id": "B1"}
+        )
+
+    receiver = web.Application()
+    receiver.router.add_post("/respond/{n}", respond)
+    receiver.router.add_route("*", "/api/{method}", slack_api)
+    async with serving(receiver) as here, aiohttp.ClientSession() as session:
+        async with session.get(
+            origin + "/bench/sids",
+            params={"count": str(concurrent)},
+            auth=aiohttp.BasicAuth(ACCOUNT, TOKEN),
+        ) as r:
+            sids = await r.json()
+        port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))},
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": here + "/api/",
+            "TWILIO_ACCOUNT_SID": ACCOUNT,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_API_URL": origin,
+            "DATABASE_PATH": str(tmp / "bot.db"),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+        }
+        bot = subprocess.Popen([sys.executable, "-m", "bot"], env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    async with session.get(url + "/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            # One command first, so Bolt's one-time auth.test is not in the figures.
+            await send(session, url, command("help", here + "/respond/warm", "U0"), {})
+            await wait_for(lambda: "warm" in answered)
+            sent: dict[str, float] = {}
+            acks = await asyncio.gather(
+                *(
+                    send(
+                        session,
+                        url,
+                        command(f"why {sid}", f"{here}/respond/{n}", f"U{n}"),
+                        sent,
+                        str(n),
+                    )
+                    for n, sid in enumerate(sids)
+                )
+            )
+            await wait_for(lambda: len(answered) >= concurrent + 1, timeout=60)
+        finally:
+            bot.terminate()
+            bot.wait(timeout=30)
+    answers = [answered[n] - sent[n] for n in sent if n in answered]
+    return {"acks": acks, "answers": answers, "ok_answers": ok_answers}
+
+
+async def send(
+    session: aiohttp.ClientSession, url: str, body: str, sent: dict[str, float], n: str = ""
+) -> float:
+    ts = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body),
+    }
+    started = time.perf_counter()
+    sent[n] = started
+    async with session.post(url + "/slack/events", data=body, headers=headers) as r:
+        await r.read()
+        if r.status != 200:
+            raise RuntimeError(f"the bot answered HTTP {r.status}")
+    return time.perf_counter() - started
+
+
+async def wait_for(condition: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the bot did not answer in time")
+        await asyncio.sleep(0.01)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrent", type=int, default=200)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    args = parser.parse_args()
+    print(f"commands: {args.concurrent} at once, Twilio answering in {args.latency_ms:g} ms")
+    with (
+        TwilioProcess(MESSAGES, 20, args.latency_ms) as twilio,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        result = asyncio.run(burst(twilio.origin, args.concurrent, Path(tmp)))
+    acks, answers = result["acks"], result["answers"]
+    latency = args.latency_ms / 1000
+    figures = {
+        "concurrent": args.concurrent,
+        "latency_ms": args.latency_ms,
+        "ack_p50_ms": percentile(acks, 50) * 1000,
+        "ack_p99_ms": percentile(acks, 99) * 1000,
+        "answer_p50_ms": percentile(answers, 50) * 1000,
+        "answer_p99_ms": percentile(answers, 99) * 1000,
+        "answer_p50_x_latency": percentile(answers, 50) / latency,
+        "answer_p99_x_latency": percentile(answers, 99) / latency,
+        "answer_min_ms": min(answers) * 1000,
+        "answers": len(answers),
+        "reports": result["ok_answers"],
+    }
+    rows = [
+        ("requests acked", f"{len(acks)} of {args.concurrent}"),
+        ("ack p50 / p99", f"{figures['ack_p50_ms']:.0f} / {figures['ack_p99_ms']:.0f} ms"),
+        ("answers received (message reports)", f"{len(answers)} ({result['ok_answers']})"),
+        ("answer fastest", f"{figures['answer_min_ms']:.0f} ms"),
+        (
+            "answer p50 / p99",
+            f"{figures['answer_p50_ms']:.0f} / {figures['answer_p99_ms']:.0f} ms "
+            f"({figures['answer_p50_x_latency']:.1f}x / {figures['answer_p99_x_latency']:.1f}x "
+            "Twilio's latency)",
+        ),
+        ("answer median of", f"{statistics.median(answers) * 1000:.0f} ms"),
+    ]
+    report("commands", rows, figures)
+
+
+if __name__ == "__main__":
+    main()
