@@ -14,14 +14,14 @@ import random
 import resource
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bot.demo import serving
 from bot.simulator import Scenario, Simulator, make_sid
 
 ACCOUNT = make_sid("AC", "bench account")
@@ -108,18 +108,6 @@ def serve_twilio_forever(argv: Sequence[str]) -> None:
             await loop.run_in_executor(None, sys.stdin.read)
 
     asyncio.run(main())
-
-
-@asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 class TwilioProcess:

@@ -56,8 +56,8 @@ async def run(
     console = ConsoleSlack(out)
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            _serving(simulator.app()) as twilio_origin,
-            _serving(console.app()) as slack_origin,
+            serving(simulator.app()) as twilio_origin,
+            serving(console.app()) as slack_origin,
         ):
             simulator.origin = twilio_origin
             config = settings.load(
@@ -136,7 +136,7 @@ def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute
 
 
 @asynccontextmanager
-async def _serving(app: web.Application) -> AsyncIterator[str]:
+async def serving(app: web.Application) -> AsyncIterator[str]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
