@@ -120,7 +120,12 @@ class Service:
         assert self.twilio is not None
         held = self._sample
         fresh = held is not None and (now - held[0]).total_seconds() < SAMPLE_SECONDS
-        if held is None or not fresh or (held[1].done() and held[1].exception() is not None):
+        failed = (
+            held is not None
+            and held[1].done()
+            and (held[1].cancelled() or held[1].exception() is not None)
+        )
+        if held is None or not fresh or failed:
             since = now - ACCOUNT_WINDOW
             call = self.twilio.list_messages(sent_after=since, page_size=ACCOUNT_SAMPLE)
             running = asyncio.ensure_future(call)
