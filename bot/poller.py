@@ -191,9 +191,9 @@ class Poller:
                 self.store.save_messages(unsaved)
                 unsaved.clear()
             read += len(found)
-            created = [m.date_created for m in found if m.date_created is not None]
-            if created and (newest is None or max(created) > newest):
-                newest = max(created)
+            for moment in (m.date_created for m in found if m.date_created is not None):
+                if newest is None or moment > newest:
+                    newest = moment
 
         pages = await self.twilio.read_messages(
             keep, created_after=since, page_size=PAGE_SIZE, max_pages=MAX_PAGES

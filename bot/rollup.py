@@ -10,11 +10,14 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from bot.messages import FINAL_STATUSES
 from bot.migrations import MOMENT
 
 TOTAL = -1  # the error_code of an hour's row counting all its final outbound messages
 HOUR = timedelta(hours=1)
-FINAL_OUTBOUND = "direction like 'outbound%' and status in ('delivered', 'undelivered', 'failed')"
+FINAL_OUTBOUND = "direction like 'outbound%' and status in ({})".format(
+    ", ".join(f"'{status}'" for status in sorted(FINAL_STATUSES))
+)
 
 
 def hour_of(moment: datetime) -> str:

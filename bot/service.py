@@ -6,10 +6,10 @@ The one place that decides which calls one answer needs and runs them concurrent
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import knowledge, messages, numbers
 from bot.errors import BotError, LimitReached, TwilioError
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.poller import Poller
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ACCOUNT_WINDOW = timedelta(hours=1)
 ACCOUNT_SAMPLE = 1000  # one page of the Messages list, Twilio's largest
@@ -54,7 +55,7 @@ class Service:
         self.default_region = default_region
         self.lookups_per_hour = lookups_per_hour
         self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
-        self._sample: tuple[datetime, asyncio.Future[list[Message]], datetime] | None = None
+        self._sample: tuple[datetime, asyncio.Future[list[Message]]] | None = None
         self.poller: Poller | None = None  # set by the app while it watches the account
 
     def explain(self, code: int) -> Explanation:
@@ -79,15 +80,8 @@ class Service:
         if isinstance(fetched, BaseException):
             raise fetched
         if isinstance(sampled, BaseException):
-            raise sampled  # a bug: Twilio's faults come back as values
-        since, sample = sampled
-        account_sample: list[Message] | None = None
-        if isinstance(sample, BaseException):
-            if not isinstance(sample, TwilioError):
-                raise sample  # a bug, not a Twilio fault: let it be logged with its traceback
-            log.warning("account sample for %s unavailable: %s", sid, sample)
-        else:
-            account_sample = sample
+            raise sampled  # a bug: a Twilio fault leaves the sample out instead
+        since, account_sample = sampled
         # Of the account's hour, only what went to this recipient is kept: the rest is
         # shared by every `why` for a while, and already kept if the watcher runs.
         recent = [m for m in account_sample or [] if m.to == fetched.to]
@@ -111,30 +105,23 @@ class Service:
             now,
         )
 
-    async def _account_sample(
-        self, now: datetime
-    ) -> tuple[datetime, list[Message] | BaseException]:
-        """The account's last hour (one page of it), shared by every `why` asked within
-        SAMPLE_SECONDS: a burst of 200 would otherwise read 200 000 messages
-        (bench/commands.py). A failure is shared too, but not kept."""
+    async def _account_sample(self, now: datetime) -> tuple[datetime, list[Message] | None]:
+        """The account's last hour (one page of it) and where it starts, shared by every
+        `why` asked within SAMPLE_SECONDS: a burst of 200 would otherwise read 200 000
+        messages (bench/commands.py). None when Twilio failed; a failure is not kept."""
         assert self.twilio is not None
         held = self._sample
-        fresh = held is not None and (now - held[0]).total_seconds() < SAMPLE_SECONDS
-        failed = (
-            held is not None
-            and held[1].done()
-            and (held[1].cancelled() or held[1].exception() is not None)
-        )
-        if held is None or not fresh or failed:
-            since = now - ACCOUNT_WINDOW
-            call = self.twilio.list_messages(sent_after=since, page_size=ACCOUNT_SAMPLE)
-            running = asyncio.ensure_future(call)
-            running.add_done_callback(lambda done: done.cancelled() or done.exception())
-            held = self._sample = (now, running, since)
+        stale = held is None or (now - held[0]).total_seconds() >= SAMPLE_SECONDS
+        if held is None or stale or _failed(held[1]):
+            call = self.twilio.list_messages(
+                sent_after=now - ACCOUNT_WINDOW, page_size=ACCOUNT_SAMPLE
+            )
+            held = self._sample = (now, _shared(call))
         try:
-            return held[2], await asyncio.shield(held[1])
+            return held[0] - ACCOUNT_WINDOW, await asyncio.shield(held[1])
         except TwilioError as exc:
-            return held[2], exc
+            log.warning("the account's last hour is unavailable: %s", exc)
+            return held[0] - ACCOUNT_WINDOW, None
 
     async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport:
         """What Lookup says of `number`, from the cache when it is fresh, with our messages to it.
@@ -164,9 +151,7 @@ class Service:
         if self.twilio is None:
             raise TwilioError(NOT_CONFIGURED)
         use = self._count_paid_lookup(asker, now) if asker is not None else None
-        running = asyncio.ensure_future(self.twilio.lookup(e164))
-        # Read the outcome even when every asker has gone, so asyncio has nothing to report.
-        running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        running = _shared(self.twilio.lookup(e164))
         self._lookups_running[e164] = running
         try:
             lookup = await asyncio.shield(running)
@@ -227,3 +212,15 @@ class Service:
             return "The samples of that incident are no longer in the bot's database."
         lines = [f"{m.sid} · to {m.to} · {messages.describe(m)}" for m in found]
         return "\n".join(["Samples:", *lines, "`/twilio why <SID>` explains one."])
+
+
+def _shared(call: Awaitable[T]) -> "asyncio.Future[T]":
+    """A call several askers may await (each through `asyncio.shield`). Its outcome is read
+    even when every asker has gone, so asyncio has nothing to report."""
+    running = asyncio.ensure_future(call)
+    running.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return running
+
+
+def _failed(running: "asyncio.Future[Any]") -> bool:
+    return running.done() and (running.cancelled() or running.exception() is not None)

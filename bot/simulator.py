@@ -225,7 +225,7 @@ class Simulator:
         self._index()
         message = self._by_sid.get(sid)
         if message is not None and message.account_sid == account:
-            return web.json_response(self._message_json(message))
+            return web.json_response(self._cached_json(message))
         return _error(
             404,
             20404,
@@ -275,7 +275,7 @@ class Simulator:
             next_uri = uri + "?" + urlencode(next_params)
         return web.json_response(
             {
-                "messages": [self._message_json(m) for m in items],
+                "messages": [self._cached_json(m) for m in items],
                 "page": page,
                 "page_size": page_size,
                 "start": start,
@@ -287,7 +287,7 @@ class Simulator:
             }
         )
 
-    def _message_json(self, m: SimMessage) -> dict[str, Any]:
+    def _cached_json(self, m: SimMessage) -> dict[str, Any]:
         """`_message_json(m)`, remembered until a field a test may change does change."""
         key = (m.status, m.error_code, m.error_message, m.date_sent, m.date_updated, m.price)
         held = self._as_json.get(m.sid)

@@ -131,17 +131,8 @@ class Store:
         rows = [_message_row(m) for m in messages]
         if not rows:
             return
-        # One prepared statement for the batch: sqlite-utils' upsert_all builds its SQL per
-        # chunk and costs about 50 µs a row, which a backfill of 100 000 messages feels.
-        columns = list(rows[0])
-        names = ", ".join(f"[{c}]" for c in columns)
-        changes = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c != "sid")
-        sql = (
-            f"insert into messages ({names}) values ({', '.join('?' * len(columns))}) "
-            f"on conflict(sid) do update set {changes}"
-        )
         with self.db.atomic():
-            self.db.conn.executemany(sql, [tuple(row.values()) for row in rows])
+            self.db.conn.executemany(_UPSERT_MESSAGE, [tuple(row.values()) for row in rows])
             rollup.forget(self.db.conn, _hours(rows))
 
     def record_status(self, message: Message) -> None:
@@ -504,6 +495,16 @@ def _hours(rows: Iterable[dict[str, Any]]) -> set[str]:
     """The rollup hours the messages of `rows` count in, under any moment they had."""
     moments = (row[name] for row in rows for name in ("date_created", "date_sent"))
     return {moment[:13] for moment in moments if isinstance(moment, str)}
+
+
+# One prepared statement for a batch: sqlite-utils' upsert_all builds its SQL per chunk
+# and costs about 50 µs a row, which a backfill of 100 000 messages feels.
+_MESSAGE_COLUMNS = tuple(_message_row(Message("", "", "", "", "")))
+_UPSERT_MESSAGE = (
+    f"insert into messages ({', '.join(f'[{c}]' for c in _MESSAGE_COLUMNS)}) "
+    f"values ({', '.join('?' * len(_MESSAGE_COLUMNS))}) on conflict(sid) do update set "
+    + ", ".join(f"[{c}] = excluded.[{c}]" for c in _MESSAGE_COLUMNS if c != "sid")
+)
 
 
 def _message(row: dict[str, object]) -> Message:
