@@ -67,43 +67,60 @@ class Service:
     async def explain_message(self, sid: str) -> MessageReport:
         """The message, its error explained, and the context around it.
 
-        The fetch and the account's last hour are asked for together; the recipient's
-        history needs the recipient, so it follows. A failed context call leaves that
-        part of the report out rather than failing the answer.
+        The fetch, the account's last hour and the recipient's history are asked for
+        together when the store already knows the message (the watcher or a status
+        callback saw it); otherwise the history needs the fetched recipient, so it
+        follows. A failed context call leaves that part of the report out rather than
+        failing the answer.
         """
         if self.twilio is None or self.store is None:
             raise TwilioError(NOT_CONFIGURED)
         now = self.clock()
-        fetched, sampled = await asyncio.gather(
-            self.twilio.fetch_message(sid), self._account_sample(now), return_exceptions=True
-        )
-        if isinstance(fetched, BaseException):
-            raise fetched
-        if isinstance(sampled, BaseException):
-            raise sampled  # a bug: a Twilio fault leaves the sample out instead
+        known = self.store.messages_by_sid([sid])
+        history = asyncio.ensure_future(self._history(known[0].to, now)) if known else None
+        try:
+            fetched, sampled = await asyncio.gather(
+                self.twilio.fetch_message(sid), self._account_sample(now), return_exceptions=True
+            )
+            if isinstance(fetched, BaseException):
+                raise fetched
+            if isinstance(sampled, BaseException):
+                raise sampled  # a bug: a Twilio fault leaves the sample out instead
+            if history is None or known[0].to != fetched.to:
+                if history is not None:
+                    history.cancel()
+                history = asyncio.ensure_future(self._history(fetched.to, now))
+            recent = await history
+        finally:
+            if history is not None and not history.done():
+                history.cancel()
         since, account_sample = sampled
         # Of the account's hour, only what went to this recipient is kept: the rest is
         # shared by every `why` for a while, and already kept if the watcher runs.
-        recent = [m for m in account_sample or [] if m.to == fetched.to]
-        try:
-            recent += await self.twilio.list_messages(
-                to=fetched.to, sent_after=now - messages.STREAK_WINDOW, page_size=HISTORY_PAGE
-            )
-        except TwilioError as exc:
-            # The store may still hold some history; the message itself is what was asked.
-            log.warning("recipient history for %s unavailable: %s", sid, exc)
+        recent += [m for m in account_sample or [] if m.to == fetched.to]
         self.store.save_messages([fetched, *recent])
-        history = self.store.messages_to(fetched.to, now - messages.STREAK_WINDOW)
         code = fetched.error_code
         return messages.build_report(
             fetched,
             self.explain(code) if code is not None else None,
-            history,
+            self.store.messages_to(fetched.to, now - messages.STREAK_WINDOW),
             account_sample,
             ACCOUNT_SAMPLE,
             since,
             now,
         )
+
+    async def _history(self, to: str, now: datetime) -> list[Message]:
+        """Twilio's recent messages to `to`; none when Twilio fails, as the store may
+        still hold some and the message itself is what was asked."""
+        assert self.twilio is not None
+        try:
+            return await self.twilio.list_messages(
+                to=to, sent_after=now - messages.STREAK_WINDOW, page_size=HISTORY_PAGE
+            )
+        except TwilioError as exc:
+            log.warning("recipient history unavailable: %s", exc)
+            return []
 
     async def _account_sample(self, now: datetime) -> tuple[datetime, list[Message] | None]:
         """The account's last hour (one page of it) and where it starts, shared by every

@@ -1,8 +1,9 @@
 """Slack: the Bolt app and its listeners. The only module that imports slack_bolt or slack_sdk.
 
-Every listener acks first (Slack gives 3 seconds), then does the work and answers through
-the command's `response_url`. HTTP requests reach Bolt through `handle_events`, which
-translates aiohttp to Bolt and back; Socket Mode uses Bolt's own aiohttp handler.
+Every listener is an ack (Slack gives 3 seconds) and a lazy part that does the work and
+answers through the command's `response_url`. HTTP requests reach Bolt through
+`handle_events`, which translates aiohttp to Bolt and back; Socket Mode uses Bolt's own
+aiohttp handler.
 """
 
 import asyncio
@@ -51,18 +52,23 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
         signing_secret=settings.slack_signing_secret,
         # Socket Mode traffic is authenticated by the app token, not signed.
         request_verification_enabled=not settings.socket_mode,
+        # Every listener is an ack plus a lazy part that does the work. Run this way, Bolt
+        # answers Slack as soon as the ack is done; otherwise it polls every 10 ms for it,
+        # which made the floor of every ack 10 ms and, in a burst, far more
+        # (bench/commands.py).
+        process_before_response=True,
     )
     app.client.base_url = settings.slack_api_url
     app.client.timeout = WEB_API_TIMEOUT_SECONDS
     app.client.retry_handlers.extend(_retry_handlers())
-    app.command(SLASH_COMMAND)(_command_listener(settings, context))
-    app.action(SHARE_ACTION_ID)(_share_listener(settings, context))
-    app.action(LOOKUP_ACTION_ID)(_lookup_listener(settings, context))
+    app.command(SLASH_COMMAND)(ack=_ack_only, lazy=[_command_listener(settings, context)])
+    app.action(SHARE_ACTION_ID)(ack=_ack_only, lazy=[_share_listener(settings, context)])
+    app.action(LOOKUP_ACTION_ID)(ack=_ack_only, lazy=[_lookup_listener(settings, context)])
     app.action(DOCS_ACTION_ID)(_ack_only)
     incidents = {ACK_ACTION_ID: "ack", SAMPLES_ACTION_ID: "samples"}
     incidents |= {action_id: f"mute:{hours}" for action_id, hours in MUTE_ACTION_IDS.items()}
     for action_id, action in incidents.items():
-        app.action(action_id)(_incident_listener(settings, context, action))
+        app.action(action_id)(ack=_ack_only, lazy=[_incident_listener(settings, context, action)])
     return app
 
 
@@ -145,8 +151,7 @@ class Incidents(Protocol):
 
 
 def _command_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
-    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_command(command: dict[str, Any], respond: AsyncRespond) -> None:
         text = command.get("text", "")
         user = command.get("user_id", "")
         answer = commands.refusal(
@@ -160,8 +165,7 @@ def _command_listener(settings: Settings, context: Context) -> Callable[..., Awa
 def _share_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
     """ "Share in channel": the same report, numbers masked, posted for everyone to read."""
 
-    async def on_share(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_share(body: dict[str, Any], respond: AsyncRespond) -> None:
         sid = str((body.get("actions") or [{}])[0].get("value", ""))
         refused = commands.refusal(
             body.get("user", {}).get("id", ""),
@@ -183,8 +187,7 @@ def _share_listener(settings: Settings, context: Context) -> Callable[..., Await
 def _lookup_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
     """ "Look up this number": `/twilio lookup` for the number the button carries."""
 
-    async def on_lookup(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_lookup(body: dict[str, Any], respond: AsyncRespond) -> None:
         number = str((body.get("actions") or [{}])[0].get("value", ""))
         user = body.get("user", {}).get("id", "")
         answer = commands.refusal(
@@ -204,8 +207,7 @@ def _incident_listener(
     """An incident button: the change shows on the alert for everyone; the clicker gets a
     private word (or, for samples, the sample messages with their full numbers)."""
 
-    async def on_incident(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_incident(body: dict[str, Any], respond: AsyncRespond) -> None:
         incident_id = str((body.get("actions") or [{}])[0].get("value", ""))
         user = body.get("user", {}).get("id", "")
         # The alert channel need not be one where commands are allowed: users only.
@@ -249,7 +251,8 @@ async def _reply(respond: AsyncRespond, answer: Answer, masked: bool) -> None:
 
 
 async def _ack_only(ack: AsyncAck) -> None:
-    # A link button still sends an action; unacknowledged, Slack shows the user a warning.
+    # Also alone, for the link button: it still sends an action, and unacknowledged, Slack
+    # shows the user a warning.
     await ack()
 
 

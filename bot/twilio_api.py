@@ -65,6 +65,11 @@ class TwilioApi:
         self.client = Client(
             username, password, account_sid=self.account_sid, http_client=self.http
         )
+        # twilio-python imports its REST tree on first use: about a hundred modules, 50 to
+        # 300 ms that would otherwise hold the loop (every ack with it) in the first
+        # command after a start (bench/commands.py). Here, it is paid before serving.
+        self.client.api.v2010.account  # noqa: B018
+        self.client.lookups.v2  # noqa: B018
 
     async def close(self) -> None:
         await self.http.close()

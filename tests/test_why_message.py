@@ -1,5 +1,6 @@
 """`/twilio why SM…` and `python -m bot why SM…` against the simulator, end to end."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -178,3 +179,23 @@ async def test_a_burst_of_why_reads_the_account_hour_once(live, fake_slack, scen
     assert len([r for r in unfiltered if "To" not in r.query]) == 1
     assert len([r for r in unfiltered if "To" in r.query]) == 2
     assert twilio_sim.count(f"/Messages/{sid}.json") == 2
+
+
+async def test_a_message_the_store_knows_has_its_history_asked_with_the_fetch(
+    live, fake_slack, scenario, twilio_sim
+):
+    sid = dead_number_story(scenario)
+    await ask(live, fake_slack, f"why {sid}", "first")  # now the store knows the recipient
+    histories = len([r for r in twilio_sim.received if "To" in r.query])
+    # The fetch is held for 2 s: a history that waited for it could not arrive sooner.
+    twilio_sim.inject(Fault(status=0, delay_seconds=2, path_contains=f"/Messages/{sid}.json"))
+    assert await post_signed(live, slash_command(f"why {sid}", fake_slack.response_url("again")))
+    for _ in range(150):  # up to 1.5 s
+        if len([r for r in twilio_sim.received if "To" in r.query]) > histories:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the history was not asked for while the fetch was held")
+    assert not fake_slack.calls("response/again")
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/again"))
+    assert f"Message {sid} · undelivered" in texts(fake_slack.calls("response/again")[0]["blocks"])
