@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -53,7 +52,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def burst(origin: str, concurrent: int, tmp: Path) -> dict[str, Any]:
+async def burst(origin: str, concurrent: int, tmp: Path, watching: bool) -> dict[str, Any]:
     answered: dict[str, float] = {}
     ok_answers = 0
 
@@ -66,14 +65,26 @@ async def burst(origin: str, concurrent: int, tmp: Path) -> dict[str, Any]:
         return web.Response(text="ok")
 
     async def slack_api(request: web.Request) -> web.Response:
+        # auth.test for Bolt; chat.* for the watcher's alerts, when it runs.
         return web.json_response(
-            {"ok": True, "user_id": "UBOT", "team_id": "T0001", "bot_id": "B1"}
+            {
+                "ok": True,
+                "user_id": "UBOT",
+                "team_id": "T0001",
+                "bot_id": "B1",
+                "channel": "C0ALERTS",
+                "ts": f"{time.time():.6f}",
+            }
         )
 
     receiver = web.Application()
     receiver.router.add_post("/respond/{n}", respond)
     receiver.router.add_route("*", "/api/{method}", slack_api)
-    async with serving(receiver) as here, aiohttp.ClientSession() as session:
+    async with (
+        serving(receiver) as here,
+        # No pool limit: aiohttp's default of 100 would queue half the burst in this client.
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+    ):
         async with session.get(
             origin + "/bench/sids",
             params={"count": str(concurrent)},
@@ -89,18 +100,21 @@ async def burst(origin: str, concurrent: int, tmp: Path) -> dict[str, Any]:
             "TWILIO_ACCOUNT_SID": ACCOUNT,
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_API_URL": origin,
-            "DATABASE_PATH": str(tmp / "bot.db"),
+            "DATABASE_PATH": str(tmp / f"bot-{watching}.db"),
             "HOST": "127.0.0.1",
             "PORT": str(port),
         }
+        if watching:
+            env["SLACK_ALERT_CHANNEL"] = "C0ALERTS"
         bot = subprocess.Popen([sys.executable, "-m", "bot"], env=env)
         url = f"http://127.0.0.1:{port}"
         try:
-            await wait_until_up(session, url)
+            await wait_until_up(session, url, watching)
             # One command first, so Bolt's one-time auth.test is not in the figures.
             await send(session, url, command("help", here + "/respond/warm", "U0"), {})
             await wait_for(lambda: "warm" in answered)
             sent: dict[str, float] = {}
+            cpu_before = cpu_seconds(bot.pid)
             acks = await asyncio.gather(
                 *(
                     send(
@@ -114,23 +128,32 @@ async def burst(origin: str, concurrent: int, tmp: Path) -> dict[str, Any]:
                 )
             )
             await wait_for(lambda: len(answered) >= concurrent + 1, timeout=60)
+            cpu = cpu_seconds(bot.pid) - cpu_before
         finally:
             bot.terminate()
             bot.wait(timeout=30)
     answers = [answered[n] - sent[n] for n in sent if n in answered]
-    return {"acks": acks, "answers": answers, "ok_answers": ok_answers}
+    return {"acks": acks, "answers": answers, "ok_answers": ok_answers, "cpu": cpu}
 
 
-async def wait_until_up(session: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(200):
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far (Linux's /proc), user and system."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wait_until_up(session: aiohttp.ClientSession, url: str, watching: bool) -> None:
+    """Until /healthz answers and, when watching, the first cycle has read the account."""
+    for _ in range(600):
         try:
             async with session.get(url + "/healthz") as r:
-                if r.status == 200:
+                body = await r.json()
+                if r.status == 200 and (not watching or body["poller"]["cycles"] >= 1):
                     return
         except aiohttp.ClientError:
             pass
         await asyncio.sleep(0.1)
-    raise RuntimeError("the bot did not come up within 20 s")
+    raise RuntimeError("the bot did not come up within 60 s")
 
 
 async def send(
@@ -172,16 +195,24 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     args = parser.parse_args()
     print(f"commands: {args.concurrent} at once, Twilio answering in {args.latency_ms:g} ms")
-    with (
-        TwilioProcess(MESSAGES, 20, args.latency_ms) as twilio,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-        result = asyncio.run(burst(twilio.origin, args.concurrent, Path(tmp)))
+    figures: dict[str, Any] = {"concurrent": args.concurrent, "latency_ms": args.latency_ms}
+    rows = []
+    for watching in (False, True):
+        with (
+            TwilioProcess(MESSAGES, 20, args.latency_ms) as twilio,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            result = asyncio.run(burst(twilio.origin, args.concurrent, Path(tmp), watching))
+        mode = "watching" if watching else "not_watching"
+        figures[mode] = burst_figures(result, args.latency_ms / 1000)
+        rows += burst_rows(mode.replace("_", " "), figures[mode], args.concurrent)
+    report("commands", rows, figures)
+
+
+def burst_figures(result: dict[str, Any], latency: float) -> dict[str, Any]:
     acks, answers = result["acks"], result["answers"]
-    latency = args.latency_ms / 1000
-    figures = {
-        "concurrent": args.concurrent,
-        "latency_ms": args.latency_ms,
+    return {
+        "acks": len(acks),
         "ack_p50_ms": percentile(acks, 50) * 1000,
         "ack_p99_ms": percentile(acks, 99) * 1000,
         "answer_p50_ms": percentile(answers, 50) * 1000,
@@ -191,21 +222,23 @@ def main() -> None:
         "answer_min_ms": min(answers) * 1000,
         "answers": len(answers),
         "reports": result["ok_answers"],
+        "bot_cpu_ms_per_command": result["cpu"] / len(acks) * 1000,
     }
-    rows = [
-        ("requests acked", f"{len(acks)} of {args.concurrent}"),
-        ("ack p50 / p99", f"{figures['ack_p50_ms']:.0f} / {figures['ack_p99_ms']:.0f} ms"),
-        ("answers received (message reports)", f"{len(answers)} ({result['ok_answers']})"),
-        ("answer fastest", f"{figures['answer_min_ms']:.0f} ms"),
+
+
+def burst_rows(mode: str, f: dict[str, Any], concurrent: int) -> list[tuple[str, str]]:
+    return [
+        (f"{mode}: requests acked", f"{f['acks']} of {concurrent}"),
+        (f"{mode}: ack p50 / p99", f"{f['ack_p50_ms']:.0f} / {f['ack_p99_ms']:.0f} ms"),
+        (f"{mode}: answers (message reports)", f"{f['answers']} ({f['reports']})"),
+        (f"{mode}: answer fastest", f"{f['answer_min_ms']:.0f} ms"),
         (
-            "answer p50 / p99",
-            f"{figures['answer_p50_ms']:.0f} / {figures['answer_p99_ms']:.0f} ms "
-            f"({figures['answer_p50_x_latency']:.1f}x / {figures['answer_p99_x_latency']:.1f}x "
-            "Twilio's latency)",
+            f"{mode}: answer p50 / p99",
+            f"{f['answer_p50_ms']:.0f} / {f['answer_p99_ms']:.0f} ms "
+            f"({f['answer_p50_x_latency']:.1f}x / {f['answer_p99_x_latency']:.1f}x latency)",
         ),
-        ("answer median of", f"{statistics.median(answers) * 1000:.0f} ms"),
+        (f"{mode}: bot CPU a command", f"{f['bot_cpu_ms_per_command']:.1f} ms"),
     ]
-    report("commands", rows, figures)
 
 
 if __name__ == "__main__":
