@@ -16,7 +16,7 @@ from bot.knowledge import Explanation, Section
 from bot.messages import MessageReport, utc
 from bot.numbers import NumberReport
 from bot.privacy import mask_numbers_in
-from bot.spikes import Reading, render_spark
+from bot.spikes import CREDENTIALS_CODE, Reading, render_spark
 from bot.status import StatusReport
 
 Block = dict[str, Any]
@@ -132,9 +132,34 @@ def render_incident(
     state = "resolved" if incident.resolved_at else incident.severity
     title = explanation.title if explanation and explanation.title else ""
     what = f"{reading.code} {title}".strip()
-    if reading.account_status != "active":
-        what = f"account {reading.account_status} ({what})"
-    heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
+    if reading.code == CREDENTIALS_CODE:
+        heading = f"{_ICONS[state]} {state.capitalize()}: Twilio rejected the bot's credentials"
+        heading += f" ({what})"
+        facts, sections = _credentials_facts(incident), []
+    else:
+        if reading.account_status != "active":
+            what = f"account {reading.account_status} ({what})"
+        heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
+        facts, sections = _spike_facts(incident, reading), _spike_sections(reading)
+    if explanation is not None and explanation.fixes:
+        sections.append(Section("Runbook", explanation.fixes[:3], numbered=True))
+    blocks = _document(heading, facts, sections)
+    notes = [f"Details: `{prefix} why {reading.code}`"]
+    if reading.samples:
+        notes[0] += f", or `{prefix} why SM…` for a sample"
+    if incident.acknowledged_by and SLACK_USER_ID.fullmatch(incident.acknowledged_by):
+        notes.append(f"Acknowledged by <@{incident.acknowledged_by}>")  # a mention on purpose
+    if incident.muted(reading.until) and not incident.resolved_at:
+        notes.append(f"Muted until {utc(incident.muted_until)}")
+    blocks.append(_context(" · ".join(notes)))
+    if buttons := _incident_buttons(incident, reading):
+        blocks.append({"type": "actions", "elements": buttons})
+    if reading.code == CREDENTIALS_CODE:
+        return _fallback(heading), blocks
+    return _fallback(f"{heading}: {reading.rate:.1%}"), blocks
+
+
+def _spike_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:
     minutes = int((reading.until - reading.since).total_seconds() // 60)
     baseline = "no history yet" if reading.baseline is None else f"{reading.baseline:.1%}"
     facts = [
@@ -149,6 +174,10 @@ def render_incident(
         facts.append(("Recovering", f"{incident.quiet} quiet check(s) in a row"))
     if reading.account_status != "active":
         facts.append(("Account", reading.account_status))
+    return facts
+
+
+def _spike_sections(reading: Reading) -> list[Section]:
     where = [
         f"{label}: " + ", ".join(f"{_masked(name)} ({n})" for name, n in pairs)
         for label, pairs in (
@@ -158,25 +187,21 @@ def render_incident(
         )
         if pairs
     ]
-    sections = [
-        Section("Last hour, 5-minute steps", (f"`{render_spark(reading.spark)}`",)),
-    ]
+    sections = [Section("Last hour, 5-minute steps", (f"`{render_spark(reading.spark)}`",))]
     if where:
         sections.append(Section("Where it fails", tuple(where)))
     if reading.samples:
         sections.append(Section("Samples", tuple(reading.samples)))
-    if explanation is not None and explanation.fixes:
-        sections.append(Section("Runbook", explanation.fixes[:3], numbered=True))
-    blocks = _document(heading, facts, sections)
-    notes = [f"Details: `{prefix} why {reading.code}`, or `{prefix} why SM…` for a sample"]
-    if incident.acknowledged_by and SLACK_USER_ID.fullmatch(incident.acknowledged_by):
-        notes.append(f"Acknowledged by <@{incident.acknowledged_by}>")  # a mention on purpose
-    if incident.muted(reading.until) and not incident.resolved_at:
-        notes.append(f"Muted until {utc(incident.muted_until)}")
-    blocks.append(_context(" · ".join(notes)))
-    if buttons := _incident_buttons(incident, reading):
-        blocks.append({"type": "actions", "elements": buttons})
-    return _fallback(f"{heading}: {reading.rate:.1%}"), blocks
+    return sections
+
+
+def _credentials_facts(incident: Incident) -> list[tuple[str, str]]:
+    facts = [("Opened", utc(incident.opened_at))]
+    if incident.resolved_at:
+        facts.append(("Resolved", f"{utc(incident.resolved_at)}, when Twilio took them again"))
+    else:
+        facts.append(("Meanwhile", "the watcher reads no messages, so no other alert can fire"))
+    return facts
 
 
 def _incident_buttons(incident: Incident, reading: Reading) -> list[Block]:

@@ -22,7 +22,13 @@ from typing import Any
 from bot import alerting, knowledge, spikes
 from bot.alerting import Incident, Step
 from bot.blocks import SLACK_USER_ID, render_incident
-from bot.errors import BotError, SlackRejected, SlackUnavailable, WatcherBusy
+from bot.errors import (
+    BotError,
+    CredentialsRejected,
+    SlackRejected,
+    SlackUnavailable,
+    WatcherBusy,
+)
 from bot.knowledge import Entry
 from bot.messages import Message, utc, when
 from bot.settings import Settings
@@ -59,6 +65,8 @@ class Health:
     pending_posts: int = 0
     refused_posts: int = 0  # given up on after Slack refused them again and again
     last_success: float | None = None
+    twilio_faults: int = 0  # since the start: 429/5xx/timeouts/unreadable answers, retried
+    twilio_gave_up: int = 0  # since the start: requests that failed every attempt
 
     def stalled(self, now: float, interval: float) -> bool:
         """No cycle has ended, well or badly, for three intervals (the first, which may
@@ -146,11 +154,18 @@ class Poller:
         readings: tuple[Reading, ...] = ()
         steps: tuple[Step, ...] = ()
         try:
-            account = await self.twilio.fetch_account()
+            # One incident while Twilio refuses the credentials, resolved by the first
+            # cycle it takes them again: more than a failed cycle in the log.
+            try:
+                account = await self.twilio.fetch_account()
+            except CredentialsRejected:
+                steps = self._credentials_step(True, now)
+                raise
+            steps = self._credentials_step(False, now)
             self.health.account_status = account.status
             ingested = await self._ingest(now)
             readings = self._measure(now, account.status)
-            steps = tuple(self._decide(reading, now) for reading in readings)
+            steps += tuple(self._decide(reading, now) for reading in readings)
         except BotError as exc:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
@@ -159,6 +174,8 @@ class Poller:
         pending = len(self.store.pending_posts())
         self.health.pending_posts = pending
         self.health.refused_posts = self.store.refused_posts()
+        self.health.twilio_faults = self.twilio.http.faults
+        self.health.twilio_gave_up = self.twilio.http.gave_up
         self.health.last_finished = time.time()
         self.health.last_duration_seconds = time.monotonic() - started
         # The last cycle's trouble, kept until a cycle has none.
@@ -233,11 +250,16 @@ class Poller:
             readings.append(reading)
         return tuple(readings)
 
+    def _credentials_step(self, rejected: bool, now: datetime) -> tuple[Step, ...]:
+        step = self._decide(spikes.credentials_reading(rejected, now), now)
+        return (step,) if step.incident is not None else ()
+
     def _decide(self, reading: Reading, now: datetime) -> Step:
         key = alerting.incident_key(self.settings.twilio_account_sid, reading.code)
-        step = alerting.evaluate(
-            self.store.open_incident(key), reading, key, self.settings.thresholds, now
-        )
+        thresholds = self.settings.thresholds
+        if reading.code == spikes.CREDENTIALS_CODE:
+            thresholds = replace(thresholds, resolve_after=1)  # one accepted call proves it
+        step = alerting.evaluate(self.store.open_incident(key), reading, key, thresholds, now)
         if step.incident is None:
             return step
         # One transaction: an incident is never saved without what Slack should see of it.

@@ -4,7 +4,8 @@ An aiohttp app (run it on 127.0.0.1, port 0) serving Accounts fetch, Messages fe
 list (v2010 shapes, RFC 2822 dates, `To`/`From`/`DateSent` filters, newest first, paged
 through `next_page_uri`) and Lookup v2 with line type intelligence, behind Basic auth.
 Data comes from a `Scenario` built in code; faults (429 with Retry-After, 5xx, slow or
-truncated answers) are scripted with `inject`. Tests, the demo and the benchmarks use it
+truncated answers) are scripted with `inject`, or drawn at random for a share of all
+requests with `fail_at_random`. Tests, the demo and the benchmarks use it
 through the real twilio-python client pointed here by TWILIO_API_URL.
 """
 
@@ -12,6 +13,8 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,6 +23,7 @@ from urllib.parse import urlencode
 import phonenumbers
 from aiohttp import web
 
+RANDOM_FAULTS = ("429", "500", "503", "hang", "truncated")
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
 
@@ -124,9 +128,32 @@ class Simulator:
         self._newest_first: dict[str, list[SimMessage]] = {}  # account SID -> its messages
         self._by_sid: dict[str, SimMessage] = {}
         self._as_json: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._random: tuple[float, random.Random, float] | None = None
+        self.faulted: Counter[str] = Counter()  # random faults served, by kind
 
     def inject(self, fault: Fault) -> None:
         self.faults.append(fault)
+
+    def fail_at_random(self, share: float, seed: int, hang_seconds: float) -> None:
+        """From now on, fail `share` of requests, each in one of RANDOM_FAULTS' ways
+        (drawn from `seed`, so a run can be repeated); a hang lasts `hang_seconds`."""
+        self._random = (share, random.Random(seed), hang_seconds)
+
+    def _random_fault(self) -> Fault | None:
+        if self._random is None:
+            return None
+        share, rng, hang = self._random
+        if rng.random() >= share:
+            return None
+        kind = rng.choice(RANDOM_FAULTS)
+        self.faulted[kind] += 1
+        return {
+            "429": Fault(status=429, retry_after=0.01),
+            "500": Fault(status=500),
+            "503": Fault(status=503),
+            "hang": Fault(status=0, delay_seconds=hang),
+            "truncated": Fault(status=0, truncate=True),
+        }[kind]
 
     def count(self, path_contains: str) -> int:
         return sum(1 for r in self.received if path_contains in r.path)
@@ -147,7 +174,7 @@ class Simulator:
         self.received.append(Received(request.method, request.path, dict(request.query)))
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
-        fault = self._take_fault(request.path)
+        fault = self._take_fault(request.path) or self._random_fault()
         if fault and fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
         if fault and fault.status:

@@ -16,6 +16,7 @@ import phonenumbers
 from bot.messages import FINAL_STATUSES, Message, when
 
 SUSPENDED_CODE = 30002  # Account suspended: every message stops, so one is enough
+CREDENTIALS_CODE = 20003  # Twilio refused the bot's own credentials: the watcher is blind
 SPARK_BUCKETS = 12
 SPARK_SPAN = timedelta(hours=1)
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
@@ -153,6 +154,26 @@ def measure_tally(
         carriers=_top(carriers[m.to] for m in hits if m.to in carriers),
         samples=tuple(m.sid for m in sorted(hits, key=when, reverse=True)[:SAMPLES]),
         spark=_spark(code, counted),
+    )
+
+
+def credentials_reading(rejected: bool, now: datetime) -> Reading:
+    """Whether Twilio took the bot's credentials this cycle, as a reading: critical while
+    it refuses them, as nothing else can be watched meanwhile."""
+    return Reading(
+        code=CREDENTIALS_CODE,
+        severity="critical" if rejected else None,
+        failed=0,
+        final=0,
+        recipients=0,
+        baseline=None,
+        since=now,
+        until=now,
+        senders=(),
+        countries=(),
+        carriers=(),
+        samples=(),
+        spark=(),
     )
 
 

@@ -46,6 +46,7 @@ class StatusReport:
             ("Last error", str(h.get("last_error") or "none")),
             ("Slack posts waiting", str(h.get("pending_posts", 0))),
             ("Posts Slack refused", str(h.get("refused_posts") or "")),
+            ("Twilio faults since start", _faults(h)),
         ]
         return [(label, value) for label, value in pairs if value]
 
@@ -69,6 +70,14 @@ def _line(r: Reading) -> str:
         f"{r.code}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
         f"`{render_spark(r.spark)}`"
     )
+
+
+def _faults(h: Mapping[str, Any]) -> str:
+    """Answers Twilio got wrong (retried) and requests that failed every attempt."""
+    faults, gave_up = h.get("twilio_faults") or 0, h.get("twilio_gave_up") or 0
+    if not faults:
+        return ""
+    return f"{faults} retried, {gave_up} given up after every attempt"
 
 
 def _span(seconds: int) -> str:

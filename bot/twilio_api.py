@@ -340,6 +340,10 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         self.origin = origin
         self.timeout_seconds = timeout_seconds
         self.sleep = sleep
+        # Since the start: answers that were 429/5xx/timeouts/unreadable, and requests
+        # given up on after all attempts. Health and `/twilio status` show them.
+        self.faults = 0
+        self.gave_up = 0
 
     def rewrite(self, url: str) -> str:
         parts = urlsplit(url)
@@ -362,7 +366,9 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
                 problem = f"no answer ({type(exc).__name__})"
+                self.faults += 1
                 if attempt == ATTEMPTS:
+                    self.gave_up += 1
                     raise TwilioUnavailable(
                         "Twilio did not answer in time; try again shortly."
                     ) from exc
@@ -377,7 +383,9 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
                     if 200 <= response.status_code < 300:
                         return _ParsedResponse(response, parsed)
                     return response
+                self.faults += 1
                 if attempt == ATTEMPTS or wait > MAX_WAIT_SECONDS:
+                    self.gave_up += 1
                     return response  # twilio-python raises on it; `_call` maps that
             log.warning(
                 "Twilio %s %s: %s; retry %d of %d in %.1fs",

@@ -191,3 +191,15 @@ def run_cli(args: list[str], scenario: Scenario, tmp_path, **env: str) -> tuple[
         sim.origin = origin
         full_env = {"DATABASE_PATH": str(tmp_path / "bot.db"), **twilio_env(sim), **env}
         return cli.main(args, full_env), sim
+
+
+# Figures the hardening suites measure (requests failed, messages kept, inputs tried),
+# printed at the end of the run for the README's "Operating" section.
+FIGURES: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if FIGURES:
+        terminalreporter.section("hardening figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")

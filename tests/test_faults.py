@@ -1,0 +1,177 @@
+"""Twilio at its worst: a day of traffic watched through random faults, and credentials
+that stop working. The watcher must keep every message once, see what a calm run sees,
+count the faults, and say "credentials rejected" once rather than fail quietly forever."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot import slack
+from bot.errors import CredentialsRejected
+from bot.knowledge import curated_directory, load_curated
+from bot.poller import Poller
+from bot.simulator import RANDOM_FAULTS, Scenario, Simulator
+from bot.store import Store
+from bot.twilio_api import TwilioApi
+from tests.conftest import ACCOUNT_SID, FIGURES, make_settings
+from tests.test_watcher import header, posts
+
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+STEP = timedelta(minutes=20)
+STEPS = 72  # a day
+
+
+class Watcher:
+    """One poller with its own database, on its own clock, posting to its own channel."""
+
+    def __init__(self, fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) -> None:  # type: ignore[no-untyped-def]
+        self.now = START
+        self.channel = f"C0{name.upper()}"
+        self.settings = make_settings(
+            fake_slack,
+            tmp_path,
+            sim,
+            DATABASE_PATH=str(tmp_path / f"{name}.db"),
+            SLACK_ALERT_CHANNEL=self.channel,
+            **overrides,
+        )
+        self.store = Store(self.settings.database_path)
+        self.twilio = TwilioApi(self.settings)
+        self.poller = Poller(
+            self.settings,
+            self.store,
+            self.twilio,
+            slack.Poster(slack.web_client(self.settings)),
+            load_curated(curated_directory()),
+            clock=lambda: self.now,
+        )
+
+    async def close(self) -> None:
+        await self.twilio.close()
+        self.store.close()
+
+
+async def simulator(aiohttp_server, scenario: Scenario) -> Simulator:  # type: ignore[no-untyped-def]
+    sim = Simulator(scenario)
+    server: TestServer = await aiohttp_server(sim.app(), host="127.0.0.1", port=0)
+    sim.origin = str(server.make_url("")).rstrip("/")
+    return sim
+
+
+def traffic(scenario: Scenario, rng: random.Random, since: datetime, until: datetime) -> None:
+    """One step of a day: about 1 % 30003; from hour 12 to 14, 15 % on one carrier's range."""
+    hour = (since - START).total_seconds() / 3600
+    spike = 12 <= hour < 14
+    for i in range(60):
+        moment = since + (until - since) * (i + 1) / 60
+        to = f"+1202{rng.randrange(10_000_000):07d}"
+        undelivered = rng.random() < (0.15 if spike else 0.01)
+        scenario.add_message(
+            ACCOUNT_SID,
+            to=to,
+            date_created=moment,
+            status="undelivered" if undelivered else "delivered",
+            error_code=30003 if undelivered else None,
+        )
+
+
+def stored(store: Store) -> dict[str, tuple[str, int | None]]:
+    rows = store.db.execute("select sid, status, error_code from messages").fetchall()
+    return {sid: (status, code) for sid, status, code in rows}
+
+
+async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
+    aiohttp_server, fake_slack, scenario, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    calm_sim = await simulator(aiohttp_server, scenario)
+    faulty_sim = await simulator(aiohttp_server, scenario)  # the same account, faults on
+    faulty_sim.fail_at_random(0.2, seed=20, hang_seconds=0.5)
+    calm = Watcher(fake_slack, calm_sim, tmp_path, "calm", TWILIO_TIMEOUT_SECONDS="0.2")
+    faulty = Watcher(fake_slack, faulty_sim, tmp_path, "faulty", TWILIO_TIMEOUT_SECONDS="0.2")
+    rng = random.Random(6)
+    try:
+        for step in range(STEPS):
+            traffic(scenario, rng, START + step * STEP, START + (step + 1) * STEP)
+            calm.now = faulty.now = START + (step + 1) * STEP
+            expected = await calm.poller.cycle()
+            # Retries hide every fault of this (seeded, so repeatable) run: not one cycle
+            # fails, and each sees exactly what the calm one saw.
+            got = await faulty.poller.cycle()
+            assert got.readings == expected.readings, f"step {step}"
+
+        sent = {m.sid: (m.status, m.error_code) for m in scenario.messages}
+        assert stored(faulty.store) == stored(calm.store) == sent
+        [(rows, distinct)] = faulty.store.db.execute(
+            "select count(*), count(distinct sid) from messages"
+        ).fetchall()
+        assert rows == distinct == len(sent)
+
+        def alerts(channel: str) -> list[str]:
+            return [header(p) for p in posts(fake_slack) if p["channel"] == channel]
+
+        def edits(channel: str) -> list[str]:
+            return [header(p) for p in fake_slack.calls("chat.update") if p["channel"] == channel]
+
+        assert alerts(calm.channel) == alerts(faulty.channel)
+        assert alerts(calm.channel), "the spike opened an incident"
+        assert edits(calm.channel)[-1] == edits(faulty.channel)[-1]
+        assert edits(calm.channel)[-1].startswith("✅ Resolved: 30003")
+
+        health = faulty.poller.health
+        assert health.twilio_faults == sum(faulty_sim.faulted.values()) > 0
+        assert health.twilio_gave_up == 0
+        assert calm.poller.health.twilio_faults == 0
+        status = await faulty.poller.status()
+        assert (
+            f"{health.twilio_faults} retried" in dict(status.facts())["Twilio faults since start"]
+        )
+    finally:
+        await calm.close()
+        await faulty.close()
+    requests = len(faulty_sim.received)
+    FIGURES["Twilio faults: a simulated day at 20 %"] = (
+        f"{requests} requests, {sum(faulty_sim.faulted.values())} failed "
+        f"({', '.join(f'{faulty_sim.faulted[k]} {k}' for k in RANDOM_FAULTS)}); "
+        f"all retried; {len(sent)} of {len(sent)} messages kept, once each; {STEPS} of "
+        f"{STEPS} cycles saw what the calm run saw; "
+        f"{len(alerts(faulty.channel))} incident posted, as without faults"
+    )
+
+
+async def test_rejected_credentials_are_one_incident_that_resolves(
+    aiohttp_server, fake_slack, scenario, tmp_path
+):
+    sim = await simulator(aiohttp_server, scenario)
+    watcher = Watcher(fake_slack, sim, tmp_path, "creds")
+    try:
+        await watcher.poller.cycle()
+        scenario.accounts[ACCOUNT_SID].auth_token = "rotated in the Console"
+        for _ in range(5):
+            watcher.now += STEP
+            with pytest.raises(CredentialsRejected):
+                await watcher.poller.cycle()
+        [alert] = posts(fake_slack)
+        assert alert["channel"] == watcher.channel
+        assert header(alert) == (
+            "🔴 Critical: Twilio rejected the bot's credentials (20003 Permission Denied)"
+        )
+        assert not fake_slack.calls("chat.update"), "nothing changed, so nothing was edited"
+        assert "credentials" in (watcher.poller.health.last_error or "")
+
+        scenario.accounts[ACCOUNT_SID].auth_token = watcher.settings.twilio_auth_token
+        watcher.now += STEP
+        await watcher.poller.cycle()
+        [resolved] = fake_slack.calls("chat.update")
+        assert header(resolved).startswith("✅ Resolved: Twilio rejected the bot's credentials")
+        [note] = posts(fake_slack, thread=True)
+        assert "resolved" in note["text"]
+        watcher.now += STEP
+        await watcher.poller.cycle()
+        assert len(posts(fake_slack)) == 1 and len(posts(fake_slack, thread=True)) == 1
+        assert len(fake_slack.calls("chat.update")) == 1
+    finally:
+        await watcher.close()
+    FIGURES["Twilio credentials rejected for 5 cycles"] = "1 alert, 1 edit when resolved"
