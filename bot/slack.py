@@ -17,6 +17,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 SLASH_COMMAND = "/twilio"
 RATE_LIMIT_RETRIES = 3
+MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 WEB_API_TIMEOUT_SECONDS = 10
 
 
@@ -61,6 +63,7 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
     app.client.base_url = settings.slack_api_url
     app.client.timeout = WEB_API_TIMEOUT_SECONDS
     app.client.retry_handlers.extend(_retry_handlers())
+    app.error(_on_error)
     app.command(SLASH_COMMAND)(ack=_ack_only, lazy=[_command_listener(settings, context)])
     app.action(SHARE_ACTION_ID)(ack=_ack_only, lazy=[_share_listener(settings, context)])
     app.action(LOOKUP_ACTION_ID)(ack=_ack_only, lazy=[_lookup_listener(settings, context)])
@@ -250,6 +253,22 @@ async def _reply(respond: AsyncRespond, answer: Answer, masked: bool) -> None:
         log.warning("response_url answered HTTP %s: %s", reply.status_code, reply.body[:200])
 
 
+async def _on_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:
+    """Bolt's error handler. Listeners' work runs after the ack, so an error that reaches
+    Bolt comes from reading the request: JSON of the wrong shape (a list for `actions`, a
+    null `user`) makes its matchers raise, which by default is a 500."""
+    if isinstance(error, MALFORMED) and response is not None:
+        return _malformed(error)
+    log.error("Bolt could not handle a request", exc_info=error)
+    return None
+
+
+def _malformed(error: Exception) -> BoltResponse:
+    # Nothing of the body is logged: it may carry anything.
+    log.warning("a malformed request to /slack/events refused (%s)", type(error).__name__)
+    return BoltResponse(status=400, body="malformed request")
+
+
 async def _ack_only(ack: AsyncAck) -> None:
     # Also alone, for the link button: it still sends an action, and unacknowledged, Slack
     # shows the user a warning.
@@ -260,7 +279,13 @@ def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Strea
     """An aiohttp handler for `/slack/events`: Bolt checks the signature, then dispatches."""
 
     async def handle_events(request: web.Request) -> web.StreamResponse:
-        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except MALFORMED as exc:
+            # Bolt reads the body before it checks the signature: a `payload` that is not
+            # JSON fails here, and would be a 500.
+            return await to_aiohttp_response(_malformed(exc))
+        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     return handle_events
 
