@@ -54,6 +54,11 @@ def scenario() -> Scenario:
 
 @pytest.fixture
 async def twilio_sim(aiohttp_server, scenario: Scenario) -> Simulator:  # type: ignore[no-untyped-def]
+    return await start_simulator(aiohttp_server, scenario)
+
+
+async def start_simulator(aiohttp_server, scenario: Scenario) -> Simulator:  # type: ignore[no-untyped-def]
+    """A simulator on 127.0.0.1 serving `scenario` (several may serve the same one)."""
     sim = Simulator(scenario)
     server: TestServer = await aiohttp_server(sim.app(), host="127.0.0.1", port=0)
     sim.origin = str(server.make_url("")).rstrip("/")

@@ -6,7 +6,6 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from bot import slack
 from bot.errors import CredentialsRejected
@@ -15,7 +14,7 @@ from bot.poller import Poller
 from bot.simulator import RANDOM_FAULTS, Scenario, Simulator
 from bot.store import Store
 from bot.twilio_api import TwilioApi
-from tests.conftest import ACCOUNT_SID, FIGURES, make_settings
+from tests.conftest import ACCOUNT_SID, FIGURES, make_settings, start_simulator
 from tests.test_watcher import header, posts
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -53,13 +52,6 @@ class Watcher:
         self.store.close()
 
 
-async def simulator(aiohttp_server, scenario: Scenario) -> Simulator:  # type: ignore[no-untyped-def]
-    sim = Simulator(scenario)
-    server: TestServer = await aiohttp_server(sim.app(), host="127.0.0.1", port=0)
-    sim.origin = str(server.make_url("")).rstrip("/")
-    return sim
-
-
 def traffic(scenario: Scenario, rng: random.Random, since: datetime, until: datetime) -> None:
     """One step of a day: about 1 % 30003; from hour 12 to 14, 15 % on one carrier's range."""
     hour = (since - START).total_seconds() / 3600
@@ -86,8 +78,8 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
     aiohttp_server, fake_slack, scenario, tmp_path, monkeypatch
 ):
     monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
-    calm_sim = await simulator(aiohttp_server, scenario)
-    faulty_sim = await simulator(aiohttp_server, scenario)  # the same account, faults on
+    calm_sim = await start_simulator(aiohttp_server, scenario)
+    faulty_sim = await start_simulator(aiohttp_server, scenario)  # the same account, faults on
     faulty_sim.fail_at_random(0.2, seed=20, hang_seconds=0.5)
     calm = Watcher(fake_slack, calm_sim, tmp_path, "calm", TWILIO_TIMEOUT_SECONDS="0.2")
     faulty = Watcher(fake_slack, faulty_sim, tmp_path, "faulty", TWILIO_TIMEOUT_SECONDS="0.2")
@@ -144,7 +136,7 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
 async def test_rejected_credentials_are_one_incident_that_resolves(
     aiohttp_server, fake_slack, scenario, tmp_path
 ):
-    sim = await simulator(aiohttp_server, scenario)
+    sim = await start_simulator(aiohttp_server, scenario)
     watcher = Watcher(fake_slack, sim, tmp_path, "creds")
     try:
         await watcher.poller.cycle()
