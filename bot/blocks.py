@@ -136,11 +136,13 @@ def render_incident(
         heading = f"{_ICONS[state]} {state.capitalize()}: Twilio rejected the bot's credentials"
         heading += f" ({what})"
         facts, sections = _credentials_facts(incident), []
+        fallback = heading
     else:
         if reading.account_status != "active":
             what = f"account {reading.account_status} ({what})"
         heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
         facts, sections = _spike_facts(incident, reading), _spike_sections(reading)
+        fallback = f"{heading}: {reading.rate:.1%}"
     if explanation is not None and explanation.fixes:
         sections.append(Section("Runbook", explanation.fixes[:3], numbered=True))
     blocks = _document(heading, facts, sections)
@@ -154,9 +156,7 @@ def render_incident(
     blocks.append(_context(" · ".join(notes)))
     if buttons := _incident_buttons(incident, reading):
         blocks.append({"type": "actions", "elements": buttons})
-    if reading.code == CREDENTIALS_CODE:
-        return _fallback(heading), blocks
-    return _fallback(f"{heading}: {reading.rate:.1%}"), blocks
+    return _fallback(fallback), blocks
 
 
 def _spike_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:

@@ -86,6 +86,7 @@ class Service:
                 raise fetched
             if isinstance(sampled, BaseException):
                 raise sampled  # a bug: a Twilio fault leaves the sample out instead
+            # A row a StatusCallback wrote may lack the recipient: then ask again for the right one.
             if history is None or known[0].to != fetched.to:
                 if history is not None:
                     history.cancel()

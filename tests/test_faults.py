@@ -7,53 +7,33 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import slack
 from bot.errors import CredentialsRejected
-from bot.knowledge import curated_directory, load_curated
-from bot.poller import Poller
 from bot.simulator import RANDOM_FAULTS, Scenario, Simulator
 from bot.store import Store
-from bot.twilio_api import TwilioApi
-from tests.conftest import ACCOUNT_SID, FIGURES, make_settings, start_simulator
-from tests.test_watcher import header, posts
+from tests.conftest import ACCOUNT_SID, FIGURES, start_simulator
+from tests.test_watcher import World, header, posts
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 STEP = timedelta(minutes=20)
 STEPS = 72  # a day
 
 
-class Watcher:
-    """One poller with its own database, on its own clock, posting to its own channel."""
-
-    def __init__(self, fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) -> None:  # type: ignore[no-untyped-def]
-        self.now = START
-        self.channel = f"C0{name.upper()}"
-        self.settings = make_settings(
-            fake_slack,
-            tmp_path,
-            sim,
-            DATABASE_PATH=str(tmp_path / f"{name}.db"),
-            SLACK_ALERT_CHANNEL=self.channel,
-            **overrides,
-        )
-        self.store = Store(self.settings.database_path)
-        self.twilio = TwilioApi(self.settings)
-        self.poller = Poller(
-            self.settings,
-            self.store,
-            self.twilio,
-            slack.Poster(slack.web_client(self.settings)),
-            load_curated(curated_directory()),
-            clock=lambda: self.now,
-        )
-
-    async def close(self) -> None:
-        await self.twilio.close()
-        self.store.close()
+def watching(fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) -> World:  # type: ignore[no-untyped-def]
+    """A poller with its own database and channel, its clock a day back."""
+    world = World(
+        fake_slack,
+        sim,
+        tmp_path,
+        DATABASE_PATH=str(tmp_path / f"{name}.db"),
+        SLACK_ALERT_CHANNEL=f"C0{name.upper()}",
+        **overrides,
+    )
+    world.now = START
+    return world
 
 
 def traffic(scenario: Scenario, rng: random.Random, since: datetime, until: datetime) -> None:
-    """One step of a day: about 1 % 30003; from hour 12 to 14, 15 % on one carrier's range."""
+    """One step of a day: about 1 % 30003, and 15 % from hour 12 to hour 14."""
     hour = (since - START).total_seconds() / 3600
     spike = 12 <= hour < 14
     for i in range(60):
@@ -81,8 +61,8 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
     calm_sim = await start_simulator(aiohttp_server, scenario)
     faulty_sim = await start_simulator(aiohttp_server, scenario)  # the same account, faults on
     faulty_sim.fail_at_random(0.2, seed=20, hang_seconds=0.5)
-    calm = Watcher(fake_slack, calm_sim, tmp_path, "calm", TWILIO_TIMEOUT_SECONDS="0.2")
-    faulty = Watcher(fake_slack, faulty_sim, tmp_path, "faulty", TWILIO_TIMEOUT_SECONDS="0.2")
+    calm = watching(fake_slack, calm_sim, tmp_path, "calm", TWILIO_TIMEOUT_SECONDS="0.2")
+    faulty = watching(fake_slack, faulty_sim, tmp_path, "faulty", TWILIO_TIMEOUT_SECONDS="0.2")
     rng = random.Random(6)
     try:
         for step in range(STEPS):
@@ -107,10 +87,15 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
         def edits(channel: str) -> list[str]:
             return [header(p) for p in fake_slack.calls("chat.update") if p["channel"] == channel]
 
-        assert alerts(calm.channel) == alerts(faulty.channel)
-        assert alerts(calm.channel), "the spike opened an incident"
-        assert edits(calm.channel)[-1] == edits(faulty.channel)[-1]
-        assert edits(calm.channel)[-1].startswith("✅ Resolved: 30003")
+        assert alerts(calm.settings.slack_alert_channel) == alerts(
+            faulty.settings.slack_alert_channel
+        )
+        assert alerts(calm.settings.slack_alert_channel), "the spike opened an incident"
+        assert (
+            edits(calm.settings.slack_alert_channel)[-1]
+            == edits(faulty.settings.slack_alert_channel)[-1]
+        )
+        assert edits(calm.settings.slack_alert_channel)[-1].startswith("✅ Resolved: 30003")
 
         health = faulty.poller.health
         assert health.twilio_faults == sum(faulty_sim.faulted.values()) > 0
@@ -129,7 +114,7 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
         f"({', '.join(f'{faulty_sim.faulted[k]} {k}' for k in RANDOM_FAULTS)}); "
         f"all retried; {len(sent)} of {len(sent)} messages kept, once each; {STEPS} of "
         f"{STEPS} cycles saw what the calm run saw; "
-        f"{len(alerts(faulty.channel))} incident posted, as without faults"
+        f"{len(alerts(faulty.settings.slack_alert_channel))} incident posted, as without faults"
     )
 
 
@@ -137,7 +122,7 @@ async def test_rejected_credentials_are_one_incident_that_resolves(
     aiohttp_server, fake_slack, scenario, tmp_path
 ):
     sim = await start_simulator(aiohttp_server, scenario)
-    watcher = Watcher(fake_slack, sim, tmp_path, "creds")
+    watcher = watching(fake_slack, sim, tmp_path, "creds")
     try:
         await watcher.poller.cycle()
         scenario.accounts[ACCOUNT_SID].auth_token = "rotated in the Console"
@@ -146,7 +131,7 @@ async def test_rejected_credentials_are_one_incident_that_resolves(
             with pytest.raises(CredentialsRejected):
                 await watcher.poller.cycle()
         [alert] = posts(fake_slack)
-        assert alert["channel"] == watcher.channel
+        assert alert["channel"] == watcher.settings.slack_alert_channel
         assert header(alert) == (
             "🔴 Critical: Twilio rejected the bot's credentials (20003 Permission Denied)"
         )

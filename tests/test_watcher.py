@@ -40,7 +40,7 @@ class World:
     def __init__(self, fake_slack, twilio_sim, tmp_path, **overrides: str) -> None:
         self.now = NOW
         self.settings = make_settings(
-            fake_slack, tmp_path, twilio_sim, SLACK_ALERT_CHANNEL=CHANNEL, **overrides
+            fake_slack, tmp_path, twilio_sim, **{"SLACK_ALERT_CHANNEL": CHANNEL, **overrides}
         )
         self.store = Store(self.settings.database_path)
         self.twilio = TwilioApi(self.settings)
