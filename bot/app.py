@@ -106,7 +106,9 @@ def _poller(
 
 async def healthz(request: web.Request) -> web.Response:
     """200 while all is well; 503 when the poller has not finished a cycle for three
-    intervals, so a platform's health check can restart a stuck process."""
+    intervals, so a platform's health check can restart a stuck process. Slack refusing
+    the setup (a wrong channel, a revoked token) is 200 with "needs attention": a restart
+    would not fix it, a person must."""
     service = request.app[SERVICE]
     settings = request.app[SETTINGS]
     body: dict[str, object] = {
@@ -122,4 +124,6 @@ async def healthz(request: web.Request) -> web.Response:
         if health.stalled(time.time(), settings.poll_interval_seconds):
             body["status"] = "poller stalled"
             return web.json_response(body, status=503)
+        if health.slack_problem:
+            body["status"] = "needs attention"
     return web.json_response(body)

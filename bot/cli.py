@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import commands, settings, sync
+from bot import commands, settings, spikes, sync
 from bot.commands import Notice, Usage
 from bot.dictionary import DICTIONARY_URL
 from bot.errors import BotError, SettingsError
@@ -171,6 +171,9 @@ async def _poll(once: bool, config: settings.Settings) -> int:
         state = step.event or "no incident"
         if step.incident is not None and step.event == "updated":
             state = f"{step.incident.severity} incident open"
+        if reading.code == spikes.CREDENTIALS_CODE:
+            print(f"Twilio took the credentials again; the incident is {state}.")
+            continue
         print(
             f"{reading.code}: {reading.failed} of {reading.final} final messages "
             f"({reading.rate:.1%}) in the window; {state}."
@@ -178,6 +181,8 @@ async def _poll(once: bool, config: settings.Settings) -> int:
     print(f"Slack: {result.delivered} sent, {result.pending} waiting.")
     if result.pending:
         print(f"Waiting because {poller.health.last_error}", file=sys.stderr)
+        if poller.health.slack_problem:
+            print(f"To fix: {poller.health.slack_problem}", file=sys.stderr)
     return 1 if result.pending else 0
 
 

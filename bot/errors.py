@@ -14,7 +14,9 @@
     │   └── TwilioRejected       any other refusal, with Twilio's error code
     └── SlackError           a Slack Web API call did not go through
         ├── SlackUnavailable     429, 5xx or no answer, after retries: try again later
-        └── SlackRejected        Slack said no (`channel_not_found`, `invalid_auth`, ...)
+        ├── SlackRejected        Slack refused this call (`invalid_blocks`, a deleted message)
+        └── SlackMisconfigured   Slack refuses every call to a channel, or the token, until
+                                 someone fixes the setup (`channel_not_found`, `invalid_auth`)
 
 Adapters catch the exceptions of the libraries they wrap and raise one of these
 `from` the original. Handlers turn these into a short reply; anything else is a bug
@@ -88,3 +90,13 @@ class SlackUnavailable(SlackError):
 
 class SlackRejected(SlackError):
     """Slack refused the call; the message carries Slack's error, such as channel_not_found."""
+
+
+class SlackMisconfigured(SlackError):
+    """Slack refuses the token, or every call to a channel, until someone changes the app
+    or the channel; `fix` says what to do, `channel` is None when the token is refused."""
+
+    def __init__(self, message: str, fix: str, channel: str | None) -> None:
+        super().__init__(message)
+        self.fix = fix
+        self.channel = channel

@@ -25,6 +25,7 @@ from bot.blocks import SLACK_USER_ID, render_incident
 from bot.errors import (
     BotError,
     CredentialsRejected,
+    SlackMisconfigured,
     SlackRejected,
     SlackUnavailable,
     WatcherBusy,
@@ -64,6 +65,7 @@ class Health:
     lag_seconds: float | None = None  # now minus the newest message seen
     pending_posts: int = 0
     refused_posts: int = 0  # given up on after Slack refused them again and again
+    slack_problem: str | None = None  # what a person must fix before Slack takes posts
     last_success: float | None = None
     twilio_faults: int = 0  # since the start: 429/5xx/timeouts/unreadable answers, retried
     twilio_gave_up: int = 0  # since the start: requests that failed every attempt
@@ -78,6 +80,9 @@ class Health:
 
 @dataclass(frozen=True)
 class CycleResult:
+    """What a cycle did. `steps[i]` is the decision on `readings[i]`; the credentials
+    reading leads while its incident is open or has just been resolved."""
+
     ingested: int
     readings: tuple[Reading, ...]
     steps: tuple[Step, ...]
@@ -106,6 +111,7 @@ class Poller:
         self._delivering = asyncio.Lock()
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
         self._slack_error: str | None = None
+        self._slack_problem: str | None = None
 
     async def run_forever(self) -> None:
         """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
@@ -138,7 +144,7 @@ class Poller:
     async def cycle(self) -> CycleResult:
         started = time.monotonic()
         self.health.last_started = time.time()
-        self._slack_error = None
+        self._slack_error = self._slack_problem = None
         now = self.clock()
         lease = timedelta(seconds=3 * self.settings.poll_interval_seconds + 60)
         if not self.store.take_lease(self.owner, now, lease):
@@ -159,13 +165,14 @@ class Poller:
             try:
                 account = await self.twilio.fetch_account()
             except CredentialsRejected:
-                steps = self._credentials_step(True, now)
+                self._credentials(True, now)
                 raise
-            steps = self._credentials_step(False, now)
+            readings, steps = self._credentials(False, now)
             self.health.account_status = account.status
             ingested = await self._ingest(now)
-            readings = self._measure(now, account.status)
-            steps += tuple(self._decide(reading, now) for reading in readings)
+            measured = self._measure(now, account.status)
+            readings += measured
+            steps += tuple(self._decide(reading, now) for reading in measured)
         except BotError as exc:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
@@ -174,6 +181,7 @@ class Poller:
         pending = len(self.store.pending_posts())
         self.health.pending_posts = pending
         self.health.refused_posts = self.store.refused_posts()
+        self.health.slack_problem = self._slack_problem
         self.health.twilio_faults = self.twilio.http.faults
         self.health.twilio_gave_up = self.twilio.http.gave_up
         self.health.last_finished = time.time()
@@ -250,9 +258,13 @@ class Poller:
             readings.append(reading)
         return tuple(readings)
 
-    def _credentials_step(self, rejected: bool, now: datetime) -> tuple[Step, ...]:
-        step = self._decide(spikes.credentials_reading(rejected, now), now)
-        return (step,) if step.incident is not None else ()
+    def _credentials(
+        self, rejected: bool, now: datetime
+    ) -> tuple[tuple[Reading, ...], tuple[Step, ...]]:
+        """The credentials reading and its step, while they concern an incident."""
+        reading = spikes.credentials_reading(rejected, now)
+        step = self._decide(reading, now)
+        return ((reading,), (step,)) if step.incident is not None else ((), ())
 
     def _decide(self, reading: Reading, now: datetime) -> Step:
         key = alerting.incident_key(self.settings.twilio_account_sid, reading.code)
@@ -351,32 +363,46 @@ class Poller:
     async def _deliver(self, now: datetime) -> int:
         sent = 0
         held: set[int] = set()  # incidents with a post that did not go: nothing overtakes it
+        blocked: set[str] = set()  # channels Slack refuses until someone fixes the setup
         for post in self.store.pending_posts():
             if post.incident_id in held:
                 continue
+            channel, ts = post.channel, ""
+            if post.kind != "post":
+                where = self.store.incident_message(post.incident_id)
+                if where is None:
+                    held.add(post.incident_id)  # its message has not gone yet
+                    continue
+                channel, ts, _ = where
+            if channel in blocked:
+                held.add(post.incident_id)
+                continue
             try:
+                posted = None
                 if post.kind == "post":
-                    posted = await self.poster.post(post.channel, post.text, post.blocks)
-                    self.store.mark_sent(post.id, now, posted)
+                    posted = await self.poster.post(channel, post.text, post.blocks)
+                elif post.kind == "update":
+                    await self.poster.update(channel, ts, post.text, post.blocks)
                 else:
-                    where = self.store.incident_message(post.incident_id)
-                    if where is None:
-                        held.add(post.incident_id)  # its message has not gone yet
-                        continue
-                    channel, ts, _ = where
-                    if post.kind == "update":
-                        await self.poster.update(channel, ts, post.text, post.blocks)
-                    else:
-                        await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
-                    self.store.mark_sent(post.id, now, None)
+                    await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
+                self.store.mark_sent(post.id, now, posted)
             except SlackUnavailable as exc:
                 self.store.mark_failed(post.id, str(exc), refused=False)
                 log.warning("Slack post %s held for the next cycle: %s", post.id, exc)
                 self._slack_error = f"Slack: {exc}"
                 break  # Slack is down or limiting: the rest would fare no better
+            except SlackMisconfigured as exc:
+                # Not the post's fault: it waits, however long, for the fix; never given up.
+                self.store.mark_failed(post.id, str(exc), refused=False)
+                self._setup_problem(exc)
+                if exc.channel is None:
+                    break  # the token itself: every other post would be refused too
+                blocked.add(exc.channel)
+                held.add(post.incident_id)
+                continue
             except SlackRejected as exc:
-                # Slack said no to this one (a deleted message, bad blocks, a wrong
-                # channel): try again next cycle, up to a limit, but let others through.
+                # Slack said no to this one (a deleted message, bad blocks): try again
+                # next cycle, up to a limit, but let others through.
                 self.store.mark_failed(post.id, str(exc), refused=True)
                 log.warning("Slack refused post %s: %s", post.id, exc)
                 self._slack_error = f"Slack: {exc}"
@@ -384,3 +410,10 @@ class Poller:
                 continue
             sent += 1
         return sent
+
+    def _setup_problem(self, exc: SlackMisconfigured) -> None:
+        # Loud the first time; the same problem again next cycle is only a warning.
+        level = logging.WARNING if exc.fix == self.health.slack_problem else logging.ERROR
+        log.log(level, "%s; posts are held until someone acts. %s", exc, exc.fix)
+        self._slack_error = f"Slack: {exc}"
+        self._slack_problem = exc.fix

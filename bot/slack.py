@@ -34,7 +34,7 @@ from bot.blocks import (
     render,
 )
 from bot.commands import Answer, Context, Notice
-from bot.errors import SlackError, SlackRejected, SlackUnavailable
+from bot.errors import SlackError, SlackMisconfigured, SlackRejected, SlackUnavailable
 from bot.messages import MessageReport, sid_problem
 from bot.settings import Settings
 
@@ -44,6 +44,59 @@ SLASH_COMMAND = "/twilio"
 RATE_LIMIT_RETRIES = 3
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 WEB_API_TIMEOUT_SECONDS = 10
+
+# Slack's ok=false errors (https://api.slack.com/methods/chat.postMessage#errors) that
+# say Slack is busy or failing, whatever the HTTP status: the call may go later.
+BUSY_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "message_limit_exceeded",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+_TOKEN_FIX = (
+    "Slack rejects SLACK_BOT_TOKEN ({error}): reinstall the app to the workspace and set "
+    "SLACK_BOT_TOKEN to its new xoxb- token."
+)
+_SCOPE_FIX = (
+    "The Slack app lacks a permission it needs ({error}): update it from manifest.yml "
+    "(scopes commands, chat:write, chat:write.public) and reinstall it."
+)
+# Errors that no retry changes, only a person: what they should do. {channel} is the
+# channel of the call; token and scope errors hold every channel.
+SETUP_ERRORS = {
+    "channel_not_found": (
+        "Slack finds no channel {channel} that the bot can see: set SLACK_ALERT_CHANNEL to "
+        "the channel's ID (C…, at the bottom of its details), and invite the bot to it "
+        "first if it is private."
+    ),
+    "not_in_channel": (
+        "The bot is not a member of channel {channel}: invite it (type /invite and the "
+        "app's name in that channel)."
+    ),
+    "is_archived": (
+        "Channel {channel} is archived: unarchive it, or set SLACK_ALERT_CHANNEL to another."
+    ),
+    "restricted_action": (
+        "The workspace does not let apps post in channel {channel}: allow it, or set "
+        "SLACK_ALERT_CHANNEL to another channel."
+    ),
+    "invalid_auth": _TOKEN_FIX,
+    "not_authed": _TOKEN_FIX,
+    "token_revoked": _TOKEN_FIX,
+    "token_expired": _TOKEN_FIX,
+    "account_inactive": _TOKEN_FIX,
+    "not_allowed_token_type": _TOKEN_FIX,
+    "missing_scope": _SCOPE_FIX,
+    "no_permission": _SCOPE_FIX,
+}
+CHANNEL_ERRORS = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "restricted_action"}
+)
 
 
 def build_app(settings: Settings, context: Context) -> AsyncApp:
@@ -106,17 +159,19 @@ class Poster:
         kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
-        response = await _web_call(self.client.chat_postMessage(**kwargs))
+        response = await _web_call(self.client.chat_postMessage(**kwargs), channel)
         return str(response["channel"]), str(response["ts"])
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[Any]) -> None:
-        await _web_call(self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks))
+        await _web_call(
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks), channel
+        )
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, or None when Slack cannot say: a status still answers."""
         try:
             response = await _web_call(
-                self.client.chat_getPermalink(channel=channel, message_ts=ts)
+                self.client.chat_getPermalink(channel=channel, message_ts=ts), channel
             )
         except SlackError as exc:
             log.info("no permalink for %s/%s: %s", channel, ts, exc)
@@ -124,14 +179,21 @@ class Poster:
         return str(response.get("permalink") or "") or None
 
 
-async def _web_call(call: Awaitable[Any]) -> Any:
+async def _web_call(call: Awaitable[Any], channel: str | None = None) -> Any:
     try:
         return await call
     except SlackApiError as exc:
         status = exc.response.status_code
+        error = str(exc.response.get("error") or "")
         if status == 429 or status >= 500:
             raise SlackUnavailable(f"Slack answered HTTP {status}") from exc
-        raise SlackRejected(f"Slack refused: {exc.response.get('error', status)}") from exc
+        if error in BUSY_ERRORS:
+            raise SlackUnavailable(f"Slack is busy ({error})") from exc
+        if error in SETUP_ERRORS:
+            fix = SETUP_ERRORS[error].format(error=error, channel=channel)
+            held = channel if error in CHANNEL_ERRORS else None
+            raise SlackMisconfigured(f"Slack refused: {error}", fix, held) from exc
+        raise SlackRejected(f"Slack refused: {error or status}") from exc
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise SlackUnavailable(f"Slack did not answer ({type(exc).__name__})") from exc
 

@@ -46,6 +46,7 @@ class StatusReport:
             ("Last error", str(h.get("last_error") or "none")),
             ("Slack posts waiting", str(h.get("pending_posts", 0))),
             ("Posts Slack refused", str(h.get("refused_posts") or "")),
+            ("Slack needs a fix", str(h.get("slack_problem") or "")),
             ("Twilio faults since start", _faults(h)),
         ]
         return [(label, value) for label, value in pairs if value]

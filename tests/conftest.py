@@ -33,6 +33,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 async def fake_slack(aiohttp_server) -> FakeSlack:  # type: ignore[no-untyped-def]
+    return await start_fake_slack(aiohttp_server)
+
+
+async def start_fake_slack(aiohttp_server) -> FakeSlack:  # type: ignore[no-untyped-def]
+    """A fake Slack on 127.0.0.1, for a test that needs a second one."""
     fake = FakeSlack()
     server: TestServer = await aiohttp_server(fake.app(), host="127.0.0.1", port=0)
     fake.base_url = str(server.make_url("")).rstrip("/")

@@ -6,6 +6,8 @@ on what reached the wire. Driven by the real slack_sdk and slack-bolt clients.
 
 import asyncio
 import json
+import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,14 +32,33 @@ class Fault:
     times: int = 1
 
 
+# What `fail_at_random` does to a call, in turn: each fails before Slack takes the post.
+RANDOM_FAULTS = ("429", "500", "503", "ratelimited", "channel_not_found", "not_in_channel", "hang")
+
+
+@dataclass
+class Shown:
+    """A message as the channel shows it now."""
+
+    channel: str
+    text: str
+    blocks: list[Any]
+    thread_ts: str | None
+    edits: int = 0
+
+
 @dataclass
 class FakeSlack:
     received: list[Received] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    shown: dict[str, Shown] = field(default_factory=dict)  # ts -> the message as it stands
+    faulted: Counter[str] = field(default_factory=Counter)
     posted: int = 0
     acks: list[dict[str, Any]] = field(default_factory=list)
     envelopes: "asyncio.Queue[dict[str, Any]]" = field(default_factory=asyncio.Queue)
     base_url: str = ""
+    # (share, rng, methods, hang_seconds) of `fail_at_random`
+    _random: tuple[float, random.Random, tuple[str, ...], float] = (0, random.Random(), (), 0)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def app(self) -> web.Application:
@@ -56,6 +77,33 @@ class FakeSlack:
 
     def inject(self, fault: Fault) -> None:
         self.faults.append(fault)
+
+    def fail_at_random(
+        self, share: float, seed: int, methods: tuple[str, ...], hang_seconds: float = 0.5
+    ) -> None:
+        """From now on, fail `share` of the calls to `methods`, taking RANDOM_FAULTS in
+        turn; `share` 0 stops. Seeded, so a run can be repeated."""
+        self._random = (share, random.Random(seed), methods, hang_seconds)
+
+    def thread(self, ts: str) -> list[Shown]:
+        return [m for m in self.shown.values() if m.thread_ts == ts]
+
+    async def _random_fault(self, method: str) -> web.Response | None:
+        share, rng, methods, hang_seconds = self._random
+        if method not in methods or rng.random() >= share:
+            return None
+        kind = RANDOM_FAULTS[sum(self.faulted.values()) % len(RANDOM_FAULTS)]
+        self.faulted[kind] += 1
+        if kind == "hang":  # longer than the client waits; Slack takes nothing
+            await asyncio.sleep(hang_seconds)
+            return web.json_response({"ok": False, "error": "request_timeout"}, status=504)
+        if kind.isdigit():
+            headers = {"Retry-After": "0"} if kind == "429" else {}
+            error = "ratelimited" if kind == "429" else "fatal_error"
+            return web.json_response(
+                {"ok": False, "error": error}, status=int(kind), headers=headers
+            )
+        return web.json_response({"ok": False, "error": kind})
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 5) -> None:
         """Wait until `condition()` holds, re-checked on every request received."""
@@ -91,10 +139,25 @@ class FakeSlack:
                     status=fault.status,
                     headers=headers,
                 )
+        if (faulted := await self._random_fault(method)) is not None:
+            return faulted
         if method == "chat.postMessage":
             self.posted += 1
             ts = f"1700000000.{self.posted:06d}"
+            self.shown[ts] = Shown(
+                body["channel"], body.get("text", ""), _blocks(body), body.get("thread_ts")
+            )
             return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts})
+        if method == "chat.update":
+            shown = self.shown.get(body.get("ts", ""))
+            if shown is None or shown.channel != body.get("channel"):
+                return web.json_response({"ok": False, "error": "message_not_found"})
+            shown.text, shown.blocks, shown.edits = (
+                body.get("text", ""),
+                _blocks(body),
+                shown.edits + 1,
+            )
+            return web.json_response({"ok": True, "channel": shown.channel, "ts": body["ts"]})
         if method == "chat.getPermalink":
             channel, ts = body.get("channel", ""), body.get("message_ts", "")
             link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
@@ -139,3 +202,8 @@ class FakeSlack:
     async def _send_envelopes(self, ws: web.WebSocketResponse) -> None:
         while True:
             await ws.send_json(await self.envelopes.get())
+
+
+def _blocks(body: dict[str, Any]) -> list[Any]:
+    blocks = body.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else list(blocks)

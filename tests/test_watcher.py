@@ -271,8 +271,22 @@ def test_poll_once_exit_codes(tmp_path, scenario, capsys):
     out = capsys.readouterr()
     assert "missing SLACK_ALERT_CHANNEL" in out.err
     assert "Waiting because Slack: Slack refused: channel_not_found" in out.err
+    assert f"To fix: Slack finds no channel {CHANNEL} that the bot can see" in out.err
     assert "30002: 0 of 0 final messages (0.0%) in the window; critical incident open." in out.out
     assert fake.posted == 1
+
+
+def test_poll_once_after_the_credentials_work_again(tmp_path, scenario, capsys):
+    with terminal_world(scenario, tmp_path, FakeSlack()) as env:
+        env["SLACK_ALERT_CHANNEL"] = CHANNEL
+        scenario.accounts[ACCOUNT_SID].auth_token = "rotated in the Console"
+        assert cli.main(["poll", "--once"], env) == 1
+        scenario.accounts[ACCOUNT_SID].auth_token = env["TWILIO_AUTH_TOKEN"]
+        capsys.readouterr()
+        assert cli.main(["poll", "--once"], env) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "Twilio took the credentials again; the incident is resolved."
+    assert out[2].startswith("30002: ")
 
 
 async def watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, interval="0.05"):  # type: ignore[no-untyped-def]
@@ -552,7 +566,7 @@ async def test_a_button_in_a_process_without_the_lease_only_queues(world, scenar
 
 async def test_after_a_post_is_given_up_its_notes_are_not_left_waiting(world, scenario, fake_slack):
     scenario.accounts[ACCOUNT_SID].status = "suspended"
-    fake_slack.inject(Fault("chat.postMessage", error="channel_not_found", times=100))
+    fake_slack.inject(Fault("chat.postMessage", error="msg_too_long", times=100))
     for _ in range(5):
         await world.cycle(minutes_later=1)
     scenario.accounts[ACCOUNT_SID].status = "active"

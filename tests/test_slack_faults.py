@@ -1,0 +1,186 @@
+"""Slack at its worst: a day of incidents delivered through random faults, and a setup
+Slack refuses (a wrong channel, a revoked token). Every incident must reach the channel
+once, end as it ends without faults, and a person must be told what to fix."""
+
+import logging
+import random
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.simulator import Scenario
+from bot.store import MAX_REFUSALS
+from tests.conftest import ACCOUNT_SID, FIGURES, start_fake_slack
+from tests.fake_slack import RANDOM_FAULTS, FakeSlack, Fault
+from tests.test_faults import START, STEP, STEPS
+from tests.test_watcher import CHANNEL, World, failing, header, posts, watching_app
+
+WRITES = ("chat.postMessage", "chat.update")
+# The share of messages undelivered with 30003, by hour of the day; 1 % otherwise. A
+# warning that escalates, a spike someone acknowledges, one someone mutes.
+STORM = {6: 0.07, 7: 0.25, 12: 0.2, 13: 0.2, 21: 0.2, 22: 0.2}
+PER_STEP = 120
+ACK_STEP, MUTE_STEP = 39, 64  # 13:20 and 21:40
+SUSPENDED_HOUR = 18
+
+
+def channel_view(fake: FakeSlack) -> list[tuple[str, list[Any], list[str]]]:
+    """What a person reading the channel sees: each alert as it stands now (its header
+    and all its blocks) and the notes in its thread, in order."""
+    return [
+        (header({"blocks": m.blocks}), m.blocks, [note.text for note in fake.thread(ts)])
+        for ts, m in fake.shown.items()
+        if m.thread_ts is None
+    ]
+
+
+@pytest.fixture
+async def world(fake_slack, twilio_sim, tmp_path):  # type: ignore[no-untyped-def]
+    w = World(fake_slack, twilio_sim, tmp_path)
+    yield w
+    await w.close()
+
+
+def traffic(scenario: Scenario, rng: random.Random, since: datetime) -> None:
+    """PER_STEP messages over the STEP from `since`, to random numbers; the failures spread
+    evenly, so that each step's share is the hour's."""
+    share = STORM.get(int((since - START) / timedelta(hours=1)), 0.01)
+    for i in range(PER_STEP):
+        undelivered = int((i + 1) * share) > int(i * share)
+        scenario.add_message(
+            ACCOUNT_SID,
+            to=f"+1202{rng.randrange(10_000_000):07d}",
+            date_created=since + STEP * (i + 1) / PER_STEP,
+            status="undelivered" if undelivered else "delivered",
+            error_code=30003 if undelivered else None,
+        )
+
+
+async def test_a_day_under_random_slack_faults_shows_what_a_calm_day_shows(
+    aiohttp_server, fake_slack, twilio_sim, scenario, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("bot.slack.WEB_API_TIMEOUT_SECONDS", 0.2)
+    faulty_slack = await start_fake_slack(aiohttp_server)
+    faulty_slack.fail_at_random(0.3, seed=7, methods=WRITES)
+    calm = World(fake_slack, twilio_sim, tmp_path, DATABASE_PATH=str(tmp_path / "calm.db"))
+    faulty = World(faulty_slack, twilio_sim, tmp_path, DATABASE_PATH=str(tmp_path / "faulty.db"))
+    rng = random.Random(6)
+    account = scenario.accounts[ACCOUNT_SID]
+    try:
+        for step in range(STEPS + 1):
+            traffic(scenario, rng, START + step * STEP)
+            hour = int(step * STEP / timedelta(hours=1))
+            account.status = "suspended" if hour == SUSPENDED_HOUR else "active"
+            if step == STEPS:  # the day is over, and Slack takes everything again
+                faulty_slack.fail_at_random(0, seed=0, methods=())
+            for world in (calm, faulty):
+                world.now = START + (step + 1) * STEP
+                await world.poller.cycle()
+                # Someone on call acknowledges one spike and mutes another, from the alert.
+                if step in (ACK_STEP, MUTE_STEP):
+                    [incident] = world.store.open_incidents()
+                    assert incident.id is not None
+                    if step == ACK_STEP:
+                        await world.poller.acknowledge(incident.id, "U0ONCALL")
+                    else:
+                        await world.poller.mute(incident.id, "U0ONCALL", hours=1)
+
+        seen = channel_view(faulty_slack)
+        assert seen == channel_view(fake_slack)
+        assert [title.split(":")[0] for title, _, _ in seen] == ["✅ Resolved"] * 4
+        assert all(notes for _, _, notes in seen), "each incident has its thread log"
+        assert faulty.poller.health.pending_posts == 0
+        assert faulty.poller.health.refused_posts == 0
+        assert faulty.poller.health.slack_problem is None
+        assert set(faulty_slack.faulted) == set(RANDOM_FAULTS), "every kind of fault, at least once"
+    finally:
+        await calm.close()
+        await faulty.close()
+    calls = sum(len(faulty_slack.calls(method)) for method in WRITES)
+    FIGURES["Slack faults: a simulated day at 30 % of posts and edits"] = (
+        f"{calls} calls, {sum(faulty_slack.faulted.values())} failed "
+        f"({', '.join(f'{faulty_slack.faulted[k]} {k}' for k in RANDOM_FAULTS)}); "
+        f"{len(seen)} of {len(seen)} incidents posted once each, ending as in the calm run "
+        f"with the same {sum(len(n) for _, _, n in seen)} thread notes; none given up"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        ("channel_not_found", f"Slack finds no channel {CHANNEL} that the bot can see"),
+        ("not_in_channel", f"The bot is not a member of channel {CHANNEL}: invite it"),
+        ("is_archived", f"Channel {CHANNEL} is archived"),
+        ("invalid_auth", "Slack rejects SLACK_BOT_TOKEN (invalid_auth): reinstall the app"),
+        ("token_revoked", "Slack rejects SLACK_BOT_TOKEN (token_revoked)"),
+        ("missing_scope", "The Slack app lacks a permission it needs (missing_scope)"),
+    ],
+)
+async def test_a_setup_slack_refuses_holds_the_alert_and_says_what_to_fix(
+    world, scenario, fake_slack, caplog, error, fix
+):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    cycles = MAX_REFUSALS + 3  # more than a refused post is tried before it is given up
+    fake_slack.inject(Fault("chat.postMessage", error=error, times=cycles))
+    with caplog.at_level(logging.WARNING, logger="bot.poller"):
+        for _ in range(cycles):
+            result = await world.cycle(minutes_later=1)
+            assert result.delivered == 0 and result.pending == 1
+            assert (world.poller.health.slack_problem or "").startswith(fix)
+    logged = [r for r in caplog.records if fix in r.getMessage()]
+    assert [r.levelname for r in logged] == ["ERROR"] + ["WARNING"] * (cycles - 1)
+    facts = dict((await world.poller.status()).facts())
+    assert facts["Slack needs a fix"].startswith(fix)
+
+    result = await world.cycle(minutes_later=1)  # fixed
+    assert result.delivered == 1 and result.pending == 0
+    assert fake_slack.posted == 1 and world.poller.health.slack_problem is None
+    assert world.poller.health.refused_posts == 0
+    assert header(posts(fake_slack)[0]).startswith("🔴 Critical")
+
+
+async def test_a_refused_channel_holds_only_its_own_posts(world, scenario, fake_slack):
+    """An incident posted before SLACK_ALERT_CHANNEL changed lives on in the old channel:
+    that channel being archived must not hold alerts bound for the new one."""
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    await world.cycle()
+    scenario.accounts[ACCOUNT_SID].status = "active"
+    world.poller.settings = replace(world.settings, slack_alert_channel="C0NEWALERTS")
+    fake_slack.inject(Fault("chat.update", error="is_archived", times=100))
+    for _ in range(3):
+        await world.cycle(minutes_later=1)
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    result = await world.cycle(minutes_later=1)
+    assert result.delivered == 1
+    assert [p["channel"] for p in posts(fake_slack)] == [CHANNEL, "C0NEWALERTS"]
+    assert "Channel C0ALERTS is archived" in (world.poller.health.slack_problem or "")
+
+
+async def test_a_token_slack_refuses_stops_the_round(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    failing(scenario, 30, 0.5, at=world.now)  # and a 30003 spike: two alerts to post
+    fake_slack.inject(Fault("chat.postMessage", error="token_revoked", times=1))
+    result = await world.cycle()
+    # The second alert was not tried: with the token refused, it would be refused too.
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    assert result.delivered == 0 and result.pending == 2
+    result = await world.cycle(minutes_later=1)
+    assert result.delivered == 2 and result.pending == 0
+    shown = [header({"blocks": m.blocks}) for m in fake_slack.shown.values()]
+    assert len(shown) == 2 and "30002" in shown[0] and "30003" in shown[1]
+
+
+async def test_healthz_says_what_slack_needs_fixed(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", error="not_in_channel", times=10_000))
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await fake_slack.wait_for(lambda: len(fake_slack.calls("chat.postMessage")) >= 2)
+    response = await client.get("/healthz")
+    body = await response.json()
+    assert response.status == 200  # a restart would not fix it
+    assert body["status"] == "needs attention"
+    assert body["poller"]["slack_problem"].startswith("The bot is not a member of channel")
