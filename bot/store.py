@@ -7,6 +7,7 @@ date in place. Queries are small and synchronous; one connection per process.
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
@@ -26,6 +27,9 @@ from bot.migrations import MIGRATIONS, MOMENT
 from bot.numbers import Lookup
 from bot.spikes import Baseline, Reading
 
+if sys.platform != "win32":
+    import fcntl
+
 MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
 
 
@@ -44,6 +48,8 @@ class Outgoing:
 
 class Store:
     def __init__(self, path: str) -> None:
+        self.path = path
+        self._watcher_lock: int | None = None  # the lock file's descriptor, while held
         try:
             if path != ":memory:":
                 _create_private(Path(path))
@@ -62,6 +68,7 @@ class Store:
         return self.db.atomic()
 
     def close(self) -> None:
+        self._unlock_watcher()
         self.db.close()
 
     def _migrate(self) -> None:
@@ -273,19 +280,49 @@ class Store:
 
     def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
         """Hold the watcher's lease until now + ttl, unless someone else holds it still.
-        BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win."""
+        BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win.
+
+        Beside the file, a lock that the OS gives back when its process dies, however it
+        dies: a process that gets it knows the lease's holder is gone, and takes over at
+        once instead of waiting out a dead holder's lease."""
         try:
-            return self._take_lease(owner, now, ttl)
+            lock = self._lock_watcher()
+            if lock == "busy":
+                return False
+            return self._take_lease(owner, now, ttl, holder_gone=lock == "taken")
         except sqlite3.OperationalError as exc:  # "database is locked" after the busy timeout
             raise StoreError(f"cannot take the watcher's lease: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot lock {self.path}-watcher.lock: {exc}") from exc
 
-    def _take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+    def _lock_watcher(self) -> str:
+        """ "held" already, "taken" now, "busy" (a living process holds it), or "none"
+        (no such locks here: Windows, or a database in memory)."""
+        if sys.platform == "win32" or self.path == ":memory:":
+            return "none"
+        if self._watcher_lock is not None:
+            return "held"
+        fd = os.open(f"{self.path}-watcher.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return "busy"
+        self._watcher_lock = fd
+        return "taken"
+
+    def _unlock_watcher(self) -> None:
+        if self._watcher_lock is not None:
+            os.close(self._watcher_lock)  # closing the last descriptor drops the lock
+            self._watcher_lock = None
+
+    def _take_lease(self, owner: str, now: datetime, ttl: timedelta, holder_gone: bool) -> bool:
         self.db.conn.execute("BEGIN IMMEDIATE")
         try:
             rows = self.db.execute("select value from poll_state where name = 'lease'").fetchall()
             if rows and rows[0][0]:
                 holder, until = json.loads(rows[0][0])
-                if holder != owner and datetime.fromisoformat(until) > now:
+                if holder != owner and datetime.fromisoformat(until) > now and not holder_gone:
                     return False
             lease = json.dumps([owner, _iso(now + ttl)])
             self.db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
@@ -306,10 +343,12 @@ class Store:
 
     def release_lease(self, owner: str) -> None:
         with self.db.atomic():
-            self.db.execute(
+            released = self.db.execute(
                 "delete from poll_state where name = 'lease' and json_extract(value, '$[0]') = ?",
                 [owner],
-            )
+            ).rowcount
+        if released:
+            self._unlock_watcher()
 
     def open_incident(self, key: str) -> Incident | None:
         for row in self.db.table("incidents").rows_where(

@@ -1,6 +1,9 @@
 """The SQLite store: migrations, and the rows the lookup cache and limit rely on."""
 
 import random
+import signal
+import subprocess
+import sys
 from dataclasses import astuple, replace
 from datetime import UTC, datetime, timedelta
 
@@ -199,3 +202,43 @@ def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
         messages, 30003, NOW - timedelta(days=7), NOW.replace(hour=11)
     )
     store.close()
+
+
+LEASE = timedelta(hours=1)
+
+
+def test_the_lease_is_one_process_s_until_it_gives_it_back(tmp_path):
+    path = str(tmp_path / "bot.db")
+    first, second = Store(path), Store(path)
+    now = datetime.now(UTC)
+    try:
+        assert first.take_lease("first", now, LEASE)
+        assert first.take_lease("first", now, LEASE)  # renewed
+        assert not second.take_lease("second", now, LEASE)
+        first.release_lease("first")
+        assert second.take_lease("second", now, LEASE)
+        assert not first.take_lease("first", now, LEASE)
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the OS lock is POSIX's flock")
+def test_a_lease_whose_process_was_killed_is_taken_at_once(tmp_path):
+    path = str(tmp_path / "bot.db")
+    dies_holding_it = (
+        "import os, signal, sys\n"
+        "from datetime import UTC, datetime, timedelta\n"
+        "from bot.store import Store\n"
+        "assert Store(sys.argv[1]).take_lease('dead', datetime.now(UTC), timedelta(hours=1))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", dies_holding_it, path], timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    store = Store(path)
+    try:
+        assert "dead" in (store.state("lease") or "")  # its lease has an hour to run
+        assert store.take_lease("next", datetime.now(UTC), LEASE)
+        assert "next" in (store.state("lease") or "")
+    finally:
+        store.close()
