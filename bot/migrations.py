@@ -155,6 +155,12 @@ def _roll_up_hours(db: "sqlite_utils.Database") -> None:
     )
 
 
+def _mark_posts_sending(db: "sqlite_utils.Database") -> None:
+    # Set while a post is on its way to Slack: a change queued meanwhile must not be
+    # merged into it (or replace it) and then be marked sent with it, never having gone.
+    db.table("outbox").add_column("sending", int)
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -163,4 +169,5 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0005_incident_readings", _add_incident_readings),
     ("0006_moments", _index_moments),
     ("0007_hours", _roll_up_hours),
+    ("0008_outbox_sending", _mark_posts_sending),
 ]

@@ -377,6 +377,7 @@ class Poller:
             if channel in blocked:
                 held.add(post.incident_id)
                 continue
+            self.store.mark_sending(post.id)
             try:
                 posted = None
                 if post.kind == "post":

@@ -401,20 +401,18 @@ class Store:
         self, incident_id: int, kind: str, channel: str, text: str, blocks: list[Any], now: datetime
     ) -> None:
         """Queue a Slack post. A newer edit replaces a pending one, and edits to a message not
-        posted yet go into the pending post: Slack only ever needs the latest."""
+        posted yet go into the pending post: Slack only ever needs the latest. A post on its
+        way to Slack is left as it is: what it carries was drawn before this change."""
         outbox = self.db.table("outbox")
         payload = {"text": text, "blocks": json.dumps(blocks)}
+        waiting = "incident_id = ? and sent_at is null and sending is not 1"
         with self.db.atomic():
             if kind == "update":
-                for row in outbox.rows_where(
-                    "incident_id = ? and kind = 'post' and sent_at is null", [incident_id]
-                ):
+                for row in outbox.rows_where(f"{waiting} and kind = 'post'", [incident_id]):
                     outbox.update(row["id"], payload)
                     return
                 self.db.execute(
-                    "delete from outbox where incident_id = ? and kind = 'update' "
-                    "and sent_at is null",
-                    [incident_id],
+                    f"delete from outbox where {waiting} and kind = 'update'", [incident_id]
                 )
             outbox.insert(
                 {
@@ -455,10 +453,17 @@ class Store:
             for row in rows
         ]
 
+    def mark_sending(self, post_id: int) -> None:
+        """The post is about to go to Slack: changes queued from now on wait beside it."""
+        with self.db.atomic():
+            self.db.table("outbox").update(post_id, {"sending": 1})
+
     def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
         """The post reached Slack; for an incident's first message, `posted` is (channel, ts)."""
         with self.db.atomic():
-            self.db.table("outbox").update(post_id, {"sent_at": _iso(now), "last_error": None})
+            self.db.table("outbox").update(
+                post_id, {"sent_at": _iso(now), "last_error": None, "sending": 0}
+            )
             if posted is not None:
                 incident_id = self.db.table("outbox").get(post_id)["incident_id"]
                 channel, ts = posted
@@ -469,7 +474,8 @@ class Store:
         outage, however long, never makes the bot give up on an alert."""
         with self.db.atomic():
             self.db.execute(
-                "update outbox set attempts = attempts + ?, last_error = ? where id = ?",
+                "update outbox set attempts = attempts + ?, last_error = ?, sending = 0 "
+                "where id = ?",
                 [int(refused), error, post_id],
             )
 

@@ -7,6 +7,7 @@ on what reached the wire. Driven by the real slack_sdk and slack-bolt clients.
 import asyncio
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class FakeSlack:
     shown: dict[str, Shown] = field(default_factory=dict)  # ts -> the message as it stands
     faulted: Counter[str] = field(default_factory=Counter)
     posted: int = 0
+    latency_seconds: float = 0  # before a chat.* call takes effect
+    abandoned: int = 0  # chat.* calls whose sender was gone by then: nothing was posted
+    taken_at: dict[str, float] = field(default_factory=dict)  # ts -> time.monotonic()
     acks: list[dict[str, Any]] = field(default_factory=list)
     envelopes: "asyncio.Queue[dict[str, Any]]" = field(default_factory=asyncio.Queue)
     base_url: str = ""
@@ -141,12 +145,22 @@ class FakeSlack:
                 )
         if (faulted := await self._random_fault(method)) is not None:
             return faulted
+        if self.latency_seconds and method.startswith("chat."):
+            try:
+                await asyncio.sleep(self.latency_seconds)
+            except asyncio.CancelledError:  # the test server cancels it when the bot is gone
+                self.abandoned += 1
+                raise
+            if request.transport is None or request.transport.is_closing():
+                self.abandoned += 1  # the bot died waiting: like Slack failing before it took it
+                return web.Response(status=499)
         if method == "chat.postMessage":
             self.posted += 1
             ts = f"1700000000.{self.posted:06d}"
             self.shown[ts] = Shown(
                 body["channel"], body.get("text", ""), _blocks(body), body.get("thread_ts")
             )
+            self.taken_at[ts] = time.monotonic()
             return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts})
         if method == "chat.update":
             shown = self.shown.get(body.get("ts", ""))

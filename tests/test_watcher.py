@@ -409,6 +409,43 @@ async def test_a_forged_incident_button_changes_nothing(
     assert reply["text"] == "That button no longer carries a valid incident."
 
 
+async def change_while_slack_holds(world, fake_slack, method: str) -> None:  # type: ignore[no-untyped-def]
+    """A cycle whose `method` call Slack holds open while someone acknowledges the
+    incident from another process (which only queues the change)."""
+    fake_slack.latency_seconds = 0.5
+    calls = len(fake_slack.calls(method))
+    cycle = asyncio.create_task(world.cycle(minutes_later=1))
+    await fake_slack.wait_for(lambda: len(fake_slack.calls(method)) > calls)
+    [incident] = world.store.open_incidents()
+    await world.second_poller().acknowledge(incident.id, "U0ONE")
+    await cycle
+    # What Slack took was drawn before the change: the change itself still waits.
+    waiting = [json.dumps(p.blocks) for p in world.store.pending_posts() if p.kind == "update"]
+    assert any("Acknowledged by <@U0ONE>" in blocks for blocks in waiting)
+    fake_slack.latency_seconds = 0
+    await world.cycle(minutes_later=1)
+
+
+async def test_a_change_queued_while_the_alert_is_on_its_way_is_not_lost(
+    world, scenario, fake_slack
+):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    await change_while_slack_holds(world, fake_slack, "chat.postMessage")
+    [alert] = [m for m in fake_slack.shown.values() if not m.thread_ts]
+    assert "Acknowledged by <@U0ONE>" in json.dumps(alert.blocks)
+    assert world.poller.health.pending_posts == 0
+
+
+async def test_a_change_queued_while_an_edit_is_on_its_way_is_not_lost(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    await world.cycle()
+    scenario.accounts[ACCOUNT_SID].status = "active"  # the next cycle edits the alert
+    await change_while_slack_holds(world, fake_slack, "chat.update")
+    [alert] = [m for m in fake_slack.shown.values() if not m.thread_ts]
+    assert "Acknowledged by <@U0ONE>" in json.dumps(alert.blocks)
+    assert world.poller.health.pending_posts == 0
+
+
 async def test_a_muted_incident_is_not_edited_until_it_resolves(world, scenario, fake_slack):
     a_day_of_quiet_traffic(scenario)
     send(scenario, 90, 5)
