@@ -13,12 +13,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from bot import commands, settings, spikes, sync
 from bot.commands import Notice, Usage
 from bot.dictionary import DICTIONARY_URL
 from bot.errors import BotError, SettingsError
 from bot.knowledge import curated_directory, load_curated
+from bot.privacy import Redactor
 from bot.service import Service
 from bot.store import Store
 from bot.terminal import render_text
@@ -61,10 +63,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         config = settings.load(env)
     except SettingsError as exc:
         return _settings_failure(exc.problems)
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # At DEBUG, Slack's libraries log whole message bodies, full phone numbers included.
+    # Does nothing where the root logger is set up already (a host application, pytest).
+    logging.basicConfig(level=config.log_level, handlers=[log_handler(config)])
+    # At DEBUG, Slack's libraries log whole request bodies: too much to read, even masked.
     for chatty in ("slack_sdk", "slack_bolt"):
         logging.getLogger(chatty).setLevel(
             max(logging.INFO, logging.getLevelName(config.log_level))
@@ -84,6 +85,15 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def log_handler(config: settings.Settings, stream: TextIO | None = None) -> logging.Handler:
+    """The bot's log, to stderr by default; no record leaves it with a secret or a full
+    phone number, whichever logger it came from."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(Redactor(config.secrets))
+    return handler
 
 
 def answer(text: str, config: settings.Settings) -> int:

@@ -1,10 +1,23 @@
-"""Privacy: phone numbers shortened to what a channel or a log may show."""
+"""Privacy: phone numbers shortened to what a channel or a log may show, and a log filter
+that takes secrets and phone numbers out of every record."""
 
+import logging
 import re
+from collections.abc import Iterable
 
 # E.164 (also URL-encoded, as in query strings) or a bare run of 10+ digits; dates such
 # as 2010-04-01 and SIDs' hex are left alone.
 _NUMBER = re.compile(r"(?:\+|%2B)\d{6,15}\b|\b\d{10,15}\b", re.IGNORECASE)
+
+
+# Logs also carry numbers as people and libraries write them: `+1 202-555-0199`,
+# `(202) 555-0199`, `020 7946 0958`, a form body's `%2B1+202+555+0199`. Ten to fifteen
+# digits, each apart from the next by at most two separators, not inside a word.
+_SEPARATOR = r"(?:[ ().\-+]|%20|%2B|%28|%29)"
+_WRITTEN = re.compile(
+    rf"(?<![\w%])(?:\+|%2B)?(?:\(|%28)?\d(?:{_SEPARATOR}{{0,2}}\d){{9,14}}(?![\w])", re.IGNORECASE
+)
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")  # `2026-11-23 17` is a moment, not a number
 
 
 def mask_number(number: str) -> str:
@@ -22,3 +35,42 @@ def mask_numbers_in(text: str) -> str:
     return _NUMBER.sub(
         lambda m: mask_number(m.group(0).replace("%2B", "+").replace("%2b", "+")), text
     )
+
+
+def mask_written_numbers(text: str) -> str:
+    """Every run in `text` that reads as a phone number, however written, masked. Looser
+    than `mask_numbers_in`, for logs, where a masked figure costs little."""
+
+    def mask(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if _DATE.search(found):
+            return found
+        return mask_number(re.sub("%2B", "+", found, flags=re.IGNORECASE))
+
+    return _WRITTEN.sub(mask, text)
+
+
+class Redactor(logging.Filter):
+    """For the bot's log handler: whoever logged a record (the bot, or a library at DEBUG
+    logging a request), its secrets become `[secret]` and its phone numbers are masked."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # One pass, longest first: a secret containing another is replaced whole.
+        found = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.secrets = re.compile("|".join(map(re.escape, found))) if found else None
+
+    def redact(self, text: str) -> str:
+        if self.secrets is not None:
+            text = self.secrets.sub("[secret]", text)
+        return mask_written_numbers(mask_numbers_in(text))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.redact(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True

@@ -181,6 +181,18 @@ class Settings:
         return bool(self.slack_app_token)
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values no log line may carry."""
+        values = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.twilio_api_secret,
+            self.twilio_auth_token,
+        )
+        return tuple(value for value in values if value)
+
+    @property
     def twilio_credentials(self) -> tuple[str, str]:
         """(username, password) for Basic auth: the API key pair when set, else the token."""
         if self.twilio_api_key:
