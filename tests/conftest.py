@@ -116,13 +116,15 @@ def slash_command(text: str, response_url: str, **fields: str) -> str:
     return urlencode(form)
 
 
-def button_click(action_id: str, value: str, response_url: str, user: str = "U0001") -> str:
+def button_click(
+    action_id: str, value: str, response_url: str, user: str = "U0001", channel: str = "C0001"
+) -> str:
     """The form body Slack posts when someone clicks one of the bot's buttons."""
     payload = {
         "type": "block_actions",
         "team": {"id": "T0001"},
         "user": {"id": user, "username": "oncall"},
-        "channel": {"id": "C0001"},
+        "channel": {"id": channel},
         "api_app_id": "A0001",
         "token": "x",
         "trigger_id": "1.2.3",
