@@ -181,7 +181,9 @@ class Poller:
         pending = len(self.store.pending_posts())
         self.health.pending_posts = pending
         self.health.refused_posts = self.store.refused_posts()
-        self.health.slack_problem = self._slack_problem
+        # Kept while posts wait and this cycle did not get as far as meeting it again.
+        if self._slack_problem or delivered or not pending:
+            self.health.slack_problem = self._slack_problem
         self.health.twilio_faults = self.twilio.http.faults
         self.health.twilio_gave_up = self.twilio.http.gave_up
         self.health.last_finished = time.time()
@@ -364,20 +366,24 @@ class Poller:
         sent = 0
         held: set[int] = set()  # incidents with a post that did not go: nothing overtakes it
         blocked: set[str] = set()  # channels Slack refuses until someone fixes the setup
-        for post in self.store.pending_posts():
-            if post.incident_id in held:
+        for listed in self.store.pending_posts():
+            if listed.incident_id in held:
                 continue
-            channel, ts = post.channel, ""
-            if post.kind != "post":
-                where = self.store.incident_message(post.incident_id)
+            # A new alert goes where the setting says now: it may have been corrected.
+            channel, ts = self.settings.slack_alert_channel, ""
+            if listed.kind != "post":
+                where = self.store.incident_message(listed.incident_id)
                 if where is None:
-                    held.add(post.incident_id)  # its message has not gone yet
+                    held.add(listed.incident_id)  # its message has not gone yet
                     continue
                 channel, ts, _ = where
             if channel in blocked:
-                held.add(post.incident_id)
+                held.add(listed.incident_id)
                 continue
-            self.store.mark_sending(post.id)
+            # While an earlier post waited on Slack, a button may have changed this one.
+            post = self.store.claim(listed.id)
+            if post is None:
+                continue  # replaced by a newer edit, queued after it
             try:
                 posted = None
                 if post.kind == "post":
@@ -393,9 +399,16 @@ class Poller:
                 self._slack_error = f"Slack: {exc}"
                 break  # Slack is down or limiting: the rest would fare no better
             except SlackMisconfigured as exc:
-                # Not the post's fault: it waits, however long, for the fix; never given up.
-                self.store.mark_failed(post.id, str(exc), refused=False)
-                self._setup_problem(exc)
+                # Not the post's fault: it waits, however long, for the fix. But only the
+                # token and the alert channel can be fixed; an older alert's channel, gone
+                # or closed, refuses its edits and notes like any post, up to the limit.
+                fixable = exc.channel in (None, self.settings.slack_alert_channel)
+                self.store.mark_failed(post.id, str(exc), refused=not fixable)
+                if fixable:
+                    self._setup_problem(exc)
+                else:
+                    log.warning("Slack refused post %s: %s", post.id, exc)
+                    self._slack_error = f"Slack: {exc}"
                 if exc.channel is None:
                     break  # the token itself: every other post would be refused too
                 blocked.add(exc.channel)

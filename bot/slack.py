@@ -183,6 +183,9 @@ async def _web_call(call: Awaitable[Any], channel: str | None = None) -> Any:
     try:
         return await call
     except SlackApiError as exc:
+        if not hasattr(exc.response, "status_code"):
+            # slack_sdk could not read the answer (cut short, not JSON): held like a 5xx.
+            raise SlackUnavailable("Slack's answer could not be read") from exc
         status = exc.response.status_code
         error = str(exc.response.get("error") or "")
         if status == 429 or status >= 500:

@@ -440,23 +440,18 @@ class Store:
             [MAX_REFUSALS, MAX_REFUSALS],
             order_by="id",
         )
-        return [
-            Outgoing(
-                id=row["id"],
-                incident_id=row["incident_id"],
-                kind=row["kind"],
-                channel=row["channel"],
-                text=row["text"],
-                blocks=json.loads(row["blocks"]),
-                attempts=row["attempts"],
-            )
-            for row in rows
-        ]
+        return [_outgoing(row) for row in rows]
 
-    def mark_sending(self, post_id: int) -> None:
-        """The post is about to go to Slack: changes queued from now on wait beside it."""
+    def claim(self, post_id: int) -> Outgoing | None:
+        """The post as it stands now, marked as on its way to Slack, so that changes queued
+        from now on wait beside it; None if it was replaced or sent since it was listed."""
         with self.db.atomic():
-            self.db.table("outbox").update(post_id, {"sending": 1})
+            claimed = self.db.execute(
+                "update outbox set sending = 1 where id = ? and sent_at is null", [post_id]
+            ).rowcount
+            if not claimed:
+                return None
+            return _outgoing(self.db.table("outbox").get(post_id))
 
     def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
         """The post reached Slack; for an incident's first message, `posted` is (channel, ts)."""
@@ -488,6 +483,18 @@ class Store:
     def set_shown(self, incident_id: int, shown: str) -> None:
         with self.db.atomic():
             self.db.table("incidents").update(incident_id, {"shown": shown})
+
+
+def _outgoing(row: dict[str, Any]) -> Outgoing:
+    return Outgoing(
+        id=row["id"],
+        incident_id=row["incident_id"],
+        kind=row["kind"],
+        channel=row["channel"],
+        text=row["text"],
+        blocks=json.loads(row["blocks"]),
+        attempts=row["attempts"],
+    )
 
 
 def _reading_json(reading: Reading) -> str:

@@ -24,13 +24,15 @@ class Received:
 
 @dataclass
 class Fault:
-    """The next `times` calls to `method` fail: an HTTP status, or Slack's ok=false `error`."""
+    """The next `times` calls to `method` fail: an HTTP status, Slack's ok=false `error`,
+    or an answer cut short to `raw`."""
 
     method: str
     status: int = 429
     retry_after: int = 0
     error: str = ""
     times: int = 1
+    raw: str = ""
 
 
 # What `fail_at_random` does to a call, in turn: each fails before Slack takes the post.
@@ -135,6 +137,8 @@ class FakeSlack:
         for fault in self.faults:
             if fault.method == method and fault.times > 0:
                 fault.times -= 1
+                if fault.raw:
+                    return web.Response(text=fault.raw, content_type="application/json")
                 if fault.error:
                     return web.json_response({"ok": False, "error": fault.error})
                 headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}

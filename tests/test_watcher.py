@@ -446,6 +446,20 @@ async def test_a_change_queued_while_an_edit_is_on_its_way_is_not_lost(world, sc
     assert world.poller.health.pending_posts == 0
 
 
+async def test_a_change_to_a_post_later_in_the_round_goes_as_it_stands(world, scenario, fake_slack):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    failing(scenario, 30, 0.5)  # and a 30003 spike: two alerts in one round
+    fake_slack.latency_seconds = 0.5
+    cycle = asyncio.create_task(world.cycle())
+    await fake_slack.wait_for(lambda: len(fake_slack.calls("chat.postMessage")) == 1)
+    [spike] = [i for i in world.store.open_incidents() if i.code == 30003]
+    await world.second_poller().acknowledge(spike.id, "U0ONE")  # while the first is held
+    await cycle
+    alerts = [m for m in fake_slack.shown.values() if not m.thread_ts]
+    assert "30003" in alerts[1].text
+    assert "Acknowledged by <@U0ONE>" in json.dumps(alerts[1].blocks)
+
+
 async def test_a_muted_incident_is_not_edited_until_it_resolves(world, scenario, fake_slack):
     a_day_of_quiet_traffic(scenario)
     send(scenario, 90, 5)
