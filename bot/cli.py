@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return _settings_failure(exc.problems)
     # Does nothing where the root logger is set up already (a host application, pytest).
     logging.basicConfig(level=config.log_level, handlers=[log_handler(config)])
+    if not any(isinstance(f, Redactor) for h in logging.getLogger().handlers for f in h.filters):
+        log.warning("logging was set up before the bot: its log is not cleared of secrets")
     # At DEBUG, Slack's libraries log whole request bodies: too much to read, even masked.
     for chatty in ("slack_sdk", "slack_bolt"):
         logging.getLogger(chatty).setLevel(

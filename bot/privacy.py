@@ -13,11 +13,14 @@ _NUMBER = re.compile(r"(?:\+|%2B)\d{6,15}\b|\b\d{10,15}\b", re.IGNORECASE)
 # Logs also carry numbers as people and libraries write them: `+1 202-555-0199`,
 # `(202) 555-0199`, `020 7946 0958`, a form body's `%2B1+202+555+0199`. Ten to fifteen
 # digits, each apart from the next by at most two separators, not inside a word.
-_SEPARATOR = r"(?:[ ().\-+]|%20|%2B|%28|%29)"
+# A regex rather than phonenumbers' matcher: that one misses form-encoded bodies and the
+# national formats of other regions than one, and here a false alarm costs little.
+_SEPARATOR = r"(?:[ \u00a0().\-\u2010-\u2015+]|%20|%2B|%28|%29)"
 _WRITTEN = re.compile(
-    rf"(?<![\w%])(?:\+|%2B)?(?:\(|%28)?\d(?:{_SEPARATOR}{{0,2}}\d){{9,14}}(?![\w])", re.IGNORECASE
+    rf"(?<![\w%])(?:\+|%2B)?(?:\(|%28)?\d(?:{_SEPARATOR}{{0,3}}\d){{9,14}}(?![\w])", re.IGNORECASE
 )
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")  # `2026-11-23 17` is a moment, not a number
+_SLACK_TS = re.compile(r"(?<![\d.])(\d{10}\.\d{6})(?![\d.])")  # a message's ID: kept
 
 
 def mask_number(number: str) -> str:
@@ -41,13 +44,19 @@ def mask_written_numbers(text: str) -> str:
     """Every run in `text` that reads as a phone number, however written, masked. Looser
     than `mask_numbers_in`, for logs, where a masked figure costs little."""
 
-    def mask(match: re.Match[str]) -> str:
-        found = match.group(0)
-        if _DATE.search(found):
-            return found
-        return mask_number(re.sub("%2B", "+", found, flags=re.IGNORECASE))
-
-    return _WRITTEN.sub(mask, text)
+    kept, start = [], 0
+    while (found := _WRITTEN.search(text, start)) is not None:
+        if date := _DATE.search(found.group(0)):
+            # A moment, not a number; a number may still follow it.
+            end = found.start() + date.end()
+            kept.append(text[start:end])
+            start = end
+            continue
+        number = re.sub("%2B", "+", found.group(0), flags=re.IGNORECASE)
+        kept += [text[start : found.start()], mask_number(number)]
+        start = found.end()
+    kept.append(text[start:])
+    return "".join(kept)
 
 
 class Redactor(logging.Filter):
@@ -63,10 +72,17 @@ class Redactor(logging.Filter):
     def redact(self, text: str) -> str:
         if self.secrets is not None:
             text = self.secrets.sub("[secret]", text)
-        return mask_written_numbers(mask_numbers_in(text))
+        # Slack message timestamps look like numbers but name messages: a log needs them.
+        parts = _SLACK_TS.split(text)
+        parts[::2] = [mask_written_numbers(mask_numbers_in(part)) for part in parts[::2]]
+        return "".join(parts)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.redact(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except Exception:  # a logging call with the wrong arguments must not raise here
+            message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = self.redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -172,3 +172,37 @@ def test_the_redactor_takes_secrets_and_numbers_out_of_messages_and_tracebacks()
     text = logging.Formatter().format(record)
     assert "xoxb" not in text and "2025550199" not in text
     assert "Bearer [secret]" in text and "+1•••••••199" in text
+
+
+@pytest.mark.parametrize(
+    ("logged", "shown"),
+    [
+        ("2026-11-23 +1 202 555 0199", "2026-11-23 +1•••••••199"),
+        ("+1 202 - 555 - 0199", "+1•••••••199"),
+        ("+1\u00a0202\u2013555\u20130199", "+1•••••••199"),
+        ("text=lookup+%2B1+202+555+0199&", "text=lookup++1•••••••199&"),
+        ("020 7946 0958", "••••••••958"),
+        ("open since 2026-11-23 17:51 UTC, 30 of 30", "open since 2026-11-23 17:51 UTC, 30 of 30"),
+        ("edited C0ALERTS/1700000000.000100", "edited C0ALERTS/1700000000.000100"),
+    ],
+)
+def test_the_redactor_masks_numbers_however_written_and_keeps_moments(logged, shown):
+    assert Redactor([]).redact(logged) == shown
+
+
+def test_a_malformed_logging_call_does_not_raise_through_the_redactor():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s and %s", ("one",), None)
+    assert Redactor(["secret-value"]).filter(record)
+    assert "one" in record.getMessage()
+
+
+def test_the_bot_logs_through_its_redacting_handler(monkeypatch, tmp_path, capsys):
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # as in `python -m bot`: nothing set up yet
+    monkeypatch.setattr(root, "level", root.level)
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db"), "SLACK_BOT_TOKEN": "xoxb-wired-secret"}
+    assert cli.main(["why", "30003"], env) == 0
+    logging.getLogger("bot.anywhere").warning("%s for %s", "xoxb-wired-secret", "+12025550199")
+    err = capsys.readouterr().err
+    assert "WARNING bot.anywhere: [secret] for +1•••••••199" in err
+    assert "xoxb-wired-secret" not in err
