@@ -7,7 +7,6 @@ date in place. Queries are small and synchronous; one connection per process.
 import json
 import os
 import sqlite3
-import sys
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
@@ -22,13 +21,11 @@ from bot import rollup
 from bot.alerting import Incident
 from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
+from bot.lock import ProcessLock
 from bot.messages import FINAL_STATUSES, Message
 from bot.migrations import MIGRATIONS, MOMENT
 from bot.numbers import Lookup
 from bot.spikes import Baseline, Reading
-
-if sys.platform != "win32":
-    import fcntl
 
 MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
 
@@ -49,7 +46,7 @@ class Outgoing:
 class Store:
     def __init__(self, path: str) -> None:
         self.path = path
-        self._watcher_lock: int | None = None  # the lock file's descriptor, while held
+        self._watcher = ProcessLock(None if path == ":memory:" else f"{path}-watcher.lock")
         try:
             if path != ":memory:":
                 _create_private(Path(path))
@@ -68,7 +65,7 @@ class Store:
         return self.db.atomic()
 
     def close(self) -> None:
-        self._unlock_watcher()
+        self._watcher.release()
         self.db.close()
 
     def _migrate(self) -> None:
@@ -282,39 +279,23 @@ class Store:
         """Hold the watcher's lease until now + ttl, unless someone else holds it still.
         BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win.
 
-        Beside the file, a lock that the OS gives back when its process dies, however it
-        dies: a process that gets it knows the lease's holder is gone, and takes over at
-        once instead of waiting out a dead holder's lease."""
+        The process also holds an OS lock beside the file (bot.lock): one that gets it
+        knows the lease's holder is gone, and takes over at once instead of waiting out
+        a dead holder's lease."""
         try:
-            lock = self._lock_watcher()
-            if lock == "busy":
-                return False
-            return self._take_lease(owner, now, ttl, holder_gone=lock == "taken")
-        except sqlite3.OperationalError as exc:  # "database is locked" after the busy timeout
-            raise StoreError(f"cannot take the watcher's lease: {exc}") from exc
+            lock = self._watcher.acquire()
         except OSError as exc:
-            raise StoreError(f"cannot lock {self.path}-watcher.lock: {exc}") from exc
-
-    def _lock_watcher(self) -> str:
-        """ "held" already, "taken" now, "busy" (a living process holds it), or "none"
-        (no such locks here: Windows, or a database in memory)."""
-        if sys.platform == "win32" or self.path == ":memory:":
-            return "none"
-        if self._watcher_lock is not None:
-            return "held"
-        fd = os.open(f"{self.path}-watcher.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            raise StoreError(f"cannot lock {self._watcher.path}: {exc}") from exc
+        if lock == "busy":
+            return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return "busy"
-        self._watcher_lock = fd
-        return "taken"
-
-    def _unlock_watcher(self) -> None:
-        if self._watcher_lock is not None:
-            os.close(self._watcher_lock)  # closing the last descriptor drops the lock
-            self._watcher_lock = None
+            return self._take_lease(owner, now, ttl, holder_gone=lock == "taken")
+        except BaseException as exc:
+            if lock == "taken":
+                self._watcher.release()  # so that the next try knows the holder is gone
+            if isinstance(exc, sqlite3.OperationalError):  # "database is locked", at length
+                raise StoreError(f"cannot take the watcher's lease: {exc}") from exc
+            raise
 
     def _take_lease(self, owner: str, now: datetime, ttl: timedelta, holder_gone: bool) -> bool:
         self.db.conn.execute("BEGIN IMMEDIATE")
@@ -348,7 +329,7 @@ class Store:
                 [owner],
             ).rowcount
         if released:
-            self._unlock_watcher()
+            self._watcher.release()
 
     def open_incident(self, key: str) -> Incident | None:
         for row in self.db.table("incidents").rows_where(

@@ -2,6 +2,7 @@
 
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 from dataclasses import astuple, replace
@@ -12,6 +13,7 @@ import sqlite_utils
 
 from bot import spikes
 from bot import store as store_module
+from bot.errors import StoreError
 from bot.messages import Message
 from bot.numbers import Lookup
 from bot.store import Store
@@ -241,4 +243,23 @@ def test_a_lease_whose_process_was_killed_is_taken_at_once(tmp_path):
         assert store.take_lease("next", datetime.now(UTC), LEASE)
         assert "next" in (store.state("lease") or "")
     finally:
+        store.close()
+
+
+def test_a_lease_write_that_fails_leaves_the_os_lock_free_for_the_next_try(tmp_path):
+    path = str(tmp_path / "bot.db")
+    store, writer = Store(path), sqlite3.connect(path, timeout=0)
+    store.db.conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another connection holds SQLite's write lock
+        with pytest.raises(StoreError):
+            store.take_lease("me", datetime.now(UTC), LEASE)
+        writer.rollback()
+        other = Store(path)
+        try:
+            assert other.take_lease("other", datetime.now(UTC), LEASE)
+        finally:
+            other.close()
+    finally:
+        writer.close()
         store.close()
