@@ -293,15 +293,14 @@ class Poller:
             incident, reading, knowledge.explain(code, self.curated, imported)
         )
         shown = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
-        channel = self.settings.slack_alert_channel
         posted = self.store.incident_message(incident.id)
         if posted is None and not self.store.has_posts(incident.id):
-            self.store.enqueue(incident.id, "post", channel, text, blocks, now)
+            self.store.enqueue(incident.id, "post", text, blocks, now)
         elif shown != (posted[2] if posted else ""):
-            self.store.enqueue(incident.id, "update", channel, text, blocks, now)
+            self.store.enqueue(incident.id, "update", text, blocks, now)
         self.store.set_shown(incident.id, shown)
         if note:
-            self.store.enqueue(incident.id, "reply", channel, note, [], now)
+            self.store.enqueue(incident.id, "reply", note, [], now)
 
     async def acknowledge(self, incident_id: int, user: str) -> str:
         found = self.store.incident(incident_id)

@@ -32,12 +32,12 @@ MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A Slack post waiting in the outbox."""
+    """A Slack post waiting in the outbox. Where it goes is settled as it is sent: a new
+    alert to the alert channel of that moment, the rest to the alert's own channel."""
 
     id: int
     incident_id: int
     kind: str  # "post", "update" or "reply"
-    channel: str
     text: str
     blocks: list[Any]
     attempts: int
@@ -379,7 +379,7 @@ class Store:
         return (row["channel"], row["ts"], row["shown"] or "") if row["ts"] else None
 
     def enqueue(
-        self, incident_id: int, kind: str, channel: str, text: str, blocks: list[Any], now: datetime
+        self, incident_id: int, kind: str, text: str, blocks: list[Any], now: datetime
     ) -> None:
         """Queue a Slack post. A newer edit replaces a pending one, and edits to a message not
         posted yet go into the pending post: Slack only ever needs the latest. A post on its
@@ -399,7 +399,6 @@ class Store:
                 {
                     "incident_id": incident_id,
                     "kind": kind,
-                    "channel": channel,
                     **payload,
                     "created_at": _iso(now),
                     "attempts": 0,
@@ -471,7 +470,6 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
         id=row["id"],
         incident_id=row["incident_id"],
         kind=row["kind"],
-        channel=row["channel"],
         text=row["text"],
         blocks=json.loads(row["blocks"]),
         attempts=row["attempts"],
