@@ -122,7 +122,7 @@ async def test_truncated_json_is_retried(api, twilio_sim):
 
 
 async def test_a_slow_answer_times_out_and_is_retried(twilio_sim, tmp_path, sleeps):
-    api = TwilioApi(make_settings(None, tmp_path, twilio_sim, TWILIO_TIMEOUT_SECONDS="0.2"), sleeps)
+    api = TwilioApi(make_settings(None, tmp_path, twilio_sim, TWILIO_TIMEOUT_SECONDS="1"), sleeps)
     try:
         twilio_sim.inject(Fault(status=0, delay_seconds=5))
         assert (await api.fetch_account()).status == "active"
