@@ -20,8 +20,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import commands
 from bot.blocks import (
@@ -44,6 +48,8 @@ SLASH_COMMAND = "/twilio"
 RATE_LIMIT_RETRIES = 3
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 WEB_API_TIMEOUT_SECONDS = 10
+# Waits before the second and third tries of an answer that response_url refused with a 5xx.
+ANSWER_RETRY_SECONDS = (1.0, 3.0)
 
 # Slack's ok=false errors (https://api.slack.com/methods/chat.postMessage#errors) that
 # say Slack is busy or failing, whatever the HTTP status: the call may go later.
@@ -219,7 +225,7 @@ class Incidents(Protocol):
 
 
 def _command_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
-    async def on_command(command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_command(command: dict[str, Any], respond: AsyncRespond | None) -> None:
         text = command.get("text", "")
         user = command.get("user_id", "")
         answer = commands.refusal(
@@ -233,7 +239,7 @@ def _command_listener(settings: Settings, context: Context) -> Callable[..., Awa
 def _share_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
     """ "Share in channel": the same report, numbers masked, posted for everyone to read."""
 
-    async def on_share(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_share(body: dict[str, Any], respond: AsyncRespond | None) -> None:
         sid = str((body.get("actions") or [{}])[0].get("value", ""))
         refused = commands.refusal(
             body.get("user", {}).get("id", ""),
@@ -255,7 +261,7 @@ def _share_listener(settings: Settings, context: Context) -> Callable[..., Await
 def _lookup_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
     """ "Look up this number": `/twilio lookup` for the number the button carries."""
 
-    async def on_lookup(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_lookup(body: dict[str, Any], respond: AsyncRespond | None) -> None:
         number = str((body.get("actions") or [{}])[0].get("value", ""))
         user = body.get("user", {}).get("id", "")
         answer = commands.refusal(
@@ -275,7 +281,7 @@ def _incident_listener(
     """An incident button: the change shows on the alert for everyone; the clicker gets a
     private word (or, for samples, the sample messages with their full numbers)."""
 
-    async def on_incident(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def on_incident(body: dict[str, Any], respond: AsyncRespond | None) -> None:
         incident_id = str((body.get("actions") or [{}])[0].get("value", ""))
         user = body.get("user", {}).get("id", "")
         # The alert channel need not be one where commands are allowed: users only.
@@ -305,17 +311,53 @@ def _first_word(text: str) -> str:
     return commands.echo(commands.normalize(text).partition(" ")[0])
 
 
-async def _reply(respond: AsyncRespond, answer: Answer, masked: bool) -> None:
-    """Answer through response_url: privately, or, when `masked`, in the channel."""
+async def _reply(respond: AsyncRespond | None, answer: Answer, masked: bool) -> None:
+    """Answer through response_url: privately, or, when `masked`, in the channel.
+
+    Someone is waiting for it and no outbox will send it later, so a refusal that says
+    Slack did not take it is tried again: a 429 (after Retry-After) or a dropped connection
+    by slack_sdk's own handlers, a 5xx here. A timeout is not: the answer may have been
+    shown, and a second copy would be. What still fails is logged, never raised: the
+    listener has nothing left to do with it."""
+    if respond is None or respond.response_url is None:
+        log.warning("a request without a response_url: its answer cannot be sent")
+        return
     fallback, blocks = render(answer, SLASH_COMMAND, masked=masked)
-    reply = await respond(
-        text=fallback,
-        blocks=blocks,
-        response_type="in_channel" if masked else "ephemeral",
-        replace_original=False,
+    client = AsyncWebhookClient(
+        url=respond.response_url,
+        proxy=respond.proxy,
+        ssl=respond.ssl,
+        timeout=WEB_API_TIMEOUT_SECONDS,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        ],
     )
+    waits = iter(ANSWER_RETRY_SECONDS)
+    while True:
+        try:
+            reply = await client.send(
+                text=fallback,
+                blocks=blocks,
+                response_type="in_channel" if masked else "ephemeral",
+                replace_original=False,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Not the exception's text: it may carry the URL, which lets anyone answer.
+            log.warning(
+                "an answer was not sent: response_url did not answer (%s)", type(exc).__name__
+            )
+            return
+        if reply.status_code < 500 or (wait := next(waits, None)) is None:
+            break
+        log.info("response_url answered HTTP %s; trying again in %ss", reply.status_code, wait)
+        await asyncio.sleep(wait)
     if reply.status_code != 200:
-        log.warning("response_url answered HTTP %s: %s", reply.status_code, reply.body[:200])
+        log.warning(
+            "an answer was not sent: response_url answered HTTP %s: %s",
+            reply.status_code,
+            reply.body[:200],
+        )
 
 
 async def _on_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:

@@ -25,7 +25,8 @@ class Received:
 @dataclass
 class Fault:
     """The next `times` calls to `method` fail: an HTTP status, Slack's ok=false `error`,
-    or an answer cut short to `raw`."""
+    or an answer cut short to `raw`. Method "response" is any response_url, where status 0
+    drops the connection and `retry_after` with it is a hang of that many seconds."""
 
     method: str
     status: int = 429
@@ -57,6 +58,7 @@ class FakeSlack:
     shown: dict[str, Shown] = field(default_factory=dict)  # ts -> the message as it stands
     faulted: Counter[str] = field(default_factory=Counter)
     posted: int = 0
+    answered: int = 0  # response_url posts Slack took
     latency_seconds: float = 0  # before a chat.* call takes effect
     abandoned: int = 0  # chat.* calls whose sender was gone by then: nothing was posted
     taken_at: dict[str, float] = field(default_factory=dict)  # ts -> time.monotonic()
@@ -199,6 +201,18 @@ class FakeSlack:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         await self._record("response/" + request.match_info["name"], await request.json())
+        for fault in self.faults:
+            if fault.method == "response" and fault.times > 0:
+                fault.times -= 1
+                if fault.status == 0 and fault.retry_after:
+                    await asyncio.sleep(fault.retry_after)
+                if fault.status == 0:  # gone before an answer: Slack showed nothing
+                    assert request.transport is not None
+                    request.transport.close()
+                    return web.Response(status=499)
+                headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+                return web.Response(text="fatal_error", status=fault.status, headers=headers)
+        self.answered += 1
         return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
