@@ -5,12 +5,18 @@ the sqlite-utils Database the store opened; `Store` runs the ones a file has not
 """
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the store imports sqlite-utils; this module just gets its Database
     import sqlite_utils
 
 MOMENT = "coalesce(date_sent, date_created)"
+
+
+def iso(moment: datetime) -> str:
+    """A moment as the store writes it: ISO 8601 in UTC, so that text order is time order."""
+    return moment.astimezone(UTC).isoformat()
 
 
 def _create_dictionary(db: "sqlite_utils.Database") -> None:

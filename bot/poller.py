@@ -178,9 +178,9 @@ class Poller:
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
         delivered = await self.deliver(now)
         self.store.prune_messages(now - self.settings.retention)
-        pending = len(self.store.pending_posts())
+        pending = len(self.store.outbox.pending())
         self.health.pending_posts = pending
-        self.health.refused_posts = self.store.refused_posts()
+        self.health.refused_posts = self.store.outbox.refused_posts()
         # Kept while posts wait and this cycle did not get as far as meeting it again.
         if self._slack_problem or delivered or not pending:
             self.health.slack_problem = self._slack_problem
@@ -294,13 +294,13 @@ class Poller:
         )
         shown = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
         posted = self.store.incident_message(incident.id)
-        if posted is None and not self.store.has_posts(incident.id):
-            self.store.enqueue(incident.id, "post", text, blocks, now)
+        if posted is None and not self.store.outbox.has_posts(incident.id):
+            self.store.outbox.enqueue(incident.id, "post", text, blocks, now)
         elif shown != (posted[2] if posted else ""):
-            self.store.enqueue(incident.id, "update", text, blocks, now)
+            self.store.outbox.enqueue(incident.id, "update", text, blocks, now)
         self.store.set_shown(incident.id, shown)
         if note:
-            self.store.enqueue(incident.id, "reply", note, [], now)
+            self.store.outbox.enqueue(incident.id, "reply", note, [], now)
 
     async def acknowledge(self, incident_id: int, user: str) -> str:
         found = self.store.incident(incident_id)
@@ -365,7 +365,7 @@ class Poller:
         sent = 0
         held: set[int] = set()  # incidents with a post that did not go: nothing overtakes it
         blocked: set[str] = set()  # channels Slack refuses until someone fixes the setup
-        for listed in self.store.pending_posts():
+        for listed in self.store.outbox.pending():
             if listed.incident_id in held:
                 continue
             # A new alert goes where the setting says now: it may have been corrected.
@@ -380,7 +380,7 @@ class Poller:
                 held.add(listed.incident_id)
                 continue
             # While an earlier post waited on Slack, a button may have changed this one.
-            post = self.store.claim(listed.id)
+            post = self.store.outbox.claim(listed.id)
             if post is None:
                 continue  # replaced by a newer edit, queued after it
             try:
@@ -391,9 +391,9 @@ class Poller:
                     await self.poster.update(channel, ts, post.text, post.blocks)
                 else:
                     await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
-                self.store.mark_sent(post.id, now, posted)
+                self.store.outbox.mark_sent(post.id, now, posted)
             except SlackUnavailable as exc:
-                self.store.mark_failed(post.id, str(exc), refused=False)
+                self.store.outbox.mark_failed(post.id, str(exc), refused=False)
                 log.warning("Slack post %s held for the next cycle: %s", post.id, exc)
                 self._slack_error = f"Slack: {exc}"
                 break  # Slack is down or limiting: the rest would fare no better
@@ -402,7 +402,7 @@ class Poller:
                 # token and the alert channel can be fixed; an older alert's channel, gone
                 # or closed, refuses its edits and notes like any post, up to the limit.
                 fixable = exc.channel in (None, self.settings.slack_alert_channel)
-                self.store.mark_failed(post.id, str(exc), refused=not fixable)
+                self.store.outbox.mark_failed(post.id, str(exc), refused=not fixable)
                 if fixable:
                     self._setup_problem(exc)
                 else:
@@ -416,7 +416,7 @@ class Poller:
             except SlackRejected as exc:
                 # Slack said no to this one (a deleted message, bad blocks): try again
                 # next cycle, up to a limit, but let others through.
-                self.store.mark_failed(post.id, str(exc), refused=True)
+                self.store.outbox.mark_failed(post.id, str(exc), refused=True)
                 log.warning("Slack refused post %s: %s", post.id, exc)
                 self._slack_error = f"Slack: {exc}"
                 held.add(post.incident_id)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from bot.messages import FINAL_STATUSES
-from bot.migrations import MOMENT
+from bot.migrations import MOMENT, iso
 
 TOTAL = -1  # the error_code of an hour's row counting all its final outbound messages
 HOUR = timedelta(hours=1)
@@ -68,7 +68,7 @@ def baseline(
 
 
 def _count(conn: sqlite3.Connection, hour: datetime, key: str) -> None:
-    bounds = [_iso(hour), _iso(hour + HOUR)]
+    bounds = [iso(hour), iso(hour + HOUR)]
     where = f"{MOMENT} >= ? and {MOMENT} < ? and {FINAL_OUTBOUND}"
     conn.execute(
         f"insert into message_hours select ?, ?, count(*) from messages where {where}",
@@ -83,7 +83,3 @@ def _count(conn: sqlite3.Connection, hour: datetime, key: str) -> None:
 
 def _floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()

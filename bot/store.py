@@ -9,8 +9,8 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import fields, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,10 @@ from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
 from bot.lock import ProcessLock
 from bot.messages import FINAL_STATUSES, Message
-from bot.migrations import MIGRATIONS, MOMENT
+from bot.migrations import MIGRATIONS, MOMENT, iso
 from bot.numbers import Lookup
+from bot.outbox import Outbox
 from bot.spikes import Baseline, Reading
-
-MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A Slack post waiting in the outbox. Where it goes is settled as it is sent: a new
-    alert to the alert channel of that moment, the rest to the alert's own channel."""
-
-    id: int
-    incident_id: int
-    kind: str  # "post", "update" or "reply"
-    text: str
-    blocks: list[Any]
-    attempts: int
 
 
 class Store:
@@ -57,6 +43,7 @@ class Store:
             # (about 13 ms each, measured by bench/ingest.py).
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
+            self.outbox = Outbox(self.db)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot use the database {path} (DATABASE_PATH): {exc}") from exc
 
@@ -378,102 +365,9 @@ class Store:
         row = self.db.table("incidents").get(incident_id)
         return (row["channel"], row["ts"], row["shown"] or "") if row["ts"] else None
 
-    def enqueue(
-        self, incident_id: int, kind: str, text: str, blocks: list[Any], now: datetime
-    ) -> None:
-        """Queue a Slack post. A newer edit replaces a pending one, and edits to a message not
-        posted yet go into the pending post: Slack only ever needs the latest. A post on its
-        way to Slack is left as it is: what it carries was drawn before this change."""
-        outbox = self.db.table("outbox")
-        payload = {"text": text, "blocks": json.dumps(blocks)}
-        waiting = "incident_id = ? and sent_at is null and sending is not 1"
-        with self.db.atomic():
-            if kind == "update":
-                for row in outbox.rows_where(f"{waiting} and kind = 'post'", [incident_id]):
-                    outbox.update(row["id"], payload)
-                    return
-                self.db.execute(
-                    f"delete from outbox where {waiting} and kind = 'update'", [incident_id]
-                )
-            outbox.insert(
-                {
-                    "incident_id": incident_id,
-                    "kind": kind,
-                    **payload,
-                    "created_at": _iso(now),
-                    "attempts": 0,
-                }
-            )
-
-    def has_posts(self, incident_id: int) -> bool:
-        """Whether the incident's message is queued or sent already."""
-        rows = self.db.table("outbox").rows_where(
-            "incident_id = ? and kind = 'post'", [incident_id], limit=1
-        )
-        return any(True for _ in rows)
-
-    def pending_posts(self) -> list[Outgoing]:
-        # An incident whose first post was given up has nothing to edit or reply to.
-        rows = self.db.table("outbox").rows_where(
-            "sent_at is null and attempts < ? and incident_id not in (select incident_id "
-            "from outbox where kind = 'post' and sent_at is null and attempts >= ?)",
-            [MAX_REFUSALS, MAX_REFUSALS],
-            order_by="id",
-        )
-        return [_outgoing(row) for row in rows]
-
-    def claim(self, post_id: int) -> Outgoing | None:
-        """The post as it stands now, marked as on its way to Slack, so that changes queued
-        from now on wait beside it; None if it was replaced or sent since it was listed."""
-        with self.db.atomic():
-            claimed = self.db.execute(
-                "update outbox set sending = 1 where id = ? and sent_at is null", [post_id]
-            ).rowcount
-            if not claimed:
-                return None
-            return _outgoing(self.db.table("outbox").get(post_id))
-
-    def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
-        """The post reached Slack; for an incident's first message, `posted` is (channel, ts)."""
-        with self.db.atomic():
-            self.db.table("outbox").update(
-                post_id, {"sent_at": _iso(now), "last_error": None, "sending": 0}
-            )
-            if posted is not None:
-                incident_id = self.db.table("outbox").get(post_id)["incident_id"]
-                channel, ts = posted
-                self.db.table("incidents").update(incident_id, {"channel": channel, "ts": ts})
-
-    def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
-        """Keep the post for another try. Only refusals count towards MAX_REFUSALS: an
-        outage, however long, never makes the bot give up on an alert."""
-        with self.db.atomic():
-            self.db.execute(
-                "update outbox set attempts = attempts + ?, last_error = ?, sending = 0 "
-                "where id = ?",
-                [int(refused), error, post_id],
-            )
-
-    def refused_posts(self) -> int:
-        """Posts given up on after MAX_REFUSALS refusals, for health."""
-        return self.db.table("outbox").count_where(
-            "sent_at is null and attempts >= ?", [MAX_REFUSALS]
-        )
-
     def set_shown(self, incident_id: int, shown: str) -> None:
         with self.db.atomic():
             self.db.table("incidents").update(incident_id, {"shown": shown})
-
-
-def _outgoing(row: dict[str, Any]) -> Outgoing:
-    return Outgoing(
-        id=row["id"],
-        incident_id=row["incident_id"],
-        kind=row["kind"],
-        text=row["text"],
-        blocks=json.loads(row["blocks"]),
-        attempts=row["attempts"],
-    )
 
 
 def _reading_json(reading: Reading) -> str:
@@ -501,7 +395,7 @@ def _incident(row: dict[str, Any]) -> Incident:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat() if moment else None
+    return iso(moment) if moment else None
 
 
 def _message_row(m: Message) -> dict[str, object]:

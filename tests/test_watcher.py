@@ -420,7 +420,7 @@ async def change_while_slack_holds(world, fake_slack, method: str) -> None:  # t
     await world.second_poller().acknowledge(incident.id, "U0ONE")
     await cycle
     # What Slack took was drawn before the change: the change itself still waits.
-    waiting = [json.dumps(p.blocks) for p in world.store.pending_posts() if p.kind == "update"]
+    waiting = [json.dumps(p.blocks) for p in world.store.outbox.pending() if p.kind == "update"]
     assert any("Acknowledged by <@U0ONE>" in blocks for blocks in waiting)
     fake_slack.latency_seconds = 0
     await world.cycle(minutes_later=1)
