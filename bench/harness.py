@@ -22,7 +22,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.demo import serving
-from bot.simulator import Scenario, Simulator, make_sid
+from bot.scenario import Scenario, make_sid
+from bot.simulator import Simulator
 
 ACCOUNT = make_sid("AC", "bench account")
 TOKEN = "bench-auth-token"

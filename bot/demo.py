@@ -22,8 +22,9 @@ from bot.console_slack import ConsoleSlack
 from bot.knowledge import curated_directory, load_curated
 from bot.messages import utc
 from bot.poller import Poller
+from bot.scenario import Scenario, make_sid
 from bot.service import Service
-from bot.simulator import Scenario, Simulator, make_sid
+from bot.simulator import Simulator
 from bot.store import Store
 from bot.terminal import render_text
 from bot.twilio_api import TwilioApi

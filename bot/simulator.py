@@ -3,19 +3,18 @@
 An aiohttp app (run it on 127.0.0.1, port 0) serving Accounts fetch, Messages fetch and
 list (v2010 shapes, RFC 2822 dates, `To`/`From`/`DateSent` filters, newest first, paged
 through `next_page_uri`) and Lookup v2 with line type intelligence, behind Basic auth.
-Data comes from a `Scenario` built in code; faults (429 with Retry-After, 5xx, slow or
-truncated answers) are scripted with `inject`, or drawn at random for a share of all
-requests with `fail_at_random`. Tests, the demo and the benchmarks use it
-through the real twilio-python client pointed here by TWILIO_API_URL.
+Data comes from a `Scenario` (bot/scenario.py) built in code; faults (429 with
+Retry-After, 5xx, slow or truncated answers) are scripted with `inject`, or drawn at
+random for a share of all requests with `fail_at_random`. Tests, the demo and the
+benchmarks use it through the real twilio-python client pointed here by TWILIO_API_URL.
 """
 
 import asyncio
 import base64
 import binascii
-import hashlib
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -23,79 +22,11 @@ from urllib.parse import urlencode
 import phonenumbers
 from aiohttp import web
 
+from bot.scenario import Scenario, SimMessage, SimNumber
+
 RANDOM_FAULTS = ("429", "500", "503", "hang", "truncated")
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
-
-
-def make_sid(prefix: str, *parts: object) -> str:
-    """A stable 34-character SID from any parts, e.g. make_sid("SM", 42)."""
-    return prefix + hashlib.md5(repr(parts).encode()).hexdigest()
-
-
-@dataclass
-class SimAccount:
-    sid: str
-    auth_token: str
-    status: str = "active"
-    friendly_name: str = "Simulated account"
-    api_keys: dict[str, str] = field(default_factory=dict)  # key SID -> secret
-
-
-@dataclass
-class SimMessage:
-    sid: str
-    account_sid: str
-    to: str
-    from_: str
-    status: str
-    date_created: datetime
-    date_sent: datetime | None = None
-    date_updated: datetime | None = None
-    error_code: int | None = None
-    error_message: str | None = None
-    messaging_service_sid: str | None = None
-    num_segments: int = 1
-    price: str | None = None
-    direction: str = "outbound-api"
-    body: str = "Your code is 123456"
-
-
-@dataclass
-class SimNumber:
-    """What Lookup says about a number; numbers not listed are described by phonenumbers."""
-
-    line_type: str = "mobile"
-    carrier_name: str = "Simulated Wireless"
-    mobile_country_code: str | None = "310"
-    mobile_network_code: str | None = "260"
-    error_code: int | None = None  # e.g. 60601: then Lookup gives no line type data
-    valid: bool = True  # False: Twilio calls it invalid though phonenumbers accepts it
-
-
-@dataclass
-class Scenario:
-    accounts: dict[str, SimAccount] = field(default_factory=dict)
-    messages: list[SimMessage] = field(default_factory=list)
-    numbers: dict[str, SimNumber] = field(default_factory=dict)
-
-    def add_account(self, sid: str, auth_token: str, **fields: Any) -> SimAccount:
-        self.accounts[sid] = SimAccount(sid, auth_token, **fields)
-        return self.accounts[sid]
-
-    def add_message(self, account_sid: str, **fields: Any) -> SimMessage:
-        """A message with sensible defaults; `sid` and dates can be given or derived."""
-        created = fields.pop("date_created", datetime.now(UTC))
-        fields.setdefault("sid", make_sid("SM", account_sid, len(self.messages)))
-        fields.setdefault("date_sent", created)
-        fields.setdefault("date_updated", created)
-        fields.setdefault("from_", "+15005550006")
-        fields.setdefault("status", "delivered")
-        if fields["status"] in ("delivered", "undelivered", "sent") and "price" not in fields:
-            fields["price"] = f"-{0.0079 * fields.get('num_segments', 1):.5f}"
-        message = SimMessage(account_sid=account_sid, date_created=created, **fields)
-        self.messages.append(message)
-        return message
 
 
 @dataclass

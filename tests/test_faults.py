@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import CredentialsRejected
-from bot.simulator import RANDOM_FAULTS, Scenario, Simulator
+from bot.scenario import Scenario
+from bot.simulator import RANDOM_FAULTS, Simulator
 from bot.store import Store
 from tests.conftest import ACCOUNT_SID, FIGURES, start_simulator
 from tests.test_watcher import World, header, posts

@@ -17,8 +17,9 @@ from bot import commands
 from bot.blocks import render
 from bot.commands import Notice, Usage
 from bot.knowledge import curated_directory, load_curated
+from bot.scenario import Scenario
 from bot.service import Service
-from bot.simulator import Scenario, Simulator
+from bot.simulator import Simulator
 from bot.store import Store
 from tests.conftest import (
     ACCOUNT_SID,

@@ -11,8 +11,9 @@ from bot.blocks import LOOKUP_ACTION_ID
 from bot.commands import Notice, answer
 from bot.knowledge import curated_directory, load_curated
 from bot.numbers import NumberReport
+from bot.scenario import SimNumber
 from bot.service import Service
-from bot.simulator import Fault, SimNumber
+from bot.simulator import Fault
 from bot.store import Store
 from bot.twilio_api import TwilioApi
 from tests.conftest import (

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.simulator import Scenario, Simulator
+from bot.scenario import Scenario
+from bot.simulator import Simulator
 from bot.store import Store
 from tests.conftest import (
     ACCOUNT_SID,

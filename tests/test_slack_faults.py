@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.outbox import MAX_REFUSALS
-from bot.simulator import Scenario
+from bot.scenario import Scenario
 from tests.conftest import ACCOUNT_SID, FIGURES, start_fake_slack
 from tests.fake_slack import RANDOM_FAULTS, FakeSlack, Fault
 from tests.test_faults import START, STEP, STEPS

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import CredentialsRejected, NotFound, TwilioUnavailable
-from bot.simulator import Fault, SimNumber
+from bot.scenario import SimNumber
+from bot.simulator import Fault
 from bot.twilio_api import TwilioApi
 from tests.conftest import ACCOUNT_SID, API_KEY, API_SECRET, make_settings
 
