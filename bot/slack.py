@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
-from aiohttp import web
+from aiohttp import ClientConnectorError, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -315,10 +315,10 @@ async def _reply(respond: AsyncRespond | None, answer: Answer, masked: bool) -> 
     """Answer through response_url: privately, or, when `masked`, in the channel.
 
     Someone is waiting for it and no outbox will send it later, so a refusal that says
-    Slack did not take it is tried again: a 429 (after Retry-After) or a dropped connection
-    by slack_sdk's own handlers, a 5xx here. A timeout is not: the answer may have been
-    shown, and a second copy would be. What still fails is logged, never raised: the
-    listener has nothing left to do with it."""
+    Slack did not take it is tried again: a 429 (after Retry-After) or a connection that
+    could not be opened by slack_sdk's own handlers, a 5xx here. A timeout or a connection
+    dropped midway is not: the answer may have been shown, and a second copy would be.
+    What still fails is logged, never raised: the listener has nothing left to do with it."""
     if respond is None or respond.response_url is None:
         log.warning("a request without a response_url: its answer cannot be sent")
         return
@@ -328,10 +328,8 @@ async def _reply(respond: AsyncRespond | None, answer: Answer, masked: bool) -> 
         proxy=respond.proxy,
         ssl=respond.ssl,
         timeout=WEB_API_TIMEOUT_SECONDS,
-        retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        ],
+        logger=_ANSWER_LOG,
+        retry_handlers=_answer_retry_handlers(),
     )
     waits = iter(ANSWER_RETRY_SECONDS)
     while True:
@@ -342,7 +340,8 @@ async def _reply(respond: AsyncRespond | None, answer: Answer, masked: bool) -> 
                 response_type="in_channel" if masked else "ephemeral",
                 replace_original=False,
             )
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        # ValueError: slack_sdk reads Retry-After with int(), and Slack's could be "1.5".
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             # Not the exception's text: it may carry the URL, which lets anyone answer.
             log.warning(
                 "an answer was not sent: response_url did not answer (%s)", type(exc).__name__
@@ -358,6 +357,21 @@ async def _reply(respond: AsyncRespond | None, answer: Answer, masked: bool) -> 
             reply.status_code,
             reply.body[:200],
         )
+
+
+# slack_sdk's webhook client logs the URL (at INFO on a retry, whatever the level of its
+# parents) unless its own logger's level is above DEBUG; the URL lets anyone answer.
+_ANSWER_LOG = logging.getLogger(f"{__name__}.response_url")
+_ANSWER_LOG.setLevel(logging.WARNING)
+
+
+def _answer_retry_handlers() -> list[AsyncRetryHandler]:
+    # Only errors before anything reached Slack. The webhook client sets a total timeout
+    # alone, which aiohttp raises as a bare TimeoutError: no handler here retries it.
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2, error_types=[ClientConnectorError]),
+    ]
 
 
 async def _on_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:

@@ -26,7 +26,8 @@ class Received:
 class Fault:
     """The next `times` calls to `method` fail: an HTTP status, Slack's ok=false `error`,
     or an answer cut short to `raw`. Method "response" is any response_url, where status 0
-    drops the connection and `retry_after` with it is a hang of that many seconds."""
+    drops the connection once the request is read, and with `retry_after` it is a hang of
+    that many seconds instead."""
 
     method: str
     status: int = 429
@@ -204,9 +205,10 @@ class FakeSlack:
         for fault in self.faults:
             if fault.method == "response" and fault.times > 0:
                 fault.times -= 1
-                if fault.status == 0 and fault.retry_after:
+                if fault.status == 0 and fault.retry_after:  # longer than the bot waits
                     await asyncio.sleep(fault.retry_after)
-                if fault.status == 0:  # gone before an answer: Slack showed nothing
+                    return web.Response(status=504)
+                if fault.status == 0:  # cut off after reading it all: shown or not, who knows
                     assert request.transport is not None
                     request.transport.close()
                     return web.Response(status=499)
