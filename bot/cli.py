@@ -56,13 +56,25 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Terminal commands that read only settings.ANSWERING.
+TERMINAL_ANSWERS = frozenset({"why", "lookup", "help", "knowledge"})
+
+
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
     args = parser().parse_args(argv)
     env = dict(os.environ if environ is None else environ)
     try:
         config = settings.load(env)
     except SettingsError as exc:
-        return _settings_failure(exc.problems)
+        unused = [name for name in exc.names if name not in settings.ANSWERING]
+        if args.command not in TERMINAL_ANSWERS or len(unused) < len(exc.problems):
+            return _settings_failure(exc.problems)
+        # Someone on call asking what a code means should not first have to mend the
+        # watcher's settings: those are left at their defaults, and named.
+        for name, problem in zip(exc.names, exc.problems, strict=True):
+            print(f"{PROG}: {problem} (ignored: `{args.command}` does not use it)", file=sys.stderr)
+            env.pop(name, None)
+        config = settings.load(env)
     # Does nothing where the root logger is set up already (a host application, pytest).
     logging.basicConfig(level=config.log_level, handlers=[log_handler(config)])
     if not any(isinstance(f, Redactor) for h in logging.getLogger().handlers for f in h.filters):

@@ -203,27 +203,29 @@ class Settings:
 def load(environ: Mapping[str, str]) -> Settings:
     """Build settings from `environ`; raises SettingsError naming every value that is unusable."""
     raw = {s.name: environ.get(s.name, "").strip() or s.default for s in SETTINGS}
-    problems = []
+    problems: dict[str, str] = {}
     port = 0
     try:
         port = int(raw["PORT"])
         if not 0 < port < 65536:
             raise ValueError
     except ValueError:
-        problems.append(f"PORT must be a port number, not {raw['PORT']!r}")
+        problems["PORT"] = f"PORT must be a port number, not {raw['PORT']!r}"
     log_level = raw["LOG_LEVEL"].upper()
     if log_level not in LOG_LEVELS:
-        problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        problems["LOG_LEVEL"] = f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}"
     api_url = raw["SLACK_API_URL"]
     for name in ("SLACK_API_URL", "TWILIO_API_URL", "PUBLIC_URL"):
         if raw[name] and not raw[name].startswith(("http://", "https://")):
-            problems.append(f"{name} must be an http(s) URL")
+            problems[name] = f"{name} must be an http(s) URL"
     if raw["TWILIO_ACCOUNT_SID"] and not _ACCOUNT_SID.fullmatch(raw["TWILIO_ACCOUNT_SID"]):
-        problems.append("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits")
+        problems["TWILIO_ACCOUNT_SID"] = "TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits"
     timeout = _number(raw, "TWILIO_TIMEOUT_SECONDS", float, problems)
     region = raw["DEFAULT_REGION"].upper()
     if not known_region(region):
-        problems.append(f"DEFAULT_REGION must be a country code such as US or GB, not {region!r}")
+        problems["DEFAULT_REGION"] = (
+            f"DEFAULT_REGION must be a country code such as US or GB, not {region!r}"
+        )
     poll_interval = _number(raw, "POLL_INTERVAL_SECONDS", float, problems)
     codes = _codes(raw["ALERT_CODES"], problems)
     thresholds = Thresholds(
@@ -240,9 +242,11 @@ def load(environ: Mapping[str, str]) -> Settings:
     retention = timedelta(days=_number(raw, "RETENTION_DAYS", float, problems))
     lookups = raw["LOOKUPS_PER_USER_PER_HOUR"]
     if not (lookups.isascii() and lookups.isdigit()):
-        problems.append(f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {lookups!r}")
+        problems["LOOKUPS_PER_USER_PER_HOUR"] = (
+            f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {lookups!r}"
+        )
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(list(problems.values()), tuple(problems))
     return Settings(
         slack_bot_token=raw["SLACK_BOT_TOKEN"],
         slack_signing_secret=raw["SLACK_SIGNING_SECRET"],
@@ -273,6 +277,24 @@ def load(environ: Mapping[str, str]) -> Settings:
         port=port,
         log_level=log_level,
     )
+
+
+# What explaining a code or a message, or looking up a number, reads: the terminal answers
+# those with any other setting unusable (it says which it left at its default).
+ANSWERING = frozenset(
+    {
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_KEY",
+        "TWILIO_API_SECRET",
+        "TWILIO_API_URL",
+        "TWILIO_TIMEOUT_SECONDS",
+        "DEFAULT_REGION",
+        "LOOKUPS_PER_USER_PER_HOUR",
+        "DATABASE_PATH",
+        "LOG_LEVEL",
+    }
+)
 
 
 def problems_for_serving(settings: Settings) -> list[str]:
@@ -327,22 +349,22 @@ def render_markdown() -> str:
 
 
 def _number(
-    raw: dict[str, str], name: str, kind: type[int] | type[float], problems: list[str]
+    raw: dict[str, str], name: str, kind: type[int] | type[float], problems: dict[str, str]
 ) -> float:
     try:
         value = kind(raw[name])
     except ValueError:
         value = 0
     if not (0 < value < math.inf):  # also refuses nan
-        problems.append(f"{name} must be a positive number, not {raw[name]!r}")
+        problems[name] = f"{name} must be a positive number, not {raw[name]!r}"
         value = 1
     return value
 
 
-def _codes(value: str, problems: list[str]) -> tuple[int, ...]:
+def _codes(value: str, problems: dict[str, str]) -> tuple[int, ...]:
     parts = [part.strip() for part in value.split(",") if part.strip()]
     if not parts or not all(p.isascii() and p.isdigit() and len(p) == 5 for p in parts):
-        problems.append(f"ALERT_CODES must be 5-digit Twilio error codes, not {value!r}")
+        problems["ALERT_CODES"] = f"ALERT_CODES must be 5-digit Twilio error codes, not {value!r}"
         return ()
     return tuple(dict.fromkeys(int(p) for p in parts))
 

@@ -31,6 +31,30 @@ def test_why_does_not_create_a_database(capsys, tmp_path):
     assert not (tmp_path / "b.db").exists()
 
 
+def test_why_answers_though_a_watcher_setting_is_unusable(capsys, tmp_path):
+    env = {"DATABASE_PATH": str(tmp_path / "b.db"), "POLL_INTERVAL_SECONDS": "soon"}
+    env |= {"ALERT_CODES": "30003;30007"}
+    assert cli.main(["why", "30003"], env) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("30003 · Unreachable destination handset")
+    assert err.splitlines() == [
+        "python -m bot: POLL_INTERVAL_SECONDS must be a positive number, not 'soon' "
+        "(ignored: `why` does not use it)",
+        "python -m bot: ALERT_CODES must be 5-digit Twilio error codes, not '30003;30007' "
+        "(ignored: `why` does not use it)",
+    ]
+
+
+def test_a_setting_the_command_reads_must_be_mended_first(capsys, tmp_path):
+    env = {"DATABASE_PATH": str(tmp_path / "b.db"), "POLL_INTERVAL_SECONDS": "soon"}
+    assert cli.main(["lookup", "202 555 0156"], env | {"DEFAULT_REGION": "Narnia"}) == 2
+    assert cli.main(["status"], env) == 2  # status reports on the watcher: it reads them all
+    assert cli.main(["serve"], env) == 2
+    err = capsys.readouterr().err
+    assert err.count("cannot start, fix these settings first") == 3
+    assert "DEFAULT_REGION must be a country code" in err and "ignored" not in err
+
+
 def test_import_then_why_answers_from_twilios_dictionary(capsys, tmp_path):
     env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
     assert cli.main(["why", "63016"], env) == 0

@@ -72,6 +72,7 @@ def test_every_unusable_value_is_named_at_once():
             }
         )
     assert len(caught.value.problems) == 8
+    assert [p.split(" ")[0] for p in caught.value.problems] == list(caught.value.names)
     assert "DEFAULT_REGION must be a country code such as US or GB, not 'NARNIA'" in (
         caught.value.problems
     )
@@ -166,7 +167,7 @@ def test_serving_without_settings_lists_what_is_missing(tmp_path):
 
 
 def test_bad_value_exits_2_without_traceback():
-    result = run_bot("why", "30003", env={"PORT": "x"})
+    result = run_bot("status", env={"PORT": "x"})
     assert result.returncode == 2 and "PORT must be a port number" in result.stderr
     assert "Traceback" not in result.stderr
 
