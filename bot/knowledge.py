@@ -6,7 +6,7 @@ still gets an answer with Twilio's link. Pure: values in, `Explanation` out.
 """
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,9 +206,12 @@ def billing(code: int, appears_as: tuple[str, ...]) -> str:
 
 
 def explain(
-    code: int, curated: Mapping[int, Entry], imported: ImportedEntry | None = None
+    code: int,
+    curated: Mapping[int, Entry],
+    imported: Callable[[int], ImportedEntry | None] = lambda code: None,
 ) -> Explanation:
-    """The best explanation we have for `code`: curated, then imported, then a pointer."""
+    """The best explanation we have for `code`: curated, then imported (`imported` is
+    asked only for a code the curated set lacks), then a pointer to Twilio's page."""
     if entry := curated.get(code):
         retry = RETRY[entry.retry]
         if entry.retry_advice:
@@ -228,16 +231,16 @@ def explain(
             escalation=entry.escalation,
             related=entry.related,
         )
-    if imported is not None:
-        updated = f", entry updated {imported.last_updated}" if imported.last_updated else ""
+    if (found := imported(code)) is not None:
+        updated = f", entry updated {found.last_updated}" if found.last_updated else ""
         return Explanation(
             code=code,
-            title=imported.title,
+            title=found.title,
             link=twilio_link(code),
-            source=f"Twilio's error dictionary (imported {imported.imported_on}{updated})",
-            meaning=imported.description,
-            causes=imported.causes,
-            fixes=imported.solutions,
+            source=f"Twilio's error dictionary (imported {found.imported_on}{updated})",
+            meaning=found.description,
+            causes=found.causes,
+            fixes=found.solutions,
         )
     return Explanation(
         code=code,

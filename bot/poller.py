@@ -287,11 +287,8 @@ class Poller:
         """Queue what the channel should see: the incident's message as it now stands (a
         post the first time, an edit when it looks different), and a thread note."""
         assert incident.id is not None
-        code = reading.code
-        imported = None if code in self.curated else self.store.imported_entry(code)
-        text, blocks = render_incident(
-            incident, reading, knowledge.explain(code, self.curated, imported)
-        )
+        explanation = knowledge.explain(reading.code, self.curated, self.store.imported_entry)
+        text, blocks = render_incident(incident, reading, explanation)
         shown = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
         posted = self.store.incident_message(incident.id)
         if posted is None and not self.store.outbox.has_posts(incident.id):

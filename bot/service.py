@@ -59,10 +59,9 @@ class Service:
         self.poller: Poller | None = None  # set by the app while it watches the account
 
     def explain(self, code: int) -> Explanation:
-        imported = None
-        if code not in self.curated and self.store is not None:
-            imported = self.store.imported_entry(code)
-        return knowledge.explain(code, self.curated, imported)
+        if self.store is None:
+            return knowledge.explain(code, self.curated)
+        return knowledge.explain(code, self.curated, self.store.imported_entry)
 
     async def explain_message(self, sid: str) -> MessageReport:
         """The message, its error explained, and the context around it.

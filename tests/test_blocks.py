@@ -67,7 +67,7 @@ def test_a_huge_imported_entry_is_clipped_to_the_limits():
         last_updated="",
         imported_on="2026-11-23",
     )
-    text, rendered = blocks.render(knowledge.explain(63016, {}, entry))
+    text, rendered = blocks.render(knowledge.explain(63016, {}, lambda code: entry))
     texts = [value for _, value in walk_texts(rendered)]
     assert all(len(value) <= 3000 for value in texts)
     assert rendered[0]["text"]["text"].endswith("…") and len(rendered[0]["text"]["text"]) == 150
