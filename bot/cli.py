@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -56,8 +56,30 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-# Terminal commands that read only settings.ANSWERING.
-TERMINAL_ANSWERS = frozenset({"why", "lookup", "help", "knowledge"})
+# The settings a terminal command reads, where it is not all of them: a bad value of any
+# other is left at its default, and named, rather than stopping the command. Someone on
+# call asking what a code means should not first have to mend the watcher's settings.
+_ANSWERING = frozenset(
+    {
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_KEY",
+        "TWILIO_API_SECRET",
+        "TWILIO_API_URL",
+        "TWILIO_TIMEOUT_SECONDS",
+        "DEFAULT_REGION",
+        "LOOKUPS_PER_USER_PER_HOUR",
+        "DATABASE_PATH",
+        "LOG_LEVEL",
+    }
+)
+READS = {
+    "why": _ANSWERING,
+    "lookup": _ANSWERING,
+    "help": frozenset({"LOG_LEVEL"}),
+    "knowledge": frozenset({"DATABASE_PATH", "LOG_LEVEL"}),
+    "demo": frozenset({"LOG_LEVEL"}),  # it makes up the rest
+}
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
@@ -66,15 +88,17 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     try:
         config = settings.load(env)
     except SettingsError as exc:
-        unused = [name for name in exc.names if name not in settings.ANSWERING]
-        if args.command not in TERMINAL_ANSWERS or len(unused) < len(exc.problems):
-            return _settings_failure(exc.problems)
-        # Someone on call asking what a code means should not first have to mend the
-        # watcher's settings: those are left at their defaults, and named.
+        reads = READS.get(args.command)
+        if reads is None or not exc.names or not reads.isdisjoint(exc.names):
+            return _settings_failure(exc.problems, env)
         for name, problem in zip(exc.names, exc.problems, strict=True):
-            print(f"{PROG}: {problem} (ignored: `{args.command}` does not use it)", file=sys.stderr)
+            note = f"{problem} (ignored: `{args.command}` does not use it)"
+            print(f"{PROG}: {_without_secrets(note, env)}", file=sys.stderr)
             env.pop(name, None)
-        config = settings.load(env)
+        try:
+            config = settings.load(env)
+        except SettingsError as again:
+            return _settings_failure(again.problems, env)
     # Does nothing where the root logger is set up already (a host application, pytest).
     logging.basicConfig(level=config.log_level, handlers=[log_handler(config)])
     if not any(isinstance(f, Redactor) for h in logging.getLogger().handlers for f in h.filters):
@@ -95,7 +119,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             from bot import demo
 
             return asyncio.run(demo.run(suspend=args.suspend))
-        return answer(f"{args.command} {' '.join(args.args)}", config)
+        return answer(args.command, " ".join(args.args), config)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -110,17 +134,17 @@ def log_handler(config: settings.Settings, stream: TextIO | None = None) -> logg
     return handler
 
 
-def answer(text: str, config: settings.Settings) -> int:
+def answer(command: str, arguments: str, config: settings.Settings) -> int:
     """Answer one command in the terminal. Without Twilio settings, the store is only read,
     and only if it exists: explaining a code leaves no file behind."""
-    result = asyncio.run(_answer(text, config))
+    result = asyncio.run(_answer(command, arguments, config))
     print(render_text(result, PROG))
     if isinstance(result, Usage) and result.problem:
         return 2
     return 1 if isinstance(result, Notice) else 0
 
 
-async def _answer(text: str, config: settings.Settings) -> commands.Answer:
+async def _answer(command: str, arguments: str, config: settings.Settings) -> commands.Answer:
     with_twilio = not settings.problems_for_twilio(config)
     keep_store = with_twilio or Path(config.database_path).exists()
     store = Store(config.database_path) if keep_store else None
@@ -134,13 +158,15 @@ async def _answer(text: str, config: settings.Settings) -> commands.Answer:
             default_region=config.default_region,
             lookups_per_hour=config.lookups_per_user_per_hour,
         )
-        if store is not None and twilio is not None and not settings.problems_for_watching(config):
+        # Only `status` reports on the watcher (READS leaves its settings out for the rest).
+        watching = command == "status" and not settings.problems_for_watching(config)
+        if store is not None and twilio is not None and watching:
             from bot import slack  # only here: Slack's libraries are slow to import
             from bot.poller import Poller
 
             poster = slack.Poster(slack.web_client(config))
             service.poller = Poller(config, store, twilio, poster, curated)
-        return await commands.answer(text, service)
+        return await commands.answer(f"{command} {arguments}", service)
     finally:
         if twilio is not None:
             await twilio.close()
@@ -227,9 +253,16 @@ def serve(config: settings.Settings) -> int:
     return 0
 
 
-def _settings_failure(problems: list[str]) -> int:
+def _settings_failure(problems: list[str], env: Mapping[str, str] | None = None) -> int:
     print(f"{PROG}: cannot start, fix these settings first:", file=sys.stderr)
     for problem in problems:
-        print(f"  - {problem}", file=sys.stderr)
+        print(f"  - {_without_secrets(problem, env or {})}", file=sys.stderr)
     print(f"`{PROG} --help` describes every setting.", file=sys.stderr)
     return 2
+
+
+def _without_secrets(text: str, env: Mapping[str, str]) -> str:
+    # A problem quotes the value it could not use, which may be a secret pasted in the
+    # wrong place.
+    secrets = [env.get(name, "").strip() for name in settings.SECRETS]
+    return Redactor(secrets).redact(text)

@@ -2,7 +2,8 @@
 
 Curated entries (one TOML file per code in `knowledge/`, written in the project's own
 words) win over entries imported from Twilio's error dictionary; a code known to neither
-still gets an answer with Twilio's link. Pure: values in, `Explanation` out.
+still gets an answer with Twilio's link. Pure: values (and a function that finds an
+imported entry) in, `Explanation` out.
 """
 
 import tomllib

@@ -183,13 +183,7 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """The values no log line may carry."""
-        values = (
-            self.slack_bot_token,
-            self.slack_signing_secret,
-            self.slack_app_token,
-            self.twilio_api_secret,
-            self.twilio_auth_token,
-        )
+        values = (getattr(self, name.lower()) for name in SECRETS)
         return tuple(value for value in values if value)
 
     @property
@@ -198,6 +192,15 @@ class Settings:
         if self.twilio_api_key:
             return self.twilio_api_key, self.twilio_api_secret
         return self.twilio_account_sid, self.twilio_auth_token
+
+
+SECRETS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "TWILIO_API_SECRET",
+    "TWILIO_AUTH_TOKEN",
+)
 
 
 def load(environ: Mapping[str, str]) -> Settings:
@@ -277,24 +280,6 @@ def load(environ: Mapping[str, str]) -> Settings:
         port=port,
         log_level=log_level,
     )
-
-
-# What explaining a code or a message, or looking up a number, reads: the terminal answers
-# those with any other setting unusable (it says which it left at its default).
-ANSWERING = frozenset(
-    {
-        "TWILIO_ACCOUNT_SID",
-        "TWILIO_AUTH_TOKEN",
-        "TWILIO_API_KEY",
-        "TWILIO_API_SECRET",
-        "TWILIO_API_URL",
-        "TWILIO_TIMEOUT_SECONDS",
-        "DEFAULT_REGION",
-        "LOOKUPS_PER_USER_PER_HOUR",
-        "DATABASE_PATH",
-        "LOG_LEVEL",
-    }
-)
 
 
 def problems_for_serving(settings: Settings) -> list[str]:

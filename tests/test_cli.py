@@ -45,13 +45,34 @@ def test_why_answers_though_a_watcher_setting_is_unusable(capsys, tmp_path):
     ]
 
 
+def test_help_and_knowledge_read_even_fewer_settings(capsys, tmp_path):
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db"), "TWILIO_ACCOUNT_SID": "AC-mine"}
+    assert cli.main(["help"], env | {"PORT": "x"}) == 0
+    assert cli.main(["knowledge", "import", str(SAMPLE)], env) == 0
+    assert cli.main(["why", "30003"], env) == 2  # why reads the account SID
+    err = capsys.readouterr().err
+    assert err.count("TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits (ignored") == 2
+    assert "PORT must be a port number, not 'x' (ignored: `help` does not use it)" in err
+
+
+def test_a_secret_in_the_wrong_setting_is_not_echoed(capsys, tmp_path):
+    token = "xoxb-1234567890-abcdef"
+    env = {"DATABASE_PATH": str(tmp_path / "b.db"), "SLACK_BOT_TOKEN": token}
+    assert cli.main(["why", "30003"], env | {"ALERT_CODES": token}) == 0
+    assert cli.main(["status"], env | {"ALERT_CODES": token}) == 2
+    err = capsys.readouterr().err
+    assert token not in err
+    assert err.count("ALERT_CODES must be 5-digit Twilio error codes, not '[secret]'") == 2
+
+
 def test_a_setting_the_command_reads_must_be_mended_first(capsys, tmp_path):
     env = {"DATABASE_PATH": str(tmp_path / "b.db"), "POLL_INTERVAL_SECONDS": "soon"}
     assert cli.main(["lookup", "202 555 0156"], env | {"DEFAULT_REGION": "Narnia"}) == 2
     assert cli.main(["status"], env) == 2  # status reports on the watcher: it reads them all
     assert cli.main(["serve"], env) == 2
+    assert cli.main(["poll", "--once"], env) == 2
     err = capsys.readouterr().err
-    assert err.count("cannot start, fix these settings first") == 3
+    assert err.count("cannot start, fix these settings first") == 4
     assert "DEFAULT_REGION must be a country code" in err and "ignored" not in err
 
 
