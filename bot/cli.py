@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         config = settings.load(env)
     except SettingsError as exc:
         reads = READS.get(args.command)
-        if reads is None or not exc.names or not reads.isdisjoint(exc.names):
+        if reads is None or not reads.isdisjoint(exc.names):
             return _settings_failure(exc.problems, env)
         for name, problem in zip(exc.names, exc.problems, strict=True):
             note = f"{problem} (ignored: `{args.command}` does not use it)"

@@ -29,10 +29,9 @@ class BotError(Exception):
 
 
 class SettingsError(BotError):
-    """Settings are missing or cannot be read; `problems` lists every one, by the name
-    of the setting in `names` where it is about one setting."""
+    """Settings cannot be read; `problems` lists every one, `names` their settings."""
 
-    def __init__(self, problems: list[str], names: tuple[str, ...] = ()) -> None:
+    def __init__(self, problems: list[str], names: tuple[str, ...]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
         self.names = names

@@ -366,10 +366,11 @@ _ANSWER_LOG.setLevel(logging.WARNING)
 
 
 def _answer_retry_handlers() -> list[AsyncRetryHandler]:
-    # Only errors before anything reached Slack. The webhook client sets a total timeout
-    # alone, which aiohttp raises as a bare TimeoutError: no handler here retries it.
+    # The Web API's, and a connection that was never opened: no outbox will send an answer
+    # later, and nothing reached Slack. The webhook client sets a total timeout alone,
+    # which aiohttp raises as a bare TimeoutError: no handler here retries it.
     return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        *_retry_handlers(),
         AsyncConnectionErrorRetryHandler(max_retry_count=2, error_types=[ClientConnectorError]),
     ]
 
