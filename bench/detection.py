@@ -65,7 +65,7 @@ def build(path: Path, per_day: int, days: int, now: datetime) -> None:
 
 def evaluate(path: str, now_iso: str) -> dict[str, Any]:
     from bot import settings
-    from bot.knowledge import curated_directory, load_curated
+    from bot.curated import curated_directory, load_curated
     from bot.poller import Poller
     from bot.store import Store
 
@@ -81,7 +81,9 @@ def evaluate(path: str, now_iso: str) -> dict[str, Any]:
     )
     store = Store(path)
     # Detection reads only the store: no Twilio or Slack is reached.
-    watcher = Poller(config, store, None, None, load_curated(curated_directory()), lambda: now)  # type: ignore[arg-type]
+    watcher = Poller(
+        config, store, None, None, load_curated(curated_directory(), config.policy), lambda: now
+    )  # type: ignore[arg-type]
     seconds = []
     for _ in range(EVALUATIONS):
         started = time.perf_counter()

@@ -61,7 +61,7 @@ def plain_list(origin: str, page_size: int | None) -> dict[str, Any]:
 
 def poller(origin: str) -> dict[str, Any]:
     from bot import settings, slack
-    from bot.knowledge import curated_directory, load_curated
+    from bot.curated import curated_directory, load_curated
     from bot.poller import Poller
     from bot.store import Store
     from bot.twilio_api import TwilioApi
@@ -86,7 +86,7 @@ def poller(origin: str) -> dict[str, Any]:
             store,
             twilio,
             slack.Poster(slack.web_client(config)),
-            load_curated(curated_directory()),
+            load_curated(curated_directory(), config.policy),
         )
         try:
             before = requests_served(origin)

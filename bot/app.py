@@ -15,7 +15,7 @@ from dataclasses import asdict
 from aiohttp import web
 
 from bot import slack, webhook
-from bot.knowledge import curated_directory, load_curated
+from bot.curated import curated_directory, load_curated
 from bot.poller import Poller
 from bot.service import Service
 from bot.settings import Settings, problems_for_twilio, problems_for_watching
@@ -32,9 +32,11 @@ POLLER = web.AppKey("poller", Poller)
 def build(settings: Settings) -> web.Application:
     store = Store(settings.database_path)
     service = Service(
-        load_curated(curated_directory()),
+        load_curated(curated_directory(), settings.policy),
         store,
+        settings.policy,
         default_region=settings.default_region,
+        alert_window=settings.thresholds.window,
         lookups_per_hour=settings.lookups_per_user_per_hour,
     )
     bolt = slack.build_app(settings, service)

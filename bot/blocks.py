@@ -12,8 +12,9 @@ from typing import Any
 
 from bot.alerting import Incident
 from bot.commands import Answer, Notice, Usage, help_lines
-from bot.knowledge import Explanation, Section
-from bot.messages import MessageReport, utc
+from bot.knowledge import Explanation, Section, source_label
+from bot.message_report import MessageReport
+from bot.messages import utc
 from bot.numbers import NumberReport
 from bot.privacy import mask_numbers_in
 from bot.spikes import CREDENTIALS_CODE, Reading, render_spark
@@ -107,7 +108,12 @@ def render_explanation(ex: Explanation, prefix: str) -> tuple[str, list[Block]]:
         }
     )
     if ex.source:
-        blocks.append(_context(f"Source: {escape(ex.source)}"))
+        # Each source passed knowledge's check (Twilio's pages; no `|`, `<` or `>`), so it
+        # can sit in a link as it is.
+        links = ", ".join(f"<{url}|{source_label(url)}>" for url in ex.sources)
+        blocks.append(
+            _context(f"Source: {escape(ex.source)}" + (f", from {links}" if links else ""))
+        )
     summary = ex.meaning.split("\n")[0]
     return _fallback(f"{ex.heading}: {summary}"), blocks
 

@@ -17,9 +17,9 @@ from typing import TextIO
 
 from bot import commands, settings, spikes, sync
 from bot.commands import Notice, Usage
+from bot.curated import curated_directory, load_curated
 from bot.dictionary import DICTIONARY_URL
 from bot.errors import BotError, SettingsError
-from bot.knowledge import curated_directory, load_curated
 from bot.privacy import Redactor
 from bot.service import Service
 from bot.store import Store
@@ -71,6 +71,13 @@ _ANSWERING = frozenset(
         "LOOKUPS_PER_USER_PER_HOUR",
         "DATABASE_PATH",
         "LOG_LEVEL",
+        # the team's policy, which answers quote
+        "ALERT_WARNING_PERCENT",
+        "ALERT_CRITICAL_PERCENT",
+        "RETRY_WAIT_MINUTES",
+        "RETRY_MAX_ATTEMPTS",
+        "STREAK_LIMIT",
+        "STREAK_DAYS",
     }
 )
 READS = {
@@ -150,13 +157,15 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
     store = Store(config.database_path) if keep_store else None
     twilio = TwilioApi(config) if with_twilio else None
     try:
-        curated = load_curated(curated_directory())
+        curated = load_curated(curated_directory(), config.policy)
         service = Service(
             curated,
             store,
+            config.policy,
             twilio,
             default_region=config.default_region,
             lookups_per_hour=config.lookups_per_user_per_hour,
+            alert_window=config.thresholds.window,
         )
         # Only `status` reports on the watcher (READS leaves its settings out for the rest).
         watching = command == "status" and not settings.problems_for_watching(config)
@@ -206,7 +215,8 @@ async def _poll(once: bool, config: settings.Settings) -> int:
     twilio = TwilioApi(config)
     poster = slack.Poster(slack.web_client(config))
     try:
-        poller = Poller(config, store, twilio, poster, load_curated(curated_directory()))
+        curated = load_curated(curated_directory(), config.policy)
+        poller = Poller(config, store, twilio, poster, curated)
         if not once:
             await poller.run_forever()
         try:

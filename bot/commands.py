@@ -13,7 +13,8 @@ from typing import Protocol
 
 from bot.errors import BotError, LimitReached, TwilioError
 from bot.knowledge import Explanation
-from bot.messages import MessageReport, sid_problem
+from bot.message_report import MessageReport
+from bot.messages import sid_problem
 from bot.numbers import NotANumber, NumberReport, PhoneNumber, read_number
 from bot.status import StatusReport
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot import commands, settings, slack
 from bot.console_slack import ConsoleSlack
-from bot.knowledge import curated_directory, load_curated
+from bot.curated import curated_directory, load_curated
 from bot.messages import utc
 from bot.poller import Poller
 from bot.scenario import Scenario, make_sid
@@ -88,7 +88,7 @@ async def _watch(
     now = [start]
     store = Store(config.database_path)
     twilio = TwilioApi(config)
-    curated = load_curated(curated_directory())
+    curated = load_curated(curated_directory(), config.policy)
     poller = Poller(
         config, store, twilio, slack.Poster(slack.web_client(config)), curated, lambda: now[0]
     )
@@ -110,7 +110,14 @@ async def _watch(
         spike_start = start + timedelta(minutes=SPIKE.start)
         failures = [m for m in scenario.messages if m.error_code]
         failed = next((m for m in failures if m.date_created >= spike_start), failures[-1])
-        service = Service(curated, store, twilio, clock=lambda: now[0])
+        service = Service(
+            curated,
+            store,
+            config.policy,
+            twilio,
+            clock=lambda: now[0],
+            alert_window=config.thresholds.window,
+        )
         for command in (f"why {failed.sid}", f"lookup {failed.to}"):
             out(f"\n$ python -m bot {command}\n")
             out(render_text(await commands.answer(command, service)))

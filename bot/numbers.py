@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 import phonenumbers
 from phonenumbers import NumberParseException, ValidationResult
 
+from bot import policy
 from bot.knowledge import Section
-from bot.messages import STREAK_LIMIT, Message, count_streak, describe, utc, when
+from bot.messages import Message, count_streak, describe, utc, when
+from bot.policy import Policy
 
 HISTORY_WINDOW = timedelta(days=30)
 HISTORY_LIMIT = 500
@@ -158,7 +160,8 @@ LINE_TYPES: dict[str, tuple[str, str]] = {
     "mobile": (
         "mobile",
         "A mobile number: it can receive SMS. If messages to it fail with 30003, the phone "
-        "is off or out of coverage, or the number is no longer in use.",
+        "was off or out of coverage, or, from a short code, the plan may block short-code "
+        "messages; carriers also report filtered long-code and toll-free traffic that way.",
     ),
     "landline": (
         "landline",
@@ -220,7 +223,8 @@ class NumberReport:
     looked_up_at: datetime
     cached: bool  # from the bot's cache, so the lookup cost nothing
     history: tuple[Message, ...]  # messages to this number, newest first
-    streak: int  # 30003s in a row, newest first, within 7 days
+    streak: int  # 30003s in a row, newest first, within the policy's days
+    rules: Policy
 
     @property
     def heading(self) -> str:
@@ -293,16 +297,8 @@ class NumberReport:
         scope = "the latest " if len(self.history) >= HISTORY_LIMIT else ""
         lines = [f"{scope}{len(self.history)} in the bot's records: {summary}."]
         lines += [describe(m) for m in self.history[:5]]
-        if self.streak > STREAK_LIMIT:
-            lines.append(
-                f"The last {self.streak} failed with 30003 in a row within 7 days: the number "
-                "is very likely inactive. Stop sending to it."
-            )
-        elif self.streak == STREAK_LIMIT:
-            lines.append(
-                "The last 3 failed with 30003 in a row within 7 days: one more and it should "
-                "come off your list."
-            )
+        if advice := policy.streak_advice(self.streak, self.rules):
+            lines.append(advice)
         return tuple(lines)
 
 
@@ -312,6 +308,7 @@ def build_report(
     looked_up_at: datetime,
     cached: bool,
     history: Sequence[Message],
+    rules: Policy,
     now: datetime,
 ) -> NumberReport:
     newest_first = tuple(sorted(history, key=when, reverse=True))
@@ -321,5 +318,6 @@ def build_report(
         looked_up_at=looked_up_at,
         cached=cached,
         history=newest_first,
-        streak=count_streak(newest_first, now),
+        streak=count_streak(newest_first, now, timedelta(days=rules.streak_days)),
+        rules=rules,
     )

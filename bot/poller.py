@@ -22,6 +22,7 @@ from typing import Any
 from bot import alerting, knowledge, spikes
 from bot.alerting import Incident, Step
 from bot.blocks import SLACK_USER_ID, render_incident
+from bot.curated import Entry
 from bot.errors import (
     BotError,
     CredentialsRejected,
@@ -30,13 +31,12 @@ from bot.errors import (
     SlackUnavailable,
     WatcherBusy,
 )
-from bot.knowledge import Entry
 from bot.messages import Message, utc, when
 from bot.settings import Settings
 from bot.slack import Poster
 from bot.spikes import Reading
 from bot.status import StatusReport
-from bot.store import Store
+from bot.store import Coverage, Store
 from bot.twilio_api import TwilioApi
 
 log = logging.getLogger(__name__)
@@ -205,13 +205,14 @@ class Poller:
         since = max(floor, min(since, now - self.settings.settle))
         read = 0
         newest: datetime | None = None
+        oldest: datetime | None = None
         unsaved: list[Message] = []
 
         def keep(page: list[Message]) -> None:
             # Pages are stored while the next is on its way, several to a transaction:
             # each commit rewrites the index pages the batch touched, so fewer, larger
             # batches cost a third as much (bench/ingest.py). Memory holds one batch.
-            nonlocal read, newest
+            nonlocal read, newest, oldest
             found = [m for m in page if m.date_created is None or m.date_created >= since]
             unsaved.extend(found)
             if len(unsaved) >= SAVE_BATCH:
@@ -221,13 +222,21 @@ class Poller:
             for moment in (m.date_created for m in found if m.date_created is not None):
                 if newest is None or moment > newest:
                     newest = moment
+                if oldest is None or moment < oldest:
+                    oldest = moment
 
         pages = await self.twilio.read_messages(
             keep, created_after=since, page_size=PAGE_SIZE, max_pages=MAX_PAGES
         )
         self.store.save_messages(unsaved)
+        # What `why SM…` may count from the store: every message from the first read on,
+        # as long as reads follow each other without a gap.
+        held = self.store.coverage()
+        start = held.since if held is not None and held.through >= since else since
         if pages >= MAX_PAGES and read >= PAGE_SIZE * MAX_PAGES:
             log.warning("more than %d messages since %s: the older ones were not read", read, since)
+            start = oldest or now
+        self.store.set_coverage(Coverage(start, now, self.settings.poll_interval_seconds))
         if newest is not None:
             if mark is None or newest > datetime.fromisoformat(mark):
                 self.store.set_state(WATERMARK, newest.astimezone(UTC).isoformat())

@@ -11,11 +11,16 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot import knowledge, messages, numbers
+from bot import account_view, knowledge, message_report, messages, numbers
+from bot.account_view import AccountErrors, IncidentNote
+from bot.curated import Entry
 from bot.errors import BotError, LimitReached, TwilioError
-from bot.knowledge import Entry, Explanation
-from bot.messages import Message, MessageReport
+from bot.knowledge import Explanation
+from bot.message_report import MessageReport
+from bot.messages import Message
 from bot.numbers import Lookup, NumberReport, PhoneNumber
+from bot.policy import Policy
+from bot.spikes import SUSPENDED_CODE, Thresholds
 from bot.status import StatusReport
 from bot.store import Store
 from bot.twilio_api import TwilioApi
@@ -43,12 +48,16 @@ class Service:
         self,
         curated: Mapping[int, Entry],
         store: Store | None,
+        rules: Policy,
         twilio: TwilioApi | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         default_region: str = "US",
         lookups_per_hour: int = 30,
+        alert_window: timedelta = Thresholds.window,
     ) -> None:
         self.curated = curated
+        self.rules = rules
+        self.alert_window = alert_window  # an incident's readings reach this far back
         self.store = store
         self.twilio = twilio
         self.clock = clock
@@ -77,9 +86,16 @@ class Service:
         now = self.clock()
         known = self.store.messages_by_sid([sid])
         history = asyncio.ensure_future(self._history(known[0].to, now)) if known else None
+        # While the watcher keeps the store up to date, the account's hour is counted
+        # there, whole; otherwise Twilio lists its latest messages.
+        watched = self.store.coverage()
+        if watched is not None and not watched.covers(now - ACCOUNT_WINDOW, now):
+            watched = None
         try:
             fetched, sampled = await asyncio.gather(
-                self.twilio.fetch_message(sid), self._account_sample(now), return_exceptions=True
+                self.twilio.fetch_message(sid),
+                self._account_sample(now) if watched is None else _nothing(now),
+                return_exceptions=True,
             )
             if isinstance(fetched, BaseException):
                 raise fetched
@@ -100,14 +116,61 @@ class Service:
         recent += [m for m in account_sample or [] if m.to == fetched.to]
         self.store.save_messages([fetched, *recent])
         code = fetched.error_code
-        return messages.build_report(
+        account: AccountErrors | None = None
+        incident: IncidentNote | None = None
+        if code is not None:
+            if watched is not None:
+                until = min(now, watched.through)
+                account = account_view.account_from_counts(
+                    code,
+                    self.store.tally(until - ACCOUNT_WINDOW, until),
+                    self.store.failing([code], until - ACCOUNT_WINDOW, until),
+                    until - ACCOUNT_WINDOW,
+                    until,
+                )
+            elif account_sample is not None:
+                account = account_view.account_from_messages(
+                    code, account_sample, ACCOUNT_SAMPLE, since, now
+                )
+            incident = self._incident_note(code, messages.when(fetched))
+        return message_report.build_report(
             fetched,
             self.explain(code) if code is not None else None,
-            self.store.messages_to(fetched.to, now - messages.STREAK_WINDOW),
-            account_sample,
-            ACCOUNT_SAMPLE,
-            since,
+            self.store.messages_to(fetched.to, now - self._streak_span),
+            account,
+            incident,
+            self.rules,
             now,
+        )
+
+    @property
+    def _streak_span(self) -> timedelta:
+        return timedelta(days=self.rules.streak_days)
+
+    def _incident_note(self, code: int, sent: datetime) -> IncidentNote | None:
+        """The watcher's incident on `code` that is open now, else the one whose span (its
+        readings start a window before it opened) held the moment the message was sent."""
+        assert self.store is not None
+        found = self.store.incidents_on(code)
+        chosen = next((i for i in found if i.resolved_at is None), None)
+        chosen = chosen or next(
+            (
+                i
+                for i in found
+                if i.resolved_at is not None
+                and i.opened_at - self.alert_window <= sent <= i.resolved_at
+            ),
+            None,
+        )
+        if chosen is None:
+            return None
+        return IncidentNote(
+            code=code,
+            severity=chosen.severity,
+            opened_at=chosen.opened_at,
+            resolved_at=chosen.resolved_at,
+            peak_rate=chosen.peak_rate,
+            suspension=code == SUSPENDED_CODE,
         )
 
     async def _history(self, to: str, now: datetime) -> list[Message]:
@@ -116,7 +179,7 @@ class Service:
         assert self.twilio is not None
         try:
             return await self.twilio.list_messages(
-                to=to, sent_after=now - messages.STREAK_WINDOW, page_size=HISTORY_PAGE
+                to=to, sent_after=now - self._streak_span, page_size=HISTORY_PAGE
             )
         except TwilioError as exc:
             log.warning("recipient history unavailable: %s", exc)
@@ -157,7 +220,9 @@ class Service:
         history = self.store.messages_to(
             number.e164, now - numbers.HISTORY_WINDOW, limit=numbers.HISTORY_LIMIT
         )
-        return numbers.build_report(number, lookup, looked_up_at, cached is not None, history, now)
+        return numbers.build_report(
+            number, lookup, looked_up_at, cached is not None, history, self.rules, now
+        )
 
     async def _paid_lookup(self, e164: str, asker: str | None, now: datetime) -> Lookup:
         """Ask Twilio, once: a second ask for the same number while the first is on its way
@@ -237,6 +302,10 @@ def _shared(call: Awaitable[T]) -> "asyncio.Future[T]":
     running = asyncio.ensure_future(call)
     running.add_done_callback(lambda done: done.cancelled() or done.exception())
     return running
+
+
+async def _nothing(now: datetime) -> tuple[datetime, list[Message] | None]:
+    return now, None
 
 
 def _failed(running: "asyncio.Future[Any]") -> bool:

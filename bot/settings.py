@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from bot.errors import SettingsError
 from bot.numbers import known_region
+from bot.policy import Policy
 from bot.spikes import Thresholds
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
@@ -87,8 +88,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Distinct recipients with the error before it can alert (one number retried is not "
         "an incident).",
     ),
-    Setting("ALERT_WARNING_PERCENT", "5", "Error rate in the window that raises a warning."),
-    Setting("ALERT_CRITICAL_PERCENT", "10", "Error rate in the window that makes it critical."),
+    Setting(
+        "ALERT_WARNING_PERCENT",
+        "5",
+        "Error rate in the window that raises a warning; answers call a code failing for more "
+        "than this share of sends systemic (team policy).",
+    ),
+    Setting(
+        "ALERT_CRITICAL_PERCENT",
+        "10",
+        "Error rate in the window that makes it critical; answers advise escalating to Twilio "
+        "above it once handsets are ruled out (team policy).",
+    ),
     Setting(
         "ALERT_BASELINE_FACTOR",
         "3",
@@ -111,6 +122,24 @@ SETTINGS: tuple[Setting, ...] = (
         "StatusCallback webhook at /twilio/status-callback, whose signatures are checked "
         "against it.",
     ),
+    Setting(
+        "RETRY_WAIT_MINUTES",
+        "30",
+        "Team policy shown in answers: wait at least this long before sending a 30003 again.",
+    ),
+    Setting(
+        "RETRY_MAX_ATTEMPTS",
+        "3",
+        "Team policy shown in answers: send a message that failed with 30003 at most this "
+        "many more times.",
+    ),
+    Setting(
+        "STREAK_LIMIT",
+        "3",
+        "Team policy shown in answers: 30003 failures in a row to one number (within "
+        "STREAK_DAYS) to tolerate; one more and answers advise to stop sending to it.",
+    ),
+    Setting("STREAK_DAYS", "7", "The span STREAK_LIMIT counts a number's failures in."),
     Setting("BACKFILL_HOURS", "24", "History read on the first poll, to build a baseline."),
     Setting("RETENTION_DAYS", "8", "Messages older than this are deleted from the database."),
     Setting(
@@ -166,6 +195,7 @@ class Settings:
     poll_interval_seconds: float
     alert_codes: tuple[int, ...]
     thresholds: Thresholds
+    policy: Policy
     settle: timedelta
     backfill: timedelta
     retention: timedelta
@@ -231,14 +261,24 @@ def load(environ: Mapping[str, str]) -> Settings:
         )
     poll_interval = _number(raw, "POLL_INTERVAL_SECONDS", float, problems)
     codes = _codes(raw["ALERT_CODES"], problems)
+    warning_percent = _number(raw, "ALERT_WARNING_PERCENT", float, problems)
+    critical_percent = _number(raw, "ALERT_CRITICAL_PERCENT", float, problems)
     thresholds = Thresholds(
         window=timedelta(minutes=_number(raw, "ALERT_WINDOW_MINUTES", float, problems)),
         min_messages=int(_number(raw, "ALERT_MIN_MESSAGES", int, problems)),
         min_recipients=int(_number(raw, "ALERT_MIN_RECIPIENTS", int, problems)),
-        warning_rate=_number(raw, "ALERT_WARNING_PERCENT", float, problems) / 100,
-        critical_rate=_number(raw, "ALERT_CRITICAL_PERCENT", float, problems) / 100,
+        warning_rate=warning_percent / 100,
+        critical_rate=critical_percent / 100,
         baseline_factor=_number(raw, "ALERT_BASELINE_FACTOR", float, problems),
         resolve_after=int(_number(raw, "ALERT_RESOLVE_AFTER", int, problems)),
+    )
+    rules = Policy(
+        retry_wait_minutes=int(_number(raw, "RETRY_WAIT_MINUTES", int, problems)),
+        retry_max=int(_number(raw, "RETRY_MAX_ATTEMPTS", int, problems)),
+        systemic_percent=warning_percent,
+        escalate_percent=critical_percent,
+        streak_limit=int(_number(raw, "STREAK_LIMIT", int, problems)),
+        streak_days=int(_number(raw, "STREAK_DAYS", int, problems)),
     )
     settle = timedelta(minutes=_number(raw, "SETTLE_MINUTES", float, problems))
     backfill = timedelta(hours=_number(raw, "BACKFILL_HOURS", float, problems))
@@ -270,6 +310,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         poll_interval_seconds=poll_interval,
         alert_codes=codes,
         thresholds=thresholds,
+        policy=rules,
         settle=settle,
         backfill=backfill,
         retention=retention,

@@ -39,7 +39,8 @@ from bot.blocks import (
 )
 from bot.commands import Answer, Context, Notice
 from bot.errors import SlackError, SlackMisconfigured, SlackRejected, SlackUnavailable
-from bot.messages import MessageReport, sid_problem
+from bot.message_report import MessageReport
+from bot.messages import sid_problem
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

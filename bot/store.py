@@ -9,7 +9,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,23 @@ from bot.migrations import MIGRATIONS, MOMENT, iso
 from bot.numbers import Lookup
 from bot.outbox import Outbox
 from bot.spikes import Baseline, Reading
+
+COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The span of time whose every message the watcher has stored, as its last ingest
+    left it, and how often it reads: the span is current while cycles keep coming."""
+
+    since: datetime
+    through: datetime
+    interval_seconds: float
+
+    def covers(self, since: datetime, now: datetime) -> bool:
+        """Whether [since, now] is held, give or take two missed cycles and a minute."""
+        late = (now - self.through).total_seconds()
+        return self.since <= since and late <= 2 * self.interval_seconds + 60
 
 
 class Store:
@@ -252,6 +269,17 @@ class Store:
             rollup.forget_before(self.db.conn, before)
         return cursor.rowcount
 
+    def coverage(self) -> Coverage | None:
+        text = self.state(COVERAGE)
+        if text is None:
+            return None
+        since, through, interval = json.loads(text)
+        return Coverage(datetime.fromisoformat(since), datetime.fromisoformat(through), interval)
+
+    def set_coverage(self, coverage: Coverage) -> None:
+        value = [iso(coverage.since), iso(coverage.through), coverage.interval_seconds]
+        self.set_state(COVERAGE, json.dumps(value))
+
     def state(self, name: str) -> str | None:
         try:
             return str(self.db.table("poll_state").get(name)["value"])
@@ -324,6 +352,13 @@ class Store:
         ):
             return _incident(row)
         return None
+
+    def incidents_on(self, code: int, limit: int = 20) -> list[Incident]:
+        """The latest incidents on `code`, newest first."""
+        rows = self.db.table("incidents").rows_where(
+            "code = ?", [code], order_by="id desc", limit=limit
+        )
+        return [_incident(row) for row in rows]
 
     def open_incidents(self) -> list[Incident]:
         rows = self.db.table("incidents").rows_where("resolved_at is null", order_by="id")

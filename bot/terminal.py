@@ -4,7 +4,7 @@ import textwrap
 
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
-from bot.messages import MessageReport
+from bot.message_report import MessageReport
 from bot.numbers import NumberReport
 from bot.status import StatusReport
 
@@ -42,7 +42,8 @@ def _explanation(ex: Explanation, prefix: str) -> str:
         out.append(f"Related: {codes} (`{prefix} why <code>`)")
     out.append(f"Twilio's page: {ex.link}")
     if ex.source:
-        out.append(f"Source: {ex.source}")
+        out.append(f"Source: {ex.source}" + (", from:" if ex.sources else ""))
+        out += [f"  {url}" for url in ex.sources]
     return "\n".join(out)
 
 

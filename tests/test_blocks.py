@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from bot import blocks, knowledge, terminal
+from bot import blocks, curated, knowledge, settings, terminal
 from bot.commands import Notice, Usage
 from bot.dictionary import ImportedEntry
 
-CURATED = knowledge.load_curated(Path(__file__).parent.parent / "knowledge")
+POLICY = settings.load({}).policy
+
+CURATED = curated.load_curated(Path(__file__).parent.parent / "knowledge", POLICY)
 
 
 def walk_texts(block_list):
@@ -82,6 +84,25 @@ def test_terminal_and_slack_say_the_same_things():
     for item in [ex.title, *ex.causes, *ex.fixes]:  # the link is a button URL in Slack
         assert item[:60] in " ".join(text.split())
         assert blocks.escape(item)[:60] in slack
+
+
+def test_the_sources_are_links_with_the_day_they_were_checked():
+    ex = knowledge.explain(30003, CURATED)
+    _, rendered = blocks.render(ex)
+    [source] = [
+        e["text"]
+        for b in rendered
+        if b["type"] == "context"
+        for e in b["elements"]
+        if e["text"].startswith("Source:")
+    ]
+    assert source.startswith(f"Source: this bot's knowledge base, checked {ex.checked}, from ")
+    assert "<https://www.twilio.com/docs/api/errors/30003|Twilio error 30003>" in source
+    assert "<https://help.twilio.com/articles/360042744973|Twilio Help Center>" in source
+    assert source.count("<") == len(ex.sources)  # the links, and nothing else
+    text = terminal.render_text(ex)
+    assert f"checked {ex.checked}, from:" in text
+    assert all(f"  {url}" in text for url in ex.sources)
 
 
 def test_notice_and_usage_render():

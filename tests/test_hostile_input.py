@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from bot import app as bot_app
 from bot import commands
+from bot import settings as bot_settings
 from bot.blocks import render
 from bot.commands import Notice, Usage
-from bot.knowledge import curated_directory, load_curated
+from bot.curated import curated_directory, load_curated
 from bot.scenario import Scenario
 from bot.service import Service
 from bot.simulator import Simulator
@@ -31,6 +32,8 @@ from tests.conftest import (
     slash_command,
 )
 from tests.fake_slack import FakeSlack
+
+POLICY = bot_settings.load({}).policy
 
 HOSTILE = (
     "<!channel>",
@@ -106,7 +109,7 @@ def assert_safe(fallback: str, blocks: list[Any]) -> None:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Service:  # type: ignore[no-untyped-def]
     store = Store(str(tmp_path_factory.mktemp("hostile") / "bot.db"))
-    return Service(load_curated(curated_directory()), store)
+    return Service(load_curated(curated_directory(), POLICY), store, POLICY)
 
 
 def test_any_command_text_gets_an_answer_and_nothing_it_echoes_can_ping(service):

@@ -1,21 +1,24 @@
 """The curated knowledge base: schema, official titles, coverage, and how answers are chosen."""
 
 import csv
+import datetime
 import re
 from pathlib import Path
 
 import pytest
 
-from bot import knowledge
+from bot import curated, knowledge, policy, settings
 from bot.dictionary import ImportedEntry
 from bot.errors import KnowledgeError
+
+POLICY = settings.load({}).policy
 
 ROOT = Path(__file__).parent.parent
 _TSV = (Path(__file__).parent / "data" / "official-titles.tsv").read_text(encoding="utf-8")
 OFFICIAL = {
     int(row["code"]): row["title"] for row in csv.DictReader(_TSV.splitlines(), delimiter="\t")
 }
-CURATED = knowledge.load_curated(ROOT / "knowledge")
+CURATED = curated.load_curated(ROOT / "knowledge", POLICY)
 
 
 def test_every_file_validates_and_is_named_by_its_code():
@@ -67,17 +70,13 @@ def test_billing_is_left_to_the_derived_answer():
 def test_the_richest_entries_carry_the_seed_facts():
     e3 = CURATED[30003]
     text3 = " ".join([e3.meaning, *e3.causes, *e3.fixes, *e3.prevention, e3.escalation])
-    for fact in (
-        "30 minutes",
-        "3 attempts",
-        "5%",
-        "10%",
-        "ValidityPeriod",
-        "7 days",
-        "Lookup",
-        "carrier",
-    ):
+    for fact in ("short code", "long code", "landline", "ValidityPeriod", "Lookup", "test"):
         assert fact in text3, fact
+    # The seed's numbers are practice, not Twilio's: only in the policy, from settings.
+    policy3 = " ".join(e3.policy)
+    for fact in ("30 minutes", "at most 3 times", "5%", "10%", "more than 3", "7 days"):
+        assert fact in policy3, fact
+        assert fact not in text3, fact
     e2 = CURATED[30002]
     text2 = " ".join([e2.meaning, *e2.causes, *e2.fixes, *e2.prevention, e2.escalation])
     for fact in (
@@ -88,20 +87,79 @@ def test_the_richest_entries_carry_the_seed_facts():
         "Trust and Safety",
         "second Twilio account",
         "low-balance",
+        "email",
     ):
         assert fact in text2, fact
     assert e2.retry == "no"
+    # Claims no Twilio page makes (issue 13): the reason on a dashboard notice, and a second
+    # account as certain permanent termination.
+    assert "dashboard" not in text2 and "permanent termination" not in text2
+
+
+def test_the_policy_in_answers_follows_the_settings():
+    strict = settings.load(
+        {"RETRY_WAIT_MINUTES": "45", "STREAK_LIMIT": "2", "ALERT_WARNING_PERCENT": "7.5"}
+    ).policy
+    policy3 = " ".join(curated.load_curated(ROOT / "knowledge", strict)[30003].policy)
+    assert "no sooner than 45 minutes" in policy3
+    assert "more than 2 failures in a row" in policy3
+    assert "Above 7.5% of sends" in policy3
+    shown = knowledge.explain(30003, CURATED).sections()
+    assert [s.heading for s in shown].count(policy.LABEL) == 1
+
+
+@pytest.mark.parametrize("code", sorted(CURATED))
+def test_every_entry_names_its_sources_and_when_they_were_checked(code):
+    ex = knowledge.explain(code, CURATED)
+    assert curated.twilio_link(code) in ex.sources
+    assert all(curated.SOURCE.fullmatch(url) for url in ex.sources)
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d", ex.checked)
+    assert ex.source == f"this bot's knowledge base, checked {ex.checked}"
+
+
+@pytest.mark.parametrize("code", sorted(CURATED))
+def test_where_a_code_shows_up_is_said_true_to_the_entry(code):
+    """Issue 13: only a carrier writes a receipt; an incoming message never left Twilio
+    by our hand; an event that fails no message leaves nothing to retry."""
+    entry = CURATED[code]
+    ex = knowledge.explain(code, CURATED)
+    lines = dict(ex.facts())
+    shown = lines["Shows up as"]
+    assert len(ex.shows_up) == len(entry.appears_as)
+    if entry.reporter != "carrier":
+        assert "carrier's receipt" not in shown
+    if "undelivered" in entry.appears_as and entry.reporter == "carrier":
+        assert "the carrier's receipt says it did not arrive" in shown
+    if entry.direction == "inbound":
+        assert "did not send it to any carrier" not in shown and "never left Twilio" not in shown
+        assert "Billed?" not in lines  # no claim on how incoming messages are priced
+    if entry.appears_as == ("log",):
+        assert lines["Retry helps?"].startswith("Nothing to retry")
+        assert "no message fails because of it" in shown
+        if entry.direction == "outbound":
+            assert lines["Billed?"] == "Not by itself: no message fails because of it."
+    else:
+        assert not lines["Retry helps?"].startswith("Nothing to retry")
+    level = "An error" if entry.level == "error" else "A warning"
+    assert ("Error Logs" in shown) == ("log" in entry.appears_as)
+    if "log" in entry.appears_as:
+        assert level + " in Twilio's Error Logs" in shown
 
 
 GOOD = {
     "code": 30099,
     "title": "A title",
     "appears_as": ["failed"],
+    "reporter": "twilio",
+    "direction": "outbound",
+    "level": "error",
     "meaning": "It means something.",
     "causes": ["a cause"],
     "fixes": ["a fix"],
     "retry": "no",
     "related": [],
+    "sources": ["https://www.twilio.com/docs/api/errors/30099"],
+    "checked": datetime.date(2026, 12, 2),
 }
 
 
@@ -117,7 +175,22 @@ GOOD = {
         ({"causes": []}, "causes must be a non-empty list"),
         ({"fixes": ["ok", ""]}, "fixes[1] must be non-empty text"),
         ({"retry": "maybe"}, "retry must be one of"),
-        ({"retry": "none"}, 'retry "none" is only for codes that appear as warnings alone'),
+        ({"retry": "none"}, 'retry "none" is for codes that appear in the logs alone'),
+        ({"appears_as": ["log"]}, 'retry "none" is for codes that appear in the logs alone'),
+        ({"reporter": "the moon"}, "reporter has ['the moon']"),
+        ({"direction": "sideways"}, "direction has ['sideways']"),
+        ({"level": "fatal"}, "level has ['fatal']"),
+        ({"sources": None}, "missing sources"),
+        ({"checked": None}, "missing checked"),
+        ({"checked": "2026-12-02"}, "checked must be a date"),
+        ({"sources": ["https://example.com/errors/30099"]}, "sources must be pages on twilio.com"),
+        (
+            {"sources": ["https://www.twilio.com/docs/api/errors/30003"]},
+            "sources must include Twilio's page for the code",
+        ),
+        ({"fixes": ["wait {retry_wait_minutes} minutes"]}, "fixes[0] uses policy values"),
+        ({"policy": ["wait {retry_hours} hours"]}, "names unknown policy values ['retry_hours']"),
+        ({"policy": ["a { brace"]}, "policy[0]:"),
         ({"related": ["30003"]}, "related must be a list of integer codes"),
         ({"related": [30099]}, "related lists the entry's own code"),
         ({"meaning": "Ping <!channel> now"}, "meaning contains < or >"),
@@ -128,19 +201,28 @@ def test_schema_rejects(change, problem):
     data = {**GOOD, **change}
     data = {k: v for k, v in data.items() if v is not None}
     with pytest.raises(KnowledgeError, match=re.escape(problem)):
-        knowledge.parse_entry(data, "30099.toml")
+        curated.parse_entry(data, "30099.toml", POLICY)
+
+
+def test_the_good_example_passes_and_its_policy_is_filled():
+    entry = curated.parse_entry(
+        {**GOOD, "policy": ["wait {retry_wait_minutes} min, above {systemic_percent}"]},
+        "30099.toml",
+        POLICY,
+    )
+    assert entry.policy == ("wait 30 min, above 5%",)
 
 
 def test_file_named_for_another_code_is_rejected(tmp_path):
     (tmp_path / "30001.toml").write_text((ROOT / "knowledge" / "30003.toml").read_text())
     with pytest.raises(KnowledgeError, match=r"30001\.toml: holds code 30003"):
-        knowledge.load_curated(tmp_path)
+        curated.load_curated(tmp_path, POLICY)
 
 
 def test_broken_toml_is_named(tmp_path):
     (tmp_path / "30001.toml").write_text("code = ")
     with pytest.raises(KnowledgeError, match=r"30001\.toml: not valid TOML"):
-        knowledge.load_curated(tmp_path)
+        curated.load_curated(tmp_path, POLICY)
 
 
 IMPORTED = ImportedEntry(
@@ -166,7 +248,7 @@ def test_curated_wins_over_imported_which_is_not_even_read():
 
     ex = knowledge.explain(30003, CURATED, imported)
     assert ex.title == "Unreachable destination handset"
-    assert ex.source == "this bot's knowledge base"
+    assert ex.source == "this bot's knowledge base, checked 2026-12-02"
     assert asked == []  # a curated code costs no query
     assert knowledge.explain(63016, CURATED, imported).title == "Imported title"
     assert asked == [63016]
@@ -196,20 +278,30 @@ def test_code_known_nowhere_gets_a_pointer_not_an_error():
 
 
 @pytest.mark.parametrize(
-    ("code", "appears_as", "expected"),
+    ("code", "expected"),
     [
-        (30003, ("undelivered",), "An `undelivered` message is billed: delivery was attempted."),
+        (30003, "An `undelivered` message is billed: delivery was attempted."),
         (
             21610,
-            ("api", "failed"),
             "A refused API request is not billed. A `failed` message has no carrier charge, "
             "but since 30 Sep 2024 Twilio adds a $0.001 processing fee to most outbound ones.",
         ),
-        (30002, ("failed",), "A `failed` message with this code is not charged."),
-        (30036, ("failed",), "A `failed` message with this code is not charged."),
-        (21211, ("api",), "A refused API request is not billed."),
-        (30025, ("warning",), "Not by itself: it is a warning."),
+        (30002, "A `failed` message with this code is not charged."),
+        (30036, "A `failed` message with this code is not charged."),
+        (
+            21408,
+            "A refused API request is not billed. "
+            "A `failed` message with this code is not charged.",
+        ),
+        (
+            30008,
+            "A `failed` message with this code is not charged. "
+            "An `undelivered` message is billed: delivery was attempted.",
+        ),
+        (21211, "A refused API request is not billed."),
+        (30025, "Not by itself: no message fails because of it."),
+        (30038, ""),  # an incoming message: no claim
     ],
 )
-def test_billing_follows_where_the_error_shows_up(code, appears_as, expected):
-    assert knowledge.billing(code, appears_as) == expected
+def test_billing_follows_where_the_error_shows_up(code, expected):
+    assert knowledge.billing(CURATED[code]) == expected

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import app as bot_app
-from bot import cli
+from bot import cli, settings
 from bot.blocks import LOOKUP_ACTION_ID
 from bot.commands import Notice, answer
-from bot.knowledge import curated_directory, load_curated
+from bot.curated import curated_directory, load_curated
 from bot.numbers import NumberReport
 from bot.scenario import SimNumber
 from bot.service import Service
@@ -25,6 +25,8 @@ from tests.conftest import (
 )
 from tests.test_slack_http import texts
 from tests.test_why_message import RECIPIENT, ask, dead_number_story
+
+POLICY = settings.load({}).policy
 
 LANDLINE = "+12025550111"
 LOOKUPS = "/v2/PhoneNumbers/"
@@ -139,7 +141,9 @@ async def test_a_double_click_pays_once(twilio_sim, tmp_path):
     twilio_sim.latency_seconds = 0.2  # both asks are in flight together
     store = Store(str(tmp_path / "bot.db"))
     api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
-    service = Service(load_curated(curated_directory()), store, api, lookups_per_hour=5)
+    service = Service(
+        load_curated(curated_directory(), POLICY), store, POLICY, api, lookups_per_hour=5
+    )
     try:
         first, second = await asyncio.gather(
             answer("lookup +12025550156", service, "U1"),
@@ -159,8 +163,8 @@ async def test_history_comes_from_messages_the_bot_has_seen(live, fake_slack, sc
     reply = await ask(live, fake_slack, f"lookup {RECIPIENT}", "history")
     content = texts(reply["blocks"])
     assert "5 in the bot's records: 5 undelivered." in content
-    assert "The last 5 failed with 30003 in a row within 7 days" in content
-    assert "very likely inactive" in content
+    assert "5 messages in a row to this number failed with 30003 within 7 days" in content
+    assert "Team policy (more than 3 in a row)" in content
 
 
 async def test_the_look_up_button_of_a_message_report(live, fake_slack, scenario, twilio_sim):
@@ -204,7 +208,9 @@ async def test_the_cache_expires_after_seven_days(twilio_sim, tmp_path):
     now = [datetime(2026, 11, 23, 12, 0, tzinfo=UTC)]
     store = Store(str(tmp_path / "bot.db"))
     api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
-    service = Service(load_curated(curated_directory()), store, api, clock=lambda: now[0])
+    service = Service(
+        load_curated(curated_directory(), POLICY), store, POLICY, api, clock=lambda: now[0]
+    )
     try:
         for days in (0, 6, 8):
             now[0] = datetime(2026, 11, 23, 12, 0, tzinfo=UTC) + timedelta(days=days)
@@ -224,7 +230,12 @@ async def test_the_limit_frees_up_an_hour_after_the_oldest_use(twilio_sim, tmp_p
     store = Store(str(tmp_path / "bot.db"))
     api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
     service = Service(
-        load_curated(curated_directory()), store, api, clock=lambda: now[0], lookups_per_hour=2
+        load_curated(curated_directory(), POLICY),
+        store,
+        POLICY,
+        api,
+        clock=lambda: now[0],
+        lookups_per_hour=2,
     )
     try:
         assert isinstance(await answer("lookup +12025550156", service, "U1"), NumberReport)

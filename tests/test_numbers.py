@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot import settings
 from bot.numbers import (
     LINE_TYPES,
     Lookup,
@@ -13,6 +14,8 @@ from bot.numbers import (
     read_number,
 )
 from tests.test_messages import msg
+
+POLICY = settings.load({}).policy
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -90,7 +93,7 @@ NUMBER = PhoneNumber("+12025550156", "+1 202-555-0156", "(202) 555-0156", "US", 
 
 
 def report(lookup: Lookup, history=(), cached=False):  # type: ignore[no-untyped-def]
-    return build_report(NUMBER, lookup, NOW - timedelta(days=1), cached, history, NOW)
+    return build_report(NUMBER, lookup, NOW - timedelta(days=1), cached, history, POLICY, NOW)
 
 
 def lookup(**fields) -> Lookup:  # type: ignore[no-untyped-def]
@@ -181,14 +184,21 @@ def test_history_counts_statuses_and_calls_out_a_dying_number():
     [_sms, section] = report(lookup(), history).sections()
     assert section.items[0] == "4 in the bot's records: 1 delivered, 3 undelivered."
     assert section.items[1] == "2026-11-23 11:50 UTC · `undelivered` · 30003"
-    assert "one more and it should come off your list" in section.items[-1]
+    assert "By team policy, one more and it comes off the sending list" in section.items[-1]
 
 
-def test_more_than_three_in_a_row_is_a_dead_number_as_in_the_message_report():
+def test_more_than_three_in_a_row_is_the_same_policy_as_in_the_message_report():
     history = [msg(10), msg(60), msg(120), msg(180)]
     [_sms, section] = report(lookup(), history).sections()
-    assert "4 failed with 30003 in a row" in section.items[-1]
-    assert "very likely inactive" in section.items[-1]
+    assert section.items[-1].startswith("4 messages in a row to this number failed with 30003")
+    assert "Team policy (more than 3 in a row): stop sending" in section.items[-1]
+    assert "Twilio does not say the number is out of service" in section.items[-1]
+
+
+def test_a_mobile_numbers_30003_meaning_names_the_sender_types():
+    [sms, _history] = report(lookup()).sections()
+    assert "from a short code, the plan may block short-code messages" in sms.items[0]
+    assert "long-code and toll-free traffic" in sms.items[0]
 
 
 def test_history_without_a_streak_has_no_warning():

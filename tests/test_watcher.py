@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import app as bot_app
-from bot import cli, slack
+from bot import cli, settings, slack
 from bot.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
+from bot.curated import curated_directory, load_curated
 from bot.errors import TwilioUnavailable, WatcherBusy
-from bot.knowledge import curated_directory, load_curated
 from bot.poller import Poller
+from bot.service import Service
 from bot.simulator import Fault as TwilioFault
 from bot.simulator import Simulator
 from bot.store import Store
@@ -29,6 +30,8 @@ from tests.conftest import (
 )
 from tests.fake_slack import FakeSlack, Fault
 from tests.test_slack_http import texts
+
+POLICY = settings.load({}).policy
 
 CHANNEL = "C0ALERTS"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -58,7 +61,7 @@ class World:
             self.store,
             self.twilio,
             slack.Poster(slack.web_client(self.settings)),
-            load_curated(curated_directory()),
+            load_curated(curated_directory(), POLICY),
             clock=lambda: self.now,
         )
         return self.poller
@@ -637,3 +640,49 @@ async def test_a_walk_longer_than_a_save_batch_stores_every_message_once(
     stored = {row["sid"] for row in world.store.db["messages"].rows}
     assert stored == {m.sid for m in scenario.messages}
     assert twilio_sim.count("/Messages.json") == 6
+
+
+async def test_why_counts_the_watched_hour_from_the_store_and_names_the_incident(
+    world, scenario, twilio_sim
+):
+    """Issue 13, item 8: with the watcher's records covering the hour, `why SM…` counts
+    the whole hour there (not Twilio's latest 1 000) and names the incident it belongs to."""
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 90, 5)
+    failing(scenario, 10, 4)
+    await world.cycle()
+    [incident] = world.store.open_incidents()
+    service = Service(
+        world.poller.curated,
+        world.store,
+        POLICY,
+        world.twilio,
+        clock=lambda: world.now,
+        alert_window=world.settings.thresholds.window,
+    )
+    target = next(m for m in reversed(scenario.messages) if m.error_code == 30003)
+    listed_before = [r for r in twilio_sim.received if r.path.endswith("/Messages.json")]
+    report = await service.explain_message(target.sid)
+    account = report.account
+    assert account is not None and account.from_store
+    hour = world.store.tally(world.now - timedelta(hours=1), world.now)
+    assert account.final == sum(n for _, _, n in hour)
+    assert account.failed == sum(n for _, code, n in hour if code == 30003) == 11
+    assert account.scope().startswith("every message the watcher recorded from ")
+    # Only the recipient's history was listed; the account's hour came from the store.
+    listed = [r for r in twilio_sim.received if r.path.endswith("/Messages.json")]
+    assert all("To" in r.query for r in listed[len(listed_before) :])
+    assert report.incident is not None and report.incident.opened_at == incident.opened_at
+    assert report.incident.line().startswith("An incident on 30003 is open: critical, since")
+
+
+async def test_why_without_a_current_watcher_says_what_twilio_listed(world, scenario):
+    a_day_of_quiet_traffic(scenario)
+    failing(scenario, 1, 4)
+    await world.cycle()
+    later = world.now + timedelta(minutes=10)  # the watcher has not read for 10 min
+    service = Service(world.poller.curated, world.store, POLICY, world.twilio, clock=lambda: later)
+    target = next(m for m in reversed(scenario.messages) if m.error_code == 30003)
+    report = await service.explain_message(target.sid)
+    assert report.account is not None and not report.account.from_store
+    assert report.account.scope().startswith(f"the {report.account.listed} messages Twilio listed")

@@ -70,10 +70,10 @@ async def test_an_undelivered_message_is_explained_with_its_context(live, fake_s
     assert f"Message {sid} · undelivered" in content
     assert "30003 · Unreachable destination handset" in content
     assert RECIPIENT in content  # the asker alone sees the full number
-    assert "failed with 30003 5 times in a row within 7 days" in content
+    assert "5 messages in a row to this number failed with 30003 within 7 days" in content
     assert (
-        "1 of 31 messages with a final status failed with 30003 (3.2%), to 1 recipient(s)."
-        in content
+        "1 of 31 messages with a final status failed with 30003 (3.2%), to 1 recipient(s); "
+        "counted over the 31 messages Twilio listed for " in content
     )
     lookup, share, _docs = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"]
     assert (lookup["action_id"], lookup["value"]) == (LOOKUP_ACTION_ID, RECIPIENT)
@@ -140,7 +140,9 @@ def test_terminal_why_sid(capsys, tmp_path, scenario):
     assert run_cli(["why", sid], scenario, tmp_path)[0] == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Message {sid} · undelivered")
-    assert "What 30003 means" in out and "very likely inactive" in " ".join(out.split())
+    assert "What 30003 means" in out and "Team policy (more than 3 in a row)" in " ".join(
+        out.split()
+    )
 
 
 def test_terminal_why_sid_without_twilio_settings(capsys, tmp_path):
