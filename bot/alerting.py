@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.messages import utc
-from bot.spikes import Reading, Thresholds
+from bot.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, Thresholds
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,47 @@ def evaluate(
         state = replace(current, updated_at=now, quiet=quiet)
         return Step(state, "updated", tell_slack=not current.muted(now))
     resolved = replace(current, updated_at=now, quiet=quiet, resolved_at=now)
-    note = (
-        f"{utc(now)}: resolved after {_duration(now - current.opened_at)}; "
-        f"the rate peaked at {current.peak_rate:.1%}."
-    )
+    lasted = f"{utc(now)}: resolved after {_duration(now - current.opened_at)}"
+    # Neither of these is a rate: no peak to report.
+    if reading.code == SUSPENDED_CODE:
+        note = f"{lasted}: the account is active again."
+    elif reading.code == CREDENTIALS_CODE:
+        note = f"{lasted}: Twilio accepts the bot's credentials again."
+    else:
+        note = f"{lasted}; the rate peaked at {current.peak_rate:.1%}."
     return Step(resolved, "resolved", note, tell_slack=True)
+
+
+EDIT_RATE_POINTS = 0.04  # a rate that moved this much since the message was drawn is news
+
+
+def worth_showing(
+    shown: Reading | None, reading: Reading, before: Incident | None, after: Incident
+) -> bool:
+    """Whether the incident's message should be drawn again: when it is new, or when
+    something a reader acts on has changed since it was last drawn (severity, resolution,
+    the account's status, recovery starting or stopping, the rate by EDIT_RATE_POINTS,
+    the recipients doubling). Small moves of the figures are left until then."""
+    if shown is None or before is None or before.resolved_at is not None:
+        return True
+    return (
+        after.resolved_at is not None
+        or after.severity != before.severity
+        or reading.account_status != shown.account_status
+        or (before.quiet == 0) != (after.quiet == 0)
+        or abs(reading.rate - shown.rate) >= EDIT_RATE_POINTS
+        or (shown.recipients > 0 and reading.recipients >= 2 * shown.recipients)
+    )
+
+
+def keep_samples(shown: Reading | None, reading: Reading) -> Reading:
+    """The reading with the samples its message already shows kept first, new ones added
+    after them up to the same number, so a reader's SID does not vanish on an edit."""
+    if shown is None or not shown.samples:
+        return reading
+    limit = max(len(shown.samples), len(reading.samples))
+    kept = shown.samples + tuple(sid for sid in reading.samples if sid not in shown.samples)
+    return replace(reading, samples=kept[:limit])
 
 
 def _duration(span: timedelta) -> str:

@@ -17,7 +17,7 @@ from bot.message_report import MessageReport
 from bot.messages import utc
 from bot.numbers import NumberReport
 from bot.privacy import mask_numbers_in
-from bot.spikes import CREDENTIALS_CODE, Reading, render_spark
+from bot.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, history, render_spark
 from bot.status import StatusReport
 
 Block = dict[str, Any]
@@ -143,6 +143,14 @@ def render_incident(
         heading += f" ({what})"
         facts, sections = _credentials_facts(incident), []
         fallback = heading
+    elif reading.code == SUSPENDED_CODE:
+        # A condition of the account, not a rate: no rate, baseline or sparkline.
+        if reading.account_status != "active":
+            what = f"account {reading.account_status} ({what})"
+        heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
+        facts = _suspension_facts(incident, reading)
+        sections = _suspension_sections(reading, over=incident.resolved_at is not None)
+        fallback = heading
     else:
         if reading.account_status != "active":
             what = f"account {reading.account_status} ({what})"
@@ -168,9 +176,10 @@ def render_incident(
 def _spike_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:
     minutes = int((reading.until - reading.since).total_seconds() // 60)
     baseline = "no history yet" if reading.baseline is None else f"{reading.baseline:.1%}"
+    span = "7 days" if reading.baseline_hours is None else history(reading.baseline_hours)
     facts = [
         ("Rate", f"{reading.rate:.1%} of {reading.final} final messages, last {minutes} min"),
-        ("Baseline (7 days)", baseline),
+        (f"Baseline ({span})", baseline),
         ("Failures", f"{reading.failed}, to {reading.recipients} recipient(s)"),
         ("Opened", utc(incident.opened_at)),
     ]
@@ -196,6 +205,39 @@ def _spike_sections(reading: Reading) -> list[Section]:
     sections = [Section("Last hour, 5-minute steps", (f"`{render_spark(reading.spark)}`",))]
     if where:
         sections.append(Section("Where it fails", tuple(where)))
+    if reading.samples:
+        sections.append(Section("Samples", tuple(reading.samples)))
+    return sections
+
+
+def _suspension_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:
+    minutes = int((reading.until - reading.since).total_seconds() // 60)
+    if incident.resolved_at:
+        status = "active again"
+    elif reading.account_status == "active":
+        status = "active at the last check, yet messages fail with 30002"
+    else:
+        status = reading.account_status
+    facts = [
+        ("Account status", status),
+        ("Since", f"{utc(incident.opened_at)}, when the watcher first saw it"),
+    ]
+    if reading.failed:
+        facts.append(("Failed with 30002", f"{reading.failed} in the last {minutes} min"))
+    if incident.resolved_at:
+        facts.append(("Resolved", f"{utc(incident.resolved_at)}, when the account was active"))
+    return facts
+
+
+def _suspension_sections(reading: Reading, over: bool) -> list[Section]:
+    sections = []
+    if not over:
+        meanwhile = (
+            "Nothing goes out from a suspended account: every number and Messaging Service "
+            "stops, and messages already in Twilio's queue fail with 30002 instead of being "
+            "sent, until Twilio reinstates the account."
+        )
+        sections.append(Section("Meanwhile", (meanwhile,)))
     if reading.samples:
         sections.append(Section("Samples", tuple(reading.samples)))
     return sections

@@ -2,7 +2,7 @@
 
 A scripted story runs on an accelerated clock (one simulated minute per cycle): steady
 traffic with about 1 % 30003, a spike to about 15 %, recovery, and with `suspend` an
-account suspension. The real poller watches it and posts to a console stand-in for
+account suspension and its end. The real poller watches it and posts to a console stand-in for
 Slack, which prints every post, edit and thread reply. Then `why` explains one of the
 failed messages and `lookup` checks its number.
 """
@@ -35,8 +35,9 @@ CHANNEL = "C0DEMO"
 PER_MINUTE = 40  # messages sent each simulated minute
 HISTORY = timedelta(hours=2)  # steady traffic before the demo starts, for a baseline
 SPIKE = range(8, 24)  # simulated minutes with the spike
-MINUTES = 48
+MINUTES = 50
 SUSPEND_AT = 44
+RESTORE_AT = 48
 
 
 def story_rate(minute: int) -> float:
@@ -105,6 +106,9 @@ async def _watch(
             if suspend and minute == SUSPEND_AT:
                 scenario.accounts[ACCOUNT].status = "suspended"
                 out(f"\n{utc(now[0])}: Twilio suspends the account.")
+            if suspend and minute == RESTORE_AT:
+                scenario.accounts[ACCOUNT].status = "active"
+                out(f"\n{utc(now[0])}: Twilio reinstates the account.")
             await poller.cycle_safely()
             await asyncio.sleep(seconds_per_minute)
         spike_start = start + timedelta(minutes=SPIKE.start)

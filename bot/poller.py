@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 HEALTH = "watcher_health"  # the last cycle's Health as JSON, for `status` in any process
 WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
+INACTIVE_AT = "account_inactive_at"  # the last cycle that saw the account not active
 OVERLAP = timedelta(minutes=2)
 PAGE_SIZE = 1000
 MAX_PAGES = 250  # per cycle: 250 000 messages, newest first; older ones are not read
@@ -169,6 +170,8 @@ class Poller:
                 raise
             readings, steps = self._credentials(False, now)
             self.health.account_status = account.status
+            if account.status != "active":
+                self.store.set_state(INACTIVE_AT, now.astimezone(UTC).isoformat())
             ingested = await self._ingest(now)
             measured = self._measure(now, account.status)
             readings += measured
@@ -233,6 +236,8 @@ class Poller:
         # as long as reads follow each other without a gap.
         held = self.store.coverage()
         start = held.since if held is not None and held.through >= since else since
+        if held is None:  # a database from before coverage was kept: its history counts
+            start = min(start, self.store.earliest_moment() or start)
         if pages >= MAX_PAGES and read >= PAGE_SIZE * MAX_PAGES:
             log.warning("more than %d messages since %s: the older ones were not read", read, since)
             start = oldest or now
@@ -255,17 +260,27 @@ class Poller:
         carriers = self.store.carriers()
         # The baseline ends before the settle window, whose messages may still change.
         until = now - thresholds.window - self.settings.settle
+        inactive = self.store.state(INACTIVE_AT)
+        # While the watcher has watched for less than the baseline's span, say how long.
+        held = self.store.coverage()
+        hours = None
+        if held is not None and held.since > now - BASELINE_SPAN:
+            hours = max(0.0, (until - held.since).total_seconds() / 3600)
         readings = []
         for code in codes:
             baseline = self.store.baseline(code, now - BASELINE_SPAN, until)
+            baseline = replace(baseline, hours=hours)
             reading = spikes.measure_tally(
                 code, counted, failing, baseline, carriers, thresholds, now
             )
             if code == spikes.SUSPENDED_CODE:
-                if code not in self.settings.alert_codes:
-                    reading = replace(reading, severity=None)
-                # An account that is not active is critical whether or not 30002 is watched.
-                reading = spikes.with_account_status(reading, account_status)
+                reading = spikes.suspension_reading(
+                    reading,
+                    account_status,
+                    datetime.fromisoformat(inactive) if inactive else None,
+                    failing,
+                    watched=code in self.settings.alert_codes,
+                )
             readings.append(reading)
         return tuple(readings)
 
@@ -280,16 +295,28 @@ class Poller:
     def _decide(self, reading: Reading, now: datetime) -> Step:
         key = alerting.incident_key(self.settings.twilio_account_sid, reading.code)
         thresholds = self.settings.thresholds
-        if reading.code == spikes.CREDENTIALS_CODE:
-            thresholds = replace(thresholds, resolve_after=1)  # one accepted call proves it
-        step = alerting.evaluate(self.store.open_incident(key), reading, key, thresholds, now)
+        # One accepted call proves the credentials; one read of an active account, with no
+        # 30002 since, proves the suspension is over.
+        if reading.code == spikes.CREDENTIALS_CODE or (
+            reading.code == spikes.SUSPENDED_CODE and reading.account_status == "active"
+        ):
+            thresholds = replace(thresholds, resolve_after=1)
+        current = self.store.open_incident(key)
+        step = alerting.evaluate(current, reading, key, thresholds, now)
         if step.incident is None:
             return step
         # One transaction: an incident is never saved without what Slack should see of it.
         with self.store.atomic():
-            incident = self.store.save_incident(step.incident, reading)
-            if step.tell_slack:
+            found = self.store.incident(current.id) if current and current.id else None
+            shown = found[1] if found else None  # the reading its message shows
+            reading = alerting.keep_samples(shown, reading)
+            if step.tell_slack and alerting.worth_showing(shown, reading, current, step.incident):
+                incident = self.store.save_incident(step.incident, reading)
                 self._show(incident, reading, now, step.note)
+            else:
+                # The figures moved too little to be worth a reader's attention: the
+                # message keeps what it shows until something they would act on changes.
+                self.store.save_incident(step.incident)
         return step
 
     def _show(self, incident: Incident, reading: Reading, now: datetime, note: str | None) -> None:

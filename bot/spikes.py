@@ -41,6 +41,7 @@ class Baseline:
 
     final: int
     failed: int
+    hours: float | None = None  # the history it rests on, when less than the full span
 
     @property
     def rate(self) -> float | None:
@@ -63,6 +64,7 @@ class Reading:
     samples: tuple[str, ...]
     spark: tuple[float | None, ...]  # the code's rate per 5 minutes over the last hour
     account_status: str = "active"
+    baseline_hours: float | None = None  # history behind the baseline, when under 7 days
 
     @property
     def rate(self) -> float:
@@ -147,6 +149,7 @@ def measure_tally(
         final=final,
         recipients=recipients,
         baseline=baseline.rate,
+        baseline_hours=baseline.hours,
         since=since,
         until=now,
         senders=_top(m.messaging_service_sid or m.from_ for m in hits),
@@ -177,11 +180,34 @@ def credentials_reading(rejected: bool, now: datetime) -> Reading:
     )
 
 
-def with_account_status(reading: Reading, status: str) -> Reading:
-    """A 30002 reading that also knows the account's status: anything but active is critical."""
-    if status == "active":
-        return replace(reading, account_status=status)
-    return replace(reading, account_status=status, severity="critical")
+def suspension_reading(
+    reading: Reading,
+    status: str,
+    inactive_at: datetime | None,
+    failing: Iterable[Message],
+    watched: bool,
+) -> Reading:
+    """30002 as the account's status says. Anything but active is critical at once, whether
+    or not 30002 is watched. While the account is active, a 30002 is critical when 30002 is
+    watched, but only one sent after the account was last seen inactive: those before it
+    belong to the suspension that has ended, so reinstatement resolves the incident."""
+    if status != "active":
+        return replace(reading, account_status=status, severity="critical")
+    if inactive_at is not None:
+        fresh = [
+            m
+            for m in _outbound_final(failing)
+            if m.error_code == SUSPENDED_CODE
+            and max(reading.since, inactive_at) < when(m) <= reading.until
+        ]
+        reading = replace(
+            reading,
+            failed=len(fresh),
+            recipients=len({m.to for m in fresh}),
+            samples=tuple(m.sid for m in sorted(fresh, key=when, reverse=True)[:SAMPLES]),
+        )
+    severity = "critical" if watched and reading.failed else None
+    return replace(reading, account_status=status, severity=severity)
 
 
 def _severity(
@@ -211,6 +237,13 @@ def spark(code: int, recent: Sequence[Message], now: datetime) -> tuple[float | 
 def _spark(code: int, counted: Tally) -> tuple[float | None, ...]:
     hits = counted.spark_codes.get(code, (0,) * SPARK_BUCKETS)
     return tuple(h / f if f else None for h, f in zip(hits, counted.spark_final, strict=True))
+
+
+def history(hours: float) -> str:
+    """How much history a baseline rests on, as people say it."""
+    if hours < 48:
+        return f"{int(hours)} h of history"
+    return f"{int(hours // 24)} days of history"
 
 
 def render_spark(rates: Sequence[float | None]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from bot.alerting import Incident
 from bot.knowledge import Section
 from bot.messages import utc
-from bot.spikes import Reading, render_spark
+from bot.spikes import Reading, history, render_spark
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,8 @@ class StatusReport:
 
 def _line(r: Reading) -> str:
     baseline = "no baseline yet" if r.baseline is None else f"baseline {r.baseline:.1%}"
+    if r.baseline is not None and r.baseline_hours is not None:
+        baseline += f" over {history(r.baseline_hours)}"
     return (
         f"{r.code}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
         f"`{render_spark(r.spark)}`"

@@ -238,6 +238,11 @@ class Store:
         ).fetchall()
         return [(datetime.fromisoformat(moment), code, count) for moment, code, count in rows]
 
+    def earliest_moment(self) -> datetime | None:
+        """When the oldest message held was sent (or created)."""
+        [(moment,)] = self.db.execute(f"select min({MOMENT}) from messages").fetchall()
+        return datetime.fromisoformat(moment) if moment else None
+
     def failing(self, codes: Iterable[int], since: datetime, until: datetime) -> list[Message]:
         """Final outbound messages in [since, until] with one of `codes`."""
         wanted = sorted(set(codes))

@@ -16,6 +16,9 @@ async def test_the_demo_tells_the_whole_story():
         "resolved after",
         "Twilio suspends the account.",
         "🔴 Critical: account suspended (30002 Account suspended)",
+        "Twilio reinstates the account.",
+        "✅ Resolved: 30002 Account suspended",
+        "the account is active again.",
         "$ python -m bot why SM",
         "What 30003 means",
         "$ python -m bot lookup +1202555",
@@ -23,6 +26,20 @@ async def test_the_demo_tells_the_whole_story():
     ]
     positions = [text.index(piece) for piece in order]
     assert positions == sorted(positions)
+    # Calm incidents (issue 13): the spike's message is edited only when a reader would act
+    # (26 edits before), its samples never change, and the thread keeps every change.
+    spike = text[text.index("NEW MESSAGE 1") : text.index("Twilio suspends")]
+    assert 3 <= spike.count("MESSAGE 1 EDITED") <= 8
+    edits = spike.split("MESSAGE 1 EDITED")[1:]
+    assert not any("• SM" in edit for edit in edits)
+    assert spike.count("now critical") == 1 and spike.count("now warning") == 1
+    # The suspension is a state, not a rate (issue 13).
+    suspension = text[text.index("Twilio suspends") : text.index("$ python -m bot why")]
+    assert "Rate" not in suspension and "0.0%" not in suspension
+    # The closing `why` agrees with the incident it just showed (issue 13).
+    why = text[text.index("$ python -m bot why") : text.index("$ python -m bot lookup")]
+    assert "This message was sent during an incident on 30003" in " ".join(why.split())
+    assert "peaking at 16.5%" in " ".join(why.split())
     # The channel never sees a full number; only the asker's `why` and `lookup` do.
     channel = text[: text.index("$ python -m bot why")]
     assert "+1•••••••006" in channel

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.alerting import Incident, evaluate, incident_key
+from bot.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
 from bot.messages import Message
 from bot.spikes import (
     Baseline,
@@ -14,7 +14,7 @@ from bot.spikes import (
     measure,
     render_spark,
     spark,
-    with_account_status,
+    suspension_reading,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -91,8 +91,21 @@ def test_one_suspension_is_critical_at_once():
 def test_an_account_that_is_not_active_is_critical_without_a_message():
     reading = measure(30002, [], Baseline(0, 0), {}, T, NOW)
     assert reading.severity is None
-    assert with_account_status(reading, "suspended").severity == "critical"
-    assert with_account_status(reading, "active").severity is None
+    assert suspension_reading(reading, "suspended", None, [], watched=False).severity == "critical"
+    assert suspension_reading(reading, "active", None, [], watched=True).severity is None
+
+
+def test_30002s_from_before_the_account_was_last_seen_suspended_do_not_keep_it_open():
+    old, new = sent(5, 30002, i=1, status="failed"), sent(1, 30002, i=2, status="failed")
+    reading = measure(30002, [old, new], QUIET, {}, T, NOW)
+    assert reading.failed == 2
+    seen = NOW - timedelta(minutes=3)  # the last cycle that saw it suspended
+    after = suspension_reading(reading, "active", seen, [old, new], watched=True)
+    assert (after.severity, after.failed, after.samples) == ("critical", 1, (new.sid,))
+    over = suspension_reading(reading, "active", NOW - timedelta(seconds=1), [old, new], True)
+    assert (over.severity, over.failed) == (None, 0)
+    unwatched = suspension_reading(reading, "active", None, [old, new], watched=False)
+    assert unwatched.severity is None and unwatched.failed == 2
 
 
 def test_only_outbound_final_messages_in_the_window_count():
@@ -201,3 +214,47 @@ def test_a_muted_incident_stays_quiet_until_it_resolves():
         KEY, 30003, "warning", NOW, NOW, quiet=2, muted_until=NOW + timedelta(hours=1)
     )
     assert evaluate(two_quiet, reading(None, 1), KEY, T, NOW).tell_slack
+
+
+OPEN = Incident(KEY, 30003, "warning", NOW, NOW, id=4)
+
+
+@pytest.mark.parametrize(
+    ("shown", "now", "before", "after", "worth"),
+    [
+        (None, 6, None, OPEN, True),  # the first post
+        (6, 6, None, OPEN, True),  # a new incident after a resolved one
+        (6, 7, OPEN, OPEN, False),  # one point: not news
+        (6, 9, OPEN, OPEN, False),  # three points: not yet
+        (6, 10, OPEN, OPEN, True),  # four points
+        (10, 6, OPEN, OPEN, True),  # and down
+        (6, 7, OPEN, replace(OPEN, severity="critical"), True),
+        (6, 6, OPEN, replace(OPEN, resolved_at=NOW), True),
+        (6, 6, OPEN, replace(OPEN, quiet=1), True),  # recovery starts
+        (6, 6, replace(OPEN, quiet=1), replace(OPEN, quiet=2), False),  # and goes on
+        (6, 6, replace(OPEN, quiet=2), OPEN, True),  # firing again
+    ],
+)
+def test_an_incident_is_redrawn_only_for_what_a_reader_acts_on(shown, now, before, after, worth):
+    drawn = None if shown is None else reading("warning", shown)
+    assert worth_showing(drawn, reading("warning", now), before, after) is worth
+
+
+def test_doubled_recipients_and_a_changed_account_status_are_news():
+    drawn = replace(reading("warning", 6), recipients=10)
+    assert not worth_showing(drawn, replace(drawn, recipients=19), OPEN, OPEN)
+    assert worth_showing(drawn, replace(drawn, recipients=20), OPEN, OPEN)
+    assert worth_showing(drawn, replace(drawn, account_status="closed"), OPEN, OPEN)
+
+
+def test_samples_shown_are_kept_and_new_ones_fill_the_gaps():
+    drawn = replace(reading("warning", 6), samples=("SMa",))
+    now = replace(drawn, samples=("SMc", "SMb", "SMa"))
+    assert keep_samples(drawn, now).samples == ("SMa", "SMc", "SMb")
+    full = replace(drawn, samples=("SMa", "SMb", "SMc"))
+    assert keep_samples(full, replace(now, samples=("SMx", "SMy", "SMz"))).samples == (
+        "SMa",
+        "SMb",
+        "SMc",
+    )
+    assert keep_samples(None, now).samples == now.samples

@@ -191,6 +191,34 @@ async def test_a_suspended_account_is_one_critical_alert(world, scenario, fake_s
     assert header(alert) == "🔴 Critical: account suspended (30002 Account suspended)"
 
 
+async def test_a_suspension_alert_states_the_account_not_a_rate_and_ends_with_it(
+    world, scenario, fake_slack
+):
+    """Issue 13, item 9: no rate, failures, baseline or sparkline; what Twilio does; the
+    email first; resolved by the first cycle that finds the account active again, although
+    the 30002s it caused are still in the window."""
+    a_day_of_quiet_traffic(scenario)
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    failing(scenario, 3, 2, code=30002)
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    content = texts(alert["blocks"])
+    assert "*Account status*\nsuspended" in content
+    assert "*Failed with 30002*\n3 in the last 15 min" in content
+    assert "fail with 30002 instead of being sent" in content
+    assert "1. Find the suspension email Twilio sent" in content
+    for figure in ("Rate", "Baseline", "Failures", "5-minute steps", "peaked", "0.0%"):
+        assert figure not in content, figure
+    scenario.accounts[ACCOUNT_SID].status = "active"
+    await world.cycle(minutes_later=1)
+    resolved = fake_slack.calls("chat.update")[-1]
+    assert header(resolved) == "✅ Resolved: 30002 Account suspended"
+    assert "*Account status*\nactive again" in texts(resolved["blocks"])
+    [note] = posts(fake_slack, thread=True)
+    assert note["text"].endswith("resolved after 1 min: the account is active again.")
+    assert world.store.open_incidents() == []
+
+
 async def test_a_single_30002_is_critical_at_once(world, scenario, fake_slack):
     failing(scenario, 1, 2, code=30002)
     await world.cycle()
@@ -442,7 +470,7 @@ async def test_a_change_queued_while_the_alert_is_on_its_way_is_not_lost(
 async def test_a_change_queued_while_an_edit_is_on_its_way_is_not_lost(world, scenario, fake_slack):
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     await world.cycle()
-    scenario.accounts[ACCOUNT_SID].status = "active"  # the next cycle edits the alert
+    scenario.accounts[ACCOUNT_SID].status = "closed"  # the next cycle edits the open alert
     await change_while_slack_holds(world, fake_slack, "chat.update")
     [alert] = [m for m in fake_slack.shown.values() if not m.thread_ts]
     assert "Acknowledged by <@U0ONE>" in json.dumps(alert.blocks)
@@ -686,3 +714,17 @@ async def test_why_without_a_current_watcher_says_what_twilio_listed(world, scen
     report = await service.explain_message(target.sid)
     assert report.account is not None and not report.account.from_store
     assert report.account.scope().startswith(f"the {report.account.listed} messages Twilio listed")
+
+
+async def test_a_baseline_younger_than_a_week_says_how_much_history_it_has(
+    world, scenario, fake_slack
+):
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 90, 5)
+    failing(scenario, 7, 4)
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    # A day read back (BACKFILL_HOURS), less the window and the settle minutes.
+    assert "*Baseline (23 h of history)*\n1.0%" in texts(alert["blocks"])
+    report = await world.poller.status()
+    assert any("baseline 1.0% over 23 h of history" in line for line in report.sections()[0].items)
