@@ -110,7 +110,8 @@ async def healthz(request: web.Request) -> web.Response:
     """200 while all is well; 503 when the poller has not finished a cycle for three
     intervals, so a platform's health check can restart a stuck process. Slack refusing
     the setup (a wrong channel, a revoked token) is 200 with "needs attention": a restart
-    would not fix it, a person must."""
+    would not fix it, a person must. Posts waiting on a Slack outage (5xx, timeouts,
+    answers Slack did not write) are 200 with "slack unavailable"."""
     service = request.app[SERVICE]
     settings = request.app[SETTINGS]
     body: dict[str, object] = {
@@ -128,4 +129,6 @@ async def healthz(request: web.Request) -> web.Response:
             return web.json_response(body, status=503)
         if health.slack_problem:
             body["status"] = "needs attention"
+        elif health.slack_outage:
+            body["status"] = "slack unavailable"
     return web.json_response(body)

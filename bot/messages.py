@@ -74,6 +74,28 @@ def count_streak(newest_first: Sequence[Message], now: datetime, within: timedel
     return streak
 
 
+def takes_report(
+    held: Message | None, report: Message, reported_at: datetime | None = None
+) -> bool:
+    """Whether a status report (a StatusCallback) should change the message as held.
+
+    Reports come out of order and are sent again (Twilio retries callbacks), so: a final
+    status is never replaced by one that is not final; the same status and code again
+    changes nothing; and one final status replaces another only when the report says
+    when the carrier decided (`reported_at`, Twilio's RawDlrDoneDate), later than what
+    is held. The poll, which reads Twilio's current state, corrects anything else."""
+    if held is None:
+        return True
+    if (held.status, held.error_code) == (report.status, report.error_code):
+        return False
+    if held.status not in FINAL_STATUSES:
+        return True
+    if report.status not in FINAL_STATUSES:
+        return False
+    decided = held.date_updated or held.date_sent or held.date_created
+    return reported_at is not None and (decided is None or reported_at > decided)
+
+
 def describe(m: Message) -> str:
     """One line for a list of messages: when, status, error code."""
     return f"{utc(when(m))} · `{m.status}`" + (f" · {m.error_code}" if m.error_code else "")

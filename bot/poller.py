@@ -67,6 +67,7 @@ class Health:
     pending_posts: int = 0
     refused_posts: int = 0  # given up on after Slack refused them again and again
     slack_problem: str | None = None  # what a person must fix before Slack takes posts
+    slack_outage: bool = False  # posts wait because Slack failed or was not Slack
     last_success: float | None = None
     twilio_faults: int = 0  # since the start: 429/5xx/timeouts/unreadable answers, retried
     twilio_gave_up: int = 0  # since the start: requests that failed every attempt
@@ -113,6 +114,7 @@ class Poller:
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
         self._slack_error: str | None = None
         self._slack_problem: str | None = None
+        self._slack_outage = False
 
     async def run_forever(self) -> None:
         """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
@@ -146,6 +148,7 @@ class Poller:
         started = time.monotonic()
         self.health.last_started = time.time()
         self._slack_error = self._slack_problem = None
+        self._slack_outage = False
         now = self.clock()
         lease = timedelta(seconds=3 * self.settings.poll_interval_seconds + 60)
         if not self.store.take_lease(self.owner, now, lease):
@@ -187,6 +190,7 @@ class Poller:
         # Kept while posts wait and this cycle did not get as far as meeting it again.
         if self._slack_problem or delivered or not pending:
             self.health.slack_problem = self._slack_problem
+        self.health.slack_outage = self._slack_outage and pending > 0
         self.health.twilio_faults = self.twilio.http.faults
         self.health.twilio_gave_up = self.twilio.http.gave_up
         self.health.last_finished = time.time()
@@ -357,11 +361,15 @@ class Poller:
         with self.store.atomic():
             incident = self.store.save_incident(replace(incident, **changes))
             self._show(incident, reading, now, f"{utc(now)}: {what} by {who}.")
-        # Only the lease holder sends, or two processes could send the same post; any
-        # other process leaves it queued for the holder's next cycle.
-        if self.store.holds_lease(self.owner, now):
-            await self.deliver(now)
         return f"Done: the incident is {what}."
+
+    async def deliver_queued(self) -> int:
+        """Send what a button queued, now. Only the lease holder sends, or two processes
+        could send the same post; any other leaves it for the holder's next cycle."""
+        now = self.clock()
+        if not self.store.holds_lease(self.owner, now):
+            return 0
+        return await self.deliver(now)
 
     async def status(self) -> StatusReport:
         """The account and the watcher as the last cycle (in whichever process) left them,
@@ -429,6 +437,7 @@ class Poller:
                 self.store.outbox.mark_failed(post.id, str(exc), refused=False)
                 log.warning("Slack post %s held for the next cycle: %s", post.id, exc)
                 self._slack_error = f"Slack: {exc}"
+                self._slack_outage = True
                 break  # Slack is down or limiting: the rest would fare no better
             except SlackMisconfigured as exc:
                 # Not the post's fault: it waits, however long, for the fix. But only the

@@ -278,6 +278,11 @@ class Service:
             )
         return await self.poller.status()
 
+    async def deliver_changes(self) -> None:
+        """Send what an incident button queued, when this process is the watcher."""
+        if self.poller is not None:
+            await self.poller.deliver_queued()
+
     async def incident_action(self, action: str, incident_id: str, user: str) -> str:
         """An incident button: "ack", "mute" (with hours, e.g. "mute:24") or "samples"."""
         if self.poller is None:

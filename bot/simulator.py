@@ -39,6 +39,7 @@ class Fault:
     truncate: bool = False
     path_contains: str = ""
     times: int = 1
+    body: str = ""  # with status 0: this body, as a 200, in place of the real answer
 
 
 @dataclass
@@ -116,6 +117,8 @@ class Simulator:
             return _error(fault.status, code, "Simulated fault", headers)
         if (failure := self._authenticate(request)) is not None:
             return failure
+        if fault and fault.body:
+            return web.Response(text=fault.body, content_type="application/json")
         response: web.StreamResponse = await handler(request)
         if fault and fault.truncate and isinstance(response, web.Response) and response.body:
             body = bytes(response.body)  # type: ignore[arg-type]

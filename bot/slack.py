@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 SLASH_COMMAND = "/twilio"
 RATE_LIMIT_RETRIES = 3
+# The longest Retry-After waited out in place, as for Twilio: a longer one leaves the post
+# in the outbox for a later cycle (or the answer to the log) rather than stall everything.
+MAX_RETRY_AFTER_SECONDS = 30
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 WEB_API_TIMEOUT_SECONDS = 10
 # Waits before the second and third tries of an answer that response_url refused with a 5xx.
@@ -150,7 +153,22 @@ def _retry_handlers() -> list[AsyncRetryHandler]:
     # post, so waiting out Retry-After and sending again is safe. A 5xx or a lost connection
     # may come after Slack posted it: those are left in the outbox for the next cycle
     # rather than resent at once, which keeps the window for a duplicate small.
-    return [AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+    return [_CappedRateLimitHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+
+
+class _CappedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, for a Retry-After of at most MAX_RETRY_AFTER_SECONDS
+    whole seconds (it reads the header with int()); any other 429 is left to the caller."""
+
+    async def _can_retry_async(self, **kwargs: Any) -> bool:
+        response = kwargs.get("response")
+        if not await super()._can_retry_async(**kwargs) or response is None:
+            return False
+        value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        try:
+            return int(value[0]) <= MAX_RETRY_AFTER_SECONDS
+        except (ValueError, TypeError, IndexError):
+            return False
 
 
 class Poster:
@@ -194,9 +212,15 @@ async def _web_call(call: Awaitable[Any], channel: str | None = None) -> Any:
             # slack_sdk could not read the answer (cut short, not JSON): held like a 5xx.
             raise SlackUnavailable("Slack's answer could not be read") from exc
         status = exc.response.status_code
-        error = str(exc.response.get("error") or "")
+        data = exc.response.data
         if status == 429 or status >= 500:
             raise SlackUnavailable(f"Slack answered HTTP {status}") from exc
+        # Only a JSON object with `ok: false` is Slack saying no. Anything else (an HTML
+        # page from a proxy, a firewall or a maintenance screen; JSON without `ok`) is an
+        # answer Slack did not write: an outage, held and tried again, never given up.
+        if not (isinstance(data, dict) and data.get("ok") is False):
+            raise SlackUnavailable(f"an answer Slack did not write (HTTP {status})") from exc
+        error = str(data.get("error") or "")
         if error in BUSY_ERRORS:
             raise SlackUnavailable(f"Slack is busy ({error})") from exc
         if error in SETUP_ERRORS:
@@ -204,6 +228,10 @@ async def _web_call(call: Awaitable[Any], channel: str | None = None) -> Any:
             held = channel if error in CHANNEL_ERRORS else None
             raise SlackMisconfigured(f"Slack refused: {error}", fix, held) from exc
         raise SlackRejected(f"Slack refused: {error or status}") from exc
+    except (AttributeError, TypeError) as exc:
+        # slack_sdk checks `ok` with `.get` on whatever came back: a text/plain body or a
+        # JSON list fails in its hands, not ours.
+        raise SlackUnavailable("an answer Slack did not write (not a JSON object)") from exc
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise SlackUnavailable(f"Slack did not answer ({type(exc).__name__})") from exc
 
@@ -223,6 +251,8 @@ ACTIONS = (
 @runtime_checkable
 class Incidents(Protocol):
     async def incident_action(self, action: str, incident_id: str, user: str) -> str: ...
+
+    async def deliver_changes(self) -> None: ...
 
 
 def _command_listener(settings: Settings, context: Context) -> Callable[..., Awaitable[None]]:
@@ -294,6 +324,13 @@ def _incident_listener(
                 log.exception("incident button %s failed", action)
                 refused = Notice("Something went wrong on the bot's side; it has been logged.")
         await _reply(respond, refused or Notice("Incidents are not handled here."), masked=False)
+        # The alert's edit goes after the clicker has their answer, which must not wait
+        # behind Slack's queue for the channel.
+        if isinstance(context, Incidents) and action != "samples":
+            try:
+                await context.deliver_changes()
+            except Exception:
+                log.exception("the edit after incident button %s was not sent", action)
 
     return on_incident
 

@@ -22,7 +22,7 @@ from bot.alerting import Incident
 from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
 from bot.lock import ProcessLock
-from bot.messages import FINAL_STATUSES, Message
+from bot.messages import Message, takes_report
 from bot.migrations import MIGRATIONS, MOMENT, iso
 from bot.numbers import Lookup
 from bot.outbox import Outbox
@@ -143,34 +143,36 @@ class Store:
             self.db.conn.executemany(_UPSERT_MESSAGE, [tuple(row.values()) for row in rows])
             rollup.forget(self.db.conn, _hours(rows))
 
-    def record_status(self, message: Message) -> None:
+    def record_status(self, message: Message, reported_at: datetime | None = None) -> bool:
         """A status report for a message: a known one keeps its dates and gains the new
-        status; an unknown one is stored as it is, and the next poll fills it in."""
+        status, if `messages.takes_report` says it should; an unknown one is stored as it
+        is, and the next poll fills it in. Returns whether anything changed."""
         table = self.db.table("messages")
         try:
             with self.db.atomic():
-                rows = list(
-                    table.rows_where(
-                        "sid = ?", [message.sid], select="status, date_created, date_sent"
-                    )
-                )
+                rows = list(table.rows_where("sid = ?", [message.sid]))
+                held = _message(rows[0]) if rows else None
+                if not takes_report(held, message, reported_at):
+                    return False
                 rollup.forget(self.db.conn, _hours([*rows, _message_row(message)]))
-                final = rows and rows[0]["status"] in FINAL_STATUSES
-                if final and message.status not in FINAL_STATUSES:
-                    return  # Twilio's callbacks can arrive out of order
                 if rows:
                     table.update(
                         message.sid,
                         {
                             "status": message.status,
                             "error_code": message.error_code,
-                            "date_updated": _iso(message.date_updated),
+                            "date_updated": _iso(reported_at or message.date_updated),
                         },
                     )
                 else:
-                    table.insert(_message_row(message))
+                    table.insert(
+                        _message_row(
+                            replace(message, date_updated=reported_at or message.date_updated)
+                        )
+                    )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store the status of {message.sid}: {exc}") from exc
+        return True
 
     def messages_to(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
         """Messages to one number sent since `since`, newest first."""

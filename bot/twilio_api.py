@@ -379,6 +379,14 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
                         wait = retry_after
                 elif 200 <= response.status_code < 300 and (parsed := _json(response)) is None:
                     problem = "a body that is not JSON"
+                elif 200 <= response.status_code < 300 and (shape := _shape_problem(url, parsed)):
+                    problem = shape
+                    if attempt == ATTEMPTS:
+                        self.faults += 1
+                        self.gave_up += 1
+                        raise TwilioUnavailable(
+                            "Twilio sent an answer of the wrong shape; try again shortly."
+                        )
                 else:
                     if 200 <= response.status_code < 300:
                         return _ParsedResponse(response, parsed)
@@ -406,6 +414,19 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
 
     def log_response(self, status_code: int, response: Any) -> None:
         log.debug("Twilio answered HTTP %s", status_code)
+
+
+def _shape_problem(url: str, payload: Any) -> str:
+    """What is wrong with the shape of a 2xx answer, or "". Every resource the bot reads
+    is a JSON object; a Lookup must at least say what number it read and whether it is
+    valid, or a page of nulls would be shown, and cached, as "not a valid number"."""
+    if not isinstance(payload, dict):
+        return "an answer that is not a JSON object"
+    if "/v2/PhoneNumbers/" in url and not (
+        isinstance(payload.get("valid"), bool) and isinstance(payload.get("phone_number"), str)
+    ):
+        return "a Lookup answer without its fields"
+    return ""
 
 
 def _retry_after(response: Response) -> float | None:

@@ -49,13 +49,21 @@ def status_callback(
         if message is None:
             return web.Response(status=400, text="MessageSid and MessageStatus are required")
         try:
-            store.record_status(message)
+            store.record_status(message, _decided(form.get("RawDlrDoneDate", "")))
         except StoreError:
             log.exception("StatusCallback for %s not stored", message.sid)
             return web.Response(status=503)  # Twilio retries some failures; the poll will too
         return web.Response(status=204)
 
     return handle
+
+
+def _decided(raw: str) -> datetime | None:
+    """Twilio's RawDlrDoneDate (YYMMDDhhmm, UTC): when the carrier decided the delivery."""
+    try:
+        return datetime.strptime(raw, "%y%m%d%H%M").replace(tzinfo=UTC) if raw else None
+    except ValueError:
+        return None
 
 
 def _message(form: dict[str, str], now: datetime) -> Message | None:

@@ -35,6 +35,8 @@ class Fault:
     error: str = ""
     times: int = 1
     raw: str = ""
+    raw_status: int = 200  # with `raw`: the answer's status and type, as a proxy sends it
+    content_type: str = "application/json"
 
 
 # What `fail_at_random` does to a call, in turn: each fails before Slack takes the post.
@@ -141,7 +143,9 @@ class FakeSlack:
             if fault.method == method and fault.times > 0:
                 fault.times -= 1
                 if fault.raw:
-                    return web.Response(text=fault.raw, content_type="application/json")
+                    return web.Response(
+                        text=fault.raw, status=fault.raw_status, content_type=fault.content_type
+                    )
                 if fault.error:
                     return web.json_response({"ok": False, "error": fault.error})
                 headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}

@@ -111,6 +111,31 @@ async def test_a_failed_lookup_is_not_charged_to_the_user(
         assert reply["text"].startswith("Number")
 
 
+NOW_MINUS_WEEK = datetime.now(UTC) - timedelta(days=7)
+NULLS = (
+    '{"phone_number": null, "valid": null, "validation_errors": null, "country_code": null, '
+    '"national_format": null, "line_type_intelligence": null, "calling_country_code": null}'
+)
+
+
+async def test_a_malformed_lookup_is_a_fault_retried_and_never_cached(
+    live, fake_slack, twilio_sim, monkeypatch
+):
+    """Issue 14, item 2: a 200 of nulls was shown as "Valid: no" and kept for 7 days."""
+    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    twilio_sim.inject(Fault(status=0, body=NULLS, times=1, path_contains=LOOKUPS))
+    reply = await ask(live, fake_slack, "lookup +12025550156", "once")
+    assert reply["text"] == "Number +1 202-555-0156: mobile"  # the retry had the real one
+    assert twilio_sim.count(LOOKUPS) == 2
+    twilio_sim.inject(Fault(status=0, body=NULLS, times=4, path_contains=LOOKUPS))
+    reply = await ask(live, fake_slack, "lookup +12025550157", "always")
+    assert reply["text"] == "Twilio sent an answer of the wrong shape; try again shortly."
+    assert live.app[bot_app.SERVICE].store.cached_lookup("+12025550157", NOW_MINUS_WEEK) is None
+    reply = await ask(live, fake_slack, "lookup +12025550157", "later")
+    assert reply["text"] == "Number +1 202-555-0157: mobile"
+    assert twilio_sim.count(LOOKUPS) == 2 + 4 + 1
+
+
 async def test_lookup_429_then_answer(live, fake_slack, twilio_sim):
     twilio_sim.inject(Fault(status=429, retry_after=0, path_contains=LOOKUPS))
     reply = await ask(live, fake_slack, "lookup +12025550156", "rl")

@@ -188,3 +188,24 @@ def test_masked_facts_hide_both_numbers():
     masked = dict(report(msg(1)).facts(masked=True))
     assert masked["To"] == "+1•••••••156" and "5550006" not in masked["From"]
     assert dict(report(msg(1)).facts())["To"] == TO
+
+
+@pytest.mark.parametrize(
+    ("held", "report", "reported", "takes"),
+    [
+        (None, "sent", None, True),
+        ("sent", "delivered", None, True),
+        ("delivered", "sent", None, False),  # late, and not final
+        ("delivered", "delivered", None, False),  # a duplicate
+        ("delivered", "undelivered", None, False),  # a replay with nothing to say it is newer
+        ("delivered", "undelivered", NOW - timedelta(hours=2), False),  # decided before
+        ("delivered", "undelivered", NOW + timedelta(minutes=1), True),  # decided after
+    ],
+)
+def test_a_status_report_changes_a_message_only_forward(held, report, reported, takes):
+    from bot.messages import takes_report
+
+    code = {"undelivered": 30003}
+    before = None if held is None else msg(60, held, code.get(held), date_updated=NOW)
+    after = msg(60, report, code.get(report))
+    assert takes_report(before, after, reported) is takes

@@ -2,6 +2,7 @@
 Slack refuses (a wrong channel, a revoked token). Every incident must reach the channel
 once, end as it ends without faults, and a person must be told what to fix."""
 
+import asyncio
 import logging
 import random
 from dataclasses import replace
@@ -211,3 +212,69 @@ async def test_an_answer_cut_short_holds_the_post_like_a_5xx(world, scenario, fa
     assert result.pending == 1
     assert world.poller.health.last_error == "Slack: Slack's answer could not be read"
     assert (await world.cycle(minutes_later=1)).delivered == 1
+
+
+MAINTENANCE = "<html><body><h1>Down for maintenance</h1></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "content_type", "problem"),
+    [
+        (MAINTENANCE, 200, "text/html", "(HTTP 200)"),
+        (MAINTENANCE, 403, "text/html", "(HTTP 403)"),
+        ("Access denied", 403, "text/plain", "(HTTP 403)"),
+        ("Access denied", 200, "text/plain", "(not a JSON object)"),
+        ('{"message": "blocked by policy"}', 200, "application/json", "(HTTP 200)"),
+        ('["not", "an", "object"]', 200, "application/json", "(not a JSON object)"),
+    ],
+)
+async def test_an_answer_slack_did_not_write_is_an_outage_not_a_refusal(
+    world, scenario, fake_slack, raw, status, content_type, problem
+):
+    """Issue 14, item 1: a proxy or firewall page, cycle after cycle, past the refusals
+    that give a post up; then Slack is back, and the critical alert goes, once."""
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    cycles = MAX_REFUSALS + 2
+    fake = Fault(
+        "chat.postMessage", raw=raw, raw_status=status, content_type=content_type, times=cycles
+    )
+    fake_slack.inject(fake)
+    for _ in range(cycles):
+        result = await world.cycle(minutes_later=1)
+        assert result.delivered == 0 and result.pending == 1
+    assert world.poller.health.last_error == f"Slack: an answer Slack did not write {problem}"
+    assert world.poller.health.refused_posts == 0 and world.poller.health.slack_outage
+    facts = dict((await world.poller.status()).facts())
+    assert facts["Last error"] == f"Slack: an answer Slack did not write {problem}"
+    result = await world.cycle(minutes_later=1)
+    assert result.delivered == 1 and fake_slack.posted == 1
+    assert world.poller.health.slack_outage is False
+
+
+async def test_healthz_says_slack_is_unavailable_while_posts_wait_on_it(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake = Fault("chat.postMessage", raw=MAINTENANCE, content_type="text/html", times=10_000)
+    fake_slack.inject(fake)
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await fake_slack.wait_for(lambda: len(fake_slack.calls("chat.postMessage")) > MAX_REFUSALS)
+    body = await (await client.get("/healthz")).json()
+    assert body["status"] == "slack unavailable"  # 200: a restart would not help
+    assert body["poller"]["pending_posts"] == 1 and body["poller"]["refused_posts"] == 0
+    fake.times = 0  # Slack is back
+    await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+
+
+async def test_a_long_retry_after_holds_the_post_instead_of_stalling_the_watcher(
+    world, scenario, fake_slack
+):
+    """Issue 14, item 4: a Retry-After of 120 s stalled the watcher for minutes. Longer
+    than 30 s, the post waits in the outbox for a later cycle; shorter ones are waited."""
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", status=429, retry_after=120))
+    result = await asyncio.wait_for(world.cycle(), timeout=10)
+    assert result.delivered == 0 and result.pending == 1
+    assert world.poller.health.last_error == "Slack: Slack answered HTTP 429"
+    result = await world.cycle(minutes_later=1)
+    assert result.delivered == 1 and fake_slack.posted == 1

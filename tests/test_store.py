@@ -198,9 +198,10 @@ def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
     after = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
     assert after == (expected[0] + 1, expected[1] + 1)
     assert _counts(store.baseline(30003, since, until)) == after
-    # A status callback for a counted message does the same.
+    # A status callback for a counted message does the same (a final status gives way
+    # only to a carrier decision reported as later).
     delivered = replace(changed, status="delivered", error_code=None)
-    store.record_status(delivered)
+    assert store.record_status(delivered, reported_at=NOW)
     assert _counts(store.baseline(30003, since, until)) == (expected[0] + 1, expected[1])
     # The week-long baseline is the sum of its hours.
     week = store.baseline(30003, NOW - timedelta(days=7), until)

@@ -418,10 +418,15 @@ async def test_acknowledge_and_samples_buttons(
 
     reply = await click(client, fake_slack, ACK_ACTION_ID, buttons[ACK_ACTION_ID], "ack")
     assert reply["text"] == "Done: the incident is acknowledged."
+    await fake_slack.wait_for(lambda: fake_slack.calls("chat.update"))
+    # The clicker's answer went first; the alert's edit after it (issue 14, item 4).
+    paths = [r.path for r in fake_slack.received]
+    assert paths.index("response/ack") < paths.index("chat.update")
     edit = fake_slack.calls("chat.update")[-1]
     assert edit["ts"] == "1700000000.000001"
     assert "Acknowledged by <@U0ONCALL>" in json.dumps(edit["blocks"])
     assert ACK_ACTION_ID not in incident_buttons(edit)
+    await fake_slack.wait_for(lambda: posts(fake_slack, thread=True))
     [note] = posts(fake_slack, thread=True)
     assert note["text"].endswith("acknowledged by <@U0ONCALL>.")
 
@@ -501,6 +506,7 @@ async def test_a_muted_incident_is_not_edited_until_it_resolves(world, scenario,
         await world.poller.mute(incident.id, "U0ONCALL", 1)
         == "Done: the incident is muted for 1 h."
     )
+    await world.poller.deliver_queued()  # as the button's listener does after answering
     edits = len(fake_slack.calls("chat.update"))
     failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
     await world.cycle(minutes_later=1)  # now critical, but muted

@@ -76,6 +76,56 @@ async def test_a_later_status_updates_the_same_row(client, tmp_path):
     assert (message.status, message.error_code) == ("undelivered", 30003)
 
 
+async def post(client, **fields: str) -> int:  # type: ignore[no-untyped-def]
+    signed_form = form(**fields)
+    response = await client.post(CALLBACK, data=urlencode(signed_form), headers=signed(signed_form))
+    return response.status
+
+
+def stored_row(tmp_path) -> dict:  # type: ignore[no-untyped-def]
+    store = Store(str(tmp_path / "bot.db"))
+    try:
+        return dict(store.db.table("messages").get(SID))
+    finally:
+        store.close()
+
+
+async def test_a_replayed_callback_never_moves_a_final_status_back(client, tmp_path):
+    """Issue 14, item 3: `delivered` then a replay of the earlier `undelivered` (Twilio
+    retries callbacks, and they arrive out of order): the message stays delivered."""
+    assert await post(client, MessageStatus="sent", ErrorCode="") == 204
+    assert await post(client, MessageStatus="delivered", ErrorCode="") == 204
+    before = stored_row(tmp_path)
+    assert await post(client, MessageStatus="undelivered", ErrorCode="30003") == 204
+    assert await post(client, MessageStatus="sent", ErrorCode="") == 204
+    assert stored_row(tmp_path) == before
+    [message] = stored(tmp_path)
+    assert (message.status, message.error_code) == ("delivered", None)
+
+
+async def test_a_duplicate_callback_changes_nothing(client, tmp_path):
+    assert await post(client) == 204
+    before = stored_row(tmp_path)
+    assert await post(client) == 204
+    assert stored_row(tmp_path) == before  # not even date_updated
+
+
+async def test_a_later_carrier_decision_replaces_a_final_status(client, tmp_path):
+    """A final status gives way only to a report that says the carrier decided later."""
+    assert await post(client, MessageStatus="undelivered", RawDlrDoneDate="2611230905") == 204
+    assert (
+        await post(client, MessageStatus="delivered", ErrorCode="", RawDlrDoneDate="2611230901")
+        == 204
+    )
+    assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("undelivered", 30003)]
+    assert (
+        await post(client, MessageStatus="delivered", ErrorCode="", RawDlrDoneDate="2611230910")
+        == 204
+    )
+    assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("delivered", None)]
+    assert stored_row(tmp_path)["date_updated"].startswith("2026-11-23T09:10")
+
+
 @pytest.mark.parametrize(
     "headers",
     [
