@@ -60,7 +60,9 @@ def build(settings: Settings) -> web.Application:
     if settings.socket_mode:
         app.cleanup_ctx.append(slack.socket_mode_connection(bolt, settings))
     else:
-        app.router.add_post("/slack/events", slack.events_handler(bolt))
+        app.router.add_post(
+            "/slack/events", slack.events_handler(bolt, settings.slack_signing_secret)
+        )
 
     async def close_store(_: web.Application) -> None:
         store.close()

@@ -1,9 +1,11 @@
-"""Privacy: phone numbers shortened to what a channel or a log may show, and a log filter
-that takes secrets and phone numbers out of every record."""
+"""Privacy: phone numbers shortened to what a channel or a log may show, a log filter
+that takes secrets and phone numbers out of every record, and the one short line a
+refused request leaves in the log."""
 
 import logging
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 # E.164 (also URL-encoded, as in query strings) or a bare run of 10+ digits; dates such
 # as 2010-04-01 and SIDs' hex are left alone.
@@ -21,6 +23,10 @@ _WRITTEN = re.compile(
 )
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")  # `2026-11-23 17` is a moment, not a number
 _SLACK_TS = re.compile(r"(?<![\d.])(\d{10}\.\d{6})(?![\d.])")  # a message's ID: kept
+# A Unix time in seconds from 2017 to 2033, as in Slack's request timestamps: ten digits
+# starting with 1, which no North American number written without its + does. Kept: a
+# log reader needs it to see a clock that is off.
+_UNIX_TIME = re.compile(r"1[5-9]\d{8}")
 
 
 def mask_number(number: str) -> str:
@@ -36,7 +42,12 @@ def mask_number(number: str) -> str:
 def mask_numbers_in(text: str) -> str:
     """Every run that looks like a phone number in `text`, masked."""
     return _NUMBER.sub(
-        lambda m: mask_number(m.group(0).replace("%2B", "+").replace("%2b", "+")), text
+        lambda m: (
+            m.group(0)
+            if _UNIX_TIME.fullmatch(m.group(0))
+            else mask_number(m.group(0).replace("%2B", "+").replace("%2b", "+"))
+        ),
+        text,
     )
 
 
@@ -53,10 +64,56 @@ def mask_written_numbers(text: str) -> str:
             start = end
             continue
         number = re.sub("%2B", "+", found.group(0), flags=re.IGNORECASE)
+        if _UNIX_TIME.fullmatch(number):
+            kept.append(text[start : found.end()])
+            start = found.end()
+            continue
         kept += [text[start : found.start()], mask_number(number)]
         start = found.end()
     kept.append(text[start:])
     return "".join(kept)
+
+
+# Anything below a space but a tab, and DEL: a newline in a forged body must not start a
+# line of its own in the log (CWE-117).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def escape_controls(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+class RejectionLog:
+    """One short line per refused request (why, how big, from where; never its body), at
+    most one every `every_seconds`, with how many were refused in between: a flood of
+    forged requests must not flood the log, nor slow what is genuine."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        what: str,
+        every_seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger, self.what, self.every, self.clock = logger, what, every_seconds, clock
+        self.last: float | None = None
+        self.unsaid = 0
+
+    def refused(self, reason: str, size: int, source: str | None) -> None:
+        now = self.clock()
+        if self.last is not None and now - self.last < self.every:
+            self.unsaid += 1
+            return
+        more = f" (and {self.unsaid} more since the last line)" if self.unsaid else ""
+        self.logger.warning(
+            "%s refused: %s; %d bytes from %s%s",
+            self.what,
+            escape_controls(reason),
+            size,
+            escape_controls(source or "unknown"),
+            more,
+        )
+        self.last, self.unsaid = now, 0
 
 
 class Redactor(logging.Filter):
@@ -82,7 +139,7 @@ class Redactor(logging.Filter):
             message = record.getMessage()
         except Exception:  # a logging call with the wrong arguments must not raise here
             message = f"{record.msg} {record.args!r}"
-        record.msg, record.args = self.redact(message), None
+        record.msg, record.args = escape_controls(self.redact(message)), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

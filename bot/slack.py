@@ -9,6 +9,7 @@ aiohttp handler.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -41,6 +43,7 @@ from bot.commands import Answer, Context, Notice
 from bot.errors import SlackError, SlackMisconfigured, SlackRejected, SlackUnavailable
 from bot.message_report import MessageReport
 from bot.messages import sid_problem
+from bot.privacy import RejectionLog
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,7 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
     # Bolt is given the token rather than a client of ours: with both, and the token also
     # in the environment, it logs that the token "will be unused", which misleads.
     app = AsyncApp(
+        logger=_bolt_logger(settings.log_level),
         token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
         # Socket Mode traffic is authenticated by the app token, not signed.
@@ -136,6 +140,15 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
     for action_id, action in incidents.items():
         app.action(action_id)(ack=_ack_only, lazy=[_incident_listener(settings, context, action)])
     return app
+
+
+def _bolt_logger(level: str) -> logging.Logger:
+    """Bolt's logger, never below INFO. Left to itself, Bolt sets its loggers to the root's
+    level, whatever their parents say, and its Web API client then logs every request and
+    answer body at DEBUG (issue 14, item 13)."""
+    logger = logging.getLogger("slack_bolt.AsyncApp")
+    logger.setLevel(max(logging.INFO, logging.getLevelName(level)))
+    return logger
 
 
 def web_client(settings: Settings) -> AsyncWebClient:
@@ -435,10 +448,31 @@ async def _ack_only(ack: AsyncAck) -> None:
     await ack()
 
 
-def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """An aiohttp handler for `/slack/events`: Bolt checks the signature, then dispatches."""
+def events_handler(
+    app: AsyncApp, signing_secret: str, clock: Callable[[], float] = time.time
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """An aiohttp handler for `/slack/events`. The signature is checked here, with
+    slack_sdk's SignatureVerifier, before Bolt reads anything: Bolt parses a body before
+    it checks it, and logs a forged one whole. A refused request leaves one short line."""
+    verifier = SignatureVerifier(signing_secret, clock=_Clock(clock))
+    rejections = RejectionLog(log, "a request to /slack/events")
 
     async def handle_events(request: web.Request) -> web.StreamResponse:
+        size = request.content_length or 0
+        if size > MAX_BODY_BYTES:
+            rejections.refused("larger than any Slack request", size, request.remote)
+            return web.Response(status=413, text="too large")
+        body = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        try:
+            signed = verifier.is_valid(body, timestamp, signature)
+        except ValueError:  # a timestamp that is not a number
+            signed = False
+        if not signed:
+            reason = _why_unsigned(timestamp, signature, clock())
+            rejections.refused(reason, len(body), request.remote)
+            return web.Response(status=401, text="invalid request")
         try:
             bolt_request = await to_bolt_request(request)
         except MALFORMED as exc:
@@ -448,6 +482,35 @@ def events_handler(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Strea
         return await to_aiohttp_response(await app.async_dispatch(bolt_request))
 
     return handle_events
+
+
+MAX_BODY_BYTES = 512 * 1024  # a slash command is a few hundred bytes; a button's payload,
+# which carries the message it sits on, at most tens of kilobytes
+STALE_SECONDS = 300  # SignatureVerifier's window for the request's timestamp
+
+
+class _Clock(Clock):
+    """SignatureVerifier's clock, given by the caller (tests move it)."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now()
+
+
+def _why_unsigned(timestamp: str, signature: str, now: float) -> str:
+    """Why a request's signature does not hold, in words a log reader can act on: a
+    stale timestamp usually means a clock off on this host, not an attacker."""
+    if not signature or not timestamp:
+        return "no signature"
+    try:
+        skew = now - int(timestamp)
+    except ValueError:
+        return "a timestamp that is not a number"
+    if abs(skew) > STALE_SECONDS:
+        return f"stale timestamp ({int(skew)} s from this host's clock; check it)"
+    return "bad signature"
 
 
 def socket_mode_connection(

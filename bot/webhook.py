@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.errors import StoreError
 from bot.messages import Message
+from bot.privacy import RejectionLog
 from bot.store import Store
 from bot.twilio_api import signature_valid
 
@@ -30,10 +31,13 @@ def status_callback(
     auth_token: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    rejections = RejectionLog(log, "a StatusCallback")
+
     async def handle(request: web.Request) -> web.Response:
         signature = request.headers.get("X-Twilio-Signature", "")
+        size = request.content_length or 0
         if not signature:
-            log.warning("StatusCallback without a signature refused")
+            rejections.refused("no signature", size, request.remote)
             return web.Response(status=403, text="signature missing")
         try:
             form = {key: str(value) for key, value in (await request.post()).items()}
@@ -43,7 +47,7 @@ def status_callback(
         # one is what counts, with the path and query as they came over the wire.
         url = public_url.rstrip("/") + request.raw_path
         if not signature_valid(auth_token, url, form, signature):
-            log.warning("StatusCallback with a bad or missing signature refused")
+            rejections.refused("bad signature", size, request.remote)
             return web.Response(status=403, text="signature does not match")
         message = _message(form, clock())
         if message is None:

@@ -115,6 +115,8 @@ async def test_no_secret_or_full_number_reaches_the_log_or_a_channel(
         names = ["why-sid", "why-code", "lookup", "status", "hostile", "share", "lookup-button"]
         names += [ACK_ACTION_ID, SAMPLES_ACTION_ID, next(iter(MUTE_ACTION_IDS))]
         await fake_slack.wait_for(lambda: all(fake_slack.calls(f"response/{n}") for n in names))
+        # The acknowledgement and the mute, in the alert's thread (sent after the answers).
+        await fake_slack.wait_for(lambda: len(posts(fake_slack, thread=True)) >= 2)
 
         # Twilio's StatusCallback for one of the failed messages, and a forged request.
         fields = {
@@ -143,7 +145,10 @@ async def test_no_secret_or_full_number_reaches_the_log_or_a_channel(
     lines = log.splitlines()
     # (slack_sdk's own clients log through Bolt's logger here, or not at all: the
     # response_url one is kept above DEBUG, since it would log the URL.)
-    assert " DEBUG bot." in log and " DEBUG slack_bolt." in log, "every logger was at DEBUG"
+    assert " DEBUG bot." in log, "every logger was at DEBUG"
+    # Bolt's loggers stay at INFO whatever the root says: its Web API client would log
+    # every request and answer body (issue 14, item 13).
+    assert " DEBUG slack_bolt" not in log and "Received the following response" not in log
     numbers = {m.to for m in scenario.messages} | {m.from_ for m in scenario.messages}
     numbers.add(LOOKED_UP)
     assert settings.secrets and numbers
@@ -186,10 +191,23 @@ def test_the_redactor_takes_secrets_and_numbers_out_of_messages_and_tracebacks()
         ("020 7946 0958", "••••••••958"),
         ("open since 2026-11-23 17:51 UTC, 30 of 30", "open since 2026-11-23 17:51 UTC, 30 of 30"),
         ("edited C0ALERTS/1700000000.000100", "edited C0ALERTS/1700000000.000100"),
+        # A Unix time, as in a request's timestamp: kept, or clock skew cannot be seen
+        # (issue 14, item 19). A US number never starts with 1 without its +.
+        ("timestamp: 1764662566", "timestamp: 1764662566"),
+        ("called 2025550199 at 1764662566", "called •••••••199 at 1764662566"),
     ],
 )
 def test_the_redactor_masks_numbers_however_written_and_keeps_moments(logged, shown):
     assert Redactor([]).redact(logged) == shown
+
+
+def test_control_characters_in_a_record_cannot_start_a_line_of_their_own():
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "got %s", ("a\n2026-12-02 ERROR bot: forged\r",), None
+    )
+    assert Redactor([]).filter(record)
+    assert record.getMessage() == "got a\\n2026-12-02 ERROR bot: forged\\r"
+    assert "\n" not in logging.Formatter().format(record)
 
 
 def test_a_malformed_logging_call_does_not_raise_through_the_redactor():

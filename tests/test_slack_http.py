@@ -1,11 +1,12 @@
 """Signed slash commands through the real aiohttp app, answered on the fake Slack."""
 
+import logging
 import time
 
 import pytest
 
 from bot.blocks import DOCS_ACTION_ID
-from tests.conftest import post_signed, signed_headers, slash_command
+from tests.conftest import SIGNING_SECRET, post_signed, signed_headers, slash_command
 
 
 def texts(blocks: list[dict]) -> str:
@@ -65,7 +66,7 @@ async def test_the_ack_comes_before_the_slow_work(fake_slack, tmp_path, aiohttp_
 
     bolt = slack.build_app(make_settings(fake_slack, tmp_path), Slow())
     app = web.Application()
-    app.router.add_post("/slack/events", slack.events_handler(bolt))
+    app.router.add_post("/slack/events", slack.events_handler(bolt, SIGNING_SECRET))
     client = await aiohttp_client(app)
     body = slash_command("why SM" + "0" * 32, fake_slack.response_url("slow"))
     response = await asyncio.wait_for(
@@ -212,7 +213,7 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
 
     bolt = slack.build_app(make_settings(fake_slack, tmp_path), Broken())
     app = web.Application()
-    app.router.add_post("/slack/events", slack.events_handler(bolt))
+    app.router.add_post("/slack/events", slack.events_handler(bolt, SIGNING_SECRET))
     client = await aiohttp_client(app)
     body = slash_command(text, fake_slack.response_url("oops"))
     assert await post_signed(client, body) == 200
@@ -223,3 +224,75 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
     [record] = [r for r in caplog.records if r.name == "bot.slack"]
     assert record.exc_info and record.exc_info[0] is RuntimeError
     assert record.getMessage() == f"/twilio {text.split()[0]} failed"  # never the number
+
+
+async def test_a_flood_of_forged_requests_leaves_one_short_line_and_no_body(
+    client, fake_slack, caplog
+):
+    """Issue 14, item 5: forged bodies were logged whole at INFO (210 MB in 14 s), a body
+    with a newline forged a log line of its own, and a response_url reached the log."""
+    forged = slash_command("why 30003\nERROR bot: forged line", fake_slack.response_url("f"))
+    big = "x" * 600_000
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(50):
+            headers = signed_headers(forged, secret="not-the-secret")
+            assert (await client.post("/slack/events", data=forged, headers=headers)).status == 401
+        headers = signed_headers(big, secret="not-the-secret")
+        assert (await client.post("/slack/events", data=big, headers=headers)).status == 413
+        genuine = slash_command("why 30003", fake_slack.response_url("ok"))
+        assert await post_signed(client, genuine) == 200
+        await fake_slack.wait_for(lambda: fake_slack.calls("response/ok"))
+    said = [r.getMessage() for r in caplog.records]
+    refusals = [m for m in said if "refused" in m and "/slack/events" in m]
+    assert refusals == [
+        f"a request to /slack/events refused: bad signature; {len(forged)} bytes from 127.0.0.1"
+    ]
+    assert not any("forged line" in m or "response/f" in m or "xxxx" in m for m in said)
+    assert not fake_slack.calls("response/f")
+
+
+def test_refusals_are_counted_between_the_lines_they_leave():
+    import logging as logging_module
+
+    from bot.privacy import RejectionLog
+
+    now = [0.0]
+    records: list[str] = []
+
+    class Keep(logging_module.Handler):
+        def emit(self, record: logging_module.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    logger = logging_module.getLogger("test.rejections")
+    logger.addHandler(Keep())
+    rejections = RejectionLog(logger, "a request", every_seconds=10, clock=lambda: now[0])
+    for second in (0, 1, 2, 3, 11, 12):
+        now[0] = second
+        rejections.refused("bad\nsignature", 10, "10.0.0.1")
+    assert records == [
+        "a request refused: bad\\nsignature; 10 bytes from 10.0.0.1",
+        "a request refused: bad\\nsignature; 10 bytes from 10.0.0.1"
+        " (and 3 more since the last line)",
+    ]
+
+
+async def test_a_stale_signature_is_told_apart_from_a_bad_one(
+    fake_slack, tmp_path, aiohttp_client, caplog
+):
+    """Issue 14, item 19: a clock off by minutes is the usual reason, and the log says so."""
+    from aiohttp import web
+
+    from bot import slack
+    from tests.conftest import make_settings
+
+    bolt = slack.build_app(make_settings(fake_slack, tmp_path), object())  # type: ignore[arg-type]
+    app = web.Application()
+    app.router.add_post(
+        "/slack/events", slack.events_handler(bolt, SIGNING_SECRET, clock=lambda: time.time() + 900)
+    )
+    client = await aiohttp_client(app)
+    body = slash_command("why 30003", fake_slack.response_url("late"))
+    with caplog.at_level(logging.WARNING):
+        assert await post_signed(client, body) == 401
+    [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert "stale timestamp (900 s from this host's clock; check it)" in line
