@@ -60,7 +60,7 @@ def plain_list(origin: str, page_size: int | None) -> dict[str, Any]:
 
 
 def poller(origin: str) -> dict[str, Any]:
-    from bot import settings, slack
+    from bot import settings, slack_poster
     from bot.curated import curated_directory, load_curated
     from bot.poller import Poller
     from bot.store import Store
@@ -85,7 +85,7 @@ def poller(origin: str) -> dict[str, Any]:
             config,
             store,
             twilio,
-            slack.Poster(slack.web_client(config)),
+            slack_poster.Poster(slack_poster.web_client(config)),
             load_curated(curated_directory(), config.policy),
         )
         try:

@@ -51,6 +51,7 @@ class IncidentNote:
     opened_at: datetime
     resolved_at: datetime | None
     peak_rate: float
+    sent: datetime  # when the message asked about was sent
     suspension: bool = False  # about the account's status, not a rate
 
     def line(self) -> str:
@@ -60,9 +61,15 @@ class IncidentNote:
                 f"An incident on {self.code} is open: {self.severity}, since "
                 f"{utc(self.opened_at)}{peak}. See the alert channel."
             )
+        span = f"{utc(self.opened_at)} to {self.resolved_at.astimezone(UTC):%H:%M} UTC{peak}"
+        if self.sent >= self.opened_at:
+            return f"This message was sent during an incident on {self.code}, from {span}."
+        # An incident opens once its window of failures is measured: the failures that
+        # opened it came in the minutes before.
+        before = max(1, round((self.opened_at - self.sent).total_seconds() / 60))
         return (
-            f"This message was sent during an incident on {self.code}, from "
-            f"{utc(self.opened_at)} to {self.resolved_at.astimezone(UTC):%H:%M} UTC{peak}."
+            f"This message was sent {before} min before the watcher opened an incident on "
+            f"{self.code} ({span}), among the failures that opened it."
         )
 
 

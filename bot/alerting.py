@@ -83,7 +83,7 @@ def evaluate(
     lasted = f"{utc(now)}: resolved after {_duration(now - current.opened_at)}"
     # Neither of these is a rate: no peak to report.
     if reading.code == SUSPENDED_CODE:
-        note = f"{lasted}: the account is active again."
+        note = f"{lasted}: the account is active and no message fails with 30002."
     elif reading.code == CREDENTIALS_CODE:
         note = f"{lasted}: Twilio accepts the bot's credentials again."
     else:
@@ -98,19 +98,32 @@ def worth_showing(
     shown: Reading | None, reading: Reading, before: Incident | None, after: Incident
 ) -> bool:
     """Whether the incident's message should be drawn again: when it is new, or when
-    something a reader acts on has changed since it was last drawn (severity, resolution,
-    the account's status, recovery starting or stopping, the rate by EDIT_RATE_POINTS,
-    the recipients doubling). Small moves of the figures are left until then."""
+    something a reader acts on has changed since it was last drawn (the severity it
+    shows, resolution, the account's status, recovery starting or stopping, a mute that
+    has run out, the rate by EDIT_RATE_POINTS, the recipients doubling). Small moves of
+    the figures are left until then. `shown.severity` is the severity the message shows."""
     if shown is None or before is None or before.resolved_at is not None:
         return True
+    mute_over = after.muted_until is not None and shown.until < after.muted_until <= reading.until
     return (
         after.resolved_at is not None
-        or after.severity != before.severity
+        or after.severity != shown.severity
+        or mute_over
         or reading.account_status != shown.account_status
         or (before.quiet == 0) != (after.quiet == 0)
         or abs(reading.rate - shown.rate) >= EDIT_RATE_POINTS
         or (shown.recipients > 0 and reading.recipients >= 2 * shown.recipients)
     )
+
+
+def catch_up_note(
+    shown: Reading | None, incident: Incident, reading: Reading, now: datetime
+) -> str | None:
+    """The thread note for a change of severity the message did not show while it was
+    muted, written when it is drawn again."""
+    if shown is None or incident.resolved_at is not None or shown.severity == incident.severity:
+        return None
+    return f"{utc(now)}: after the mute, {incident.severity}, at {reading.rate:.1%}."
 
 
 def keep_samples(shown: Reading | None, reading: Reading) -> Reading:

@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from aiohttp import web
 
-from bot import slack, webhook
+from bot import slack, slack_poster, webhook
 from bot.curated import curated_directory, load_curated
 from bot.poller import Poller
 from bot.service import Service
@@ -49,7 +49,9 @@ def build(settings: Settings) -> web.Application:
     if not problems_for_twilio(settings):
         app.cleanup_ctx.append(_twilio_client(service, settings))
         if watching:
-            app.cleanup_ctx.append(_poller(app, service, settings, slack.Poster(bolt.client)))
+            app.cleanup_ctx.append(
+                _poller(app, service, settings, slack_poster.Poster(bolt.client))
+            )
     if watching and settings.public_url and settings.twilio_auth_token:
         # Twilio signs webhooks with the Auth Token, even for accounts that call with API keys.
         # Only while watching: the poller's retention is what keeps the table bounded.
@@ -85,7 +87,7 @@ def _twilio_client(
 
 
 def _poller(
-    app: web.Application, service: Service, settings: Settings, poster: slack.Poster
+    app: web.Application, service: Service, settings: Settings, poster: slack_poster.Poster
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The watcher, a background task that lives as long as the web app."""
 

@@ -71,15 +71,11 @@ _ANSWERING = frozenset(
         "LOOKUPS_PER_USER_PER_HOUR",
         "DATABASE_PATH",
         "LOG_LEVEL",
-        # the team's policy, which answers quote
-        "ALERT_WARNING_PERCENT",
-        "ALERT_CRITICAL_PERCENT",
-        "RETRY_WAIT_MINUTES",
-        "RETRY_MAX_ATTEMPTS",
-        "STREAK_LIMIT",
-        "STREAK_DAYS",
     }
 )
+# The team's policy numbers that answers quote (ALERT_*_PERCENT, RETRY_*, STREAK_*) are
+# read too, but a bad one falls back to its default, named, like any setting left out:
+# an answer with the default policy beats no answer.
 READS = {
     "why": _ANSWERING,
     "lookup": _ANSWERING,
@@ -170,10 +166,10 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
         # Only `status` reports on the watcher (READS leaves its settings out for the rest).
         watching = command == "status" and not settings.problems_for_watching(config)
         if store is not None and twilio is not None and watching:
-            from bot import slack  # only here: Slack's libraries are slow to import
+            from bot import slack_poster  # only here: Slack's libraries are slow to import
             from bot.poller import Poller
 
-            poster = slack.Poster(slack.web_client(config))
+            poster = slack_poster.Poster(slack_poster.web_client(config))
             service.poller = Poller(config, store, twilio, poster, curated)
         return await commands.answer(f"{command} {arguments}", service)
     finally:
@@ -208,12 +204,12 @@ def poll(once: bool, config: settings.Settings) -> int:
 
 
 async def _poll(once: bool, config: settings.Settings) -> int:
-    from bot import slack
+    from bot import slack_poster
     from bot.poller import Poller
 
     store = Store(config.database_path)
     twilio = TwilioApi(config)
-    poster = slack.Poster(slack.web_client(config))
+    poster = slack_poster.Poster(slack_poster.web_client(config))
     try:
         curated = load_curated(curated_directory(), config.policy)
         poller = Poller(config, store, twilio, poster, curated)

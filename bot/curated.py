@@ -45,7 +45,10 @@ REQUIRED_KEYS = {
     "sources",
     "checked",
 }
-OPTIONAL_KEYS = {"retry_advice", "prevention", "escalation", "policy"}
+OPTIONAL_KEYS = {"retry_advice", "prevention", "escalation", "policy", "checked_against"}
+# What the check could read: Twilio's pages, or, where the code's page was not to be had,
+# the text of Twilio's error dictionary for it.
+CHECKED_AGAINST = ("pages", "dictionary")
 
 
 def twilio_link(code: int) -> str:
@@ -73,6 +76,7 @@ class Entry:
     prevention: tuple[str, ...] = ()
     escalation: str = ""
     policy: tuple[str, ...] = ()
+    checked_against: str = "pages"
 
     def shows_up(self) -> tuple[str, ...]:
         """Where the code is seen, one line each, true to who reports it and which way the
@@ -86,6 +90,11 @@ class Entry:
                 lines.append(
                     "An incoming message with status `failed`: Twilio received it and held "
                     "it back from your app"
+                )
+            elif place == "failed" and self.reporter == "carrier":
+                lines.append(
+                    "Message status `failed`: refused on its way to the carrier, so it never "
+                    "reached the handset"
                 )
             elif place == "failed":
                 lines.append("Message status `failed`: Twilio did not send it to any carrier")
@@ -144,6 +153,8 @@ def parse_entry(data: Mapping[str, Any], where: str, rules: Policy) -> Entry:
         values = data[key] if isinstance(data[key], list) else [data[key]]
         if bad := [v for v in values if v not in allowed]:
             raise fail(f"{key} has {bad}; allowed: {', '.join(allowed)}")
+    if data.get("checked_against", "pages") not in CHECKED_AGAINST:
+        raise fail(f"checked_against must be one of {', '.join(CHECKED_AGAINST)}")
     if data["retry"] not in RETRY:
         raise fail(f"retry must be one of {', '.join(RETRY)}")
     # An event that fails no message leaves nothing to retry, and only it.
@@ -198,6 +209,7 @@ def parse_entry(data: Mapping[str, Any], where: str, rules: Policy) -> Entry:
         prevention=tuple(data.get("prevention", ())),
         escalation=data.get("escalation", ""),
         policy=filled(data.get("policy", ())),
+        checked_against=data.get("checked_against", "pages"),
     )
 
 

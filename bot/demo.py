@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import commands, settings, slack
+from bot import commands, settings, slack_poster
 from bot.console_slack import ConsoleSlack
 from bot.curated import curated_directory, load_curated
 from bot.messages import utc
@@ -91,7 +91,12 @@ async def _watch(
     twilio = TwilioApi(config)
     curated = load_curated(curated_directory(), config.policy)
     poller = Poller(
-        config, store, twilio, slack.Poster(slack.web_client(config)), curated, lambda: now[0]
+        config,
+        store,
+        twilio,
+        slack_poster.Poster(slack_poster.web_client(config)),
+        curated,
+        lambda: now[0],
     )
     try:
         out("Demo: a simulated Twilio account, watched by the bot; one minute per cycle.")

@@ -108,7 +108,18 @@ def billing(entry: Entry) -> str:
                 "a $0.001 processing fee to most outbound ones."
             )
     if "undelivered" in entry.appears_as:
-        parts.append("An `undelivered` message is billed: delivery was attempted.")
+        if entry.reporter == "carrier":
+            parts.append("An `undelivered` message is billed: delivery was attempted.")
+        elif entry.reporter == "either":
+            parts.append(
+                "An `undelivered` message is billed as sent, whoever stopped it (Twilio says "
+                "so of blocked toll-free traffic)."
+            )
+        else:
+            parts.append(
+                "An `undelivered` message is normally billed as sent; the pages checked do "
+                "not say whether Twilio waives that when it stopped the message itself."
+            )
     return " ".join(parts) or "Not by itself: no message fails because of it."
 
 
@@ -121,13 +132,18 @@ def explain(
     asked only for a code the curated set lacks), then a pointer to Twilio's page."""
     if entry := curated.get(code):
         retry = RETRY[entry.retry]
+        if entry.direction == "inbound":
+            retry = "Nothing for you to send again: the message came in to your number"
         if entry.retry_advice:
             retry = f"{retry}. {entry.retry_advice}"
+        checked = f"checked {entry.checked.isoformat()}"
+        if entry.checked_against == "dictionary":
+            checked += " against Twilio's error dictionary (its page was not to be had)"
         return Explanation(
             code=code,
             title=entry.title,
             link=twilio_link(code),
-            source=f"this bot's knowledge base, checked {entry.checked.isoformat()}",
+            source=f"this bot's knowledge base, {checked}",
             meaning=entry.meaning,
             shows_up=entry.shows_up(),
             retry=retry,

@@ -170,8 +170,9 @@ def sender_advice(kind: str) -> str:
     if kind == "short code":
         return (
             "Sent from a short code. Besides a phone that is off or out of coverage, 30003 "
-            "from a short code often means the recipient's plan blocks short-code (premium) "
-            "messages: Twilio suggests reaching such recipients from a long code instead."
+            "from a short code may mean the recipient's plan does not take short-code "
+            "(premium) messages: their carrier can change that, or a Messaging Service that "
+            "also holds a long code can reach them from it."
         )
     if kind in ("long code", "toll-free"):
         return (

@@ -21,7 +21,6 @@ from typing import Any
 
 from bot import alerting, knowledge, spikes
 from bot.alerting import Incident, Step
-from bot.blocks import SLACK_USER_ID, render_incident
 from bot.curated import Entry
 from bot.errors import (
     BotError,
@@ -31,9 +30,10 @@ from bot.errors import (
     SlackUnavailable,
     WatcherBusy,
 )
+from bot.incident_blocks import SLACK_USER_ID, render_incident
 from bot.messages import Message, utc, when
 from bot.settings import Settings
-from bot.slack import Poster
+from bot.slack_poster import Poster
 from bot.spikes import Reading
 from bot.status import StatusReport
 from bot.store import Coverage, Store
@@ -240,7 +240,9 @@ class Poller:
         # as long as reads follow each other without a gap.
         held = self.store.coverage()
         start = held.since if held is not None and held.through >= since else since
-        if held is None:  # a database from before coverage was kept: its history counts
+        if held is None and mark is not None:
+            # A watcher ran here before coverage was kept: the history it stored counts.
+            # (Without a watermark, older messages were stored by `why` or a callback.)
             start = min(start, self.store.earliest_moment() or start)
         if pages >= MAX_PAGES and read >= PAGE_SIZE * MAX_PAGES:
             log.warning("more than %d messages since %s: the older ones were not read", read, since)
@@ -315,8 +317,11 @@ class Poller:
             shown = found[1] if found else None  # the reading its message shows
             reading = alerting.keep_samples(shown, reading)
             if step.tell_slack and alerting.worth_showing(shown, reading, current, step.incident):
-                incident = self.store.save_incident(step.incident, reading)
-                self._show(incident, reading, now, step.note)
+                note = step.note or alerting.catch_up_note(shown, step.incident, reading, now)
+                # Kept with the severity the message now shows, for the next comparison.
+                drawn = replace(reading, severity=step.incident.severity)
+                incident = self.store.save_incident(step.incident, drawn)
+                self._show(incident, drawn, now, note)
             else:
                 # The figures moved too little to be worth a reader's attention: the
                 # message keeps what it shows until something they would act on changes.
@@ -359,8 +364,10 @@ class Poller:
         now = self.clock()
         who = f"<@{user}>" if SLACK_USER_ID.fullmatch(user) else "someone"
         with self.store.atomic():
-            incident = self.store.save_incident(replace(incident, **changes))
-            self._show(incident, reading, now, f"{utc(now)}: {what} by {who}.")
+            changed = replace(incident, **changes)
+            drawn = replace(reading, severity=changed.severity)
+            incident = self.store.save_incident(changed, drawn)
+            self._show(incident, drawn, now, f"{utc(now)}: {what} by {who}.")
         return f"Done: the incident is {what}."
 
     async def deliver_queued(self) -> int:

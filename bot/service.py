@@ -118,7 +118,8 @@ class Service:
         code = fetched.error_code
         account: AccountErrors | None = None
         incident: IncidentNote | None = None
-        if code is not None:
+        # The account's counts are of outbound messages: an inbound code has none to compare.
+        if code is not None and fetched.direction != "inbound":
             if watched is not None:
                 until = min(now, watched.through)
                 account = account_view.account_from_counts(
@@ -132,6 +133,7 @@ class Service:
                 account = account_view.account_from_messages(
                     code, account_sample, ACCOUNT_SAMPLE, since, now
                 )
+        if code is not None:
             incident = self._incident_note(code, messages.when(fetched))
         return message_report.build_report(
             fetched,
@@ -170,6 +172,7 @@ class Service:
             opened_at=chosen.opened_at,
             resolved_at=chosen.resolved_at,
             peak_rate=chosen.peak_rate,
+            sent=sent,
             suspension=code == SUSPENDED_CODE,
         )
 

@@ -241,6 +241,8 @@ def _spark(code: int, counted: Tally) -> tuple[float | None, ...]:
 
 def history(hours: float) -> str:
     """How much history a baseline rests on, as people say it."""
+    if hours < 1:
+        return "under 1 h of history"
     if hours < 48:
         return f"{int(hours)} h of history"
     return f"{int(hours // 24)} days of history"

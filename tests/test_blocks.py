@@ -137,7 +137,7 @@ def test_an_incident_masks_numbers_and_mentions_only_who_acknowledged():
     from datetime import UTC, datetime, timedelta
 
     from bot.alerting import Incident
-    from bot.blocks import render_incident
+    from bot.incident_blocks import render_incident
     from bot.spikes import Reading
 
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

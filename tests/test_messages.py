@@ -94,7 +94,7 @@ def test_a_single_30003_gets_the_teams_retry_policy_after_the_sender():
 @pytest.mark.parametrize(
     ("sender", "kind", "says"),
     [
-        ("12345", "short code", "plan blocks short-code"),
+        ("12345", "short code", "plan does not take short-code"),
         ("+18005550100", "toll-free", "filtered long-code and toll-free traffic"),
         ("+15005550006", "long code", "filtered long-code and toll-free traffic"),
         ("ACME", "alphanumeric", None),
@@ -150,15 +150,24 @@ def test_the_watchers_counts_cover_the_whole_span():
 
 
 def test_an_incident_on_the_code_is_part_of_the_report():
-    opened = NOW - timedelta(minutes=50)
-    over = IncidentNote(30003, "critical", opened, NOW - timedelta(minutes=20), 0.165)
+    opened, closed = NOW - timedelta(minutes=50), NOW - timedelta(minutes=20)
+    over = IncidentNote(30003, "critical", opened, closed, 0.165, sent=NOW - timedelta(minutes=40))
     text = report(msg(1), incident=over).sections()[-1]
     assert text.heading == "Across the account"
     assert text.items == (
         "This message was sent during an incident on 30003, from 2026-11-23 11:10 UTC to "
         "11:40 UTC, peaking at 16.5%.",
     )
-    still = IncidentNote(30002, "critical", opened, None, 0.0, suspension=True)
+    # Sent in the minutes whose failures opened it: not "during" it.
+    early = IncidentNote(
+        30003, "critical", opened, closed, 0.165, sent=opened - timedelta(minutes=3)
+    )
+    assert report(msg(1), incident=early).sections()[-1].items == (
+        "This message was sent 3 min before the watcher opened an incident on 30003 "
+        "(2026-11-23 11:10 UTC to 11:40 UTC, peaking at 16.5%), among the failures that "
+        "opened it.",
+    )
+    still = IncidentNote(30002, "critical", opened, None, 0.0, sent=NOW, suspension=True)
     assert report(msg(1), incident=still).sections()[-1].items == (
         "An incident on 30002 is open: critical, since 2026-11-23 11:10 UTC. "
         "See the alert channel.",

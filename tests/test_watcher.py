@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import app as bot_app
-from bot import cli, settings, slack
+from bot import cli, settings, slack_poster
 from bot.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
 from bot.curated import curated_directory, load_curated
 from bot.errors import TwilioUnavailable, WatcherBusy
+from bot.messages import Message
 from bot.poller import Poller
 from bot.service import Service
 from bot.simulator import Fault as TwilioFault
@@ -60,7 +61,7 @@ class World:
             self.settings,
             self.store,
             self.twilio,
-            slack.Poster(slack.web_client(self.settings)),
+            slack_poster.Poster(slack_poster.web_client(self.settings)),
             load_curated(curated_directory(), POLICY),
             clock=lambda: self.now,
         )
@@ -215,7 +216,9 @@ async def test_a_suspension_alert_states_the_account_not_a_rate_and_ends_with_it
     assert header(resolved) == "✅ Resolved: 30002 Account suspended"
     assert "*Account status*\nactive again" in texts(resolved["blocks"])
     [note] = posts(fake_slack, thread=True)
-    assert note["text"].endswith("resolved after 1 min: the account is active again.")
+    assert note["text"].endswith(
+        "resolved after 1 min: the account is active and no message fails with 30002."
+    )
     assert world.store.open_incidents() == []
 
 
@@ -734,3 +737,71 @@ async def test_a_baseline_younger_than_a_week_says_how_much_history_it_has(
     assert "*Baseline (23 h of history)*\n1.0%" in texts(alert["blocks"])
     report = await world.poller.status()
     assert any("baseline 1.0% over 23 h of history" in line for line in report.sections()[0].items)
+
+
+async def test_an_escalation_while_muted_is_shown_when_the_mute_runs_out(
+    world, scenario, fake_slack
+):
+    """Review of issue 13: the message kept the old severity after the mute ended."""
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 90, 5)
+    failing(scenario, 7, 4)
+    await world.cycle()
+    [incident] = world.store.open_incidents()
+    await world.poller.mute(incident.id, "U0ONCALL", 1)
+    await world.poller.deliver_queued()
+    failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
+    await world.cycle(minutes_later=1)  # critical now, but muted: no edit
+    assert "Muted until" in json.dumps(fake_slack.calls("chat.update")[-1]["blocks"])
+    edits = len(fake_slack.calls("chat.update"))
+    for cycle in range(6):  # still spiking, as flat as it gets; the mute ends in the last
+        failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=10))
+        send(scenario, 140, 0.5, at=world.now + timedelta(minutes=10))
+        await world.cycle(minutes_later=10)
+        if cycle < 5:
+            assert len(fake_slack.calls("chat.update")) == edits
+    latest = fake_slack.calls("chat.update")[-1]
+    assert header(latest).startswith("🔴 Critical: 30003")
+    assert "Muted until" not in json.dumps(latest["blocks"])
+    notes = [n["text"] for n in posts(fake_slack, thread=True)]
+    assert any("after the mute, critical" in n for n in notes)
+
+
+async def test_coverage_is_what_the_watcher_read_without_a_gap(world, scenario):
+    """Messages `why SM…` stored before the first cycle are not history the watcher read;
+    a gap longer than the reads restarts the span."""
+    old = world.now - timedelta(days=6)
+    world.store.save_messages(
+        [
+            Message(
+                "SM" + "1" * 32,
+                "delivered",
+                "+12025550100",
+                "+15005550006",
+                "outbound-api",
+                date_created=old,
+                date_sent=old,
+            )
+        ]
+    )
+    send(scenario, 10, 5)
+    await world.cycle()
+    held = world.store.coverage()
+    assert held is not None and held.since == world.now - world.settings.backfill
+    assert held.through == world.now
+    await world.cycle(minutes_later=1)
+    assert world.store.coverage().since == held.since  # contiguous: the span grows
+    await world.cycle(minutes_later=3 * 24 * 60)  # down for three days, longer than a backfill
+    after = world.store.coverage()
+    assert after.since == world.now - world.settings.backfill and after.through == world.now
+
+
+def test_coverage_is_current_only_while_cycles_keep_coming():
+    from bot.store import Coverage
+
+    now = NOW
+    held = Coverage(now - timedelta(hours=3), now - timedelta(minutes=2), 60)
+    assert held.covers(now - timedelta(hours=1), now)
+    assert not held.covers(now - timedelta(hours=4), now)  # older than what was read
+    late = Coverage(now - timedelta(hours=3), now - timedelta(minutes=4), 60)
+    assert not late.covers(now - timedelta(hours=1), now)  # two cycles and a minute missed
