@@ -202,6 +202,11 @@ def _advice(
     if code == policy.STREAK_CODE:
         if found := sender_advice(sender_kind(message.from_)):
             advice.append(found)
+        if not policy.streak_advice(streak, rules):  # a long run is past a test send
+            advice.append(
+                "Twilio's first step: send one more test message through the API, to rule "
+                "out a one-time fault downstream."
+            )
         advice.append(policy.streak_advice(streak, rules) or policy.retry_advice(rules))
     # Seed 003: through a Messaging Service, API errors such as 21610 or 21703 arrive late.
     if (

@@ -159,9 +159,10 @@ def _country_name(region: str) -> str:
 LINE_TYPES: dict[str, tuple[str, str]] = {
     "mobile": (
         "mobile",
-        "A mobile number: it can receive SMS. If messages to it fail with 30003, the phone "
-        "was off or out of coverage, or, from a short code, the plan may block short-code "
-        "messages; carriers also report filtered long-code and toll-free traffic that way.",
+        "A mobile number: it can receive SMS. If messages to it fail with 30003, look at the "
+        "sender first: from a short code, the plan may not take short-code messages; from a "
+        "long code or toll-free number, a carrier may be filtering the traffic; from any "
+        "sender, the phone may have been off or out of coverage.",
     ),
     "landline": (
         "landline",

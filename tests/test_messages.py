@@ -82,6 +82,7 @@ def test_the_streak_limit_and_days_come_from_the_policy():
 def test_a_single_30003_gets_the_teams_retry_policy_after_the_sender():
     r = report(msg(1), [msg(60, "delivered", None)])
     assert r.advice[0].startswith("Sent from a long code number.")
+    assert r.advice[1].startswith("Twilio's first step: send one more test message")
     assert r.advice[-1] == (
         "Team policy: retry no sooner than 30 minutes after the failure, and at most 3 times."
     )

@@ -197,8 +197,8 @@ def test_more_than_three_in_a_row_is_the_same_policy_as_in_the_message_report():
 
 def test_a_mobile_numbers_30003_meaning_names_the_sender_types():
     [sms, _history] = report(lookup()).sections()
-    assert "from a short code, the plan may block short-code messages" in sms.items[0]
-    assert "long-code and toll-free traffic" in sms.items[0]
+    assert "look at the sender first: from a short code" in sms.items[0]
+    assert "long code or toll-free number, a carrier may be filtering" in sms.items[0]
 
 
 def test_history_without_a_streak_has_no_warning():
