@@ -110,6 +110,23 @@ def _poller(
     return poller
 
 
+HEALTHZ_FIELDS = (
+    "started_at",
+    "last_started",
+    "last_finished",
+    "last_success",
+    "last_duration_seconds",
+    "cycles",
+    "account_status",
+    "lag_seconds",
+    "pending_posts",
+    "refused_posts",
+    "slack_outage",
+    "twilio_faults",
+    "twilio_gave_up",
+)
+
+
 async def healthz(request: web.Request) -> web.Response:
     """200 while all is well; 503 when the poller has not finished a cycle for three
     intervals, so a platform's health check can restart a stuck process. Slack refusing
@@ -127,7 +144,13 @@ async def healthz(request: web.Request) -> web.Response:
     poller = request.app.get(POLLER)
     if poller is not None:
         health = poller.health
-        body["poller"] = asdict(health)
+        # Status and counts only: what went wrong, with the channel or account it names,
+        # is for `/twilio status`, which only a signed request reaches.
+        shown = asdict(health)
+        watcher: dict[str, object] = {name: shown[name] for name in HEALTHZ_FIELDS}
+        watcher["last_cycle_failed"] = health.last_error is not None
+        watcher["slack_needs_fix"] = health.slack_problem is not None
+        body["poller"] = watcher
         if health.stalled(time.time(), settings.poll_interval_seconds):
             body["status"] = "poller stalled"
             return web.json_response(body, status=503)

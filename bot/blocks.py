@@ -14,6 +14,7 @@ from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section, source_label
 from bot.message_report import MessageReport
 from bot.numbers import NumberReport
+from bot.privacy import mask_numbers_in, mask_written_numbers
 from bot.status import StatusReport
 
 Block = dict[str, Any]
@@ -51,6 +52,13 @@ def render(
 ) -> tuple[str, list[Block]]:
     """(fallback text, blocks) for an answer; `prefix` is the command users type;
     `masked` hides phone numbers, for anything posted where others can read it."""
+    if masked:
+        # Every field, not only To and From: Twilio's own error text can carry a number.
+        if isinstance(answer, MessageReport):
+            text, blocks = render_report(answer, prefix, masked=True)
+        else:
+            text, blocks = render(answer, prefix)
+        return _mask(text), _mask(blocks)
     if isinstance(answer, Usage):
         return render_usage(answer, prefix)
     if isinstance(answer, Notice):
@@ -62,6 +70,17 @@ def render(
     if isinstance(answer, StatusReport):
         return fallback(answer.heading), document(answer.heading, answer.facts(), answer.sections())
     return render_explanation(answer, prefix)
+
+
+def _mask(value: Any) -> Any:
+    """`value` with every phone number in its strings masked, however written."""
+    if isinstance(value, str):
+        return mask_written_numbers(mask_numbers_in(value))
+    if isinstance(value, dict):
+        return {key: _mask(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_mask(inner) for inner in value]
+    return value
 
 
 def render_report(report: MessageReport, prefix: str, masked: bool) -> tuple[str, list[Block]]:

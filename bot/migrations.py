@@ -167,6 +167,12 @@ def _mark_posts_sending(db: "sqlite_utils.Database") -> None:
     db.table("outbox").add_column("sending", int)
 
 
+def _remember_clicks(db: "sqlite_utils.Database") -> None:
+    # One row per button click handled, so a click Slack (or anyone) sends again is
+    # recognised and has no second effect.
+    db.execute("create table if not exists clicks (key text primary key, at text not null)")
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -176,4 +182,5 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0006_moments", _index_moments),
     ("0007_hours", _roll_up_hours),
     ("0008_outbox_sending", _mark_posts_sending),
+    ("0009_clicks", _remember_clicks),
 ]

@@ -37,6 +37,7 @@ SAMPLE_SECONDS = 30  # how long one read of the account's last hour serves every
 HISTORY_PAGE = 50
 LOOKUP_CACHE = timedelta(days=numbers.CACHE_DAYS)
 LOOKUP_LIMIT_WINDOW = timedelta(hours=1)
+CLICK_MEMORY = timedelta(days=1)
 NOT_CONFIGURED = (
     "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
     "(or TWILIO_API_KEY and TWILIO_API_SECRET)."
@@ -280,6 +281,14 @@ class Service:
                 "and the Twilio settings) to watch the account."
             )
         return await self.poller.status()
+
+    def first_click(self, key: str) -> bool:
+        """Whether a button click is new: a replay of one already handled has no effect.
+        Clicks are remembered for a day; Slack's own retries come within seconds."""
+        if self.store is None:
+            return True
+        now = self.clock()
+        return self.store.first_click(key, now, now - CLICK_MEMORY)
 
     async def deliver_changes(self) -> None:
         """Send what an incident button queued, when this process is the watcher."""

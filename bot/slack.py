@@ -103,6 +103,23 @@ ACTIONS = (
 
 
 @runtime_checkable
+class Clicks(Protocol):
+    def first_click(self, key: str) -> bool: ...
+
+
+REPLAYED = Notice("That click was handled already; nothing was done again.")
+
+
+def _replayed(body: dict[str, Any], context: object) -> bool:
+    """Whether this click was handled before: Slack gives each interaction its own
+    trigger_id, so a second request with the same one is a replay."""
+    trigger = body.get("trigger_id")
+    if not isinstance(trigger, str) or not trigger or not isinstance(context, Clicks):
+        return False
+    return not context.first_click(f"{_action_value(body, 'action_id')}:{trigger}")
+
+
+@runtime_checkable
 class Incidents(Protocol):
     async def incident_action(self, action: str, incident_id: str, user: str) -> str: ...
 
@@ -125,16 +142,19 @@ def _share_listener(settings: Settings, context: Context) -> Callable[..., Await
     """ "Share in channel": the same report, numbers masked, posted for everyone to read."""
 
     async def on_share(body: dict[str, Any], respond: AsyncRespond | None) -> None:
-        sid = str((body.get("actions") or [{}])[0].get("value", ""))
+        sid = _action_value(body)
         refused = commands.refusal(
-            body.get("user", {}).get("id", ""),
-            body.get("channel", {}).get("id", ""),
+            _id_of(body, "user"),
+            _id_of(body, "channel"),
             settings.allowed_users,
             settings.allowed_channels,
         )
-        if refused or sid_problem(sid):
-            notice = refused or Notice("That button no longer carries a valid Message SID.")
-            await _reply(respond, notice, masked=False)
+        if refused is None and sid_problem(sid):
+            refused = Notice("That button no longer carries a valid Message SID.")
+        if refused is None and _replayed(body, context):
+            refused = REPLAYED
+        if refused is not None:
+            await _reply(respond, refused, masked=False)
             return
         # The same path as `/twilio why SM…`, so a Twilio fault reads the same way.
         answer = await _safely(commands.answer(f"why {sid}", context), f"share {sid}")
@@ -147,11 +167,11 @@ def _lookup_listener(settings: Settings, context: Context) -> Callable[..., Awai
     """ "Look up this number": `/twilio lookup` for the number the button carries."""
 
     async def on_lookup(body: dict[str, Any], respond: AsyncRespond | None) -> None:
-        number = str((body.get("actions") or [{}])[0].get("value", ""))
-        user = body.get("user", {}).get("id", "")
+        number = _action_value(body)
+        user = _id_of(body, "user")
         answer = commands.refusal(
             user,
-            body.get("channel", {}).get("id", ""),
+            _id_of(body, "channel"),
             settings.allowed_users,
             settings.allowed_channels,
         ) or await _safely(commands.answer(f"lookup {number}", context, user), "lookup button")
@@ -167,10 +187,12 @@ def _incident_listener(
     private word (or, for samples, the sample messages with their full numbers)."""
 
     async def on_incident(body: dict[str, Any], respond: AsyncRespond | None) -> None:
-        incident_id = str((body.get("actions") or [{}])[0].get("value", ""))
-        user = body.get("user", {}).get("id", "")
+        incident_id = _action_value(body)
+        user = _id_of(body, "user")
         # The alert channel need not be one where commands are allowed: users only.
         refused = commands.refusal(user, "", settings.allowed_users, frozenset())
+        if refused is None and action != "samples" and _replayed(body, context):
+            refused = REPLAYED
         if refused is None and isinstance(context, Incidents):
             try:
                 refused = Notice(await context.incident_action(action, incident_id, user))
@@ -187,6 +209,23 @@ def _incident_listener(
                 log.exception("the edit after incident button %s was not sent", action)
 
     return on_incident
+
+
+def _id_of(body: dict[str, Any], key: str) -> str:
+    """The `id` of the payload's user or channel, or "" when it is not there as Slack
+    sends it (null, a bare string): an allowlist then refuses, and nothing raises."""
+    found = body.get(key)
+    value = found.get("id") if isinstance(found, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _action_value(body: dict[str, Any], field: str = "value") -> str:
+    """The clicked button's value (or another field), or "" when the payload has none a
+    button would send."""
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    value = first.get(field) if isinstance(first, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 async def _safely(answer: Awaitable[Answer], what: str) -> Answer:
@@ -320,7 +359,13 @@ def events_handler(
             # Bolt reads the body before it checks the signature: a `payload` that is not
             # JSON fails here, and would be a 500.
             return await to_aiohttp_response(_malformed(exc))
-        return await to_aiohttp_response(await app.async_dispatch(bolt_request))
+        try:
+            response = await app.async_dispatch(bolt_request)
+        except MALFORMED as exc:
+            # Bolt reads a payload's fields while matching listeners, and again in its own
+            # error handler: `"actions": []` or null raises from both, a 500 but for this.
+            response = _malformed(exc)
+        return await to_aiohttp_response(response)
 
     return handle_events
 

@@ -218,6 +218,15 @@ class Store:
         assert uses.last_rowid is not None
         return uses.last_rowid
 
+    def first_click(self, key: str, at: datetime, forget_before: datetime) -> bool:
+        """Record a button click; False when it was recorded already (a replay)."""
+        with self.db.atomic():
+            self.db.execute("delete from clicks where at < ?", [_iso(forget_before)])
+            added = self.db.execute(
+                "insert or ignore into clicks (key, at) values (?, ?)", [key, _iso(at)]
+            ).rowcount
+        return added == 1
+
     def remove_lookup_use(self, use: int) -> None:
         """Take back a use whose lookup never happened (Twilio failed), so it is not charged."""
         with self.db.atomic():

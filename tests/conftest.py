@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -100,6 +101,9 @@ async def client(fake_slack: FakeSlack, tmp_path, aiohttp_client) -> TestClient:
     return await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path)))
 
 
+_TRIGGERS = itertools.count(1)  # Slack gives every interaction its own trigger_id
+
+
 def slash_command(text: str, response_url: str, **fields: str) -> str:
     form = {
         "token": "deprecated-verification-token",
@@ -110,7 +114,7 @@ def slash_command(text: str, response_url: str, **fields: str) -> str:
         "command": "/twilio",
         "text": text,
         "response_url": response_url,
-        "trigger_id": "1.2.3",
+        "trigger_id": f"{next(_TRIGGERS)}.1.1",
         "api_app_id": "A0001",
         **fields,
     }
@@ -118,9 +122,15 @@ def slash_command(text: str, response_url: str, **fields: str) -> str:
 
 
 def button_click(
-    action_id: str, value: str, response_url: str, user: str = "U0001", channel: str = "C0001"
+    action_id: str,
+    value: str,
+    response_url: str,
+    user: str = "U0001",
+    channel: str = "C0001",
+    trigger_id: str = "",
 ) -> str:
-    """The form body Slack posts when someone clicks one of the bot's buttons."""
+    """The form body Slack posts when someone clicks one of the bot's buttons; each click
+    its own trigger_id, as Slack gives it, unless one is given (a replay)."""
     payload = {
         "type": "block_actions",
         "team": {"id": "T0001"},
@@ -128,7 +138,7 @@ def button_click(
         "channel": {"id": channel},
         "api_app_id": "A0001",
         "token": "x",
-        "trigger_id": "1.2.3",
+        "trigger_id": trigger_id or f"{next(_TRIGGERS)}.2.3",
         "response_url": response_url,
         "actions": [
             {

@@ -4,9 +4,10 @@ channel, mention someone or make a link in what the bot writes back."""
 
 import asyncio
 import json
+import logging
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from bot import app as bot_app
 from bot import commands, curated
 from bot import settings as bot_settings
-from bot.blocks import render
+from bot.blocks import ACK_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID, render
 from bot.commands import Notice, Usage
 from bot.curated import curated_directory, load_curated
 from bot.scenario import Scenario
@@ -242,3 +243,37 @@ async def test_a_button_with_a_hostile_value_gets_a_plain_answer(client, fake_sl
     await fake_slack.wait_for(lambda: fake_slack.calls("response/b"))
     [reply] = fake_slack.calls("response/b")
     assert_safe(reply["text"], reply["blocks"])
+
+
+def odd_click(change: dict[str, Any], response_url: str, action_id: str = SHARE_ACTION_ID) -> str:
+    """A signed button click whose payload Slack would never send in this shape."""
+    body = button_click(action_id, "SM" + "a" * 32, response_url)
+    payload = json.loads(parse_qs(body)["payload"][0])
+    payload.update(change)
+    return urlencode({"payload": json.dumps(payload)})
+
+
+@pytest.mark.parametrize("actions", [[], None, "share", [None], [{"value": None}]])
+async def test_a_click_without_a_usable_action_is_a_400(client, fake_slack, actions, caplog):
+    """Issue 14, item 6: `"actions": []` or null was a 500 with a traceback."""
+    body = odd_click({"actions": actions}, fake_slack.response_url("none"))
+    status = await post_signed(client, body)
+    assert status in (200, 400)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"user": None}, {"user": "U0001"}, {"channel": None}, {"channel": "C0001"}, {"user": {}}],
+)
+@pytest.mark.parametrize("action_id", [SHARE_ACTION_ID, LOOKUP_ACTION_ID, ACK_ACTION_ID])
+async def test_a_click_from_an_odd_user_or_channel_gets_a_clear_answer(
+    client, fake_slack, change, action_id, caplog
+):
+    name = f"odd-{action_id}-{len(fake_slack.received)}"
+    body = odd_click(change, fake_slack.response_url(name), action_id)
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls(f"response/{name}"))
+    [reply] = fake_slack.calls(f"response/{name}")
+    assert "went wrong on the bot's side" not in reply["text"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -202,7 +202,7 @@ async def test_healthz_says_what_slack_needs_fixed(
     body = await response.json()
     assert response.status == 200  # a restart would not fix it
     assert body["status"] == "needs attention"
-    assert body["poller"]["slack_problem"].startswith("The bot is not a member of channel")
+    assert body["poller"]["slack_needs_fix"] is True  # what to fix: in /twilio status
 
 
 async def test_an_answer_cut_short_holds_the_post_like_a_5xx(world, scenario, fake_slack):

@@ -570,7 +570,9 @@ async def test_healthz_stays_200_while_twilio_fails(
     response = await client.get("/healthz")
     body = await response.json()
     assert response.status == 200
-    assert "Twilio had an internal error" in body["poller"]["last_error"]
+    assert body["poller"]["last_cycle_failed"] is True
+    facts = dict((await app_poller(client).status()).facts())
+    assert "Twilio had an internal error" in facts["Last error"]
 
 
 async def test_a_second_poller_on_the_same_database_stands_by(world, scenario, fake_slack):
@@ -805,3 +807,39 @@ def test_coverage_is_current_only_while_cycles_keep_coming():
     assert not held.covers(now - timedelta(hours=4), now)  # older than what was read
     late = Coverage(now - timedelta(hours=3), now - timedelta(minutes=4), 60)
     assert not late.covers(now - timedelta(hours=1), now)  # two cycles and a minute missed
+
+
+async def test_a_replayed_mute_click_mutes_once(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    failing(scenario, 1, 2, code=30002)
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+    [action_id] = [a for a in MUTE_ACTION_IDS if MUTE_ACTION_IDS[a] == 1]
+    value = incident_buttons(posts(fake_slack)[0])[action_id]
+    for name in ("first", "copy"):
+        url = fake_slack.response_url(name)
+        body = button_click(action_id, value, url, user="U0ONCALL", trigger_id="7.7.7")
+        assert await post_signed(client, body) == 200
+        await fake_slack.wait_for(lambda name=name: fake_slack.calls(f"response/{name}"))
+    assert fake_slack.calls("response/first")[0]["text"] == "Done: the incident is muted for 1 h."
+    assert fake_slack.calls("response/copy")[0]["text"].startswith("That click was handled")
+    await fake_slack.wait_for(lambda: posts(fake_slack, thread=True))
+    assert [n["text"].split(": ", 1)[1] for n in posts(fake_slack, thread=True)] == [
+        "muted for 1 h by <@U0ONCALL>."
+    ]
+
+
+async def test_healthz_tells_status_and_counts_never_identifiers(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    """Issue 14, item 9: /healthz, open to anyone, showed the Account SID and channel ID."""
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    fake_slack.inject(Fault("chat.postMessage", error="channel_not_found", times=10_000))
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    await fake_slack.wait_for(lambda: len(fake_slack.calls("chat.postMessage")) >= 2)
+    text = await (await client.get("/healthz")).text()
+    assert ACCOUNT_SID not in text and CHANNEL not in text
+    assert json.loads(text)["poller"]["slack_needs_fix"] is True
+    facts = dict((await app_poller(client).status()).facts())
+    assert CHANNEL in facts["Slack needs a fix"]

@@ -1,6 +1,7 @@
 """`/twilio why SM…` and `python -m bot why SM…` against the simulator, end to end."""
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -201,3 +202,44 @@ async def test_a_message_the_store_knows_has_its_history_asked_with_the_fetch(
     assert not fake_slack.calls("response/again")
     await fake_slack.wait_for(lambda: fake_slack.calls("response/again"))
     assert f"Message {sid} · undelivered" in texts(fake_slack.calls("response/again")[0]["blocks"])
+
+
+async def test_a_replayed_share_click_posts_once(live, fake_slack, scenario):
+    """Issue 14, item 7: four copies of one signed "Share in channel" click posted four
+    times. Slack gives each click its own trigger_id; a copy carries the same one."""
+    sid = scenario.add_message(
+        ACCOUNT_SID, to=RECIPIENT, status="undelivered", error_code=30003
+    ).sid
+    body = button_click(SHARE_ACTION_ID, sid, fake_slack.response_url("share"), trigger_id="9.9.9")
+    for _ in range(4):
+        assert await post_signed(live, body) == 200
+    await fake_slack.wait_for(lambda: len(fake_slack.calls("response/share")) == 4)
+    replies = fake_slack.calls("response/share")
+    assert [r["response_type"] for r in replies].count("in_channel") == 1
+    assert [r["text"] for r in replies].count(
+        "That click was handled already; nothing was done again."
+    ) == 3
+    other = button_click(SHARE_ACTION_ID, sid, fake_slack.response_url("again"))
+    assert await post_signed(live, other) == 200  # a new click shares again
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/again"))
+    assert fake_slack.calls("response/again")[0]["response_type"] == "in_channel"
+
+
+async def test_a_shared_report_masks_numbers_in_every_field(live, fake_slack, scenario):
+    """Issue 14, item 8: Twilio's error text for a code with no curated title was posted
+    to the channel with the full number in it."""
+    sid = scenario.add_message(
+        ACCOUNT_SID,
+        to=RECIPIENT,
+        status="failed",
+        error_code=63016,
+        error_message=f"Failed to send freeform message to {RECIPIENT} (+1 202 555 0157)",
+    ).sid
+    body = button_click(SHARE_ACTION_ID, sid, fake_slack.response_url("shared"))
+    assert await post_signed(live, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/shared"))
+    [reply] = fake_slack.calls("response/shared")
+    assert reply["response_type"] == "in_channel"
+    everything = json.dumps(reply, ensure_ascii=False)
+    assert "2025550156" not in everything and "555 0157" not in everything
+    assert "63016 · Failed to send freeform message to +1•••" in texts(reply["blocks"])
