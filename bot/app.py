@@ -150,7 +150,11 @@ async def healthz(request: web.Request) -> web.Response:
         watcher: dict[str, object] = {name: shown[name] for name in HEALTHZ_FIELDS}
         watcher["last_cycle_failed"] = health.last_error is not None
         watcher["slack_needs_fix"] = health.slack_problem is not None
+        watcher["database_failing"] = health.database_problem is not None
         body["poller"] = watcher
+        if health.database_problem:
+            body["status"] = "database failing"  # what and what to do: /twilio status, the log
+            return web.json_response(body, status=503)
         if health.stalled(time.time(), settings.poll_interval_seconds):
             body["status"] = "poller stalled"
             return web.json_response(body, status=503)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.migrations import iso
+from bot.sqlite_faults import guard
 
 if TYPE_CHECKING:  # only the store imports sqlite-utils; this module just gets its Database
     import sqlite_utils
@@ -31,6 +32,7 @@ class Outgoing:
     attempts: int
 
 
+@guard
 class Outbox:
     def __init__(self, db: "sqlite_utils.Database") -> None:
         self.db = db

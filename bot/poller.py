@@ -28,6 +28,7 @@ from bot.errors import (
     SlackMisconfigured,
     SlackRejected,
     SlackUnavailable,
+    StoreError,
     WatcherBusy,
 )
 from bot.incident_blocks import SLACK_USER_ID, render_incident
@@ -68,6 +69,7 @@ class Health:
     refused_posts: int = 0  # given up on after Slack refused them again and again
     slack_problem: str | None = None  # what a person must fix before Slack takes posts
     slack_outage: bool = False  # posts wait because Slack failed or was not Slack
+    database_problem: str | None = None  # the database fails: what, and what to do
     last_success: float | None = None
     twilio_faults: int = 0  # since the start: 429/5xx/timeouts/unreadable answers, retried
     twilio_gave_up: int = 0  # since the start: requests that failed every attempt
@@ -136,7 +138,14 @@ class Poller:
 
     async def cycle_safely(self) -> CycleResult | None:
         try:
-            return await self.cycle()
+            result = await self.cycle()
+            self.health.database_problem = None
+            return result
+        except StoreError as exc:
+            # Loud, and in health: no cycle can do anything until someone acts.
+            log.error("poll cycle failed: %s", exc)
+            self.health.last_error = self.health.database_problem = str(exc)
+            self.health.last_finished = time.time()
         except BotError as exc:
             log.warning("poll cycle failed: %s", exc)
         except Exception as exc:

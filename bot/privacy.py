@@ -116,15 +116,23 @@ class RejectionLog:
         self.last, self.unsaid = now, 0
 
 
+WHOLE_WORD_BELOW = 8  # characters: a secret this short is redacted only as a whole word
+
+
 class Redactor(logging.Filter):
     """For the bot's log handler: whoever logged a record (the bot, or a library at DEBUG
     logging a request), its secrets become `[secret]` and its phone numbers are masked."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # One pass, longest first: a secret containing another is replaced whole.
+        # One pass, longest first: a secret containing another is replaced whole. A very
+        # short one (a test's `s`) only where it stands alone, or every word would break.
         found = sorted({s for s in secrets if s}, key=len, reverse=True)
-        self.secrets = re.compile("|".join(map(re.escape, found))) if found else None
+        alternatives = [
+            re.escape(s) if len(s) >= WHOLE_WORD_BELOW else rf"(?<![\w-]){re.escape(s)}(?![\w-])"
+            for s in found
+        ]
+        self.secrets = re.compile("|".join(alternatives)) if found else None
 
     def redact(self, text: str) -> str:
         if self.secrets is not None:

@@ -243,7 +243,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         if not 0 < port < 65536:
             raise ValueError
     except ValueError:
-        problems["PORT"] = f"PORT must be a port number, not {raw['PORT']!r}"
+        problems["PORT"] = f"PORT must be a port number, not {_shown(raw['PORT'])}"
     log_level = raw["LOG_LEVEL"].upper()
     if log_level not in LOG_LEVELS:
         problems["LOG_LEVEL"] = f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}"
@@ -257,7 +257,8 @@ def load(environ: Mapping[str, str]) -> Settings:
     region = raw["DEFAULT_REGION"].upper()
     if not known_region(region):
         problems["DEFAULT_REGION"] = (
-            f"DEFAULT_REGION must be a country code such as US or GB, not {region!r}"
+            "DEFAULT_REGION must be a country code such as US or GB, not "
+            f"{_shown(raw['DEFAULT_REGION'])}"
         )
     poll_interval = _number(raw, "POLL_INTERVAL_SECONDS", float, problems)
     codes = _codes(raw["ALERT_CODES"], problems)
@@ -286,7 +287,7 @@ def load(environ: Mapping[str, str]) -> Settings:
     lookups = raw["LOOKUPS_PER_USER_PER_HOUR"]
     if not (lookups.isascii() and lookups.isdigit()):
         problems["LOOKUPS_PER_USER_PER_HOUR"] = (
-            f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {lookups!r}"
+            f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {_shown(lookups)}"
         )
     if problems:
         raise SettingsError(list(problems.values()), tuple(problems))
@@ -374,6 +375,17 @@ def render_markdown() -> str:
     return "\n".join(rows)
 
 
+SHOWN_CHARS = 12  # a rejected value longer than this may be a secret pasted in the wrong place
+
+
+def _shown(value: str) -> str:
+    """A rejected value as a problem may quote it: a short, plain one as it is; anything
+    longer, or unusual, only by its length, since it may be a secret in the wrong setting."""
+    if len(value) <= SHOWN_CHARS and value.isprintable():
+        return repr(value)
+    return f"a value of {len(value)} characters (not shown)"
+
+
 def _number(
     raw: dict[str, str], name: str, kind: type[int] | type[float], problems: dict[str, str]
 ) -> float:
@@ -382,7 +394,7 @@ def _number(
     except ValueError:
         value = 0
     if not (0 < value < math.inf):  # also refuses nan
-        problems[name] = f"{name} must be a positive number, not {raw[name]!r}"
+        problems[name] = f"{name} must be a positive number, not {_shown(raw[name])}"
         value = 1
     return value
 
@@ -390,7 +402,9 @@ def _number(
 def _codes(value: str, problems: dict[str, str]) -> tuple[int, ...]:
     parts = [part.strip() for part in value.split(",") if part.strip()]
     if not parts or not all(p.isascii() and p.isdigit() and len(p) == 5 for p in parts):
-        problems["ALERT_CODES"] = f"ALERT_CODES must be 5-digit Twilio error codes, not {value!r}"
+        problems["ALERT_CODES"] = (
+            f"ALERT_CODES must be 5-digit Twilio error codes, not {_shown(value)}"
+        )
         return ()
     return tuple(dict.fromkeys(int(p) for p in parts))
 

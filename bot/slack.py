@@ -37,6 +37,7 @@ from bot.blocks import (
     render,
 )
 from bot.commands import Answer, Context, Notice
+from bot.errors import BotError
 from bot.message_report import MessageReport
 from bot.messages import sid_problem
 from bot.privacy import RejectionLog
@@ -46,6 +47,11 @@ from bot.slack_poster import WEB_API_TIMEOUT_SECONDS, retry_handlers
 log = logging.getLogger(__name__)
 
 SLASH_COMMAND = "/twilio"
+AUTH_FAILED = (
+    "Slack did not confirm this bot's token just now, so the command was not run. Slack "
+    "may be failing: try again in a minute. If it keeps happening, check SLACK_BOT_TOKEN "
+    "(the bot's log says what Slack answered)."
+)
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 # Waits before the second and third tries of an answer that response_url refused with a 5xx.
 ANSWER_RETRY_SECONDS = (1.0, 3.0)
@@ -56,6 +62,9 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
     # in the environment, it logs that the token "will be unused", which misleads.
     app = AsyncApp(
         logger=_bolt_logger(settings.log_level),
+        # What a user reads when Bolt's auth.test fails. Bolt's own says the app was
+        # uninstalled; most often Slack failed (a 5xx), and the next request tries again.
+        user_facing_authorize_error_message=AUTH_FAILED,
         token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
         # Socket Mode traffic is authenticated by the app token, not signed.
@@ -231,6 +240,10 @@ def _action_value(body: dict[str, Any], field: str = "value") -> str:
 async def _safely(answer: Awaitable[Answer], what: str) -> Answer:
     try:
         return await answer
+    except BotError as exc:
+        # Ours, worded for the reader: the database failing, Twilio not configured.
+        log.warning("%s failed: %s", what, exc)
+        return Notice(str(exc))
     except Exception:
         # A bug, not a user error: keep the traceback, tell the user briefly.
         log.exception("%s failed", what)

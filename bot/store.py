@@ -27,6 +27,7 @@ from bot.migrations import MIGRATIONS, MOMENT, iso
 from bot.numbers import Lookup
 from bot.outbox import Outbox
 from bot.spikes import Baseline, Reading
+from bot.sqlite_faults import database_problem, guard, translated
 
 COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
 
@@ -46,6 +47,7 @@ class Coverage:
         return self.since <= since and late <= 2 * self.interval_seconds + 60
 
 
+@guard
 class Store:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -62,11 +64,12 @@ class Store:
             self._migrate()
             self.outbox = Outbox(self.db)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot use the database {path} (DATABASE_PATH): {exc}") from exc
+            problem = database_problem(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+            raise StoreError(f"cannot use the database {path} (DATABASE_PATH): {problem}") from exc
 
     def atomic(self) -> AbstractContextManager[sqlite_utils.Database]:
         """One transaction for several calls (nested ones become savepoints)."""
-        return self.db.atomic()
+        return translated(self.db.atomic())
 
     def close(self) -> None:
         self._watcher.release()
@@ -171,7 +174,7 @@ class Store:
                         )
                     )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot store the status of {message.sid}: {exc}") from exc
+            raise StoreError(database_problem(exc)) from exc
         return True
 
     def messages_to(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
@@ -279,10 +282,15 @@ class Store:
         return {row["phone_number"]: row["carrier_name"] for row in rows}
 
     def prune_messages(self, before: datetime) -> int:
-        """Delete messages created before `before`; returns how many went."""
+        """Delete what holds a phone number and is older than `before` (RETENTION_DAYS):
+        messages by creation, looked-up numbers by lookup, and the lookup uses; returns
+        how many messages went."""
+        moment = _iso(before)
         with self.db.atomic():
-            cursor = self.db.execute("delete from messages where date_created < ?", [_iso(before)])
+            cursor = self.db.execute("delete from messages where date_created < ?", [moment])
             rollup.forget_before(self.db.conn, before)
+            self.db.execute("delete from lookups where looked_up_at < ?", [moment])
+            self.db.execute("delete from lookup_uses where at < ?", [moment])
         return cursor.rowcount
 
     def coverage(self) -> Coverage | None:

@@ -62,7 +62,27 @@ def test_a_secret_in_the_wrong_setting_is_not_echoed(capsys, tmp_path):
     assert cli.main(["status"], env | {"ALERT_CODES": token}) == 2
     err = capsys.readouterr().err
     assert token not in err
-    assert err.count("ALERT_CODES must be 5-digit Twilio error codes, not '[secret]'") == 2
+    assert (
+        err.count("ALERT_CODES must be 5-digit Twilio error codes, not a value of 22 characters")
+        == 2
+    )
+
+
+def test_a_secret_pasted_into_default_region_is_never_echoed(capsys, tmp_path):
+    """Issue 14, item 14: it was echoed upper-cased, which the redaction missed."""
+    secret = "q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3"  # a signing secret, in the wrong place
+    env = {"DATABASE_PATH": str(tmp_path / "b.db"), "SLACK_SIGNING_SECRET": secret}
+    assert cli.main(["lookup", "202 555 0156"], env | {"DEFAULT_REGION": secret}) == 2
+    err = capsys.readouterr().err
+    assert secret not in err and secret.upper() not in err
+    assert "DEFAULT_REGION must be a country code such as US or GB, not a value of 32" in err
+
+
+def test_a_very_short_secret_does_not_garble_the_messages(capsys, tmp_path):
+    env = {"DATABASE_PATH": str(tmp_path / "b.db"), "SLACK_SIGNING_SECRET": "s"}
+    assert cli.main(["status"], env | {"PORT": "sixty"}) == 2
+    err = capsys.readouterr().err
+    assert "PORT must be a port number, not 'sixty'" in err and "[secret]" not in err
 
 
 def test_a_setting_the_command_reads_must_be_mended_first(capsys, tmp_path):

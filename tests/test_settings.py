@@ -73,7 +73,7 @@ def test_every_unusable_value_is_named_at_once():
         )
     assert len(caught.value.problems) == 8
     assert [p.split(" ")[0] for p in caught.value.problems] == list(caught.value.names)
-    assert "DEFAULT_REGION must be a country code such as US or GB, not 'NARNIA'" in (
+    assert "DEFAULT_REGION must be a country code such as US or GB, not 'Narnia'" in (
         caught.value.problems
     )
 

@@ -296,3 +296,19 @@ async def test_a_stale_signature_is_told_apart_from_a_bad_one(
         assert await post_signed(client, body) == 401
     [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert "stale timestamp (900 s from this host's clock; check it)" in line
+
+
+async def test_slack_failing_auth_test_is_not_told_as_an_uninstalled_app(client, fake_slack):
+    """Issue 14, item 12: a Slack 500 on auth.test told the user to reinstall the app."""
+    from tests.fake_slack import Fault
+
+    fake_slack.inject(Fault("auth.test", status=500))
+    body = slash_command("why 30003", fake_slack.response_url("first"))
+    response = await client.post("/slack/events", data=body, headers=signed_headers(body))
+    said = await response.text()
+    assert "reinstall" not in said.lower() and "no longer available" not in said
+    assert "Slack may be failing: try again in a minute" in said
+    assert (
+        await post_signed(client, slash_command("why 30003", fake_slack.response_url("ok"))) == 200
+    )
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/ok"))  # auth.test tried again

@@ -269,3 +269,17 @@ def test_a_lease_write_that_fails_leaves_the_os_lock_free_for_the_next_try(tmp_p
     finally:
         writer.close()
         store.close()
+
+
+def test_retention_also_forgets_looked_up_numbers(tmp_path):
+    """Issue 14, item 11: lookups (numbers, carriers) outlived RETENTION_DAYS."""
+    store = Store(str(tmp_path / "bot.db"))
+    old, recent = NOW - timedelta(days=9), NOW - timedelta(days=1)
+    store.save_lookup(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
+    store.save_lookup(Lookup("+12025550101", True, carrier_name="New Wireless"), recent)
+    store.add_lookup_use("U0001", old, forget_before=old - timedelta(hours=1))
+    store.prune_messages(NOW - timedelta(days=8))
+    assert store.cached_lookup("+12025550100", NOW - timedelta(days=30)) is None
+    assert store.cached_lookup("+12025550101", NOW - timedelta(days=30)) is not None
+    assert store.lookup_uses("U0001", NOW - timedelta(days=30)) == []
+    store.close()

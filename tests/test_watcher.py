@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -843,3 +844,39 @@ async def test_healthz_tells_status_and_counts_never_identifiers(
     assert json.loads(text)["poller"]["slack_needs_fix"] is True
     facts = dict((await app_poller(client).status()).facts())
     assert CHANNEL in facts["Slack needs a fix"]
+
+
+async def test_a_full_disk_is_named_in_health_status_answers_and_the_log(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client, caplog
+):
+    """Issue 14, item 10: a full disk showed as 'poller stalled' with no error, and
+    commands said only 'Something went wrong'."""
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
+    poller = app_poller(client)
+    await poller.cycle_safely()
+    # SQLite's own way to a full disk: no page may be added to the file.
+    pages = poller.store.db.execute("PRAGMA page_count").fetchone()[0]
+    poller.store.db.execute(f"PRAGMA max_page_count = {pages}")
+    send(scenario, 3000, 1)
+    with caplog.at_level(logging.ERROR, logger="bot.poller"):
+        assert await poller.cycle_safely() is None
+    fix = "the disk holding DATABASE_PATH is full: free space on it"
+    assert fix in (poller.health.database_problem or "")
+    assert any(fix in r.getMessage() for r in caplog.records)
+    response = await client.get("/healthz")
+    assert response.status == 503
+    assert (await response.json())["status"] == "database failing"
+    # A command whose answer needs a write says what is wrong too, not "something".
+    poller.store.db.execute("PRAGMA query_only = ON")
+    body = slash_command(f"why {scenario.messages[-1].sid}", fake_slack.response_url("why"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/why"))
+    assert fake_slack.calls("response/why")[0]["text"] == (
+        "The bot's database is failing (attempt to write a readonly database): the "
+        "database is read-only to the bot: give its user write access."
+    )
+    poller.store.db.execute("PRAGMA query_only = OFF")
+    poller.store.db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    assert await poller.cycle_safely() is not None
+    assert poller.health.database_problem is None
+    assert (await client.get("/healthz")).status == 200
