@@ -14,7 +14,7 @@ from dataclasses import asdict
 
 from aiohttp import web
 
-from bot import slack, slack_poster, webhook
+from bot import numbers, slack, slack_poster, webhook
 from bot.curated import curated_directory, load_curated
 from bot.poller import Poller
 from bot.service import Service
@@ -66,11 +66,35 @@ def build(settings: Settings) -> web.Application:
             "/slack/events", slack.events_handler(bolt, settings.slack_signing_secret)
         )
 
+    async def start(_: web.Application) -> None:
+        log.info("%s", starting_line(settings, watching))
+        # Off the loop: /healthz and the first commands answer meanwhile.
+        await asyncio.to_thread(numbers.preload)
+
+    app.on_startup.append(start)
+
     async def close_store(_: web.Application) -> None:
         store.close()
 
     app.on_cleanup.append(close_store)
     return app
+
+
+def starting_line(settings: Settings, watching: bool) -> str:
+    """One line for the log as the bot starts: how it is reached, whether it watches, and
+    where its state is."""
+    if settings.socket_mode:
+        mode = f"Slack over Socket Mode; /healthz on {settings.host}:{settings.port}"
+    else:
+        mode = f"Slack over HTTP on {settings.host}:{settings.port} (/slack/events)"
+    if watching:
+        watch = (
+            f"watching the Twilio account every {settings.poll_interval_seconds:g} s, "
+            f"alerts to {settings.slack_alert_channel}"
+        )
+    else:
+        watch = "not watching (SLACK_ALERT_CHANNEL and the Twilio settings turn it on)"
+    return f"serving {mode}; {watch}; database {settings.database_path}"
 
 
 def _twilio_client(

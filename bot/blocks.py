@@ -68,7 +68,7 @@ def render(
     if isinstance(answer, NumberReport):
         return render_number(answer)
     if isinstance(answer, StatusReport):
-        return fallback(answer.heading), document(answer.heading, answer.facts(), answer.sections())
+        return render_status(answer)
     return render_explanation(answer, prefix)
 
 
@@ -103,6 +103,23 @@ def render_report(report: MessageReport, prefix: str, masked: bool) -> tuple[str
     return fallback(f"{report.heading}: {status}"), blocks
 
 
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")  # safe to put in a <@...> mention
+
+
+def render_status(report: StatusReport) -> tuple[str, list[Block]]:
+    blocks = document(report.heading, report.facts(), report.sections())
+    # Who acknowledged an incident, as a mention (as on the alert), not a raw ID.
+    for who in {i.acknowledged_by for i in report.incidents if i.acknowledged_by}:
+        if SLACK_USER_ID.fullmatch(who):
+            for block in blocks:
+                if "text" in block and block["type"] == "section":
+                    text = block["text"]["text"].replace(
+                        f"acknowledged by {who}", f"acknowledged by <@{who}>"
+                    )
+                    block["text"]["text"] = text
+    return fallback(report.heading), blocks
+
+
 def render_number(report: NumberReport) -> tuple[str, list[Block]]:
     blocks = document(report.heading, report.facts(), report.sections())
     line_type = report.line_type_name or "line type unknown"
@@ -135,9 +152,9 @@ def render_usage(usage: Usage, prefix: str) -> tuple[str, list[Block]]:
     lines = "\n".join(f"• {escape(line)}" for line in help_lines(prefix))
     blocks: list[Block] = []
     if usage.problem:
-        blocks.append(_section(escape(usage.problem)))
+        blocks.append(_section(escape(usage.said(prefix))))
     blocks.append(_section(f"*Usage*\n{lines}"))
-    return fallback(usage.problem or f"Usage: {prefix} help"), blocks
+    return fallback(usage.said(prefix) or f"Usage: {prefix} help"), blocks
 
 
 def document(heading: str, facts: list[tuple[str, str]], sections: list[Section]) -> list[Block]:

@@ -31,6 +31,25 @@ log = logging.getLogger(__name__)
 PROG = "python -m bot"
 
 
+# The commands only the terminal has (the others are commands.SUBCOMMANDS): the one
+# table for the parser and for `help`. (name, syntax, help)
+TERMINAL_ONLY = (
+    ("serve", "serve", "serve Slack (the default); watches too, with SLACK_ALERT_CHANNEL"),
+    ("poll", "poll [--once]", "watch the account and post alerts, without serving Slack"),
+    ("demo", "demo [--suspend]", "watch a simulated account: no credentials, no network"),
+    (
+        "simulate",
+        "simulate [--port N] [--spike] [--suspend]",
+        "serve the built-in Twilio simulator, and print the settings that point the bot at it",
+    ),
+    (
+        "knowledge",
+        "knowledge sync [--url URL] | import FILE",
+        "load Twilio's full error dictionary into the database",
+    ),
+)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
@@ -39,21 +58,30 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("serve", help="serve Slack (the default); watches too, with SLACK_ALERT_CHANNEL")
-    demo = sub.add_parser("demo", help="watch a simulated account: no credentials, no network")
-    demo.add_argument("--suspend", action="store_true", help="the account is suspended too")
-    poll = sub.add_parser("poll", help="watch the account and post alerts, without serving Slack")
-    poll.add_argument("--once", action="store_true", help="run exactly one cycle, then exit")
+    made = {name: sub.add_parser(name, help=text) for name, _, text in TERMINAL_ONLY}
+    made["demo"].add_argument("--suspend", action="store_true", help="the account is suspended too")
+    made["poll"].add_argument(
+        "--once", action="store_true", help="run exactly one cycle, then exit"
+    )
+    simulate = made["simulate"]
+    simulate.add_argument(
+        "--port", type=int, default=0, help="port to serve on (default: any free)"
+    )
+    simulate.add_argument("--spike", action="store_true", help="30003 fails 15 % of messages")
+    simulate.add_argument("--suspend", action="store_true", help="the account is suspended")
     for command in commands.SUBCOMMANDS:
         one = sub.add_parser(command.name, help=command.help)
         one.add_argument("args", nargs=argparse.REMAINDER, help=command.syntax)
-    knowledge = sub.add_parser("knowledge", help="load Twilio's full error dictionary")
-    actions = knowledge.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = made["knowledge"].add_subparsers(dest="action", metavar="ACTION", required=True)
     download = actions.add_parser("sync", help="download Twilio's dictionary into the database")
     download.add_argument("--url", default=DICTIONARY_URL, help="where to download it from")
     local = actions.add_parser("import", help="import a downloaded copy of the dictionary")
     local.add_argument("file", type=Path)
     return p
+
+
+def terminal_help_lines() -> list[str]:
+    return [f"{PROG} {syntax}: {text}" for _, syntax, text in TERMINAL_ONLY]
 
 
 # The settings a terminal command reads, where it is not all of them: a bad value of any
@@ -82,6 +110,7 @@ READS = {
     "help": frozenset({"LOG_LEVEL"}),
     "knowledge": frozenset({"DATABASE_PATH", "LOG_LEVEL"}),
     "demo": frozenset({"LOG_LEVEL"}),  # it makes up the rest
+    "simulate": frozenset({"LOG_LEVEL"}),
 }
 
 
@@ -122,6 +151,10 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             from bot import demo
 
             return asyncio.run(demo.run(suspend=args.suspend))
+        if args.command == "simulate":
+            from bot import simulate
+
+            return asyncio.run(simulate.run(args.port, spike=args.spike, suspend=args.suspend))
         return answer(args.command, " ".join(args.args), config)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -141,7 +174,10 @@ def answer(command: str, arguments: str, config: settings.Settings) -> int:
     """Answer one command in the terminal. Without Twilio settings, the store is only read,
     and only if it exists: explaining a code leaves no file behind."""
     result = asyncio.run(_answer(command, arguments, config))
-    print(render_text(result, PROG))
+    if isinstance(result, Notice) and result.settings:
+        # A settings problem, like any other: on stderr, exit 2 (README, Terminal).
+        return _settings_failure([result.text])
+    print(render_text(result, PROG, also=terminal_help_lines()))
     if isinstance(result, Usage) and result.problem:
         return 2
     return 1 if isinstance(result, Notice) else 0

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.errors import BotError, LimitReached, TwilioError
+from bot.errors import BotError, LimitReached, NotConfigured, TwilioError
 from bot.knowledge import Explanation
 from bot.message_report import MessageReport
 from bot.messages import sid_problem
@@ -38,11 +38,18 @@ class Context(Protocol):
     async def status(self) -> StatusReport: ...
 
 
+CMD = "{cmd}"  # in a usage problem, where the command as it is typed goes
+
+
 @dataclass(frozen=True)
 class Usage:
     """The help text, with what was wrong with the command when something was."""
 
     problem: str = ""
+
+    def said(self, prefix: str) -> str:
+        """The problem, with commands as typed where it is read (`/twilio`, `python -m bot`)."""
+        return self.problem.replace(CMD, prefix)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class Notice:
     """A short message and nothing else: a refusal, or an apology for a fault."""
 
     text: str
+    settings: bool = False  # the answer needs settings that are not set
 
 
 Answer = Explanation | MessageReport | NumberReport | StatusReport | Usage | Notice
@@ -66,7 +74,7 @@ class Subcommand:
 
 async def _why(arg: str, ctx: Context, asker: str | None) -> Answer:
     if not arg:
-        return Usage("`why` needs an error code, like `why 30003`.")
+        return Usage(f"`why` needs an error code, like `{CMD} why 30003`.")
     if match := _CODE.fullmatch(arg):
         return ctx.explain(int(match.group(1)))
     if _SID_LIKE.fullmatch(arg):
@@ -74,22 +82,26 @@ async def _why(arg: str, ctx: Context, asker: str | None) -> Answer:
             return Usage(f"`{echo(arg)}` is not a Message SID. {problem}")
         try:
             return await ctx.explain_message(arg)
+        except NotConfigured as exc:
+            return Notice(str(exc), settings=True)
         except TwilioError as exc:
             return Notice(str(exc))
     return Usage(
         f"`{echo(arg)}` is neither an error code nor a Message SID. "
-        "Try `why 30003` or `why SM…` with a SID from your logs."
+        f"Try `{CMD} why 30003` or `{CMD} why SM…` with a SID from your logs."
     )
 
 
 async def _lookup(arg: str, ctx: Context, asker: str | None) -> Answer:
     if not arg:
-        return Usage("`lookup` needs a phone number, like `lookup +1 202 555 0156`.")
+        return Usage(f"`lookup` needs a phone number, like `{CMD} lookup +1 202 555 0156`.")
     number = read_number(arg, ctx.default_region)
     if isinstance(number, NotANumber):
         return Usage(f"`{echo(arg)}` cannot be a phone number. {number.reason}")
     try:
         return await ctx.look_up(number, asker)
+    except NotConfigured as exc:
+        return Notice(str(exc), settings=True)
     except (TwilioError, LimitReached) as exc:
         return Notice(str(exc))
 
@@ -100,7 +112,7 @@ async def _status(arg: str, ctx: Context, asker: str | None) -> Answer:
     try:
         return await ctx.status()
     except BotError as exc:
-        return Notice(str(exc))
+        return Notice(str(exc), settings=isinstance(exc, NotConfigured))
 
 
 async def _help(arg: str, ctx: Context, asker: str | None) -> Answer:
@@ -189,6 +201,8 @@ def echo(text: str) -> str:
     return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
 
 
-def help_lines(prefix: str) -> list[str]:
-    """One line per subcommand: `<prefix> <syntax>`, then what it does."""
-    return [f"`{prefix} {sub.syntax}`: {sub.help}" for sub in SUBCOMMANDS]
+def help_lines(prefix: str, quoted: bool = True) -> list[str]:
+    """One line per subcommand: `<prefix> <syntax>`, then what it does; `quoted` puts the
+    command in backticks, as Slack shows code."""
+    mark = "`" if quoted else ""
+    return [f"{mark}{prefix} {sub.syntax}{mark}: {sub.help}" for sub in SUBCOMMANDS]

@@ -153,10 +153,11 @@ def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute
 
 
 @asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
+async def serving(app: web.Application, port: int = 0) -> AsyncIterator[str]:
+    """`app` served on 127.0.0.1 (any free port by default); yields its origin."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     try:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"

@@ -2,6 +2,7 @@
 
     BotError                 anything the bot raises on purpose
     ├── SettingsError        settings are missing or cannot be read
+    ├── NotConfigured        an answer needs settings that are not set (Twilio's)
     ├── KnowledgeError       a curated knowledge file breaks the schema
     ├── DictionaryError      Twilio's error dictionary could not be fetched or read
     ├── StoreError           the SQLite file cannot be opened or written
@@ -47,6 +48,10 @@ class DictionaryError(BotError):
 
 class StoreError(BotError):
     """The SQLite file cannot be opened or written (DATABASE_PATH)."""
+
+
+class NotConfigured(BotError):
+    """An answer needs settings that are not set, such as Twilio's credentials."""
 
 
 class LimitReached(BotError):

@@ -4,13 +4,12 @@ Pure, like `blocks`, whose escaping and limits it uses. Numbers are masked: the 
 channel is public to the team.
 """
 
-import re
-
 from bot.alerting import Incident
 from bot.blocks import (
     ACK_ACTION_ID,
     MUTE_ACTION_IDS,
     SAMPLES_ACTION_ID,
+    SLACK_USER_ID,
     Block,
     button,
     context,
@@ -23,7 +22,6 @@ from bot.privacy import mask_numbers_in
 from bot.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, history, render_spark
 
 _ICONS = {"critical": "🔴", "warning": "🟠", "resolved": "✅"}
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")  # safe to put in a <@...> mention
 
 
 def render_incident(

@@ -142,6 +142,12 @@ def _outside_hint(default_region: str) -> str:
     )
 
 
+def preload() -> None:
+    """Load the geocoder's country names now, not in the first `lookup` (about half a
+    second of CPU, measured on a 2-CPU machine)."""
+    _country_name("US")
+
+
 def _country_name(region: str) -> str:
     if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
         return "no single country (a global service number)"

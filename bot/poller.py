@@ -21,6 +21,7 @@ from typing import Any
 
 from bot import alerting, knowledge, spikes
 from bot.alerting import Incident, Step
+from bot.blocks import SLACK_USER_ID
 from bot.curated import Entry
 from bot.errors import (
     BotError,
@@ -31,7 +32,7 @@ from bot.errors import (
     StoreError,
     WatcherBusy,
 )
-from bot.incident_blocks import SLACK_USER_ID, render_incident
+from bot.incident_blocks import render_incident
 from bot.messages import Message, utc, when
 from bot.settings import Settings
 from bot.slack_poster import Poster

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot import account_view, knowledge, message_report, messages, numbers
 from bot.account_view import AccountErrors, IncidentNote
 from bot.curated import Entry
-from bot.errors import BotError, LimitReached, TwilioError
+from bot.errors import LimitReached, NotConfigured, TwilioError
 from bot.knowledge import Explanation
 from bot.message_report import MessageReport
 from bot.messages import Message
@@ -83,7 +83,7 @@ class Service:
         failing the answer.
         """
         if self.twilio is None or self.store is None:
-            raise TwilioError(NOT_CONFIGURED)
+            raise NotConfigured(NOT_CONFIGURED)
         now = self.clock()
         known = self.store.messages_by_sid([sid])
         history = asyncio.ensure_future(self._history(known[0].to, now)) if known else None
@@ -214,7 +214,7 @@ class Service:
         fails. None is the terminal, where whoever holds the credentials is not limited.
         """
         if self.store is None:
-            raise TwilioError(NOT_CONFIGURED)
+            raise NotConfigured(NOT_CONFIGURED)
         now = self.clock()
         cached = self.store.cached_lookup(number.e164, now - LOOKUP_CACHE)
         if cached is not None:
@@ -235,7 +235,7 @@ class Service:
         if (running := self._lookups_running.get(e164)) is not None:
             return await asyncio.shield(running)
         if self.twilio is None:
-            raise TwilioError(NOT_CONFIGURED)
+            raise NotConfigured(NOT_CONFIGURED)
         use = self._count_paid_lookup(asker, now) if asker is not None else None
         running = _shared(self.twilio.lookup(e164))
         self._lookups_running[e164] = running
@@ -276,7 +276,7 @@ class Service:
 
     async def status(self) -> StatusReport:
         if self.poller is None:
-            raise BotError(
+            raise NotConfigured(
                 "The watcher is not set up here: set SLACK_ALERT_CHANNEL (with SLACK_BOT_TOKEN "
                 "and the Twilio settings) to watch the account."
             )

@@ -224,6 +224,10 @@ class Settings:
         return self.twilio_account_sid, self.twilio_auth_token
 
 
+TOKENS = (
+    ("SLACK_BOT_TOKEN", "xoxb-", "the Bot User OAuth Token, under OAuth & Permissions"),
+    ("SLACK_APP_TOKEN", "xapp-", "an App-Level Token, under Basic Information"),
+)
 SECRETS = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -251,6 +255,14 @@ def load(environ: Mapping[str, str]) -> Settings:
     for name in ("SLACK_API_URL", "TWILIO_API_URL", "PUBLIC_URL"):
         if raw[name] and not raw[name].startswith(("http://", "https://")):
             problems[name] = f"{name} must be an http(s) URL"
+    # Each Slack token has its own prefix; the other one pasted in its place would be
+    # taken, and fail later in ways that do not say why.
+    for name, prefix, what in TOKENS:
+        value = raw[name]
+        if value and not value.startswith(prefix):
+            other = next((n for n, p, _ in TOKENS if n != name and value.startswith(p)), None)
+            hint = f"; that looks like the token for {other}" if other else ""
+            problems[name] = f"{name} must be {what} ({prefix}…){hint}"
     if raw["TWILIO_ACCOUNT_SID"] and not _ACCOUNT_SID.fullmatch(raw["TWILIO_ACCOUNT_SID"]):
         problems["TWILIO_ACCOUNT_SID"] = "TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits"
     timeout = _number(raw, "TWILIO_TIMEOUT_SECONDS", float, problems)

@@ -1,6 +1,7 @@
 """Terminal: answers rendered as wrapped plain text for `python -m bot why …`."""
 
 import textwrap
+from collections.abc import Sequence
 
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
@@ -11,13 +12,15 @@ from bot.status import StatusReport
 WIDTH = 88
 
 
-def render_text(answer: Answer, prefix: str = "python -m bot") -> str:
+def render_text(answer: Answer, prefix: str = "python -m bot", also: Sequence[str] = ()) -> str:
+    """`also`: more usage lines, for commands only the terminal has."""
     if isinstance(answer, Notice):
         return answer.text
     if isinstance(answer, Usage):
-        lines = [answer.problem, ""] if answer.problem else []
+        # A terminal shows no code formatting: Slack's backticks would only be noise.
+        lines = [answer.said(prefix).replace("`", ""), ""] if answer.problem else []
         lines.append("Usage:")
-        lines += [f"  {line}" for line in help_lines(prefix)]
+        lines += [f"  {line}" for line in [*help_lines(prefix, quoted=False), *also]]
         return "\n".join(lines)
     if isinstance(answer, MessageReport):
         out = _document(answer.heading, answer.facts(), answer.sections())

@@ -164,3 +164,22 @@ def test_an_incident_masks_numbers_and_mentions_only_who_acknowledged():
     assert "&lt;!channel&gt; Wireless" in content and "<!channel>" not in content
     assert "Acknowledged by <@U0ACK>" in content
     assert "` ▁█`" in content
+
+
+def test_status_names_who_acknowledged_with_a_mention_and_nothing_else():
+    """Issue 14, item 21: /twilio status showed the acknowledger as a raw ID."""
+    from datetime import UTC, datetime
+
+    from bot.alerting import Incident
+    from bot.status import StatusReport
+
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    incidents = (
+        Incident("k1", 30003, "critical", now, now, acknowledged_by="U0ONCALL", id=1),
+        Incident("k2", 30002, "critical", now, now, acknowledged_by="<!channel>", id=2),
+    )
+    report = StatusReport("AC" + "0" * 32, {}, (), incidents, {}, now)
+    _, rendered = blocks.render(report)
+    text = "\n".join(b["text"]["text"] for b in rendered if b.get("text") and "text" in b["text"])
+    assert "acknowledged by <@U0ONCALL>" in text
+    assert "acknowledged by &lt;!channel&gt;" in text and "<!channel>" not in text

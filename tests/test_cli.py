@@ -23,7 +23,10 @@ def test_why_30003_explains_an_unreachable_handset():
 
 def test_why_usage_problem_exits_2(capsys, tmp_path):
     assert cli.main(["why", "banana"], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 2
-    assert "`banana` is neither an error code nor a Message SID" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # As a terminal shows it: no Slack backticks, the command as typed there (item 20).
+    assert "banana is neither an error code nor a Message SID. Try python -m bot why 30003" in out
+    assert "`" not in out
 
 
 def test_why_does_not_create_a_database(capsys, tmp_path):

@@ -58,7 +58,7 @@ async def test_why_reads_the_code(text, code):
     [
         ("", ""),
         ("help", ""),
-        ("why", "`why` needs an error code, like `why 30003`."),
+        ("why", "`why` needs an error code, like `/twilio why 30003`."),
         ("why banana", "`banana` is neither an error code nor a Message SID."),
         ("why 30003 30004", "`30003 30004` is neither an error code nor a Message SID."),
         ("why 1", "`1` is neither"),
@@ -91,7 +91,7 @@ async def test_why_reads_the_code(text, code):
             "`SM" + "g" * 32 + "` is not a Message SID. "
             "After `SM`/`MM`, a Message SID has 32 characters of 0-9 and a-f.",
         ),
-        ("lookup", "`lookup` needs a phone number, like `lookup +1 202 555 0156`."),
+        ("lookup", "`lookup` needs a phone number, like `/twilio lookup +1 202 555 0156`."),
         ("lookup banana", "`banana` cannot be a phone number. It has words in it"),
         ("lookup +1 202", "`+1 202` cannot be a phone number. Numbers with the calling code +1"),
         ("lookup <!channel>", "`<!channel>` cannot be a phone number."),
@@ -105,7 +105,8 @@ async def test_usage_says_what_was_wrong(text, problem):
     ctx = Recorder()
     answer = await commands.answer(text, ctx)
     assert isinstance(answer, Usage)
-    assert answer.problem.startswith(problem) if problem else answer.problem == ""
+    said = answer.said("/twilio")  # commands as typed in Slack
+    assert said.startswith(problem) if problem else answer.problem == ""
     assert ctx.asked == []
 
 

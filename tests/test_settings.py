@@ -209,3 +209,29 @@ def test_watching_needs_a_channel_a_token_and_twilio():
         "SLACK_ALERT_CHANNEL",
         *TWILIO_MISSING,
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        (
+            {"SLACK_BOT_TOKEN": "xapp-1-A0-1-abc"},
+            "SLACK_BOT_TOKEN must be the Bot User OAuth Token, under OAuth & Permissions "
+            "(xoxb-…); that looks like the token for SLACK_APP_TOKEN",
+        ),
+        (
+            {"SLACK_APP_TOKEN": "xoxb-1-abc"},
+            "SLACK_APP_TOKEN must be an App-Level Token, under Basic Information (xapp-…); "
+            "that looks like the token for SLACK_BOT_TOKEN",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxp-user-token"},
+            "SLACK_BOT_TOKEN must be the Bot User OAuth Token, under OAuth & Permissions (xoxb-…)",
+        ),
+    ],
+)
+def test_each_slack_token_must_be_the_right_kind(env, problem):
+    """Issue 14, item 18: an app-level token as SLACK_BOT_TOKEN served silently."""
+    with pytest.raises(SettingsError) as caught:
+        settings.load(env)
+    assert caught.value.problems == [problem]

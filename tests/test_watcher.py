@@ -620,8 +620,8 @@ async def test_status_shows_health_codes_and_incidents_with_links(
 
 
 def test_status_in_the_terminal_without_a_watcher(capsys, tmp_path):
-    assert cli.main(["status"], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 1
-    assert "The watcher is not set up here" in capsys.readouterr().out
+    assert cli.main(["status"], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 2
+    assert "The watcher is not set up here" in capsys.readouterr().err
 
 
 def test_status_in_the_terminal_reads_what_the_last_cycle_left(tmp_path, scenario, capsys):

@@ -146,9 +146,17 @@ def test_terminal_why_sid(capsys, tmp_path, scenario):
     )
 
 
-def test_terminal_why_sid_without_twilio_settings(capsys, tmp_path):
-    assert cli.main(["why", "SM" + "0" * 32], {"DATABASE_PATH": str(tmp_path / "b.db")}) == 1
-    assert "Twilio is not configured" in capsys.readouterr().out
+@pytest.mark.parametrize(
+    "command", [["why", "SM" + "0" * 32], ["lookup", "+12025550156"], ["status"]]
+)
+def test_terminal_answers_without_their_settings_are_settings_problems(capsys, tmp_path, command):
+    """Issue 14, item 17: missing Twilio credentials were exit 1 on stdout; the README says
+    a settings problem is exit 2 on stderr."""
+    assert cli.main(command, {"DATABASE_PATH": str(tmp_path / "b.db")}) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "cannot start, fix these settings first" in err
+    assert "Twilio is not configured" in err or "SLACK_ALERT_CHANNEL" in err
 
 
 async def test_a_failed_account_sample_leaves_that_part_out(

@@ -1,0 +1,74 @@
+"""`python -m bot simulate`: the simulator served on its own, and the settings it prints."""
+
+import asyncio
+import logging
+
+from bot import app as bot_app
+from bot import cli, numbers, settings, simulate
+from bot.curated import curated_directory, load_curated
+from bot.service import Service
+from bot.store import Store
+from bot.twilio_api import TwilioApi
+from tests.conftest import make_settings
+
+
+async def test_the_printed_settings_point_the_bot_at_the_simulator(tmp_path):
+    """Issue 14, item 15: the simulator could not be run on its own."""
+    lines: list[str] = []
+    stop = asyncio.Event()
+    served = asyncio.create_task(
+        simulate.run(spike=True, out=lines.append, stop=stop, minute_seconds=0.05)
+    )
+    try:
+        async with asyncio.timeout(5):
+            while not any("Ctrl-C stops it" in line for line in lines):
+                await asyncio.sleep(0.01)
+        exports = dict(
+            line.strip().removeprefix("export ").split("=", 1)
+            for line in lines
+            if line.strip().startswith("export ")
+        )
+        config = settings.load({**exports, "DATABASE_PATH": str(tmp_path / "b.db")})
+        sid = next(line.split()[-1] for line in lines if "python -m bot why SM" in line)
+        store, twilio = Store(config.database_path), TwilioApi(config)
+        try:
+            assert (await twilio.fetch_account()).status == "active"
+            curated = load_curated(curated_directory(), config.policy)
+            report = await Service(curated, store, config.policy, twilio).explain_message(sid)
+            assert report.message.error_code == 30003
+        finally:
+            await twilio.close()
+            store.close()
+        assert "15% failing with 30003" in lines[-1]
+    finally:
+        stop.set()
+        assert await served == 0
+
+
+def test_simulate_is_a_terminal_command_listed_in_help(capsys):
+    assert cli.main(["help"], {}) == 0
+    out = capsys.readouterr().out
+    for command in ("serve", "poll", "demo", "simulate [--port N]", "knowledge sync"):
+        assert f"python -m bot {command}" in out
+    assert "`" not in out  # no Slack formatting in a terminal (issue 14, item 20)
+
+
+async def test_serving_says_how_it_runs_in_one_line(fake_slack, tmp_path, aiohttp_client, caplog):
+    """Issue 14, item 16: serving printed nothing on start."""
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path)))
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("serving")]
+    assert line == (
+        "serving Slack over HTTP on 0.0.0.0:3000 (/slack/events); not watching "
+        f"(SLACK_ALERT_CHANNEL and the Twilio settings turn it on); database {tmp_path}/bot.db"
+    )
+
+
+async def test_the_first_lookups_geocoder_is_loaded_at_start(
+    fake_slack, tmp_path, aiohttp_client, monkeypatch
+):
+    """Issue 14, item 22: the first lookup after start took 527 ms, loading it."""
+    loaded: list[bool] = []
+    monkeypatch.setattr(numbers, "preload", lambda: loaded.append(True))
+    await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path)))
+    assert loaded == [True]
