@@ -283,3 +283,19 @@ def test_retention_also_forgets_looked_up_numbers(tmp_path):
     assert store.cached_lookup("+12025550101", NOW - timedelta(days=30)) is not None
     assert store.lookup_uses("U0001", NOW - timedelta(days=30)) == []
     store.close()
+
+
+def test_a_damaged_database_is_named_with_what_to_do(tmp_path):
+    """Issue 14, item 10: corrupted pages left /healthz 'ok' and commands saying only
+    'Something went wrong'."""
+    path = tmp_path / "bot.db"
+    store = Store(str(path))
+    store.save_messages(_traffic(2, 60, NOW))
+    store.close()
+    data = bytearray(path.read_bytes())
+    data[4096:12288] = b"\xff" * 8192  # the pages after the header, overwritten
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError) as failed:
+        damaged = Store(str(path))
+        damaged.tally(NOW - timedelta(days=1), NOW)
+    assert "the database file is damaged: stop the bot, move the file" in str(failed.value)
