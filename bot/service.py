@@ -20,7 +20,7 @@ from bot.message_report import MessageReport
 from bot.messages import Message
 from bot.numbers import Lookup, NumberReport, PhoneNumber
 from bot.policy import Policy
-from bot.spikes import SUSPENDED_CODE, Thresholds
+from bot.spikes import SUSPENDED_CODE
 from bot.status import StatusReport
 from bot.store import Store
 from bot.twilio_api import TwilioApi
@@ -54,11 +54,13 @@ class Service:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         default_region: str = "US",
         lookups_per_hour: int = 30,
-        alert_window: timedelta = Thresholds.window,
+        alert_window: timedelta = timedelta(0),
     ) -> None:
         self.curated = curated
         self.rules = rules
-        self.alert_window = alert_window  # an incident's readings reach this far back
+        # An incident's readings reach this far back (ALERT_WINDOW_MINUTES); 0 where no
+        # watcher's incidents are read, such as the terminal without one.
+        self.alert_window = alert_window
         self.store = store
         self.twilio = twilio
         self.clock = clock

@@ -8,6 +8,7 @@ aiohttp handler.
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -80,13 +81,11 @@ def build_app(settings: Settings, context: Context) -> AsyncApp:
     app.client.retry_handlers.extend(retry_handlers())
     app.error(_on_error)
     app.command(SLASH_COMMAND)(ack=_ack_only, lazy=[_command_listener(settings, context)])
-    app.action(SHARE_ACTION_ID)(ack=_ack_only, lazy=[_share_listener(settings, context)])
-    app.action(LOOKUP_ACTION_ID)(ack=_ack_only, lazy=[_lookup_listener(settings, context)])
-    app.action(DOCS_ACTION_ID)(_ack_only)
-    incidents = {ACK_ACTION_ID: "ack", SAMPLES_ACTION_ID: "samples"}
-    incidents |= {action_id: f"mute:{hours}" for action_id, hours in MUTE_ACTION_IDS.items()}
-    for action_id, action in incidents.items():
-        app.action(action_id)(ack=_ack_only, lazy=[_incident_listener(settings, context, action)])
+    for action_id, listener in _LISTENERS.items():
+        if listener is None:
+            app.action(action_id)(_ack_only)
+        else:
+            app.action(action_id)(ack=_ack_only, lazy=[listener(settings, context)])
     return app
 
 
@@ -97,18 +96,6 @@ def _bolt_logger(level: str) -> logging.Logger:
     logger = logging.getLogger("slack_bolt.AsyncApp")
     logger.setLevel(max(logging.INFO, logging.getLevelName(level)))
     return logger
-
-
-# What the app registers, for the manifest check.
-COMMANDS = (SLASH_COMMAND,)
-ACTIONS = (
-    SHARE_ACTION_ID,
-    LOOKUP_ACTION_ID,
-    DOCS_ACTION_ID,
-    ACK_ACTION_ID,
-    *MUTE_ACTION_IDS,
-    SAMPLES_ACTION_ID,
-)
 
 
 @runtime_checkable
@@ -235,6 +222,25 @@ def _action_value(body: dict[str, Any], field: str = "value") -> str:
     first = actions[0] if isinstance(actions, list) and actions else None
     value = first.get(field) if isinstance(first, dict) else None
     return value if isinstance(value, str) else ""
+
+
+Listener = Callable[..., Awaitable[None]]
+
+# Every button the app answers, and its listener (None: a link, only acknowledged). The
+# one list `build_app` registers from, and the manifest check reads.
+_LISTENERS: dict[str, Callable[[Settings, Context], Listener] | None] = {
+    SHARE_ACTION_ID: _share_listener,
+    LOOKUP_ACTION_ID: _lookup_listener,
+    DOCS_ACTION_ID: None,
+    ACK_ACTION_ID: functools.partial(_incident_listener, action="ack"),
+    SAMPLES_ACTION_ID: functools.partial(_incident_listener, action="samples"),
+    **{
+        action_id: functools.partial(_incident_listener, action=f"mute:{hours}")
+        for action_id, hours in MUTE_ACTION_IDS.items()
+    },
+}
+COMMANDS = (SLASH_COMMAND,)
+ACTIONS = tuple(_LISTENERS)
 
 
 async def _safely(answer: Awaitable[Answer], what: str) -> Answer:

@@ -2,8 +2,8 @@
 is an incident.
 
 Pure: readings are built from values (the last hour of outbound messages, the code's
-7-day baseline, carriers known from the lookup cache, and `now`). Thresholds follow seed
-001: above 5 % of sends is systemic, above 10 % is serious.
+7-day baseline, carriers known from the lookup cache, and `now`). The thresholds' defaults
+follow seed 001 (above 5 % of sends is systemic, above 10 % is serious), as team policy.
 """
 
 from collections import Counter
@@ -26,13 +26,16 @@ SAMPLES = 3
 
 @dataclass(frozen=True)
 class Thresholds:
-    window: timedelta = timedelta(minutes=15)
-    min_messages: int = 20  # final messages in the window
-    min_recipients: int = 5  # distinct recipients with the code: one number retried is not it
-    warning_rate: float = 0.05
-    critical_rate: float = 0.10
-    baseline_factor: float = 3.0
-    resolve_after: int = 3  # quiet evaluations in a row before an incident is resolved
+    """When a code's rate is an incident. No defaults here: the settings table holds them
+    (ALERT_*), the one place they are written."""
+
+    window: timedelta
+    min_messages: int  # final messages in the window
+    min_recipients: int  # distinct recipients with the code: one number retried is not it
+    warning_rate: float
+    critical_rate: float
+    baseline_factor: float
+    resolve_after: int  # quiet evaluations in a row before an incident is resolved
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from bot import slack
-from tests.conftest import post_signed, slash_command
+from tests.conftest import button_click, post_signed, slash_command
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())
 
@@ -32,6 +32,16 @@ def test_urls_point_at_the_events_endpoint():
     urls = [c["url"] for c in MANIFEST["features"]["slash_commands"]]
     urls.append(MANIFEST["settings"]["interactivity"]["request_url"])
     assert all(url.endswith("/slack/events") for url in urls)
+
+
+async def test_each_button_the_app_registers_is_answered_and_no_other(client, fake_slack):
+    """What build_app registers (slack.ACTIONS is the table it loops over) against what
+    the app does: each is acknowledged, an unknown one is not (Bolt: 404)."""
+    for action_id in slack.ACTIONS:
+        click = button_click(action_id, "1", fake_slack.response_url(action_id))
+        assert await post_signed(client, click) == 200, action_id
+    click = button_click("not_a_button_of_ours", "1", fake_slack.response_url("other"))
+    assert await post_signed(client, click) == 404
 
 
 async def test_each_declared_command_is_answered_and_no_other(client, fake_slack):

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot import settings
 from bot.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
 from bot.messages import Message
 from bot.spikes import (
     Baseline,
-    Thresholds,
     measure,
     render_spark,
     spark,
@@ -18,7 +18,7 @@ from bot.spikes import (
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-T = Thresholds()
+T = settings.load({}).thresholds  # the defaults, from the one settings table
 QUIET = Baseline(final=10_000, failed=100)  # a 1 % baseline
 KEY = incident_key("AC" + "0" * 32, 30003)
 
