@@ -1,8 +1,11 @@
 """`python -m bot demo`: the whole loop on the simulator, printed, with no network."""
 
+import pytest
+
 from bot import demo
 
 
+@pytest.mark.slow
 async def test_the_demo_tells_the_whole_story():
     lines: list[str] = []
     assert await demo.run(suspend=True, seconds_per_minute=0, out=lines.append) == 0

@@ -55,6 +55,7 @@ def stored(store: Store) -> dict[str, tuple[str, int | None]]:
     return {sid: (status, code) for sid, status, code in rows}
 
 
+@pytest.mark.slow
 async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
     aiohttp_server, fake_slack, scenario, tmp_path, monkeypatch
 ):

@@ -120,6 +120,7 @@ def service(tmp_path_factory) -> Service:  # type: ignore[no-untyped-def]
     return Service(load_curated(curated_directory(), POLICY), store, POLICY)
 
 
+@pytest.mark.slow
 def test_any_command_text_gets_an_answer_and_nothing_it_echoes_can_ping(service):
     tried = 0
 

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.scenario import Scenario
 from bot.simulator import Simulator
 from bot.store import Store
@@ -87,6 +89,7 @@ def alerts(fake: FakeSlack) -> list[tuple[str, str]]:
     return [(ts, header({"blocks": m.blocks})) for ts, m in fake.shown.items() if not m.thread_ts]
 
 
+@pytest.mark.slow
 async def test_killed_at_random_points_the_watcher_loses_nothing_and_posts_nothing_twice(
     aiohttp_server, scenario: Scenario, tmp_path
 ):

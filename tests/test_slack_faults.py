@@ -59,6 +59,7 @@ def traffic(scenario: Scenario, rng: random.Random, since: datetime) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_a_day_under_random_slack_faults_shows_what_a_calm_day_shows(
     aiohttp_server, fake_slack, twilio_sim, scenario, tmp_path, monkeypatch
 ):

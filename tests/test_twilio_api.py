@@ -122,6 +122,7 @@ async def test_truncated_json_is_retried(api, twilio_sim):
         await api.fetch_account()
 
 
+@pytest.mark.slow
 async def test_a_slow_answer_times_out_and_is_retried(twilio_sim, tmp_path, sleeps):
     api = TwilioApi(make_settings(None, tmp_path, twilio_sim, TWILIO_TIMEOUT_SECONDS="1"), sleeps)
     try:
