@@ -101,9 +101,19 @@ _ANSWERING = frozenset(
         "LOG_LEVEL",
     }
 )
-# The team's policy numbers that answers quote (ALERT_*_PERCENT, RETRY_*, STREAK_*) are
-# read too, but a bad one falls back to its default, named, like any setting left out:
-# an answer with the default policy beats no answer.
+# The team's policy numbers that answers quote are read too, but a bad one falls back to
+# its default, named, like any setting left out: an answer with the default policy beats
+# no answer.
+POLICY_SETTINGS = frozenset(
+    {
+        "ALERT_WARNING_PERCENT",
+        "ALERT_CRITICAL_PERCENT",
+        "RETRY_WAIT_MINUTES",
+        "RETRY_MAX_ATTEMPTS",
+        "STREAK_LIMIT",
+        "STREAK_DAYS",
+    }
+)
 READS = {
     "why": _ANSWERING,
     "lookup": _ANSWERING,
@@ -125,6 +135,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return _settings_failure(exc.problems, env)
         for name, problem in zip(exc.names, exc.problems, strict=True):
             note = f"{problem} (ignored: `{args.command}` does not use it)"
+            if name in POLICY_SETTINGS:
+                note = f"{problem} (`{args.command}` quotes its default instead)"
             print(f"{PROG}: {_without_secrets(note, env)}", file=sys.stderr)
             env.pop(name, None)
         try:
@@ -154,7 +166,13 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         if args.command == "simulate":
             from bot import simulate
 
-            return asyncio.run(simulate.run(args.port, spike=args.spike, suspend=args.suspend))
+            try:
+                return asyncio.run(simulate.run(args.port, spike=args.spike, suspend=args.suspend))
+            except KeyboardInterrupt:  # Ctrl-C is how it is meant to stop
+                return 0
+            except OSError as exc:
+                print(f"error: cannot serve the simulator: {exc.strerror}", file=sys.stderr)
+                return 1
         return answer(args.command, " ".join(args.args), config)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)

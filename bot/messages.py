@@ -75,15 +75,20 @@ def count_streak(newest_first: Sequence[Message], now: datetime, within: timedel
 
 
 def takes_report(
-    held: Message | None, report: Message, reported_at: datetime | None = None
+    held: Message | None,
+    report: Message,
+    decided: str | None = None,
+    held_decided: str | None = None,
 ) -> bool:
     """Whether a status report (a StatusCallback) should change the message as held.
 
     Reports come out of order and are sent again (Twilio retries callbacks), so: a final
     status is never replaced by one that is not final; the same status and code again
-    changes nothing; and one final status replaces another only when the report says
-    when the carrier decided (`reported_at`, Twilio's RawDlrDoneDate), later than what
-    is held. The poll, which reads Twilio's current state, corrects anything else."""
+    changes nothing; and one final status replaces another only when both came from
+    callbacks that say when the carrier decided (Twilio's RawDlrDoneDate, YYMMDDhhmm) and
+    this one decided later. That field has no time zone (it is the carrier's), so it is
+    compared only with another of its own, never with Twilio's clock. The poll, which
+    reads Twilio's current state, corrects anything else."""
     if held is None:
         return True
     if (held.status, held.error_code) == (report.status, report.error_code):
@@ -92,8 +97,7 @@ def takes_report(
         return True
     if report.status not in FINAL_STATUSES:
         return False
-    decided = held.date_updated or held.date_sent or held.date_created
-    return reported_at is not None and (decided is None or reported_at > decided)
+    return decided is not None and held_decided is not None and decided > held_decided
 
 
 def describe(m: Message) -> str:

@@ -173,6 +173,12 @@ def _remember_clicks(db: "sqlite_utils.Database") -> None:
     db.execute("create table if not exists clicks (key text primary key, at text not null)")
 
 
+def _remember_carrier_decisions(db: "sqlite_utils.Database") -> None:
+    # RawDlrDoneDate of the last StatusCallback that set a final status, as Twilio sent it
+    # (YYMMDDhhmm, in the carrier's own time zone): only comparable with another of its own.
+    db.table("messages").add_column("dlr_done", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -183,4 +189,5 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0007_hours", _roll_up_hours),
     ("0008_outbox_sending", _mark_posts_sending),
     ("0009_clicks", _remember_clicks),
+    ("0010_dlr_done", _remember_carrier_decisions),
 ]

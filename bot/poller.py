@@ -148,6 +148,9 @@ class Poller:
             self.health.last_error = self.health.database_problem = str(exc)
             self.health.last_finished = time.time()
         except BotError as exc:
+            # Not the database: the cycle wrote its lease before failing, so whatever the
+            # database had is over (else health would send on-call to the wrong system).
+            self.health.database_problem = None
             log.warning("poll cycle failed: %s", exc)
         except Exception as exc:
             log.exception("poll cycle failed")
@@ -392,7 +395,12 @@ class Poller:
         """The account and the watcher as the last cycle (in whichever process) left them,
         each watched code measured now, and the open incidents with links to them."""
         now = self.clock()
-        health = json.loads(self.store.state(HEALTH) or "{}")
+        # This process's own record when it watches: the stored one is what the last cycle
+        # could write, and a failing database is exactly what keeps it from writing.
+        if self.health.last_finished is not None:
+            health = asdict(self.health)
+        else:
+            health = json.loads(self.store.state(HEALTH) or "{}")
         readings = self._measure(now, str(health.get("account_status") or "active"))
         incidents = self.store.open_incidents()
         links = {}

@@ -39,19 +39,20 @@ def mask_number(number: str) -> str:
     return shown_head + "•" * (len(digits) - head - 3) + "".join(digits[-3:])
 
 
-def mask_numbers_in(text: str) -> str:
-    """Every run that looks like a phone number in `text`, masked."""
+def mask_numbers_in(text: str, keep_unix_times: bool = False) -> str:
+    """Every run that looks like a phone number in `text`, masked. `keep_unix_times`, for
+    logs only: a run that reads as a recent Unix time is kept (a channel masks it too)."""
     return _NUMBER.sub(
         lambda m: (
             m.group(0)
-            if _UNIX_TIME.fullmatch(m.group(0))
+            if keep_unix_times and _UNIX_TIME.fullmatch(m.group(0))
             else mask_number(m.group(0).replace("%2B", "+").replace("%2b", "+"))
         ),
         text,
     )
 
 
-def mask_written_numbers(text: str) -> str:
+def mask_written_numbers(text: str, keep_unix_times: bool = False) -> str:
     """Every run in `text` that reads as a phone number, however written, masked. Looser
     than `mask_numbers_in`, for logs, where a masked figure costs little."""
 
@@ -64,7 +65,7 @@ def mask_written_numbers(text: str) -> str:
             start = end
             continue
         number = re.sub("%2B", "+", found.group(0), flags=re.IGNORECASE)
-        if _UNIX_TIME.fullmatch(number):
+        if keep_unix_times and _UNIX_TIME.fullmatch(number):
             kept.append(text[start : found.end()])
             start = found.end()
             continue
@@ -139,7 +140,9 @@ class Redactor(logging.Filter):
             text = self.secrets.sub("[secret]", text)
         # Slack message timestamps look like numbers but name messages: a log needs them.
         parts = _SLACK_TS.split(text)
-        parts[::2] = [mask_written_numbers(mask_numbers_in(part)) for part in parts[::2]]
+        parts[::2] = [
+            mask_written_numbers(mask_numbers_in(part, True), True) for part in parts[::2]
+        ]
         return "".join(parts)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -141,7 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("STREAK_DAYS", "7", "The span STREAK_LIMIT counts a number's failures in."),
     Setting("BACKFILL_HOURS", "24", "History read on the first poll, to build a baseline."),
-    Setting("RETENTION_DAYS", "8", "Messages older than this are deleted from the database."),
+    Setting(
+        "RETENTION_DAYS",
+        "8",
+        "Messages, looked-up numbers and lookup counts older than this are deleted from the "
+        "database (each watcher cycle, or hourly when the bot does not watch).",
+    ),
     Setting(
         "DEFAULT_REGION",
         "US",

@@ -106,13 +106,19 @@ class Clicks(Protocol):
 REPLAYED = Notice("That click was handled already; nothing was done again.")
 
 
-def _replayed(body: dict[str, Any], context: object) -> bool:
-    """Whether this click was handled before: Slack gives each interaction its own
-    trigger_id, so a second request with the same one is a replay."""
+def _replayed(body: dict[str, Any], context: object) -> Notice | None:
+    """What to answer when this click was handled before, or None: Slack gives each
+    interaction its own trigger_id, so a second request with the same one is a replay.
+    A database that cannot record the click is said as such, like any answer needing it."""
     trigger = body.get("trigger_id")
     if not isinstance(trigger, str) or not trigger or not isinstance(context, Clicks):
-        return False
-    return not context.first_click(f"{_action_value(body, 'action_id')}:{trigger}")
+        return None
+    try:
+        first = context.first_click(f"{_action_value(body, 'action_id')}:{trigger}")
+    except BotError as exc:
+        log.warning("a click could not be recorded: %s", exc)
+        return Notice(str(exc))
+    return None if first else REPLAYED
 
 
 @runtime_checkable
@@ -147,8 +153,8 @@ def _share_listener(settings: Settings, context: Context) -> Callable[..., Await
         )
         if refused is None and sid_problem(sid):
             refused = Notice("That button no longer carries a valid Message SID.")
-        if refused is None and _replayed(body, context):
-            refused = REPLAYED
+        if refused is None:
+            refused = _replayed(body, context)
         if refused is not None:
             await _reply(respond, refused, masked=False)
             return
@@ -187,11 +193,13 @@ def _incident_listener(
         user = _id_of(body, "user")
         # The alert channel need not be one where commands are allowed: users only.
         refused = commands.refusal(user, "", settings.allowed_users, frozenset())
-        if refused is None and action != "samples" and _replayed(body, context):
-            refused = REPLAYED
+        if refused is None and action != "samples":
+            refused = _replayed(body, context)
         if refused is None and isinstance(context, Incidents):
             try:
                 refused = Notice(await context.incident_action(action, incident_id, user))
+            except BotError as exc:
+                refused = Notice(str(exc))
             except Exception:
                 log.exception("incident button %s failed", action)
                 refused = Notice("Something went wrong on the bot's side; it has been logged.")
@@ -201,6 +209,8 @@ def _incident_listener(
         if isinstance(context, Incidents) and action != "samples":
             try:
                 await context.deliver_changes()
+            except BotError as exc:  # Slack or the database: the next cycle sends it
+                log.warning("the edit after incident button %s waits: %s", action, exc)
             except Exception:
                 log.exception("the edit after incident button %s was not sent", action)
 

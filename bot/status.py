@@ -43,6 +43,7 @@ class StatusReport:
                 f"{utc(ended)}, {_span(ago)} ago, took {h['last_duration_seconds']:.1f} s",
             ),
             ("Lag", _span(int(h["lag_seconds"])) if h.get("lag_seconds") is not None else ""),
+            ("Database", str(h.get("database_problem") or "")),
             ("Last error", str(h.get("last_error") or "none")),
             ("Slack posts waiting", str(h.get("pending_posts", 0))),
             ("Posts Slack refused", str(h.get("refused_posts") or "")),

@@ -22,7 +22,7 @@ from bot.alerting import Incident
 from bot.dictionary import ImportedEntry
 from bot.errors import StoreError
 from bot.lock import ProcessLock
-from bot.messages import Message, takes_report
+from bot.messages import FINAL_STATUSES, Message, takes_report
 from bot.migrations import MIGRATIONS, MOMENT, iso
 from bot.numbers import Lookup
 from bot.outbox import Outbox
@@ -146,35 +146,30 @@ class Store:
             self.db.conn.executemany(_UPSERT_MESSAGE, [tuple(row.values()) for row in rows])
             rollup.forget(self.db.conn, _hours(rows))
 
-    def record_status(self, message: Message, reported_at: datetime | None = None) -> bool:
+    def record_status(self, message: Message, decided: str | None = None) -> bool:
         """A status report for a message: a known one keeps its dates and gains the new
         status, if `messages.takes_report` says it should; an unknown one is stored as it
-        is, and the next poll fills it in. Returns whether anything changed."""
+        is, and the next poll fills it in. `decided` is the report's RawDlrDoneDate.
+        Returns whether anything changed."""
         table = self.db.table("messages")
-        try:
-            with self.db.atomic():
-                rows = list(table.rows_where("sid = ?", [message.sid]))
-                held = _message(rows[0]) if rows else None
-                if not takes_report(held, message, reported_at):
-                    return False
-                rollup.forget(self.db.conn, _hours([*rows, _message_row(message)]))
-                if rows:
-                    table.update(
-                        message.sid,
-                        {
-                            "status": message.status,
-                            "error_code": message.error_code,
-                            "date_updated": _iso(reported_at or message.date_updated),
-                        },
-                    )
-                else:
-                    table.insert(
-                        _message_row(
-                            replace(message, date_updated=reported_at or message.date_updated)
-                        )
-                    )
-        except sqlite3.Error as exc:
-            raise StoreError(database_problem(exc)) from exc
+        with self.db.atomic():
+            rows = list(table.rows_where("sid = ?", [message.sid]))
+            held = _message(rows[0]) if rows else None
+            held_decided = rows[0].get("dlr_done") if rows else None
+            if not takes_report(held, message, decided, held_decided):
+                return False
+            rollup.forget(self.db.conn, _hours([*rows, _message_row(message)]))
+            changes: dict[str, object] = {
+                "status": message.status,
+                "error_code": message.error_code,
+                "date_updated": _iso(message.date_updated),
+            }
+            if message.status in FINAL_STATUSES:
+                changes["dlr_done"] = decided
+            if rows:
+                table.update(message.sid, changes)
+            else:
+                table.insert({**_message_row(message), **changes})
         return True
 
     def messages_to(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
@@ -332,8 +327,8 @@ class Store:
         except BaseException as exc:
             if lock == "taken":
                 self._watcher.release()  # so that the next try knows the holder is gone
-            if isinstance(exc, sqlite3.OperationalError):  # "database is locked", at length
-                raise StoreError(f"cannot take the watcher's lease: {exc}") from exc
+            if isinstance(exc, sqlite3.Error):  # "database is locked", at length; a full disk
+                raise StoreError(database_problem(exc)) from exc
             raise
 
     def _take_lease(self, owner: str, now: datetime, ttl: timedelta, holder_gone: bool) -> bool:
@@ -493,6 +488,7 @@ _UPSERT_MESSAGE = (
 
 def _message(row: dict[str, object]) -> Message:
     values = dict(row)
+    values.pop("dlr_done", None)
     for name in ("date_created", "date_sent", "date_updated"):
         text = values[name]
         values[name] = datetime.fromisoformat(text) if isinstance(text, str) else None

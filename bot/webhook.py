@@ -62,12 +62,10 @@ def status_callback(
     return handle
 
 
-def _decided(raw: str) -> datetime | None:
-    """Twilio's RawDlrDoneDate (YYMMDDhhmm, UTC): when the carrier decided the delivery."""
-    try:
-        return datetime.strptime(raw, "%y%m%d%H%M").replace(tzinfo=UTC) if raw else None
-    except ValueError:
-        return None
+def _decided(raw: str) -> str | None:
+    """Twilio's RawDlrDoneDate, when the carrier decided the delivery (YYMMDDhhmm, in the
+    carrier's own time zone), kept as Twilio sent it; None when it is not that."""
+    return raw if re.fullmatch(r"[0-9]{10}", raw) else None
 
 
 def _message(form: dict[str, str], now: datetime) -> Message | None:

@@ -258,8 +258,7 @@ def odd_click(change: dict[str, Any], response_url: str, action_id: str = SHARE_
 async def test_a_click_without_a_usable_action_is_a_400(client, fake_slack, actions, caplog):
     """Issue 14, item 6: `"actions": []` or null was a 500 with a traceback."""
     body = odd_click({"actions": actions}, fake_slack.response_url("none"))
-    status = await post_signed(client, body)
-    assert status in (200, 400)
+    assert await post_signed(client, body) == 400
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 

@@ -201,21 +201,22 @@ def test_masked_facts_hide_both_numbers():
 
 
 @pytest.mark.parametrize(
-    ("held", "report", "reported", "takes"),
+    ("held", "report", "decided", "held_decided", "takes"),
     [
-        (None, "sent", None, True),
-        ("sent", "delivered", None, True),
-        ("delivered", "sent", None, False),  # late, and not final
-        ("delivered", "delivered", None, False),  # a duplicate
-        ("delivered", "undelivered", None, False),  # a replay with nothing to say it is newer
-        ("delivered", "undelivered", NOW - timedelta(hours=2), False),  # decided before
-        ("delivered", "undelivered", NOW + timedelta(minutes=1), True),  # decided after
+        (None, "sent", None, None, True),
+        ("sent", "delivered", None, None, True),
+        ("delivered", "sent", None, None, False),  # late, and not final
+        ("delivered", "delivered", None, None, False),  # a duplicate
+        ("delivered", "undelivered", None, None, False),  # a replay saying nothing newer
+        ("delivered", "undelivered", "2611231704", None, False),  # against the poll: no
+        ("delivered", "undelivered", "2611230900", "2611230905", False),  # decided before
+        ("delivered", "undelivered", "2611230910", "2611230905", True),  # decided after
     ],
 )
-def test_a_status_report_changes_a_message_only_forward(held, report, reported, takes):
+def test_a_status_report_changes_a_message_only_forward(held, report, decided, held_decided, takes):
     from bot.messages import takes_report
 
     code = {"undelivered": 30003}
     before = None if held is None else msg(60, held, code.get(held), date_updated=NOW)
     after = msg(60, report, code.get(report))
-    assert takes_report(before, after, reported) is takes
+    assert takes_report(before, after, decided, held_decided) is takes

@@ -312,3 +312,15 @@ async def test_slack_failing_auth_test_is_not_told_as_an_uninstalled_app(client,
         await post_signed(client, slash_command("why 30003", fake_slack.response_url("ok"))) == 200
     )
     await fake_slack.wait_for(lambda: fake_slack.calls("response/ok"))  # auth.test tried again
+
+
+async def test_a_chunked_body_over_the_cap_is_refused_before_it_is_read_whole(client):
+    """Review of issue 14: the 512 KB cap trusted Content-Length; a chunked body was read
+    whole and checked."""
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 50_000
+
+    response = await client.post("/slack/events", data=chunks())
+    assert response.status == 413

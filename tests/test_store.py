@@ -198,14 +198,20 @@ def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
     after = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
     assert after == (expected[0] + 1, expected[1] + 1)
     assert _counts(store.baseline(30003, since, until)) == after
-    # A status callback for a counted message does the same (a final status gives way
-    # only to a carrier decision reported as later).
-    delivered = replace(changed, status="delivered", error_code=None)
-    assert store.record_status(delivered, reported_at=NOW)
-    assert _counts(store.baseline(30003, since, until)) == (expected[0] + 1, expected[1])
+    # A status callback for a counted message does the same.
+    [sent] = [
+        m
+        for m in messages
+        if m.status == "sent"
+        and m.direction.startswith("outbound")
+        and hour <= m.date_sent < NOW.replace(hour=11)  # type: ignore[operator]
+    ][:1]
+    reported = replace(sent, status="undelivered", error_code=30003)
+    assert store.record_status(reported)
+    assert _counts(store.baseline(30003, since, until)) == (after[0] + 1, after[1] + 1)
     # The week-long baseline is the sum of its hours.
     week = store.baseline(30003, NOW - timedelta(days=7), until)
-    messages = [delivered if m.sid == late.sid else m for m in messages]
+    messages = [reported if m.sid == sent.sid else m for m in messages]
     assert _counts(week) == _whole_hours_baseline(
         messages, 30003, NOW - timedelta(days=7), NOW.replace(hour=11)
     )
@@ -299,3 +305,21 @@ def test_a_damaged_database_is_named_with_what_to_do(tmp_path):
         damaged = Store(str(path))
         damaged.tally(NOW - timedelta(days=1), NOW)
     assert "the database file is damaged: stop the bot, move the file" in str(failed.value)
+
+
+async def test_a_bot_that_does_not_watch_still_forgets_numbers_after_retention(
+    fake_slack, tmp_path, aiohttp_client
+):
+    """Review of issue 14: retention ran only in the watcher's cycle."""
+    from bot import app as bot_app
+    from tests.conftest import make_settings
+
+    path = str(tmp_path / "bot.db")
+    store = Store(path)
+    old = datetime.now(UTC) - timedelta(days=30)
+    store.save_lookup(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
+    store.close()
+    await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path)))  # not watching
+    store = Store(path)
+    assert store.cached_lookup("+12025550100", old - timedelta(days=1)) is None
+    store.close()

@@ -880,3 +880,48 @@ async def test_a_full_disk_is_named_in_health_status_answers_and_the_log(
     assert await poller.cycle_safely() is not None
     assert poller.health.database_problem is None
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_with_a_database_that_cannot_be_written_buttons_still_answer_and_say_why(
+    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    """Review of issue 14: the click-replay check wrote to the database outside the
+    listener's guard, so Share, Acknowledge and Mute went unanswered."""
+    failing(scenario, 1, 2, code=30002)
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
+    await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+    buttons = incident_buttons(posts(fake_slack)[0])
+    app_poller(client).store.db.execute("PRAGMA query_only = ON")
+    body = button_click(ACK_ACTION_ID, buttons[ACK_ACTION_ID], fake_slack.response_url("ack"))
+    assert await post_signed(client, body) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls("response/ack"))
+    assert fake_slack.calls("response/ack")[0]["text"].startswith(
+        "The bot's database is failing (attempt to write a readonly database)"
+    )
+    app_poller(client).store.db.execute("PRAGMA query_only = OFF")
+
+
+async def test_status_names_the_database_problem_the_last_cycle_met(world, scenario):
+    """Review of issue 14: /twilio status read the health the failing database could not
+    write, and said 'Last error: none'."""
+    await world.cycle()
+    world.store.db.execute("PRAGMA query_only = ON")
+    assert await world.poller.cycle_safely() is None
+    world.store.db.execute("PRAGMA query_only = OFF")
+    facts = dict((await world.poller.status()).facts())
+    assert facts["Database"].startswith("The bot's database is failing (")
+    assert "give its user write access" in facts["Database"]
+    # Once the database takes writes again, a cycle failing for another reason does not
+    # keep blaming it.
+    world.twilio.http.origin = "http://127.0.0.1:9"  # Twilio unreachable
+    assert await world.poller.cycle_safely() is None
+    assert world.poller.health.database_problem is None
+
+
+async def test_healthz_is_503_not_500_when_the_database_cannot_be_read(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client
+):
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
+    app_poller(client).store.db.execute("drop table dictionary")  # a damaged page, in effect
+    response = await client.get("/healthz")
+    assert response.status == 503 and (await response.json())["status"] == "database failing"

@@ -111,19 +111,46 @@ async def test_a_duplicate_callback_changes_nothing(client, tmp_path):
 
 
 async def test_a_later_carrier_decision_replaces_a_final_status(client, tmp_path):
-    """A final status gives way only to a report that says the carrier decided later."""
+    """A final status gives way only to a report whose RawDlrDoneDate (the carrier's
+    clock, no time zone) is later than the one that set it."""
     assert await post(client, MessageStatus="undelivered", RawDlrDoneDate="2611230905") == 204
-    assert (
-        await post(client, MessageStatus="delivered", ErrorCode="", RawDlrDoneDate="2611230901")
-        == 204
-    )
+    earlier = {"MessageStatus": "delivered", "ErrorCode": "", "RawDlrDoneDate": "2611230901"}
+    assert await post(client, **earlier) == 204
     assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("undelivered", 30003)]
-    assert (
-        await post(client, MessageStatus="delivered", ErrorCode="", RawDlrDoneDate="2611230910")
-        == 204
-    )
+    later = {"MessageStatus": "delivered", "ErrorCode": "", "RawDlrDoneDate": "2611230910"}
+    assert await post(client, **later) == 204
     assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("delivered", None)]
-    assert stored_row(tmp_path)["date_updated"].startswith("2026-11-23T09:10")
+    assert stored_row(tmp_path)["dlr_done"] == "2611230910"
+
+
+async def test_a_final_status_the_poll_read_is_not_undone_by_a_callback(client, tmp_path):
+    """Review of issue 14: RawDlrDoneDate is in the carrier's time zone, so it cannot be
+    set against Twilio's clock. A replay of an older `undelivered` from a carrier at UTC+8
+    turned a `delivered` the poll had read back."""
+    store = Store(str(tmp_path / "bot.db"))
+    try:
+        from bot.messages import Message
+
+        now = datetime.now(UTC)
+        store.save_messages(
+            [
+                Message(
+                    SID,
+                    "delivered",
+                    "+12025550156",
+                    "+15005550006",
+                    "outbound-api",
+                    date_created=now,
+                    date_sent=now,
+                    date_updated=now,
+                )
+            ]
+        )
+    finally:
+        store.close()
+    replay = {"MessageStatus": "undelivered", "RawDlrDoneDate": "2611231704"}  # 09:04 UTC+8
+    assert await post(client, **replay) == 204
+    assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("delivered", None)]
 
 
 @pytest.mark.parametrize(

@@ -251,3 +251,15 @@ async def test_a_shared_report_masks_numbers_in_every_field(live, fake_slack, sc
     everything = json.dumps(reply, ensure_ascii=False)
     assert "2025550156" not in everything and "555 0157" not in everything
     assert "63016 · Failed to send freeform message to +1•••" in texts(reply["blocks"])
+
+
+def test_a_channel_masks_ten_digit_numbers_the_log_keeps_as_times():
+    """Review of issue 14: the log keeps Unix times, but a channel must not show a
+    national number that looks like one (Brazil's area codes 15-19, written nationally)."""
+    from bot.blocks import render
+    from bot.commands import Notice
+    from bot.privacy import Redactor
+
+    _, shared = render(Notice("to 1932345678 at 1764662566"), masked=True)
+    assert "1932345678" not in json.dumps(shared) and "1764662566" not in json.dumps(shared)
+    assert Redactor([]).redact("timestamp 1764662566") == "timestamp 1764662566"
