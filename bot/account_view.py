@@ -6,8 +6,9 @@ Pure: counts or listed messages in, values out.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from bot.alerting import Incident
 from bot.messages import FINAL_STATUSES, Message, utc, when
 
 
@@ -71,6 +72,37 @@ class IncidentNote:
             f"This message was sent {before} min before the watcher opened an incident on "
             f"{self.code} ({span}), among the failures that opened it."
         )
+
+
+def incident_note(
+    incidents: Sequence[Incident],
+    code: int,
+    sent: datetime,
+    lead: timedelta,
+    suspension: bool = False,
+) -> IncidentNote | None:
+    """Of the watcher's incidents on `code`, the one open now, else the one whose span
+    held the moment the message was sent (its readings start `lead`, the alert window,
+    before it opened)."""
+    chosen = next((i for i in incidents if i.resolved_at is None), None) or next(
+        (
+            i
+            for i in incidents
+            if i.resolved_at is not None and i.opened_at - lead <= sent <= i.resolved_at
+        ),
+        None,
+    )
+    if chosen is None:
+        return None
+    return IncidentNote(
+        code=code,
+        severity=chosen.severity,
+        opened_at=chosen.opened_at,
+        resolved_at=chosen.resolved_at,
+        peak_rate=chosen.peak_rate,
+        sent=sent,
+        suspension=suspension,
+    )
 
 
 def account_from_messages(

@@ -139,17 +139,7 @@ async def _watch(
 
 def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute: int) -> None:
     at = start + timedelta(minutes=minute)
-    for i in range(PER_MINUTE):
-        fails = rng.random() < story_rate(minute)
-        scenario.add_message(
-            ACCOUNT,
-            to=f"+1202555{rng.randrange(10_000):04d}",
-            from_="+15005550006" if i % 2 else "+15005550010",
-            status="undelivered" if fails else "delivered",
-            error_code=30003 if fails else None,
-            error_message="Unreachable destination handset" if fails else None,
-            date_created=at + timedelta(seconds=i * 60 / PER_MINUTE),
-        )
+    scenario.send_minute(ACCOUNT, rng, at, PER_MINUTE, story_rate(minute))
 
 
 @asynccontextmanager

@@ -3,8 +3,9 @@ messages, and what Lookup knows of numbers. Tests change it while the simulator 
 """
 
 import hashlib
+import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -76,3 +77,21 @@ class Scenario:
         message = SimMessage(account_sid=account_sid, date_created=created, **fields)
         self.messages.append(message)
         return message
+
+    def send_minute(
+        self, account_sid: str, rng: random.Random, at: datetime, count: int, failing: float
+    ) -> None:
+        """`count` messages over the minute from `at`, from two senders to random US
+        numbers; about `failing` of them undelivered with 30003 (the demo's and the
+        simulator's traffic)."""
+        for i in range(count):
+            fails = rng.random() < failing
+            self.add_message(
+                account_sid,
+                to=f"+1202555{rng.randrange(10_000):04d}",
+                from_="+15005550006" if i % 2 else "+15005550010",
+                status="undelivered" if fails else "delivered",
+                error_code=30003 if fails else None,
+                error_message="Unreachable destination handset" if fails else None,
+                date_created=at + timedelta(seconds=i * 60 / count),
+            )

@@ -137,7 +137,13 @@ class Service:
                     code, account_sample, ACCOUNT_SAMPLE, since, now
                 )
         if code is not None:
-            incident = self._incident_note(code, messages.when(fetched))
+            incident = account_view.incident_note(
+                self.store.incidents_on(code),
+                code,
+                messages.when(fetched),
+                self.alert_window,
+                suspension=code == SUSPENDED_CODE,
+            )
         return message_report.build_report(
             fetched,
             self.explain(code) if code is not None else None,
@@ -151,33 +157,6 @@ class Service:
     @property
     def _streak_span(self) -> timedelta:
         return timedelta(days=self.rules.streak_days)
-
-    def _incident_note(self, code: int, sent: datetime) -> IncidentNote | None:
-        """The watcher's incident on `code` that is open now, else the one whose span (its
-        readings start a window before it opened) held the moment the message was sent."""
-        assert self.store is not None
-        found = self.store.incidents_on(code)
-        chosen = next((i for i in found if i.resolved_at is None), None)
-        chosen = chosen or next(
-            (
-                i
-                for i in found
-                if i.resolved_at is not None
-                and i.opened_at - self.alert_window <= sent <= i.resolved_at
-            ),
-            None,
-        )
-        if chosen is None:
-            return None
-        return IncidentNote(
-            code=code,
-            severity=chosen.severity,
-            opened_at=chosen.opened_at,
-            resolved_at=chosen.resolved_at,
-            peak_rate=chosen.peak_rate,
-            sent=sent,
-            suspension=code == SUSPENDED_CODE,
-        )
 
     async def _history(self, to: str, now: datetime) -> list[Message]:
         """Twilio's recent messages to `to`; none when Twilio fails, as the store may

@@ -24,21 +24,9 @@ STEADY_RATE = 0.01
 def traffic(
     scenario: Scenario, rng: random.Random, start: datetime, minutes: int, failing: float
 ) -> None:
-    """PER_MINUTE messages in each of `minutes` minutes from `start`; `failing` of them
-    undelivered with 30003."""
+    """PER_MINUTE messages in each of `minutes` minutes from `start`."""
     for minute in range(minutes):
-        at = start + timedelta(minutes=minute)
-        for i in range(PER_MINUTE):
-            fails = rng.random() < failing
-            scenario.add_message(
-                ACCOUNT,
-                to=f"+1202555{rng.randrange(10_000):04d}",
-                from_="+15005550006" if i % 2 else "+15005550010",
-                status="undelivered" if fails else "delivered",
-                error_code=30003 if fails else None,
-                error_message="Unreachable destination handset" if fails else None,
-                date_created=at + timedelta(seconds=i * 60 / PER_MINUTE),
-            )
+        scenario.send_minute(ACCOUNT, rng, start + timedelta(minutes=minute), PER_MINUTE, failing)
 
 
 async def run(

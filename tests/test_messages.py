@@ -220,3 +220,17 @@ def test_a_status_report_changes_a_message_only_forward(held, report, decided, h
     before = None if held is None else msg(60, held, code.get(held), date_updated=NOW)
     after = msg(60, report, code.get(report))
     assert takes_report(before, after, decided, held_decided) is takes
+
+
+def test_the_incident_shown_is_the_open_one_else_the_one_the_message_fell_in():
+    from bot.account_view import incident_note
+    from bot.alerting import Incident
+
+    window = timedelta(minutes=15)
+    opened, closed = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+    old = Incident("k", 30003, "critical", opened, closed, resolved_at=closed, peak_rate=0.2)
+    assert incident_note([old], 30003, opened - timedelta(minutes=10), window).peak_rate == 0.2
+    assert incident_note([old], 30003, opened - timedelta(minutes=20), window) is None
+    assert incident_note([old], 30003, closed + timedelta(minutes=1), window) is None
+    live = Incident("k", 30003, "warning", NOW, NOW)
+    assert incident_note([old, live], 30003, opened, window).severity == "warning"
