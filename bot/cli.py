@@ -220,11 +220,10 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
         # Only `status` reports on the watcher (READS leaves its settings out for the rest).
         watching = command == "status" and not settings.problems_for_watching(config)
         if store is not None and twilio is not None and watching:
-            from bot import slack_poster  # only here: Slack's libraries are slow to import
             from bot.poller import Poller
 
-            poster = slack_poster.Poster(slack_poster.web_client(config))
-            service.poller = Poller(config, store, twilio, poster, curated)
+            # No Slack client: status reads the store and Twilio, and links to no alert.
+            service.poller = Poller(config, store, twilio, None, curated)
         return await commands.answer(f"{command} {arguments}", service)
     finally:
         if twilio is not None:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from bot import alerting, knowledge, spikes
 from bot.alerting import Incident, Step
@@ -35,7 +35,6 @@ from bot.errors import (
 from bot.incident_blocks import render_incident
 from bot.messages import Message, utc, when
 from bot.settings import Settings
-from bot.slack_poster import Poster
 from bot.spikes import Reading
 from bot.status import StatusReport
 from bot.store import Coverage, Store
@@ -52,6 +51,18 @@ MAX_PAGES = 250  # per cycle: 250 000 messages, newest first; older ones are not
 SAVE_BATCH = 10_000  # messages written to the store in one transaction
 BASELINE_SPAN = timedelta(days=7)
 FIRST_CYCLE_GRACE_SECONDS = 600
+
+
+class Poster(Protocol):
+    """The alert channel as the watcher needs it (bot.slack_poster.Poster is the real one)."""
+
+    async def post(
+        self, channel: str, text: str, blocks: list[Any], thread_ts: str | None = None
+    ) -> tuple[str, str]: ...
+
+    async def update(self, channel: str, ts: str, text: str, blocks: list[Any]) -> None: ...
+
+    async def permalink(self, channel: str, ts: str) -> str | None: ...
 
 
 @dataclass
@@ -101,7 +112,7 @@ class Poller:
         settings: Settings,
         store: Store,
         twilio: TwilioApi,
-        poster: Poster,
+        poster: Poster | None,  # None: reads and reports only, as the terminal's `status`
         curated: Mapping[int, Entry],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -407,7 +418,9 @@ class Poller:
         for incident in incidents:
             assert incident.id is not None  # read from the store
             posted = self.store.incident_message(incident.id)
-            link = await self.poster.permalink(posted[0], posted[1]) if posted else None
+            if posted is None or self.poster is None:
+                continue
+            link = await self.poster.permalink(posted[0], posted[1])
             if link:
                 links[incident.id] = link
         return StatusReport(
@@ -428,6 +441,8 @@ class Poller:
             return await self._deliver(now)
 
     async def _deliver(self, now: datetime) -> int:
+        if self.poster is None:
+            return 0  # nothing to send with: what is queued waits for a watcher
         sent = 0
         held: set[int] = set()  # incidents with a post that did not go: nothing overtakes it
         blocked: set[str] = set()  # channels Slack refuses until someone fixes the setup

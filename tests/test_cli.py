@@ -225,3 +225,25 @@ def test_debug_logging_keeps_slack_bodies_out(tmp_path):
     assert cli.main(["help"], {"LOG_LEVEL": "DEBUG", "DATABASE_PATH": str(tmp_path / "b")}) == 0
     assert logging.getLogger("slack_sdk").getEffectiveLevel() == logging.INFO
     assert logging.getLogger("slack_bolt").getEffectiveLevel() == logging.INFO
+
+
+def test_terminal_status_builds_no_slack_client(tmp_path):
+    """Issue 15: the terminal's `status` built a Slack client it never needed."""
+    import subprocess
+    import sys
+
+    env = {
+        "DATABASE_PATH": str(tmp_path / "b.db"),
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_ALERT_CHANNEL": "C0ALERTS",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "t",
+        "TWILIO_API_URL": "http://127.0.0.1:9",
+    }
+    code = (
+        "import sys\nfrom bot import cli\n"
+        f"code = cli.main(['status'], {env!r})\n"
+        "print('EXIT', code, 'slack_sdk' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "EXIT 0 False", done.stderr
