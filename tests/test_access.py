@@ -25,7 +25,7 @@ from tests.conftest import (
     post_signed,
     slash_command,
 )
-from tests.test_watcher import CHANNEL, failing
+from tests.watching import CHANNEL, failing
 
 USER, ROOM = "U0ALLOWED", "C0ALLOWED"
 CALLERS = {"stranger": ("U0STRANGER", ROOM), "elsewhere": (USER, "C0ELSEWHERE")}

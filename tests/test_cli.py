@@ -7,7 +7,7 @@ from aiohttp import web
 from bot import cli
 from bot.store import Store
 from tests.conftest import serving
-from tests.test_settings import run_bot
+from tests.support import run_bot
 
 SAMPLE = Path(__file__).parent / "data" / "sample-error-codes.json"
 

@@ -3,7 +3,7 @@ that stop working. The watcher must keep every message once, see what a calm run
 count the faults, and say "credentials rejected" once rather than fail quietly forever."""
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -12,11 +12,7 @@ from bot.scenario import Scenario
 from bot.simulator import RANDOM_FAULTS, Simulator
 from bot.store import Store
 from tests.conftest import ACCOUNT_SID, FIGURES, start_simulator
-from tests.test_watcher import World, header, posts
-
-START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-STEP = timedelta(minutes=20)
-STEPS = 72  # a day
+from tests.watching import START, STEP, STEPS, World, header, posts
 
 
 def watching(fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) -> World:  # type: ignore[no-untyped-def]

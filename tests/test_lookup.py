@@ -23,8 +23,7 @@ from tests.conftest import (
     run_cli,
     slash_command,
 )
-from tests.test_slack_http import texts
-from tests.test_why_message import RECIPIENT, ask, dead_number_story
+from tests.support import RECIPIENT, ask, dead_number_story, texts
 
 POLICY = settings.load({}).policy
 

@@ -1,7 +1,7 @@
 """The message report: status meanings, the 30003 streak, advice, masking (pure)."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -9,27 +9,10 @@ from bot import settings
 from bot.account_view import IncidentNote, account_from_counts, account_from_messages
 from bot.message_report import build_report, sender_kind
 from bot.messages import STATUS_MEANINGS, Message, count_streak
+from tests.support import NOW, TO, msg
 
 POLICY = settings.load({}).policy
 WEEK = timedelta(days=7)
-
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-TO = "+12025550156"
-
-
-def msg(minutes_ago: float, status: str = "undelivered", code: int | None = 30003, **kw) -> Message:
-    sent = NOW - timedelta(minutes=minutes_ago)
-    return Message(
-        sid=kw.pop("sid", f"SM{int(minutes_ago * 1000):032x}"),
-        status=status,
-        to=kw.pop("to", TO),
-        from_=kw.pop("from_", "+15005550006"),
-        direction="outbound-api",
-        error_code=code,
-        date_created=sent,
-        date_sent=sent,
-        **kw,
-    )
 
 
 @pytest.mark.parametrize(

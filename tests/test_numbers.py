@@ -13,7 +13,7 @@ from bot.numbers import (
     build_report,
     read_number,
 )
-from tests.test_messages import msg
+from tests.support import msg
 
 POLICY = settings.load({}).policy
 

@@ -26,7 +26,7 @@ from tests.conftest import (
     twilio_env,
 )
 from tests.fake_slack import FakeSlack
-from tests.test_watcher import CHANNEL, header
+from tests.watching import CHANNEL, header
 
 KILLS = 12
 EPISODES = 4  # suspended, then active again until the incident resolves

@@ -32,7 +32,7 @@ from tests.conftest import (
     signed_headers,
     slash_command,
 )
-from tests.test_watcher import CHANNEL, failing, incident_buttons, posts
+from tests.watching import CHANNEL, failing, incident_buttons, posts
 
 PUBLIC_URL = "https://bot.example.com"
 LOOKED_UP = "+1 202 555 0199"  # typed with spaces, as people do

@@ -1,14 +1,12 @@
 """Settings: one table, read from the environment, shown by --help and in the README."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot import cli, settings
 from bot.errors import SettingsError
+from tests.support import run_bot
 
 ROOT = Path(__file__).parent.parent
 
@@ -141,19 +139,6 @@ def test_help_lists_every_setting(capsys):
     for setting in settings.SETTINGS:
         assert setting.name in out
     assert "why" in out and "knowledge" in out
-
-
-def run_bot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m bot …` as a user runs it, with no Slack or Twilio settings inherited."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
 
 
 def test_serving_without_settings_lists_what_is_missing(tmp_path):

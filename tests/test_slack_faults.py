@@ -15,8 +15,7 @@ from bot.outbox import MAX_REFUSALS
 from bot.scenario import Scenario
 from tests.conftest import ACCOUNT_SID, FIGURES, start_fake_slack
 from tests.fake_slack import RANDOM_FAULTS, FakeSlack, Fault
-from tests.test_faults import START, STEP, STEPS
-from tests.test_watcher import CHANNEL, World, failing, header, posts, watching_app
+from tests.watching import CHANNEL, START, STEP, STEPS, World, failing, header, posts, watching_app
 
 WRITES = ("chat.postMessage", "chat.update")
 # The share of messages undelivered with 30003, by hour of the day; 1 % otherwise. A

@@ -7,20 +7,7 @@ import pytest
 
 from bot.blocks import DOCS_ACTION_ID
 from tests.conftest import SIGNING_SECRET, post_signed, signed_headers, slash_command
-
-
-def texts(blocks: list[dict]) -> str:
-    """All the text of a message's blocks, for assertions on content."""
-    out = []
-    for block in blocks:
-        if "text" in block:
-            out.append(block["text"]["text"])
-        out += [f["text"] for f in block.get("fields", [])]
-        out += [
-            e.get("text", "") if isinstance(e.get("text"), str) else e["text"]["text"]
-            for e in block.get("elements", [])
-        ]
-    return "\n".join(out)
+from tests.support import texts
 
 
 async def test_why_30002_is_acked_then_answered_with_blocks(client, fake_slack):

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,48 +18,13 @@ from tests.conftest import (
     run_cli,
     slash_command,
 )
-from tests.test_slack_http import texts
-
-RECIPIENT = "+12025550156"
+from tests.support import RECIPIENT, ask, dead_number_story, texts
 
 
 @pytest.fixture
 async def live(fake_slack, twilio_sim, tmp_path, aiohttp_client):
     """The real app, wired to the fake Slack and the simulator."""
     return await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path, twilio_sim)))
-
-
-def dead_number_story(scenario) -> str:
-    """Four earlier 30003s to the same number in the last days, then the one asked about."""
-    now = datetime.now(UTC)
-    for hours in (60, 40, 20, 5):
-        scenario.add_message(
-            ACCOUNT_SID,
-            to=RECIPIENT,
-            status="undelivered",
-            error_code=30003,
-            date_created=now - timedelta(hours=hours),
-        )
-    for i in range(30):
-        scenario.add_message(
-            ACCOUNT_SID, to=f"+1202555{i:04d}", date_created=now - timedelta(minutes=i)
-        )
-    target = scenario.add_message(
-        ACCOUNT_SID,
-        to=RECIPIENT,
-        status="undelivered",
-        error_code=30003,
-        error_message="Unreachable destination handset",
-        date_created=now - timedelta(minutes=2),
-    )
-    return target.sid
-
-
-async def ask(live, fake_slack, text: str, name: str) -> dict:
-    assert await post_signed(live, slash_command(text, fake_slack.response_url(name))) == 200
-    await fake_slack.wait_for(lambda: fake_slack.calls(f"response/{name}"))
-    [reply] = fake_slack.calls(f"response/{name}")
-    return reply
 
 
 async def test_an_undelivered_message_is_explained_with_its_context(live, fake_slack, scenario):

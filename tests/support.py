@@ -1,0 +1,102 @@
+"""Helpers several test modules share: message records, Slack block text, asking the
+real app a command, running the bot as a process. Not a test module itself."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.messages import Message
+from tests.conftest import (
+    ACCOUNT_SID,
+    post_signed,
+    slash_command,
+)
+
+
+def texts(blocks: list[dict]) -> str:
+    """All the text of a message's blocks, for assertions on content."""
+    out = []
+    for block in blocks:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        out += [f["text"] for f in block.get("fields", [])]
+        out += [
+            e.get("text", "") if isinstance(e.get("text"), str) else e["text"]["text"]
+            for e in block.get("elements", [])
+        ]
+    return "\n".join(out)
+
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+TO = "+12025550156"
+
+
+def msg(minutes_ago: float, status: str = "undelivered", code: int | None = 30003, **kw) -> Message:
+    sent = NOW - timedelta(minutes=minutes_ago)
+    return Message(
+        sid=kw.pop("sid", f"SM{int(minutes_ago * 1000):032x}"),
+        status=status,
+        to=kw.pop("to", TO),
+        from_=kw.pop("from_", "+15005550006"),
+        direction="outbound-api",
+        error_code=code,
+        date_created=sent,
+        date_sent=sent,
+        **kw,
+    )
+
+
+def run_bot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m bot …` as a user runs it, with no Slack or Twilio settings inherited."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+ROOT = Path(__file__).parent.parent
+
+
+RECIPIENT = "+12025550156"
+
+
+async def ask(live, fake_slack, text: str, name: str) -> dict:
+    assert await post_signed(live, slash_command(text, fake_slack.response_url(name))) == 200
+    await fake_slack.wait_for(lambda: fake_slack.calls(f"response/{name}"))
+    [reply] = fake_slack.calls(f"response/{name}")
+    return reply
+
+
+def dead_number_story(scenario) -> str:
+    """Four earlier 30003s to the same number in the last days, then the one asked about."""
+    now = datetime.now(UTC)
+    for hours in (60, 40, 20, 5):
+        scenario.add_message(
+            ACCOUNT_SID,
+            to=RECIPIENT,
+            status="undelivered",
+            error_code=30003,
+            date_created=now - timedelta(hours=hours),
+        )
+    for i in range(30):
+        scenario.add_message(
+            ACCOUNT_SID, to=f"+1202555{i:04d}", date_created=now - timedelta(minutes=i)
+        )
+    target = scenario.add_message(
+        ACCOUNT_SID,
+        to=RECIPIENT,
+        status="undelivered",
+        error_code=30003,
+        error_message="Unreachable destination handset",
+        date_created=now - timedelta(minutes=2),
+    )
+    return target.sid
