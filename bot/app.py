@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bot import numbers, slack, slack_poster, webhook
+from bot import phone_numbers, slack, slack_poster, webhook
 from bot.curated import curated_directory, load_curated
 from bot.errors import StoreError
 from bot.poller import Poller
@@ -79,7 +79,7 @@ def build(settings: Settings) -> web.Application:
         # Before the port is bound (aiohttp binds after startup), in a thread: about a third
         # of a second at start, and some 100 MB, instead of half a second in the first
         # lookup (issue 14, item 22).
-        await asyncio.to_thread(numbers.preload)
+        await asyncio.to_thread(phone_numbers.preload)
 
     app.on_startup.append(start)
 

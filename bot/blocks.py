@@ -13,7 +13,7 @@ from typing import Any
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section, source_label
 from bot.message_report import MessageReport
-from bot.numbers import NumberReport
+from bot.phone_numbers import NumberReport
 from bot.privacy import mask_numbers_in, mask_written_numbers
 from bot.status import StatusReport
 

@@ -15,7 +15,7 @@ from bot.errors import BotError, LimitReached, NotConfigured, TwilioError
 from bot.knowledge import Explanation
 from bot.message_report import MessageReport
 from bot.messages import sid_problem
-from bot.numbers import NotANumber, NumberReport, PhoneNumber, read_number
+from bot.phone_numbers import NotANumber, NumberReport, PhoneNumber, read_number
 from bot.status import StatusReport
 
 MAX_COMMAND_CHARS = 500

@@ -11,14 +11,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot import account_view, knowledge, message_report, messages, numbers
+from bot import account_view, knowledge, message_report, messages, phone_numbers
 from bot.account_view import AccountErrors, IncidentNote
 from bot.curated import Entry
 from bot.errors import LimitReached, NotConfigured, TwilioError
 from bot.knowledge import Explanation
 from bot.message_report import MessageReport
 from bot.messages import Message
-from bot.numbers import Lookup, NumberReport, PhoneNumber
+from bot.phone_numbers import Lookup, NumberReport, PhoneNumber
 from bot.policy import Policy
 from bot.spikes import SUSPENDED_CODE
 from bot.status import StatusReport
@@ -35,7 +35,7 @@ ACCOUNT_WINDOW = timedelta(hours=1)
 ACCOUNT_SAMPLE = 1000  # one page of the Messages list, Twilio's largest
 SAMPLE_SECONDS = 30  # how long one read of the account's last hour serves every `why`
 HISTORY_PAGE = 50
-LOOKUP_CACHE = timedelta(days=numbers.CACHE_DAYS)
+LOOKUP_CACHE = timedelta(days=phone_numbers.CACHE_DAYS)
 LOOKUP_LIMIT_WINDOW = timedelta(hours=1)
 CLICK_MEMORY = timedelta(days=1)
 NOT_CONFIGURED = (
@@ -203,9 +203,9 @@ class Service:
         else:
             lookup, looked_up_at = await self._paid_lookup(number.e164, asker, now), now
         history = self.store.messages_to(
-            number.e164, now - numbers.HISTORY_WINDOW, limit=numbers.HISTORY_LIMIT
+            number.e164, now - phone_numbers.HISTORY_WINDOW, limit=phone_numbers.HISTORY_LIMIT
         )
-        return numbers.build_report(
+        return phone_numbers.build_report(
             number, lookup, looked_up_at, cached is not None, history, self.rules, now
         )
 

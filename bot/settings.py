@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.errors import SettingsError
-from bot.numbers import known_region
+from bot.phone_numbers import known_region
 from bot.policy import Policy
 from bot.spikes import Thresholds
 

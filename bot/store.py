@@ -24,8 +24,8 @@ from bot.errors import StoreError
 from bot.lock import ProcessLock
 from bot.messages import FINAL_STATUSES, Message, takes_report
 from bot.migrations import MIGRATIONS, MOMENT, iso
-from bot.numbers import Lookup
 from bot.outbox import Outbox
+from bot.phone_numbers import Lookup
 from bot.spikes import Baseline, Reading
 from bot.sqlite_faults import database_problem, guard, translated
 

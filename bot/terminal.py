@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from bot.commands import Answer, Notice, Usage, help_lines
 from bot.knowledge import Explanation, Section
 from bot.message_report import MessageReport
-from bot.numbers import NumberReport
+from bot.phone_numbers import NumberReport
 from bot.status import StatusReport
 
 WIDTH = 88

@@ -33,7 +33,7 @@ from bot.errors import (
     TwilioUnavailable,
 )
 from bot.messages import Message
-from bot.numbers import Lookup
+from bot.phone_numbers import Lookup
 from bot.privacy import mask_numbers_in
 from bot.settings import Settings
 

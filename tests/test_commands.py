@@ -5,7 +5,7 @@ import pytest
 from bot import commands
 from bot.commands import Notice, Usage
 from bot.knowledge import Explanation
-from bot.numbers import PhoneNumber
+from bot.phone_numbers import PhoneNumber
 
 
 class Recorder:

@@ -10,7 +10,7 @@ from bot import cli, settings
 from bot.blocks import LOOKUP_ACTION_ID
 from bot.commands import Notice, answer
 from bot.curated import curated_directory, load_curated
-from bot.numbers import NumberReport
+from bot.phone_numbers import NumberReport
 from bot.scenario import SimNumber
 from bot.service import Service
 from bot.simulator import Fault

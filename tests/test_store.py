@@ -15,7 +15,7 @@ from bot import spikes
 from bot import store as store_module
 from bot.errors import StoreError
 from bot.messages import Message
-from bot.numbers import Lookup
+from bot.phone_numbers import Lookup
 from bot.spikes import Baseline
 from bot.store import Store
 
