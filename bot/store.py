@@ -154,7 +154,7 @@ class Store:
         table = self.db.table("messages")
         with self.db.atomic():
             rows = list(table.rows_where("sid = ?", [message.sid]))
-            held = _message(rows[0]) if rows else None
+            held = _message_from_row(rows[0]) if rows else None
             held_decided = rows[0].get("dlr_done") if rows else None
             if not takes_report(held, message, decided, held_decided):
                 return False
@@ -180,7 +180,7 @@ class Store:
             order_by="date_sent desc",
             limit=limit,
         )
-        return [_message(row) for row in rows]
+        return [_message_from_row(row) for row in rows]
 
     def save_lookup(self, lookup: Lookup, at: datetime) -> None:
         row = {f.name: getattr(lookup, f.name) for f in fields(Lookup)}
@@ -234,7 +234,7 @@ class Store:
 
     def recent_messages(self, since: datetime) -> list[Message]:
         rows = self.db.table("messages").rows_where(f"{MOMENT} >= ?", [_iso(since)])
-        return [_message(row) for row in rows]
+        return [_message_from_row(row) for row in rows]
 
     def tally(self, since: datetime, until: datetime) -> list[tuple[datetime, int | None, int]]:
         """Final outbound messages in [since, until], counted by moment and error code,
@@ -260,7 +260,7 @@ class Store:
             f"and error_code in ({', '.join('?' * len(wanted))})",
             [_iso(since), _iso(until), *wanted],
         )
-        return [_message(row) for row in rows]
+        return [_message_from_row(row) for row in rows]
 
     def baseline(self, code: int, since: datetime, until: datetime) -> Baseline:
         """`code` against all final outbound messages sent in the whole hours of
@@ -412,7 +412,7 @@ class Store:
             return []
         marks = ", ".join("?" * len(wanted))
         rows = self.db.table("messages").rows_where(f"sid in ({marks})", wanted)
-        return [_message(row) for row in rows]
+        return [_message_from_row(row) for row in rows]
 
     def incident_message(self, incident_id: int) -> tuple[str, str, str] | None:
         """(channel, ts, shown) of the incident's Slack message, once it is posted."""
@@ -486,7 +486,7 @@ _UPSERT_MESSAGE = (
 )
 
 
-def _message(row: dict[str, object]) -> Message:
+def _message_from_row(row: dict[str, object]) -> Message:
     values = dict(row)
     values.pop("dlr_done", None)
     for name in ("date_created", "date_sent", "date_updated"):

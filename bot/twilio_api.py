@@ -79,7 +79,7 @@ class TwilioApi:
             self.client.messages(sid).fetch_async(),
             f"no message {sid} in account {self.account_sid}",
         )
-        return _message(instance)
+        return _message_from_resource(instance)
 
     async def list_messages(
         self,
@@ -312,7 +312,7 @@ def _start(call: Awaitable[T]) -> "asyncio.Future[T]":
     return task
 
 
-def _message(m: Any) -> Message:
+def _message_from_resource(m: Any) -> Message:
     segments = m.num_segments
     return Message(
         sid=m.sid,

@@ -49,7 +49,7 @@ def status_callback(
         if not signature_valid(auth_token, url, form, signature):
             rejections.refused("bad signature", size, request.remote)
             return web.Response(status=403, text="signature does not match")
-        message = _message(form, clock())
+        message = _reported_message(form, clock())
         if message is None:
             return web.Response(status=400, text="MessageSid and MessageStatus are required")
         try:
@@ -68,7 +68,7 @@ def _decided(raw: str) -> str | None:
     return raw if re.fullmatch(r"[0-9]{10}", raw) else None
 
 
-def _message(form: dict[str, str], now: datetime) -> Message | None:
+def _reported_message(form: dict[str, str], now: datetime) -> Message | None:
     sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
     if not sid or not status:
         return None
