@@ -1,11 +1,10 @@
-"""Privacy: phone numbers shortened to what a channel or a log may show, a log filter
-that takes secrets and phone numbers out of every record, and the one short line a
-refused request leaves in the log."""
+"""Privacy: phone numbers shortened to what a channel or a log may show, and a log filter
+that takes secrets and phone numbers out of every record (and control characters out of
+its message)."""
 
 import logging
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 # E.164 (also URL-encoded, as in query strings) or a bare run of 10+ digits; dates such
 # as 2010-04-01 and SIDs' hex are left alone.
@@ -82,39 +81,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 def escape_controls(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
-
-
-class RejectionLog:
-    """One short line per refused request (why, how big, from where; never its body), at
-    most one every `every_seconds`, with how many were refused in between: a flood of
-    forged requests must not flood the log, nor slow what is genuine."""
-
-    def __init__(
-        self,
-        logger: logging.Logger,
-        what: str,
-        every_seconds: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.logger, self.what, self.every, self.clock = logger, what, every_seconds, clock
-        self.last: float | None = None
-        self.unsaid = 0
-
-    def refused(self, reason: str, size: int, source: str | None) -> None:
-        now = self.clock()
-        if self.last is not None and now - self.last < self.every:
-            self.unsaid += 1
-            return
-        more = f" (and {self.unsaid} more since the last line)" if self.unsaid else ""
-        self.logger.warning(
-            "%s refused: %s; %d bytes from %s%s",
-            self.what,
-            escape_controls(reason),
-            size,
-            escape_controls(source or "unknown"),
-            more,
-        )
-        self.last, self.unsaid = now, 0
 
 
 WHOLE_WORD_BELOW = 8  # characters: a secret this short is redacted only as a whole word

@@ -22,7 +22,7 @@ from bot.phone_numbers import Lookup, NumberReport, PhoneNumber
 from bot.policy import Policy
 from bot.spikes import SUSPENDED_CODE
 from bot.status import StatusReport
-from bot.store import Store
+from bot.store import Coverage, Store
 from bot.twilio_api import TwilioApi
 
 if TYPE_CHECKING:
@@ -119,23 +119,7 @@ class Service:
         recent += [m for m in account_sample or [] if m.to == fetched.to]
         self.store.save_messages([fetched, *recent])
         code = fetched.error_code
-        account: AccountErrors | None = None
         incident: IncidentNote | None = None
-        # The account's counts are of outbound messages: an inbound code has none to compare.
-        if code is not None and fetched.direction != "inbound":
-            if watched is not None:
-                until = min(now, watched.through)
-                account = account_view.account_from_counts(
-                    code,
-                    self.store.tally(until - ACCOUNT_WINDOW, until),
-                    self.store.failing([code], until - ACCOUNT_WINDOW, until),
-                    until - ACCOUNT_WINDOW,
-                    until,
-                )
-            elif account_sample is not None:
-                account = account_view.account_from_messages(
-                    code, account_sample, ACCOUNT_SAMPLE, since, now
-                )
         if code is not None:
             incident = account_view.incident_note(
                 self.store.incidents_on(code),
@@ -148,11 +132,39 @@ class Service:
             fetched,
             self.explain(code) if code is not None else None,
             self.store.messages_to(fetched.to, now - self._streak_span),
-            account,
+            self._account_errors(fetched, watched, account_sample, since, now),
             incident,
             self.rules,
             now,
         )
+
+    def _account_errors(
+        self,
+        message: Message,
+        watched: Coverage | None,
+        listed: list[Message] | None,
+        since: datetime,
+        now: datetime,
+    ) -> AccountErrors | None:
+        """How the message's error stands across the account: counted over the last hour
+        of the watcher's records when they hold it, else over what Twilio listed. The
+        counts are of outbound messages: an inbound code has none to compare with."""
+        assert self.store is not None
+        code = message.error_code
+        if code is None or message.direction == "inbound":
+            return None
+        if watched is not None:
+            until = min(now, watched.through)
+            return account_view.account_from_counts(
+                code,
+                self.store.tally(until - ACCOUNT_WINDOW, until),
+                self.store.failing([code], until - ACCOUNT_WINDOW, until),
+                until - ACCOUNT_WINDOW,
+                until,
+            )
+        if listed is None:
+            return None
+        return account_view.account_from_messages(code, listed, ACCOUNT_SAMPLE, since, now)
 
     @property
     def _streak_span(self) -> timedelta:

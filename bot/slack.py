@@ -41,7 +41,7 @@ from bot.commands import Answer, Context, Notice
 from bot.errors import BotError
 from bot.message_report import MessageReport
 from bot.messages import sid_problem
-from bot.privacy import RejectionLog
+from bot.rejections import RejectionLog
 from bot.settings import Settings
 from bot.slack_poster import WEB_API_TIMEOUT_SECONDS, retry_handlers
 
@@ -54,6 +54,10 @@ AUTH_FAILED = (
     "(the bot's log says what Slack answered)."
 )
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+# A slash command is a few hundred bytes; a button's payload, which carries the message
+# it sits on, at most tens of kilobytes.
+MAX_BODY_BYTES = 512 * 1024
+STALE_SECONDS = 300  # SignatureVerifier's window for the request's timestamp
 # Waits before the second and third tries of an answer that response_url refused with a 5xx.
 ANSWER_RETRY_SECONDS = (1.0, 3.0)
 
@@ -385,8 +389,7 @@ def events_handler(
         try:
             bolt_request = await to_bolt_request(request)
         except MALFORMED as exc:
-            # Bolt reads the body before it checks the signature: a `payload` that is not
-            # JSON fails here, and would be a 500.
+            # A signed body whose `payload` is not JSON fails here, and would be a 500.
             return await to_aiohttp_response(_malformed(exc))
         try:
             response = await app.async_dispatch(bolt_request)
@@ -397,11 +400,6 @@ def events_handler(
         return await to_aiohttp_response(response)
 
     return handle_events
-
-
-MAX_BODY_BYTES = 512 * 1024  # a slash command is a few hundred bytes; a button's payload,
-# which carries the message it sits on, at most tens of kilobytes
-STALE_SECONDS = 300  # SignatureVerifier's window for the request's timestamp
 
 
 class _Clock(Clock):

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.errors import StoreError
 from bot.messages import Message
-from bot.privacy import RejectionLog
+from bot.rejections import RejectionLog
 from bot.store import Store
 from bot.twilio_api import signature_valid
 

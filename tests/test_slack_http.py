@@ -241,7 +241,7 @@ async def test_a_flood_of_forged_requests_leaves_one_short_line_and_no_body(
 def test_refusals_are_counted_between_the_lines_they_leave():
     import logging as logging_module
 
-    from bot.privacy import RejectionLog
+    from bot.rejections import RejectionLog
 
     now = [0.0]
     records: list[str] = []
