@@ -101,19 +101,6 @@ _ANSWERING = frozenset(
         "LOG_LEVEL",
     }
 )
-# The team's policy numbers that answers quote are read too, but a bad one falls back to
-# its default, named, like any setting left out: an answer with the default policy beats
-# no answer.
-POLICY_SETTINGS = frozenset(
-    {
-        "ALERT_WARNING_PERCENT",
-        "ALERT_CRITICAL_PERCENT",
-        "RETRY_WAIT_MINUTES",
-        "RETRY_MAX_ATTEMPTS",
-        "STREAK_LIMIT",
-        "STREAK_DAYS",
-    }
-)
 READS = {
     "why": _ANSWERING,
     "lookup": _ANSWERING,
@@ -135,7 +122,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return _settings_failure(exc.problems, env)
         for name, problem in zip(exc.names, exc.problems, strict=True):
             note = f"{problem} (ignored: `{args.command}` does not use it)"
-            if name in POLICY_SETTINGS:
+            # The policy's numbers are quoted in answers: a bad one falls back to its
+            # default, since an answer with the default policy beats no answer.
+            if name in settings.POLICY_SETTINGS:
                 note = f"{problem} (`{args.command}` quotes its default instead)"
             print(f"{PROG}: {_without_secrets(note, env)}", file=sys.stderr)
             env.pop(name, None)

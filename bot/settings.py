@@ -229,6 +229,17 @@ class Settings:
         return self.twilio_account_sid, self.twilio_auth_token
 
 
+# The settings the team's policy (bot.policy) is built from: answers quote them.
+POLICY_SETTINGS = frozenset(
+    {
+        "ALERT_WARNING_PERCENT",
+        "ALERT_CRITICAL_PERCENT",
+        "RETRY_WAIT_MINUTES",
+        "RETRY_MAX_ATTEMPTS",
+        "STREAK_LIMIT",
+        "STREAK_DAYS",
+    }
+)
 TOKENS = (
     ("SLACK_BOT_TOKEN", "xoxb-", "the Bot User OAuth Token, under OAuth & Permissions"),
     ("SLACK_APP_TOKEN", "xapp-", "an App-Level Token, under Basic Information"),

@@ -247,3 +247,11 @@ def test_terminal_status_builds_no_slack_client(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.splitlines()[-1] == "EXIT 0 False", done.stderr
+
+
+def test_a_bad_policy_setting_leaves_answers_on_the_default_policy(capsys, tmp_path):
+    env = {"DATABASE_PATH": str(tmp_path / "b.db"), "RETRY_WAIT_MINUTES": "half an hour"}
+    assert cli.main(["why", "30003"], env) == 0
+    out, err = capsys.readouterr()
+    assert "(`why` quotes its default instead)" in err
+    assert "no sooner than 30 minutes" in " ".join(out.split())
