@@ -13,6 +13,7 @@ A database given with --database is built once and reused by later runs.
 """
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
@@ -29,14 +30,17 @@ EVALUATIONS = 7
 
 def build(path: Path, per_day: int, days: int, now: datetime) -> None:
     """Fill a new store at `path` with `days` of messages ending at `now`."""
-    from bot.store import Store
+    import sqlite3
 
-    store = Store(str(path))
+    from bot.store.sqlite import SqliteStore
+
+    SqliteStore(str(path)).close()  # the tables, as the bot makes them
+    db = sqlite3.connect(path)
     start = (now - timedelta(days=days)).timestamp()
     total = per_day * days
     step = 86_400 / per_day
     # One statement: SQLite generates the rows itself, about a microsecond each.
-    store.db.execute(
+    db.execute(
         """
         with recursive n(i) as (select 0 union all select i + 1 from n where i < ? - 1)
         insert into messages (sid, status, [to], from_, direction, error_code,
@@ -59,15 +63,15 @@ def build(path: Path, per_day: int, days: int, now: datetime) -> None:
         """,
         [total, start, step, start, step, start, step],
     )
-    store.db.conn.commit()
-    store.close()
+    db.commit()
+    db.close()
 
 
 def evaluate(path: str, now_iso: str) -> dict[str, Any]:
     from bot import settings
     from bot.curated import curated_directory, load_curated
     from bot.poller import Poller
-    from bot.store import Store
+    from bot.store.sqlite import SqliteStore
 
     now = datetime.fromisoformat(now_iso)
     config = settings.load(
@@ -79,16 +83,20 @@ def evaluate(path: str, now_iso: str) -> dict[str, Any]:
             "DATABASE_PATH": path,
         }
     )
-    store = Store(path)
+    store = SqliteStore(path)
     # Detection reads only the store: no Twilio or Slack is reached.
     watcher = Poller(
         config, store, None, None, load_curated(curated_directory(), config.policy), lambda: now
     )  # type: ignore[arg-type]
+
+    async def evaluate_once() -> tuple[Any, Any]:
+        readings = await watcher._measure(now, "active")
+        return readings, [await watcher._decide(reading, now) for reading in readings]
+
     seconds = []
     for _ in range(EVALUATIONS):
         started = time.perf_counter()
-        readings = watcher._measure(now, "active")
-        steps = [watcher._decide(reading, now) for reading in readings]
+        readings, steps = asyncio.run(evaluate_once())
         seconds.append(time.perf_counter() - started)
     store.close()
     return {

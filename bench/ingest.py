@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def poller(origin: str) -> dict[str, Any]:
     from bot import settings, slack_poster
     from bot.curated import curated_directory, load_curated
     from bot.poller import Poller
-    from bot.store import Store
+    from bot.store.sqlite import SqliteStore
     from bot.twilio_api import TwilioApi
 
     async def main(database: str) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def poller(origin: str) -> dict[str, Any]:
                 "BACKFILL_HOURS": "24",
             }
         )
-        store = Store(config.database_path)
+        store = SqliteStore(config.database_path)
         twilio = TwilioApi(config)
         watcher = Poller(
             config,
@@ -95,7 +96,7 @@ def poller(origin: str) -> dict[str, Any]:
             seconds = time.perf_counter() - started
             result: dict[str, Any] = {
                 "messages": first.ingested,
-                "stored": store.db["messages"].count,
+                "stored": len(await store.messages.recent(datetime.now(UTC) - timedelta(days=2))),
                 "seconds": seconds,
                 "requests": requests_served(origin) - before,
                 "steady": [],

@@ -72,10 +72,20 @@ def render(
     return render_explanation(answer, prefix)
 
 
+# A link to one of Twilio's pages, as the renderer writes a source: its address is ours,
+# and the digits of an article's ID in it are not a phone number.
+_TWILIO_LINK = re.compile(r"(<https://(?:www|help)\.twilio\.com/[^|>\s]*\|)")
+
+
 def _mask(value: Any) -> Any:
-    """`value` with every phone number in its strings masked, however written."""
+    """`value` with every phone number in its strings masked, however written; the
+    addresses of links to Twilio's pages are kept as they are."""
     if isinstance(value, str):
-        return mask_written_numbers(mask_numbers_in(value))
+        parts = _TWILIO_LINK.split(value)  # odd items are the addresses
+        return "".join(
+            part if i % 2 else mask_written_numbers(mask_numbers_in(part))
+            for i, part in enumerate(parts)
+        )
     if isinstance(value, dict):
         return {key: _mask(inner) for key, inner in value.items()}
     if isinstance(value, list):

@@ -22,7 +22,7 @@ from bot.dictionary import DICTIONARY_URL
 from bot.errors import BotError, SettingsError
 from bot.privacy import Redactor
 from bot.service import Service
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from bot.terminal import render_text
 from bot.twilio_api import TwilioApi
 
@@ -193,7 +193,7 @@ def answer(command: str, arguments: str, config: settings.Settings) -> int:
 async def _answer(command: str, arguments: str, config: settings.Settings) -> commands.Answer:
     with_twilio = not settings.problems_for_twilio(config)
     keep_store = with_twilio or Path(config.database_path).exists()
-    store = Store(config.database_path) if keep_store else None
+    store = SqliteStore(config.database_path) if keep_store else None
     twilio = TwilioApi(config) if with_twilio else None
     try:
         curated = load_curated(curated_directory(), config.policy)
@@ -225,9 +225,10 @@ def knowledge(args: argparse.Namespace, config: settings.Settings) -> int:
     raw = (
         asyncio.run(sync.download(args.url)) if args.action == "sync" else sync.read_file(args.file)
     )
-    store = Store(config.database_path)
+    store = SqliteStore(config.database_path)
     try:
-        read, written, skipped = sync.import_bytes(raw, store, datetime.now(UTC).date().isoformat())
+        today = datetime.now(UTC).date().isoformat()
+        read, written, skipped = asyncio.run(sync.import_bytes(raw, store, today))
     finally:
         store.close()
     print(
@@ -249,7 +250,7 @@ async def _poll(once: bool, config: settings.Settings) -> int:
     from bot import slack_poster
     from bot.poller import Poller
 
-    store = Store(config.database_path)
+    store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)
     poster = slack_poster.Poster(slack_poster.web_client(config))
     try:
@@ -260,7 +261,7 @@ async def _poll(once: bool, config: settings.Settings) -> int:
         try:
             result = await poller.cycle()
         finally:
-            store.release_lease(poller.owner)
+            await store.watcher.release_lease(poller.owner)
     finally:
         await twilio.close()
         store.close()

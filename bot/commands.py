@@ -29,7 +29,7 @@ _SID_LIKE = re.compile(r"[SsMm][Mm][0-9A-Za-z]*|[A-Za-z]{2}[0-9A-Za-z]{18,}")
 class Context(Protocol):
     default_region: str
 
-    def explain(self, code: int) -> Explanation: ...
+    async def explain(self, code: int) -> Explanation: ...
 
     async def explain_message(self, sid: str) -> MessageReport: ...
 
@@ -76,7 +76,7 @@ async def _why(arg: str, ctx: Context, asker: str | None) -> Answer:
     if not arg:
         return Usage(f"`why` needs an error code, like `{CMD} why 30003`.")
     if match := _CODE.fullmatch(arg):
-        return ctx.explain(int(match.group(1)))
+        return await ctx.explain(int(match.group(1)))
     if _SID_LIKE.fullmatch(arg):
         if problem := sid_problem(arg):
             return Usage(f"`{echo(arg)}` is not a Message SID. {problem}")

@@ -25,7 +25,7 @@ from bot.poller import Poller
 from bot.scenario import Scenario, make_sid
 from bot.service import Service
 from bot.simulator import Simulator
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from bot.terminal import render_text
 from bot.twilio_api import TwilioApi
 
@@ -87,7 +87,7 @@ async def _watch(
     out: Callable[[str], None],
 ) -> int:
     now = [start]
-    store = Store(config.database_path)
+    store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)
     curated = load_curated(curated_directory(), config.policy)
     poller = Poller(

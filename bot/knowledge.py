@@ -6,7 +6,7 @@ function that finds an imported entry) in, `Explanation` out.
 """
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot import policy
@@ -124,12 +124,10 @@ def billing(entry: Entry) -> str:
 
 
 def explain(
-    code: int,
-    curated: Mapping[int, Entry],
-    imported: Callable[[int], ImportedEntry | None] = lambda code: None,
+    code: int, curated: Mapping[int, Entry], imported: ImportedEntry | None = None
 ) -> Explanation:
-    """The best explanation we have for `code`: curated, then imported (`imported` is
-    asked only for a code the curated set lacks), then a pointer to Twilio's page."""
+    """The best explanation we have for `code`: curated, then `imported` (the dictionary's
+    entry for it, if the store has one), then a pointer to Twilio's page."""
     if entry := curated.get(code):
         retry = RETRY[entry.retry]
         if entry.direction == "inbound":
@@ -157,7 +155,7 @@ def explain(
             sources=entry.sources,
             checked=entry.checked.isoformat(),
         )
-    if (found := imported(code)) is not None:
+    if (found := imported) is not None:
         updated = f", entry updated {found.last_updated}" if found.last_updated else ""
         return Explanation(
             code=code,

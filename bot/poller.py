@@ -33,11 +33,12 @@ from bot.errors import (
     WatcherBusy,
 )
 from bot.incident_blocks import render_incident
+from bot.knowledge import Explanation
 from bot.messages import Message, utc, when
 from bot.settings import Settings
 from bot.spikes import Reading
 from bot.status import StatusReport
-from bot.store import Coverage, Store
+from bot.store import Change, Coverage, Draft, Drawn, IncidentRecord, PostKind, Store
 from bot.twilio_api import TwilioApi
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class Poller:
         try:
             await self._beat()
         finally:
-            self.store.release_lease(self.owner)
+            await self.store.watcher.release_lease(self.owner)
 
     async def _beat(self) -> None:
         interval = self.settings.poll_interval_seconds
@@ -175,7 +176,7 @@ class Poller:
         self._slack_outage = False
         now = self.clock()
         lease = timedelta(seconds=3 * self.settings.poll_interval_seconds + 60)
-        if not self.store.take_lease(self.owner, now, lease):
+        if not await self.store.watcher.take_lease(self.owner, now, lease):
             # Standing by is alive and well: /healthz must not have the platform restart it.
             self.health.last_finished = time.time()
             self.health.last_error = "another poller is watching this database"
@@ -193,24 +194,24 @@ class Poller:
             try:
                 account = await self.twilio.fetch_account()
             except CredentialsRejected:
-                self._credentials(True, now)
+                await self._credentials(True, now)
                 raise
-            readings, steps = self._credentials(False, now)
+            readings, steps = await self._credentials(False, now)
             self.health.account_status = account.status
             if account.status != "active":
-                self.store.set_state(INACTIVE_AT, now.astimezone(UTC).isoformat())
+                await self.store.watcher.put(INACTIVE_AT, now.astimezone(UTC).isoformat())
             ingested = await self._ingest(now)
-            measured = self._measure(now, account.status)
+            measured = await self._measure(now, account.status)
             readings += measured
-            steps += tuple(self._decide(reading, now) for reading in measured)
+            steps += tuple([await self._decide(reading, now) for reading in measured])
         except BotError as exc:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
         delivered = await self.deliver(now)
-        self.store.prune_messages(now - self.settings.retention)
-        pending = len(self.store.outbox.pending())
+        await self.store.messages.prune(now - self.settings.retention)
+        pending = len(await self.store.outbox.pending())
         self.health.pending_posts = pending
-        self.health.refused_posts = self.store.outbox.refused_posts()
+        self.health.refused_posts = await self.store.outbox.refused_posts()
         # Kept while posts wait and this cycle did not get as far as meeting it again.
         if self._slack_problem or delivered or not pending:
             self.health.slack_problem = self._slack_problem
@@ -222,15 +223,15 @@ class Poller:
         # The last cycle's trouble, kept until a cycle has none.
         self.health.last_error = str(failure) if failure else self._slack_error
         if failure is not None:
-            self.store.set_state(HEALTH, json.dumps(asdict(self.health)))
+            await self.store.watcher.put(HEALTH, json.dumps(asdict(self.health)))
             raise failure
         self.health.last_success = self.health.last_finished
         self.health.cycles += 1
-        self.store.set_state(HEALTH, json.dumps(asdict(self.health)))
+        await self.store.watcher.put(HEALTH, json.dumps(asdict(self.health)))
         return CycleResult(ingested, readings, steps, delivered, pending)
 
     async def _ingest(self, now: datetime) -> int:
-        mark = self.store.state(WATERMARK)
+        mark = await self.store.watcher.get(WATERMARK)
         floor = now - self.settings.backfill
         since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
         since = max(floor, min(since, now - self.settings.settle))
@@ -239,7 +240,7 @@ class Poller:
         oldest: datetime | None = None
         unsaved: list[Message] = []
 
-        def keep(page: list[Message]) -> None:
+        async def keep(page: list[Message]) -> None:
             # Pages are stored while the next is on its way, several to a transaction:
             # each commit rewrites the index pages the batch touched, so fewer, larger
             # batches cost a third as much (bench/ingest.py). Memory holds one batch.
@@ -247,7 +248,7 @@ class Poller:
             found = [m for m in page if m.date_created is None or m.date_created >= since]
             unsaved.extend(found)
             if len(unsaved) >= SAVE_BATCH:
-                self.store.save_messages(unsaved)
+                await self.store.messages.save(unsaved)
                 unsaved.clear()
             read += len(found)
             for moment in (m.date_created for m in found if m.date_created is not None):
@@ -259,46 +260,48 @@ class Poller:
         pages = await self.twilio.read_messages(
             keep, created_after=since, page_size=PAGE_SIZE, max_pages=MAX_PAGES
         )
-        self.store.save_messages(unsaved)
+        await self.store.messages.save(unsaved)
         # What `why SM…` may count from the store: every message from the first read on,
         # as long as reads follow each other without a gap.
-        held = self.store.coverage()
+        held = await self.store.watcher.coverage()
         start = held.since if held is not None and held.through >= since else since
         if held is None and mark is not None:
             # A watcher ran here before coverage was kept: the history it stored counts.
             # (Without a watermark, older messages were stored by `why` or a callback.)
-            start = min(start, self.store.earliest_moment() or start)
+            start = min(start, await self.store.messages.earliest_moment() or start)
         if pages >= MAX_PAGES and read >= PAGE_SIZE * MAX_PAGES:
             log.warning("more than %d messages since %s: the older ones were not read", read, since)
             start = oldest or now
-        self.store.set_coverage(Coverage(start, now, self.settings.poll_interval_seconds))
+        await self.store.watcher.set_coverage(
+            Coverage(start, now, self.settings.poll_interval_seconds)
+        )
         if newest is not None:
             if mark is None or newest > datetime.fromisoformat(mark):
-                self.store.set_state(WATERMARK, newest.astimezone(UTC).isoformat())
+                await self.store.watcher.put(WATERMARK, newest.astimezone(UTC).isoformat())
             self.health.lag_seconds = (now - newest).total_seconds()
         elif mark is None:
-            self.store.set_state(WATERMARK, since.astimezone(UTC).isoformat())
+            await self.store.watcher.put(WATERMARK, since.astimezone(UTC).isoformat())
         return read
 
-    def _measure(self, now: datetime, account_status: str) -> tuple[Reading, ...]:
+    async def _measure(self, now: datetime, account_status: str) -> tuple[Reading, ...]:
         thresholds = self.settings.thresholds
         since = now - max(spikes.SPARK_SPAN, thresholds.window)
         codes = dict.fromkeys((spikes.SUSPENDED_CODE, *self.settings.alert_codes))
         # Counts for the many messages, whole rows only for the few that failed.
-        counted = spikes.tally(self.store.tally(since, now), thresholds.window, now)
-        failing = self.store.failing(codes, now - thresholds.window, now)
-        carriers = self.store.carriers()
+        counted = spikes.tally(await self.store.messages.tally(since, now), thresholds.window, now)
+        failing = await self.store.messages.failing(codes, now - thresholds.window, now)
+        carriers = await self.store.lookups.carriers()
         # The baseline ends before the settle window, whose messages may still change.
         until = now - thresholds.window - self.settings.settle
-        inactive = self.store.state(INACTIVE_AT)
+        inactive = await self.store.watcher.get(INACTIVE_AT)
         # While the watcher has watched for less than the baseline's span, say how long.
-        held = self.store.coverage()
+        held = await self.store.watcher.coverage()
         hours = None
         if held is not None and held.since > now - BASELINE_SPAN:
             hours = max(0.0, (until - held.since).total_seconds() / 3600)
         readings = []
         for code in codes:
-            baseline = self.store.baseline(code, now - BASELINE_SPAN, until)
+            baseline = await self.store.messages.baseline(code, now - BASELINE_SPAN, until)
             baseline = replace(baseline, hours=hours)
             reading = spikes.measure_tally(
                 code, counted, failing, baseline, carriers, thresholds, now
@@ -314,15 +317,15 @@ class Poller:
             readings.append(reading)
         return tuple(readings)
 
-    def _credentials(
+    async def _credentials(
         self, rejected: bool, now: datetime
     ) -> tuple[tuple[Reading, ...], tuple[Step, ...]]:
         """The credentials reading and its step, while they concern an incident."""
         reading = spikes.credentials_reading(rejected, now)
-        step = self._decide(reading, now)
+        step = await self._decide(reading, now)
         return ((reading,), (step,)) if step.incident is not None else ((), ())
 
-    def _decide(self, reading: Reading, now: datetime) -> Step:
+    async def _decide(self, reading: Reading, now: datetime) -> Step:
         key = alerting.incident_key(self.settings.twilio_account_sid, reading.code)
         thresholds = self.settings.thresholds
         # One accepted call proves the credentials; one read of an active account, with no
@@ -331,47 +334,45 @@ class Poller:
             reading.code == spikes.SUSPENDED_CODE and reading.account_status == "active"
         ):
             thresholds = replace(thresholds, resolve_after=1)
-        current = self.store.open_incident(key)
+        current = await self.store.incidents.open_for(key)
         step = alerting.evaluate(current, reading, key, thresholds, now)
-        if step.incident is None:
-            return step
-        # One transaction: an incident is never saved without what Slack should see of it.
-        with self.store.atomic():
-            found = self.store.incident(current.id) if current and current.id else None
-            shown = found[1] if found else None  # the reading its message shows
-            reading = alerting.keep_samples(shown, reading)
-            if step.tell_slack and alerting.worth_showing(shown, reading, current, step.incident):
-                note = step.note or alerting.catch_up_note(shown, step.incident, reading, now)
-                # Kept with the severity the message now shows, for the next comparison.
-                drawn = replace(reading, severity=step.incident.severity)
-                incident = self.store.save_incident(step.incident, drawn)
-                self._show(incident, drawn, now, note)
-            else:
-                # The figures moved too little to be worth a reader's attention: the
-                # message keeps what it shows until something they would act on changes.
-                self.store.save_incident(step.incident)
-        return step
+        if step.incident is None and current is None:
+            return step  # nothing to write
+        explanation = await self._explain(reading.code)
+        decided: list[Step] = []
 
-    def _show(self, incident: Incident, reading: Reading, now: datetime, note: str | None) -> None:
-        """Queue what the channel should see: the incident's message as it now stands (a
-        post the first time, an edit when it looks different), and a thread note."""
-        assert incident.id is not None
-        explanation = knowledge.explain(reading.code, self.curated, self.store.imported_entry)
-        text, blocks = render_incident(incident, reading, explanation)
-        shown = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
-        posted = self.store.incident_message(incident.id)
-        if posted is None and not self.store.outbox.has_posts(incident.id):
-            self.store.outbox.enqueue(incident.id, "post", text, blocks, now)
-        elif shown != (posted[2] if posted else ""):
-            self.store.outbox.enqueue(incident.id, "update", text, blocks, now)
-        self.store.set_shown(incident.id, shown)
-        if note:
-            self.store.outbox.enqueue(incident.id, "reply", note, [], now)
+        def decide(record: IncidentRecord | None) -> Change | None:
+            # Evaluated again on the incident as the transaction reads it: a button may
+            # have changed it since `current` was read.
+            held = record.incident if record is not None else None
+            step = alerting.evaluate(held, reading, key, thresholds, now)
+            decided.append(step)
+            if step.incident is None:
+                return None
+            changed = step.incident
+            shown = record.reading if record else None  # the reading its message shows
+            fresh = alerting.keep_samples(shown, reading)
+            if step.tell_slack and alerting.worth_showing(shown, fresh, held, changed):
+                note = step.note or alerting.catch_up_note(shown, changed, fresh, now)
+                # Kept with the severity the message now shows, for the next comparison.
+                drawn = replace(fresh, severity=changed.severity)
+                same = record if changed.id is not None else None
+                return show(changed, drawn, same, explanation, note)
+            # The figures moved too little to be worth a reader's attention: the message
+            # keeps what it shows until something they would act on changes.
+            return Change(changed)
+
+        await self.store.incidents.apply(current.id if current else None, decide, now)
+        return decided[0]
+
+    async def _explain(self, code: int) -> Explanation:
+        imported = None if code in self.curated else await self.store.dictionary.entry(code)
+        return knowledge.explain(code, self.curated, imported)
 
     async def acknowledge(self, incident_id: int, user: str) -> str:
-        found = self.store.incident(incident_id)
-        if found is not None and found[0].acknowledged_by:
-            return f"It was already acknowledged by <@{found[0].acknowledged_by}>."
+        found = await self.store.incidents.record(incident_id)
+        if found is not None and found.incident.acknowledged_by:
+            return f"It was already acknowledged by <@{found.incident.acknowledged_by}>."
         return await self._change(incident_id, user, "acknowledged", acknowledged_by=user)
 
     async def mute(self, incident_id: int, user: str, hours: int) -> str:
@@ -380,25 +381,30 @@ class Poller:
 
     async def _change(self, incident_id: int, user: str, what: str, **changes: Any) -> str:
         """Record a button's change on the incident and show it in the channel at once."""
-        incident, reading = self.store.incident(incident_id) or (None, None)
-        if incident is None or reading is None:
+        found = await self.store.incidents.record(incident_id)
+        if found is None or found.reading is None:
             return "That incident is not in this bot's database."
-        if incident.resolved_at is not None:
+        if found.incident.resolved_at is not None:
             return "That incident is already resolved."
         now = self.clock()
         who = f"<@{user}>" if SLACK_USER_ID.fullmatch(user) else "someone"
-        with self.store.atomic():
-            changed = replace(incident, **changes)
-            drawn = replace(reading, severity=changed.severity)
-            incident = self.store.save_incident(changed, drawn)
-            self._show(incident, drawn, now, f"{utc(now)}: {what} by {who}.")
+        explanation = await self._explain(found.incident.code)
+
+        def decide(record: IncidentRecord | None) -> Change | None:
+            if record is None or record.reading is None:
+                return None
+            changed = replace(record.incident, **changes)
+            drawn = replace(record.reading, severity=changed.severity)
+            return show(changed, drawn, record, explanation, f"{utc(now)}: {what} by {who}.")
+
+        await self.store.incidents.apply(incident_id, decide, now)
         return f"Done: the incident is {what}."
 
     async def deliver_queued(self) -> int:
         """Send what a button queued, now. Only the lease holder sends, or two processes
         could send the same post; any other leaves it for the holder's next cycle."""
         now = self.clock()
-        if not self.store.holds_lease(self.owner, now):
+        if not await self.store.watcher.holds_lease(self.owner, now):
             return 0
         return await self.deliver(now)
 
@@ -411,28 +417,29 @@ class Poller:
         if self.health.last_finished is not None:
             health = asdict(self.health)
         else:
-            health = json.loads(self.store.state(HEALTH) or "{}")
-        readings = self._measure(now, str(health.get("account_status") or "active"))
-        incidents = self.store.open_incidents()
+            health = json.loads(await self.store.watcher.get(HEALTH) or "{}")
+        readings = await self._measure(now, str(health.get("account_status") or "active"))
+        incidents = await self.store.incidents.open_all()
         links = {}
         for incident in incidents:
             assert incident.id is not None  # read from the store
-            posted = self.store.incident_message(incident.id)
-            if posted is None or self.poster is None:
+            found = await self.store.incidents.record(incident.id)
+            if found is None or found.posted is None or self.poster is None:
                 continue
-            link = await self.poster.permalink(posted[0], posted[1])
+            link = await self.poster.permalink(found.posted.channel, found.posted.ts)
             if link:
                 links[incident.id] = link
         return StatusReport(
             self.settings.twilio_account_sid, health, readings, tuple(incidents), links, now
         )
 
-    def samples(self, incident_id: int) -> list[Message]:
+    async def samples(self, incident_id: int) -> list[Message]:
         """The incident's sample messages as the store holds them, newest first."""
-        found = self.store.incident(incident_id)
-        if found is None or found[1] is None:
+        found = await self.store.incidents.record(incident_id)
+        if found is None or found.reading is None:
             return []
-        return sorted(self.store.messages_by_sid(found[1].samples), key=when, reverse=True)
+        held = await self.store.messages.by_sid(found.reading.samples)
+        return sorted(held, key=when, reverse=True)
 
     async def deliver(self, now: datetime) -> int:
         """Send what the outbox holds, oldest first; stop at the first failure, so nothing
@@ -446,35 +453,35 @@ class Poller:
         sent = 0
         held: set[int] = set()  # incidents with a post that did not go: nothing overtakes it
         blocked: set[str] = set()  # channels Slack refuses until someone fixes the setup
-        for listed in self.store.outbox.pending():
+        for listed in await self.store.outbox.pending():
             if listed.incident_id in held:
                 continue
             # A new alert goes where the setting says now: it may have been corrected.
             channel, ts = self.settings.slack_alert_channel, ""
-            if listed.kind != "post":
-                where = self.store.incident_message(listed.incident_id)
-                if where is None:
+            if listed.kind != PostKind.POST:
+                found = await self.store.incidents.record(listed.incident_id)
+                if found is None or found.posted is None:
                     held.add(listed.incident_id)  # its message has not gone yet
                     continue
-                channel, ts, _ = where
+                channel, ts = found.posted.channel, found.posted.ts
             if channel in blocked:
                 held.add(listed.incident_id)
                 continue
             # While an earlier post waited on Slack, a button may have changed this one.
-            post = self.store.outbox.claim(listed.id)
+            post = await self.store.outbox.claim(listed.id)
             if post is None:
                 continue  # replaced by a newer edit, queued after it
             try:
                 posted = None
-                if post.kind == "post":
+                if post.kind == PostKind.POST:
                     posted = await self.poster.post(channel, post.text, post.blocks)
-                elif post.kind == "update":
+                elif post.kind == PostKind.UPDATE:
                     await self.poster.update(channel, ts, post.text, post.blocks)
                 else:
                     await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
-                self.store.outbox.mark_sent(post.id, now, posted)
+                await self.store.outbox.mark_sent(post.id, now, posted)
             except SlackUnavailable as exc:
-                self.store.outbox.mark_failed(post.id, str(exc), refused=False)
+                await self.store.outbox.mark_failed(post.id, str(exc), refused=False)
                 log.warning("Slack post %s held for the next cycle: %s", post.id, exc)
                 self._slack_error = f"Slack: {exc}"
                 self._slack_outage = True
@@ -484,7 +491,7 @@ class Poller:
                 # token and the alert channel can be fixed; an older alert's channel, gone
                 # or closed, refuses its edits and notes like any post, up to the limit.
                 fixable = exc.channel in (None, self.settings.slack_alert_channel)
-                self.store.outbox.mark_failed(post.id, str(exc), refused=not fixable)
+                await self.store.outbox.mark_failed(post.id, str(exc), refused=not fixable)
                 if fixable:
                     self._setup_problem(exc)
                 else:
@@ -498,7 +505,7 @@ class Poller:
             except SlackRejected as exc:
                 # Slack said no to this one (a deleted message, bad blocks): try again
                 # next cycle, up to a limit, but let others through.
-                self.store.outbox.mark_failed(post.id, str(exc), refused=True)
+                await self.store.outbox.mark_failed(post.id, str(exc), refused=True)
                 log.warning("Slack refused post %s: %s", post.id, exc)
                 self._slack_error = f"Slack: {exc}"
                 held.add(post.incident_id)
@@ -512,3 +519,29 @@ class Poller:
         log.log(level, "%s; posts are held until someone acts. %s", exc, exc.fix)
         self._slack_error = f"Slack: {exc}"
         self._slack_problem = exc.fix
+
+
+def show(
+    incident: Incident,
+    reading: Reading,
+    record: IncidentRecord | None,
+    explanation: Explanation,
+    note: str | None,
+) -> Change:
+    """`incident`, now showing `reading`, and what the channel should see of it: its
+    message as it now stands (a post the first time, an edit when it looks different),
+    and a thread note. `record` is the incident as stored (None for a new one)."""
+
+    def draw(saved: Incident) -> Drawn:
+        text, blocks = render_incident(saved, reading, explanation)
+        shown = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()
+        drafts = []
+        if record is None or (record.posted is None and not record.queued):
+            drafts.append(Draft(PostKind.POST, text, blocks))
+        elif shown != (record.posted.shown if record.posted else ""):
+            drafts.append(Draft(PostKind.UPDATE, text, blocks))
+        if note:
+            drafts.append(Draft(PostKind.REPLY, note, []))
+        return Drawn(shown, tuple(drafts))
+
+    return Change(incident, reading, draw)

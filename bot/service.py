@@ -67,13 +67,15 @@ class Service:
         self.default_region = default_region
         self.lookups_per_hour = lookups_per_hour
         self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
+        self._registering = asyncio.Lock()
         self._sample: tuple[datetime, asyncio.Future[list[Message]]] | None = None
         self.poller: Poller | None = None  # set by the app while it watches the account
 
-    def explain(self, code: int) -> Explanation:
-        if self.store is None:
+    async def explain(self, code: int) -> Explanation:
+        # A curated code costs no query.
+        if self.store is None or code in self.curated:
             return knowledge.explain(code, self.curated)
-        return knowledge.explain(code, self.curated, self.store.imported_entry)
+        return knowledge.explain(code, self.curated, await self.store.dictionary.entry(code))
 
     async def explain_message(self, sid: str) -> MessageReport:
         """The message, its error explained, and the context around it.
@@ -87,11 +89,11 @@ class Service:
         if self.twilio is None or self.store is None:
             raise NotConfigured(NOT_CONFIGURED)
         now = self.clock()
-        known = self.store.messages_by_sid([sid])
+        known = await self.store.messages.by_sid([sid])
         history = asyncio.ensure_future(self._history(known[0].to, now)) if known else None
         # While the watcher keeps the store up to date, the account's hour is counted
         # there, whole; otherwise Twilio lists its latest messages.
-        watched = self.store.coverage()
+        watched = await self.store.watcher.coverage()
         if watched is not None and not watched.covers(now - ACCOUNT_WINDOW, now):
             watched = None
         try:
@@ -117,12 +119,12 @@ class Service:
         # Of the account's hour, only what went to this recipient is kept: the rest is
         # shared by every `why` for a while, and already kept if the watcher runs.
         recent += [m for m in account_sample or [] if m.to == fetched.to]
-        self.store.save_messages([fetched, *recent])
+        await self.store.messages.save([fetched, *recent])
         code = fetched.error_code
         incident: IncidentNote | None = None
         if code is not None:
             incident = account_view.incident_note(
-                self.store.incidents_on(code),
+                await self.store.incidents.on_code(code),
                 code,
                 messages.when(fetched),
                 self.alert_window,
@@ -130,15 +132,15 @@ class Service:
             )
         return message_report.build_report(
             fetched,
-            self.explain(code) if code is not None else None,
-            self.store.messages_to(fetched.to, now - self._streak_span),
-            self._account_errors(fetched, watched, account_sample, since, now),
+            await self.explain(code) if code is not None else None,
+            await self.store.messages.to_number(fetched.to, now - self._streak_span),
+            await self._account_errors(fetched, watched, account_sample, since, now),
             incident,
             self.rules,
             now,
         )
 
-    def _account_errors(
+    async def _account_errors(
         self,
         message: Message,
         watched: Coverage | None,
@@ -157,8 +159,8 @@ class Service:
             until = min(now, watched.through)
             return account_view.account_from_counts(
                 code,
-                self.store.tally(until - ACCOUNT_WINDOW, until),
-                self.store.failing([code], until - ACCOUNT_WINDOW, until),
+                await self.store.messages.tally(until - ACCOUNT_WINDOW, until),
+                await self.store.messages.failing([code], until - ACCOUNT_WINDOW, until),
                 until - ACCOUNT_WINDOW,
                 until,
             )
@@ -209,12 +211,12 @@ class Service:
         if self.store is None:
             raise NotConfigured(NOT_CONFIGURED)
         now = self.clock()
-        cached = self.store.cached_lookup(number.e164, now - LOOKUP_CACHE)
+        cached = await self.store.lookups.cached(number.e164, now - LOOKUP_CACHE)
         if cached is not None:
-            lookup, looked_up_at = cached
+            lookup, looked_up_at = cached.lookup, cached.at
         else:
             lookup, looked_up_at = await self._paid_lookup(number.e164, asker, now), now
-        history = self.store.messages_to(
+        history = await self.store.messages.to_number(
             number.e164, now - phone_numbers.HISTORY_WINDOW, limit=phone_numbers.HISTORY_LIMIT
         )
         return phone_numbers.build_report(
@@ -225,30 +227,36 @@ class Service:
         """Ask Twilio, once: a second ask for the same number while the first is on its way
         (a double click) waits for that answer and costs nothing."""
         assert self.store is not None
-        if (running := self._lookups_running.get(e164)) is not None:
-            return await asyncio.shield(running)
         if self.twilio is None:
             raise NotConfigured(NOT_CONFIGURED)
-        use = self._count_paid_lookup(asker, now) if asker is not None else None
-        running = _shared(self.twilio.lookup(e164))
-        self._lookups_running[e164] = running
+        # Counting and registering the call happen one ask at a time: a second ask for
+        # the number, made while the first is counted, finds the call and waits for it.
+        use: int | None = None
+        async with self._registering:
+            running = self._lookups_running.get(e164)
+            mine = running is None  # else the first ask pays, and this one waits for it
+            if running is None:
+                use = await self._count_paid_lookup(asker, now) if asker is not None else None
+                running = _shared(self.twilio.lookup(e164))
+                self._lookups_running[e164] = running
+        if not mine:
+            return await asyncio.shield(running)
         try:
             lookup = await asyncio.shield(running)
         except BaseException:
             if use is not None:
-                self.store.remove_lookup_use(use)  # no answer, so no charge
+                await self.store.lookups.remove_use(use)  # no answer, so no charge
             raise
         finally:
             del self._lookups_running[e164]
         # Kept under the number we asked for, so the next ask finds it whatever form
         # Twilio wrote it in; a failed line type check is not kept for a week.
         if lookup.line_type_error is None:
-            self.store.save_lookup(replace(lookup, phone_number=e164), now)
+            await self.store.lookups.save(replace(lookup, phone_number=e164), now)
         return lookup
 
-    def _count_paid_lookup(self, asker: str, now: datetime) -> int:
-        """Record one paid lookup for `asker`, or raise LimitReached. No await in here, so
-        two lookups at once cannot both take the last one."""
+    async def _count_paid_lookup(self, asker: str, now: datetime) -> int:
+        """Record one paid lookup for `asker`, or raise LimitReached."""
         assert self.store is not None
         since = now - LOOKUP_LIMIT_WINDOW
         if self.lookups_per_hour == 0:
@@ -256,8 +264,11 @@ class Service:
                 "Paid lookups are turned off here (LOOKUPS_PER_USER_PER_HOUR is 0); only "
                 "numbers looked up in the last 7 days can be answered, from the cache."
             )
-        used = self.store.lookup_uses(asker, since)
-        if len(used) >= self.lookups_per_hour:
+        use = await self.store.lookups.add_use(
+            asker, now, forget_before=since, limit=self.lookups_per_hour
+        )
+        if use is None:
+            used = await self.store.lookups.uses(asker, since)
             frees = used[-self.lookups_per_hour] + LOOKUP_LIMIT_WINDOW
             minutes = max(1, -(-int((frees - now).total_seconds()) // 60))
             raise LimitReached(
@@ -265,7 +276,7 @@ class Service:
                 f"next one frees up at {frees.astimezone(UTC):%H:%M} UTC, in {minutes} "
                 "min. Numbers looked up in the last 7 days still answer, from the cache."
             )
-        return self.store.add_lookup_use(asker, now, forget_before=since)
+        return use
 
     async def status(self) -> StatusReport:
         if self.poller is None:
@@ -275,13 +286,13 @@ class Service:
             )
         return await self.poller.status()
 
-    def first_click(self, key: str) -> bool:
+    async def first_click(self, key: str) -> bool:
         """Whether a button click is new: a replay of one already handled has no effect.
         Clicks are remembered for a day; Slack's own retries come within seconds."""
         if self.store is None:
             return True
         now = self.clock()
-        return self.store.first_click(key, now, now - CLICK_MEMORY)
+        return await self.store.incidents.first_click(key, now, now - CLICK_MEMORY)
 
     async def deliver_changes(self) -> None:
         """Send what an incident button queued, when this process is the watcher."""
@@ -299,7 +310,7 @@ class Service:
             return await self.poller.acknowledge(int(incident_id), user)
         if name == "mute":
             return await self.poller.mute(int(incident_id), user, int(hours))
-        found = self.poller.samples(int(incident_id))
+        found = await self.poller.samples(int(incident_id))
         if not found:
             return "The samples of that incident are no longer in the bot's database."
         lines = [f"{m.sid} · to {m.to} · {messages.describe(m)}" for m in found]

@@ -104,13 +104,13 @@ def _bolt_logger(level: str) -> logging.Logger:
 
 @runtime_checkable
 class Clicks(Protocol):
-    def first_click(self, key: str) -> bool: ...
+    async def first_click(self, key: str) -> bool: ...
 
 
 REPLAYED = Notice("That click was handled already; nothing was done again.")
 
 
-def _replayed(body: dict[str, Any], context: object) -> Notice | None:
+async def _replayed(body: dict[str, Any], context: object) -> Notice | None:
     """What to answer when this click was handled before, or None: Slack gives each
     interaction its own trigger_id, so a second request with the same one is a replay.
     A database that cannot record the click is said as such, like any answer needing it."""
@@ -118,7 +118,7 @@ def _replayed(body: dict[str, Any], context: object) -> Notice | None:
     if not isinstance(trigger, str) or not trigger or not isinstance(context, Clicks):
         return None
     try:
-        first = context.first_click(f"{_action_value(body, 'action_id')}:{trigger}")
+        first = await context.first_click(f"{_action_value(body, 'action_id')}:{trigger}")
     except BotError as exc:
         log.warning("a click could not be recorded: %s", exc)
         return Notice(str(exc))
@@ -158,7 +158,7 @@ def _share_listener(settings: Settings, context: Context) -> Callable[..., Await
         if refused is None and sid_problem(sid):
             refused = Notice("That button no longer carries a valid Message SID.")
         if refused is None:
-            refused = _replayed(body, context)
+            refused = await _replayed(body, context)
         if refused is not None:
             await _reply(respond, refused, masked=False)
             return
@@ -198,7 +198,7 @@ def _incident_listener(
         # The alert channel need not be one where commands are allowed: users only.
         refused = commands.refusal(user, "", settings.allowed_users, frozenset())
         if refused is None and action != "samples":
-            refused = _replayed(body, context)
+            refused = await _replayed(body, context)
         if refused is None and isinstance(context, Incidents):
             try:
                 refused = Notice(await context.incident_action(action, incident_id, user))

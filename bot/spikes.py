@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -86,10 +87,16 @@ class Tally:
     spark_codes: Mapping[int, tuple[int, ...]]
 
 
-def tally(
-    counts: Iterable[tuple[datetime, int | None, int]], window: timedelta, now: datetime
-) -> Tally:
-    """A Tally from (moment, error code, how many) counts of final outbound messages."""
+class Count(NamedTuple):
+    """How many final outbound messages of one moment ended with one error code."""
+
+    moment: datetime
+    error_code: int | None
+    total: int
+
+
+def tally(counts: Iterable[Count], window: timedelta, now: datetime) -> Tally:
+    """A Tally from counts of final outbound messages."""
     since, start, step = now - window, now - SPARK_SPAN, SPARK_SPAN / SPARK_BUCKETS
     final, codes = 0, Counter[int]()
     spark_final = [0] * SPARK_BUCKETS
@@ -113,7 +120,7 @@ def tally(
 
 
 def tally_messages(recent: Iterable[Message], window: timedelta, now: datetime) -> Tally:
-    return tally(((when(m), m.error_code, 1) for m in _outbound_final(recent)), window, now)
+    return tally((Count(when(m), m.error_code, 1) for m in _outbound_final(recent)), window, now)
 
 
 def measure(

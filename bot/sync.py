@@ -40,14 +40,14 @@ async def download(url: str) -> bytes:
     return bytes(body)
 
 
-def import_bytes(raw: bytes, store: Store, imported_on: str) -> tuple[int, int, int]:
+async def import_bytes(raw: bytes, store: Store, imported_on: str) -> tuple[int, int, int]:
     """Parse and store a dictionary file: (entries read, rows written, items skipped)."""
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DictionaryError(f"not a JSON file: {exc}") from exc
     parsed = dictionary.parse(document, imported_on)
-    written = store.save_dictionary(parsed.entries)
+    written = await store.dictionary.save(parsed.entries)
     log.info(
         "imported %d entries (%d written, %d skipped)", len(parsed.entries), written, parsed.skipped
     )

@@ -92,8 +92,12 @@ class TwilioApi:
     ) -> list[Message]:
         """Messages, newest first, at most `max_pages` pages (see `read_messages`)."""
         found: list[Message] = []
+
+        async def collect(page: list[Message]) -> None:
+            found.extend(page)
+
         await self.read_messages(
-            found.extend,
+            collect,
             to=to,
             sent_after=sent_after,
             created_after=created_after,
@@ -104,7 +108,7 @@ class TwilioApi:
 
     async def read_messages(
         self,
-        on_page: Callable[[list[Message]], None],
+        on_page: Callable[[list[Message]], Awaitable[None]],
         *,
         to: str | None = None,
         sent_after: datetime | None = None,
@@ -149,7 +153,7 @@ class TwilioApi:
                     # Let the request go out before `on_page` holds the loop with its work.
                     for _ in range(PREFETCH_YIELDS):
                         await asyncio.sleep(0)
-                on_page(found)
+                await on_page(found)
         finally:
             if fetching is not None:
                 fetching.cancel()

@@ -53,7 +53,7 @@ def status_callback(
         if message is None:
             return web.Response(status=400, text="MessageSid and MessageStatus are required")
         try:
-            store.record_status(message, _decided(form.get("RawDlrDoneDate", "")))
+            await store.messages.record_status(message, _decided(form.get("RawDlrDoneDate", "")))
         except StoreError:
             log.exception("StatusCallback for %s not stored", message.sid)
             return web.Response(status=503)  # Twilio retries some failures; the poll will too

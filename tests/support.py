@@ -1,13 +1,17 @@
 """Helpers several test modules share: message records, Slack block text, asking the
 real app a command, running the bot as a process. Not a test module itself."""
 
+import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.messages import Message
+from bot.store.sqlite import SqliteStore
 from tests.conftest import (
     ACCOUNT_SID,
     post_signed,
@@ -100,3 +104,28 @@ def dead_number_story(scenario) -> str:
         date_created=now - timedelta(minutes=2),
     )
     return target.sid
+
+
+def query(path: str, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+    """Rows of the database file at `path`, read as an outsider would: on a connection of
+    its own, which sees what the bot's writer has committed."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+async def on_writer(store: object, sql: str) -> list[tuple[object, ...]]:
+    """Run `sql` on the writer connection of a SQLite store, as a fault a test injects
+    (a full disk, a read-only file) or a figure it reads from there."""
+    assert isinstance(store, SqliteStore)
+    return await store.connections.write(lambda db: db.execute(sql).fetchall())
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait, checking every 10 ms, for what happens after the last request Slack saw."""
+    async with asyncio.timeout(seconds):
+        while not condition():
+            await asyncio.sleep(0.01)

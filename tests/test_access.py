@@ -17,7 +17,6 @@ from bot.blocks import (
     SHARE_ACTION_ID,
 )
 from bot.commands import SUBCOMMANDS
-from bot.store import Store
 from tests.conftest import (
     FIGURES,
     button_click,
@@ -25,6 +24,7 @@ from tests.conftest import (
     post_signed,
     slash_command,
 )
+from tests.support import query
 from tests.watching import CHANNEL, failing
 
 USER, ROOM = "U0ALLOWED", "C0ALLOWED"
@@ -89,12 +89,11 @@ def assert_answered(kind: str, reply: dict) -> None:
 
 
 def incident_state(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
-    store = Store(str(tmp_path / "bot.db"))
-    try:
-        [incident] = store.open_incidents()
-        return incident.id, incident.acknowledged_by, incident.muted_until
-    finally:
-        store.close()
+    [row] = query(
+        str(tmp_path / "bot.db"),
+        "select id, acknowledged_by, muted_until from incidents where resolved_at is null",
+    )
+    return tuple(row)
 
 
 async def test_every_command_and_button_honours_the_allowlists(

@@ -2,10 +2,8 @@
 an answer Slack did not take is sent again, one it may have shown is not, and what
 cannot be sent is logged rather than raised."""
 
-import asyncio
 import logging
 import socket
-from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -16,6 +14,7 @@ from bot import slack
 from bot.blocks import SHARE_ACTION_ID
 from tests.conftest import button_click, post_signed, slash_command
 from tests.fake_slack import Fault
+from tests.support import until
 
 pytestmark = pytest.mark.usefixtures("quick_retries")
 
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.usefixtures("quick_retries")
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bot.slack.ANSWER_RETRY_SECONDS", (0.01, 0.01))
-
-
-async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
-    """Wait, checking every 10 ms, for what happens after the last request Slack saw."""
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def not_sent(caplog: pytest.LogCaptureFixture) -> list[str]:

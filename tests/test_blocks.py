@@ -69,7 +69,7 @@ def test_a_huge_imported_entry_is_clipped_to_the_limits():
         last_updated="",
         imported_on="2026-11-23",
     )
-    text, rendered = blocks.render(knowledge.explain(63016, {}, lambda code: entry))
+    text, rendered = blocks.render(knowledge.explain(63016, {}, entry))
     texts = [value for _, value in walk_texts(rendered)]
     assert all(len(value) <= 3000 for value in texts)
     assert rendered[0]["text"]["text"].endswith("…") and len(rendered[0]["text"]["text"]) == 150
@@ -183,3 +183,18 @@ def test_status_names_who_acknowledged_with_a_mention_and_nothing_else():
     text = "\n".join(b["text"]["text"] for b in rendered if b.get("text") and "text" in b["text"])
     assert "acknowledged by <@U0ONCALL>" in text
     assert "acknowledged by &lt;!channel&gt;" in text and "<!channel>" not in text
+
+
+def test_masking_keeps_the_addresses_of_twilio_pages_and_masks_the_rest():
+    """A shared `why SM…` answer masks every field; the article IDs in the addresses of
+    its sources (help.twilio.com/articles/223183…) are not phone numbers."""
+    explained = knowledge.explain(30003, CURATED)
+    help_pages = [url for url in explained.sources if "help.twilio.com/articles/" in url]
+    assert help_pages  # 30003 rests on a Help Center article
+    _, plain = blocks.render(explained)
+    _, masked = blocks.render(explained, masked=True)
+    for url in help_pages:
+        assert f"<{url}|" in json.dumps(masked, ensure_ascii=False)
+    assert masked == plain  # nothing else in it is a number
+    text, shown = blocks.render(Notice("Call +1 202 555 0156 or see the docs"), masked=True)
+    assert "+1•••••••156" in text and "202 555" not in json.dumps(shown)

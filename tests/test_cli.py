@@ -5,9 +5,9 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import cli
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from tests.conftest import serving
-from tests.support import run_bot
+from tests.support import query, run_bot
 
 SAMPLE = Path(__file__).parent / "data" / "sample-error-codes.json"
 
@@ -136,16 +136,12 @@ def test_sync_downloads_and_stores(capsys, tmp_path):
         assert cli.main(["knowledge", "sync", "--url", url], env) == 0
         assert cli.main(["knowledge", "sync", "--url", origin + "/gone"], env) == 1
     assert "answered HTTP 404" in capsys.readouterr().err
-    store = Store(env["DATABASE_PATH"])
-    try:
-        assert store.dictionary_size() == 4
-    finally:
-        store.close()
+    assert query(env["DATABASE_PATH"], "select count(*) from dictionary")[0][0] == 4
 
 
 def test_database_file_is_private(tmp_path):
     path = tmp_path / "bot.db"
-    Store(str(path)).close()
+    SqliteStore(str(path)).close()
     assert path.stat().st_mode & 0o777 == 0o600
 
 

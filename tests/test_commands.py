@@ -14,7 +14,7 @@ class Recorder:
     def __init__(self) -> None:
         self.asked: list[int | str] = []
 
-    def explain(self, code: int) -> Explanation:
+    async def explain(self, code: int) -> Explanation:
         self.asked.append(code)
         return Explanation(code=code, title="t", link="l", source="s")
 

@@ -7,7 +7,7 @@ import pytest
 
 from bot import dictionary, sync
 from bot.errors import DictionaryError
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 
 SAMPLE = Path(__file__).parent / "data" / "sample-error-codes.json"
 
@@ -69,28 +69,29 @@ def test_clean_markdown(markdown, plain):
     assert dictionary.clean_markdown(markdown.replace("\r\n", "\n")) == plain
 
 
-def test_store_keeps_the_newer_entry_across_imports(tmp_path, parsed):
-    store = Store(str(tmp_path / "bot.db"))
+async def test_store_keeps_the_newer_entry_across_imports(tmp_path, parsed):
+    store = SqliteStore(str(tmp_path / "bot.db"))
     try:
-        assert store.save_dictionary(parsed.entries) == 4
+        assert await store.dictionary.save(parsed.entries) == 4
         older = dictionary.ImportedEntry(
             **{**by_code(parsed)[21408].__dict__, "title": "Stale", "last_updated": "2020-01-01"}
         )
-        assert store.save_dictionary([older]) == 0
-        assert store.imported_entry(21408).title == "Newer sample title for 21408"
-        assert store.imported_entry(11750).causes == ("Older cause one", "Older cause two")
-        assert store.imported_entry(40000) is None
-        rows = list(store.db.table("dictionary").rows)
-        assert len(rows) == 4
+        assert await store.dictionary.save([older]) == 0
+        newer = await store.dictionary.entry(21408)
+        assert newer is not None and newer.title == "Newer sample title for 21408"
+        kept = await store.dictionary.entry(11750)
+        assert kept is not None and kept.causes == ("Older cause one", "Older cause two")
+        assert await store.dictionary.entry(40000) is None
+        assert await store.dictionary.size() == 4
     finally:
         store.close()
 
 
-def test_import_bytes_rejects_non_json(tmp_path):
-    store = Store(":memory:")
+async def test_import_bytes_rejects_non_json(tmp_path):
+    store = SqliteStore(":memory:")
     try:
         with pytest.raises(DictionaryError, match="not a JSON file"):
-            sync.import_bytes(b"<html>maintenance</html>", store, "2026-11-23")
+            await sync.import_bytes(b"<html>maintenance</html>", store, "2026-11-23")
     finally:
         store.close()
 
@@ -157,4 +158,4 @@ def test_an_unusable_database_is_a_clear_error(tmp_path, kind):
         path = tmp_path / "missing-dir" / "no" / "bot.db"
         (tmp_path / "missing-dir").write_text("a file where a directory should be")
     with pytest.raises(StoreError, match="DATABASE_PATH"):
-        Store(str(path))
+        SqliteStore(str(path))

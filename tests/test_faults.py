@@ -10,8 +10,8 @@ import pytest
 from bot.errors import CredentialsRejected
 from bot.scenario import Scenario
 from bot.simulator import RANDOM_FAULTS, Simulator
-from bot.store import Store
 from tests.conftest import ACCOUNT_SID, FIGURES, start_simulator
+from tests.support import query
 from tests.watching import START, STEP, STEPS, World, header, posts
 
 
@@ -46,8 +46,8 @@ def traffic(scenario: Scenario, rng: random.Random, since: datetime, until: date
         )
 
 
-def stored(store: Store) -> dict[str, tuple[str, int | None]]:
-    rows = store.db.execute("select sid, status, error_code from messages").fetchall()
+def stored(path: str) -> dict[str, tuple[str, int | None]]:
+    rows = query(path, "select sid, status, error_code from messages")
     return {sid: (status, code) for sid, status, code in rows}
 
 
@@ -75,10 +75,11 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
             assert got.readings == expected.readings, f"step {step}"
 
         sent = {m.sid: (m.status, m.error_code) for m in scenario.messages}
-        assert stored(faulty.store) == stored(calm.store) == sent
-        [(rows, distinct)] = faulty.store.db.execute(
-            "select count(*), count(distinct sid) from messages"
-        ).fetchall()
+        faulty_path, calm_path = faulty.settings.database_path, calm.settings.database_path
+        assert stored(faulty_path) == stored(calm_path) == sent
+        [(rows, distinct)] = query(
+            faulty_path, "select count(*), count(distinct sid) from messages"
+        )
         assert rows == distinct == len(sent)
 
         def alerts(channel: str) -> list[str]:

@@ -23,7 +23,7 @@ from bot.curated import curated_directory, load_curated
 from bot.scenario import Scenario
 from bot.service import Service
 from bot.simulator import Simulator
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from tests.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -116,7 +116,7 @@ def assert_safe(fallback: str, blocks: list[Any]) -> None:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Service:  # type: ignore[no-untyped-def]
-    store = Store(str(tmp_path_factory.mktemp("hostile") / "bot.db"))
+    store = SqliteStore(str(tmp_path_factory.mktemp("hostile") / "bot.db"))
     return Service(load_curated(curated_directory(), POLICY), store, POLICY)
 
 

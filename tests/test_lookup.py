@@ -14,7 +14,7 @@ from bot.phone_numbers import NumberReport
 from bot.scenario import SimNumber
 from bot.service import Service
 from bot.simulator import Fault
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from bot.twilio_api import TwilioApi
 from tests.conftest import (
     button_click,
@@ -129,7 +129,8 @@ async def test_a_malformed_lookup_is_a_fault_retried_and_never_cached(
     twilio_sim.inject(Fault(status=0, body=NULLS, times=4, path_contains=LOOKUPS))
     reply = await ask(live, fake_slack, "lookup +12025550157", "always")
     assert reply["text"] == "Twilio sent an answer of the wrong shape; try again shortly."
-    assert live.app[bot_app.SERVICE].store.cached_lookup("+12025550157", NOW_MINUS_WEEK) is None
+    store = live.app[bot_app.SERVICE].store
+    assert await store.lookups.cached("+12025550157", NOW_MINUS_WEEK) is None
     reply = await ask(live, fake_slack, "lookup +12025550157", "later")
     assert reply["text"] == "Number +1 202-555-0157: mobile"
     assert twilio_sim.count(LOOKUPS) == 2 + 4 + 1
@@ -163,7 +164,7 @@ async def test_a_number_twilio_calls_invalid(live, fake_slack, scenario):
 
 async def test_a_double_click_pays_once(twilio_sim, tmp_path):
     twilio_sim.latency_seconds = 0.2  # both asks are in flight together
-    store = Store(str(tmp_path / "bot.db"))
+    store = SqliteStore(str(tmp_path / "bot.db"))
     api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
     service = Service(
         load_curated(curated_directory(), POLICY), store, POLICY, api, lookups_per_hour=5
@@ -175,7 +176,7 @@ async def test_a_double_click_pays_once(twilio_sim, tmp_path):
         )
         assert isinstance(first, NumberReport) and isinstance(second, NumberReport)
         assert twilio_sim.count(LOOKUPS) == 1
-        assert len(store.lookup_uses("U1", datetime.now(UTC) - timedelta(hours=1))) == 1
+        assert len(await store.lookups.uses("U1", datetime.now(UTC) - timedelta(hours=1))) == 1
     finally:
         await api.close()
         store.close()
@@ -230,7 +231,7 @@ async def test_a_forged_button_click_is_refused(live, fake_slack, twilio_sim):
 
 async def test_the_cache_expires_after_seven_days(twilio_sim, tmp_path):
     now = [datetime(2026, 11, 23, 12, 0, tzinfo=UTC)]
-    store = Store(str(tmp_path / "bot.db"))
+    store = SqliteStore(str(tmp_path / "bot.db"))
     api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
     service = Service(
         load_curated(curated_directory(), POLICY), store, POLICY, api, clock=lambda: now[0]
@@ -251,7 +252,7 @@ async def test_the_cache_expires_after_seven_days(twilio_sim, tmp_path):
 async def test_the_limit_frees_up_an_hour_after_the_oldest_use(twilio_sim, tmp_path):
     start = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     now = [start]
-    store = Store(str(tmp_path / "bot.db"))
+    store = SqliteStore(str(tmp_path / "bot.db"))
     api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
     service = Service(
         load_curated(curated_directory(), POLICY),

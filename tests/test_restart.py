@@ -16,7 +16,6 @@ import pytest
 
 from bot.scenario import Scenario
 from bot.simulator import Simulator
-from bot.store import Store
 from tests.conftest import (
     ACCOUNT_SID,
     BOT_TOKEN,
@@ -26,6 +25,7 @@ from tests.conftest import (
     twilio_env,
 )
 from tests.fake_slack import FakeSlack
+from tests.support import query
 from tests.watching import CHANNEL, header
 
 KILLS = 12
@@ -168,15 +168,11 @@ async def test_killed_at_random_points_the_watcher_loses_nothing_and_posts_nothi
         feeding.cancel()
         # The last life runs undisturbed until it has read everything the feed sent.
         sent = {m.sid for m in scenario.messages}
-        store = Store(env["DATABASE_PATH"])
-        try:
 
-            def stored() -> set[str]:
-                return {row[0] for row in store.db.execute("select sid from messages")}
+        def stored() -> set[str]:
+            return {row[0] for row in query(env["DATABASE_PATH"], "select sid from messages")}
 
-            await until(lambda: stored() >= sent, "complete store", watcher)
-        finally:
-            store.close()
+        await until(lambda: stored() >= sent, "complete store", watcher)
     finally:
         feeding.cancel()
         killing.cancel()
@@ -184,12 +180,8 @@ async def test_killed_at_random_points_the_watcher_loses_nothing_and_posts_nothi
             await watcher.kill()
 
     # Every message the simulator sent is stored, once (the sid is the key), as sent.
-    store = Store(env["DATABASE_PATH"])
-    try:
-        rows = store.db.execute("select sid, status from messages").fetchall()
-        incidents = store.db.execute("select count(*) from incidents").fetchone()[0]
-    finally:
-        store.close()
+    rows = query(env["DATABASE_PATH"], "select sid, status from messages")
+    [(incidents,)] = query(env["DATABASE_PATH"], "select count(*) from incidents")
     assert dict(rows) == {m.sid: m.status for m in scenario.messages}
     assert incidents == EPISODES
 

@@ -7,7 +7,7 @@ from bot import app as bot_app
 from bot import cli, settings, simulate
 from bot.curated import curated_directory, load_curated
 from bot.service import Service
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from bot.twilio_api import TwilioApi
 from tests.conftest import make_settings
 
@@ -30,7 +30,7 @@ async def test_the_printed_settings_point_the_bot_at_the_simulator(tmp_path):
         )
         config = settings.load({**exports, "DATABASE_PATH": str(tmp_path / "b.db")})
         sid = next(line.split()[-1] for line in lines if "python -m bot why SM" in line)
-        store, twilio = Store(config.database_path), TwilioApi(config)
+        store, twilio = SqliteStore(config.database_path), TwilioApi(config)
         try:
             assert (await twilio.fetch_account()).status == "active"
             curated = load_curated(curated_directory(), config.policy)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.outbox import MAX_REFUSALS
 from bot.scenario import Scenario
+from bot.store import MAX_REFUSALS
 from tests.conftest import ACCOUNT_SID, FIGURES, start_fake_slack
 from tests.fake_slack import RANDOM_FAULTS, FakeSlack, Fault
 from tests.watching import CHANNEL, START, STEP, STEPS, World, failing, header, posts, watching_app
@@ -83,7 +83,7 @@ async def test_a_day_under_random_slack_faults_shows_what_a_calm_day_shows(
                 await world.poller.cycle()
                 # Someone on call acknowledges one spike and mutes another, from the alert.
                 if step in (ACK_STEP, MUTE_STEP):
-                    [incident] = world.store.open_incidents()
+                    [incident] = await world.store.incidents.open_all()
                     assert incident.id is not None
                     if step == ACK_STEP:
                         await world.poller.acknowledge(incident.id, "U0ONCALL")
@@ -150,7 +150,7 @@ async def test_a_corrected_channel_setting_gets_the_held_alert(world, scenario, 
     assert (await world.cycle()).pending == 1
     # Someone follows the advice: SLACK_ALERT_CHANNEL set to the right ID, bot restarted.
     world.settings = replace(world.settings, slack_alert_channel="C0RIGHT")
-    world.restart()
+    await world.restart()
     assert (await world.cycle(minutes_later=1)).delivered == 1
     assert [p["channel"] for p in posts(fake_slack)] == [CHANNEL, "C0RIGHT"]
     assert world.poller.health.slack_problem is None

@@ -43,7 +43,7 @@ async def test_the_ack_comes_before_the_slow_work(fake_slack, tmp_path, aiohttp_
     started = asyncio.Event()
 
     class Slow:
-        def explain(self, code: int):
+        async def explain(self, code: int):
             raise AssertionError("not asked")
 
         async def explain_message(self, sid: str) -> Notice:
@@ -192,7 +192,7 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
     class Broken:
         default_region = "US"
 
-        def explain(self, code: int):
+        async def explain(self, code: int):
             raise RuntimeError("boom")
 
         async def look_up(self, number, asker):

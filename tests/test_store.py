@@ -1,5 +1,6 @@
 """The SQLite store: migrations, and the rows the lookup cache and limit rely on."""
 
+import asyncio
 import random
 import signal
 import sqlite3
@@ -12,12 +13,14 @@ import pytest
 import sqlite_utils
 
 from bot import spikes
-from bot import store as store_module
 from bot.errors import StoreError
 from bot.messages import Message
 from bot.phone_numbers import Lookup
 from bot.spikes import Baseline
-from bot.store import Store
+from bot.store import CachedLookup
+from bot.store.sqlite import SqliteStore
+from bot.store.sqlite import migrations as store_module
+from tests.support import on_writer, query
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -25,10 +28,10 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 def test_an_older_file_is_brought_up_to_date_once(tmp_path, monkeypatch):
     path = str(tmp_path / "old.db")
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
-    Store(path).close()
+    SqliteStore(path).close()
     monkeypatch.undo()
-    Store(path).close()
-    Store(path).close()
+    SqliteStore(path).close()
+    SqliteStore(path).close()
     db = sqlite_utils.Database(path)
     assert [r["name"] for r in db["_migrations"].rows] == [
         name for name, _ in store_module.MIGRATIONS
@@ -36,8 +39,8 @@ def test_an_older_file_is_brought_up_to_date_once(tmp_path, monkeypatch):
     assert {"lookups", "lookup_uses"} <= set(db.table_names())
 
 
-def test_a_lookup_comes_back_as_it_went_in(tmp_path):
-    store = Store(str(tmp_path / "bot.db"))
+async def test_a_lookup_comes_back_as_it_went_in(tmp_path):
+    store = SqliteStore(str(tmp_path / "bot.db"))
     saved = Lookup(
         phone_number="+12025550156",
         valid=False,
@@ -47,31 +50,52 @@ def test_a_lookup_comes_back_as_it_went_in(tmp_path):
         line_type=None,
         line_type_error=60601,
     )
-    store.save_lookup(saved, NOW)
-    assert store.cached_lookup("+12025550156", NOW - timedelta(days=7)) == (saved, NOW)
-    assert store.cached_lookup("+12025550156", NOW + timedelta(seconds=1)) is None
-    assert store.cached_lookup("+12025550157", NOW - timedelta(days=7)) is None
+    await store.lookups.save(saved, NOW)
+    assert await store.lookups.cached("+12025550156", NOW - timedelta(days=7)) == CachedLookup(
+        saved, NOW
+    )
+    assert await store.lookups.cached("+12025550156", NOW + timedelta(seconds=1)) is None
+    assert await store.lookups.cached("+12025550157", NOW - timedelta(days=7)) is None
     store.close()
 
 
-def test_lookup_uses_are_counted_per_user_and_old_ones_dropped(tmp_path):
-    store = Store(str(tmp_path / "bot.db"))
+async def test_lookup_uses_are_counted_per_user_and_old_ones_dropped(tmp_path):
+    store = SqliteStore(str(tmp_path / "bot.db"))
     hour_ago = NOW - timedelta(hours=1)
-    store.add_lookup_use("U1", NOW - timedelta(hours=2), forget_before=hour_ago)
-    store.add_lookup_use("U1", NOW - timedelta(minutes=5), forget_before=hour_ago)
-    taken_back = store.add_lookup_use("U1", NOW, forget_before=hour_ago)
-    store.add_lookup_use("U2", NOW, forget_before=hour_ago)
-    store.remove_lookup_use(taken_back)
-    assert store.lookup_uses("U1", hour_ago) == [NOW - timedelta(minutes=5)]
-    assert store.db["lookup_uses"].count == 2  # the two-hour-old use was dropped
+    uses = store.lookups
+    await uses.add_use("U1", NOW - timedelta(hours=2), forget_before=hour_ago, limit=5)
+    await uses.add_use("U1", NOW - timedelta(minutes=5), forget_before=hour_ago, limit=5)
+    taken_back = await uses.add_use("U1", NOW, forget_before=hour_ago, limit=5)
+    await uses.add_use("U2", NOW, forget_before=hour_ago, limit=5)
+    assert taken_back is not None
+    await uses.remove_use(taken_back)
+    assert await uses.uses("U1", hour_ago) == [NOW - timedelta(minutes=5)]
+    # the two-hour-old use was dropped
+    assert query(store.path, "select count(*) from lookup_uses")[0][0] == 2
     store.close()
 
 
-def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path, monkeypatch):
+async def test_a_use_past_the_limit_is_refused_and_not_counted(tmp_path):
+    store = SqliteStore(str(tmp_path / "bot.db"))
+    hour_ago = NOW - timedelta(hours=1)
+    try:
+        taken = [
+            await store.lookups.add_use("U1", NOW, forget_before=hour_ago, limit=2)
+            for _ in range(3)
+        ]
+        assert taken[0] is not None and taken[1] is not None and taken[2] is None
+        assert len(await store.lookups.uses("U1", hour_ago)) == 2
+        # Another asker has a limit of their own.
+        assert await store.lookups.add_use("U2", NOW, forget_before=hour_ago, limit=2)
+    finally:
+        store.close()
+
+
+async def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path, monkeypatch):
     # Before the lease, two pollers could each open one; the unique index must still apply.
     path = str(tmp_path / "old.db")
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:5])
-    Store(path).close()
+    SqliteStore(path).close()
     monkeypatch.undo()
     db = sqlite_utils.Database(path)
     for i in (1, 2):
@@ -88,17 +112,17 @@ def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path, monkey
             }
         )
     db.close()
-    store = Store(path)
-    assert [i.id for i in store.open_incidents()] == [2]
+    store = SqliteStore(path)
+    assert [i.id for i in await store.incidents.open_all()] == [2]
     store.close()
 
 
-def test_a_final_status_is_not_undone_by_a_late_callback(tmp_path):
+async def test_a_final_status_is_not_undone_by_a_late_callback(tmp_path):
     from bot.messages import Message
 
-    store = Store(str(tmp_path / "bot.db"))
+    store = SqliteStore(str(tmp_path / "bot.db"))
     for status, code in (("undelivered", 30003), ("sent", None)):
-        store.record_status(
+        await store.messages.record_status(
             Message(
                 "SM" + "b" * 32,
                 status,
@@ -108,9 +132,10 @@ def test_a_final_status_is_not_undone_by_a_late_callback(tmp_path):
                 error_code=code,
                 date_created=NOW,
                 date_updated=NOW,
-            )
+            ),
+            None,
         )
-    [message] = store.recent_messages(NOW - timedelta(hours=1))
+    [message] = await store.messages.recent(NOW - timedelta(hours=1))
     assert (message.status, message.error_code) == ("undelivered", 30003)
     store.close()
 
@@ -140,15 +165,15 @@ def _traffic(seed: int, hours: float, now: datetime) -> list[Message]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_stores_tally_equals_counting_the_messages(tmp_path, seed):
-    store = Store(str(tmp_path / "bot.db"))
+async def test_the_stores_tally_equals_counting_the_messages(tmp_path, seed):
+    store = SqliteStore(str(tmp_path / "bot.db"))
     messages = _traffic(seed, 2, NOW)
-    store.save_messages(messages)
+    await store.messages.save(messages)
     window = timedelta(minutes=15)
-    counted = spikes.tally(store.tally(NOW - timedelta(hours=1), NOW), window, NOW)
+    counted = spikes.tally(await store.messages.tally(NOW - timedelta(hours=1), NOW), window, NOW)
     assert counted == spikes.tally_messages(messages, window, NOW)
     assert counted.final > 50 and counted.codes  # the data exercises every part
-    failing = store.failing([30003, 30002], NOW - window, NOW)
+    failing = await store.messages.failing([30003, 30002], NOW - window, NOW)
     assert sorted(m.sid for m in failing) == sorted(
         m.sid
         for m in messages
@@ -174,16 +199,16 @@ def _counts(baseline: Baseline) -> tuple[int, int]:
     return baseline.final, baseline.failed
 
 
-def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
-    store = Store(str(tmp_path / "bot.db"))
+async def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
+    store = SqliteStore(str(tmp_path / "bot.db"))
     messages = _traffic(4, 30, NOW)
-    store.save_messages(messages)
+    await store.messages.save(messages)
     # [09:20, 11:40) holds the whole hours 10:00-11:00: that is what is counted.
     since, until = NOW - timedelta(hours=2, minutes=40), NOW - timedelta(minutes=20)
     hour = NOW.replace(hour=10)
     expected = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
     assert expected[0] > 10
-    assert _counts(store.baseline(30003, since, until)) == expected
+    assert _counts(await store.messages.baseline(30003, since, until)) == expected
     # A message of a counted hour changes (a late receipt): the hour is counted again.
     [late] = [
         m
@@ -193,11 +218,11 @@ def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
         and hour <= m.date_sent < NOW.replace(hour=11)
     ][:1]  # type: ignore[operator]
     changed = replace(late, status="undelivered", error_code=30003)
-    store.save_messages([changed])
+    await store.messages.save([changed])
     messages = [changed if m.sid == late.sid else m for m in messages]
     after = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
     assert after == (expected[0] + 1, expected[1] + 1)
-    assert _counts(store.baseline(30003, since, until)) == after
+    assert _counts(await store.messages.baseline(30003, since, until)) == after
     # A status callback for a counted message does the same.
     [sent] = [
         m
@@ -207,10 +232,13 @@ def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
         and hour <= m.date_sent < NOW.replace(hour=11)  # type: ignore[operator]
     ][:1]
     reported = replace(sent, status="undelivered", error_code=30003)
-    assert store.record_status(reported)
-    assert _counts(store.baseline(30003, since, until)) == (after[0] + 1, after[1] + 1)
+    assert await store.messages.record_status(reported, None)
+    assert _counts(await store.messages.baseline(30003, since, until)) == (
+        after[0] + 1,
+        after[1] + 1,
+    )
     # The week-long baseline is the sum of its hours.
-    week = store.baseline(30003, NOW - timedelta(days=7), until)
+    week = await store.messages.baseline(30003, NOW - timedelta(days=7), until)
     messages = [reported if m.sid == sent.sid else m for m in messages]
     assert _counts(week) == _whole_hours_baseline(
         messages, 30003, NOW - timedelta(days=7), NOW.replace(hour=11)
@@ -221,55 +249,56 @@ def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
 LEASE = timedelta(hours=1)
 
 
-def test_the_lease_is_one_process_s_until_it_gives_it_back(tmp_path):
+async def test_the_lease_is_one_process_s_until_it_gives_it_back(tmp_path):
     path = str(tmp_path / "bot.db")
-    first, second = Store(path), Store(path)
+    first, second = SqliteStore(path), SqliteStore(path)
     now = datetime.now(UTC)
     try:
-        assert first.take_lease("first", now, LEASE)
-        assert first.take_lease("first", now, LEASE)  # renewed
-        assert not second.take_lease("second", now, LEASE)
-        first.release_lease("first")
-        assert second.take_lease("second", now, LEASE)
-        assert not first.take_lease("first", now, LEASE)
+        assert await first.watcher.take_lease("first", now, LEASE)
+        assert await first.watcher.take_lease("first", now, LEASE)  # renewed
+        assert not await second.watcher.take_lease("second", now, LEASE)
+        await first.watcher.release_lease("first")
+        assert await second.watcher.take_lease("second", now, LEASE)
+        assert not await first.watcher.take_lease("first", now, LEASE)
     finally:
         first.close()
         second.close()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the OS lock is POSIX's flock")
-def test_a_lease_whose_process_was_killed_is_taken_at_once(tmp_path):
+async def test_a_lease_whose_process_was_killed_is_taken_at_once(tmp_path):
     path = str(tmp_path / "bot.db")
     dies_holding_it = (
-        "import os, signal, sys\n"
+        "import asyncio, os, signal, sys\n"
         "from datetime import UTC, datetime, timedelta\n"
-        "from bot.store import Store\n"
-        "assert Store(sys.argv[1]).take_lease('dead', datetime.now(UTC), timedelta(hours=1))\n"
+        "from bot.store.sqlite import SqliteStore\n"
+        "lease = SqliteStore(sys.argv[1]).watcher.take_lease\n"
+        "assert asyncio.run(lease('dead', datetime.now(UTC), timedelta(hours=1)))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     done = subprocess.run([sys.executable, "-c", dies_holding_it, path], timeout=60)
     assert done.returncode == -signal.SIGKILL
-    store = Store(path)
+    store = SqliteStore(path)
     try:
-        assert "dead" in (store.state("lease") or "")  # its lease has an hour to run
-        assert store.take_lease("next", datetime.now(UTC), LEASE)
-        assert "next" in (store.state("lease") or "")
+        assert "dead" in (await store.watcher.get("lease") or "")  # an hour to run
+        assert await store.watcher.take_lease("next", datetime.now(UTC), LEASE)
+        assert "next" in (await store.watcher.get("lease") or "")
     finally:
         store.close()
 
 
-def test_a_lease_write_that_fails_leaves_the_os_lock_free_for_the_next_try(tmp_path):
+async def test_a_lease_write_that_fails_leaves_the_os_lock_free_for_the_next_try(tmp_path):
     path = str(tmp_path / "bot.db")
-    store, writer = Store(path), sqlite3.connect(path, timeout=0)
-    store.db.conn.execute("PRAGMA busy_timeout = 0")
+    store, writer = SqliteStore(path), sqlite3.connect(path, timeout=0)
+    await on_writer(store, "PRAGMA busy_timeout = 0")
     try:
         writer.execute("BEGIN IMMEDIATE")  # another connection holds SQLite's write lock
         with pytest.raises(StoreError):
-            store.take_lease("me", datetime.now(UTC), LEASE)
+            await store.watcher.take_lease("me", datetime.now(UTC), LEASE)
         writer.rollback()
-        other = Store(path)
+        other = SqliteStore(path)
         try:
-            assert other.take_lease("other", datetime.now(UTC), LEASE)
+            assert await other.watcher.take_lease("other", datetime.now(UTC), LEASE)
         finally:
             other.close()
     finally:
@@ -277,33 +306,33 @@ def test_a_lease_write_that_fails_leaves_the_os_lock_free_for_the_next_try(tmp_p
         store.close()
 
 
-def test_retention_also_forgets_looked_up_numbers(tmp_path):
+async def test_retention_also_forgets_looked_up_numbers(tmp_path):
     """Issue 14, item 11: lookups (numbers, carriers) outlived RETENTION_DAYS."""
-    store = Store(str(tmp_path / "bot.db"))
+    store = SqliteStore(str(tmp_path / "bot.db"))
     old, recent = NOW - timedelta(days=9), NOW - timedelta(days=1)
-    store.save_lookup(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
-    store.save_lookup(Lookup("+12025550101", True, carrier_name="New Wireless"), recent)
-    store.add_lookup_use("U0001", old, forget_before=old - timedelta(hours=1))
-    store.prune_messages(NOW - timedelta(days=8))
-    assert store.cached_lookup("+12025550100", NOW - timedelta(days=30)) is None
-    assert store.cached_lookup("+12025550101", NOW - timedelta(days=30)) is not None
-    assert store.lookup_uses("U0001", NOW - timedelta(days=30)) == []
+    await store.lookups.save(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
+    await store.lookups.save(Lookup("+12025550101", True, carrier_name="New Wireless"), recent)
+    await store.lookups.add_use("U0001", old, forget_before=old - timedelta(hours=1), limit=5)
+    await store.messages.prune(NOW - timedelta(days=8))
+    assert await store.lookups.cached("+12025550100", NOW - timedelta(days=30)) is None
+    assert await store.lookups.cached("+12025550101", NOW - timedelta(days=30)) is not None
+    assert await store.lookups.uses("U0001", NOW - timedelta(days=30)) == []
     store.close()
 
 
-def test_a_damaged_database_is_named_with_what_to_do(tmp_path):
+async def test_a_damaged_database_is_named_with_what_to_do(tmp_path):
     """Issue 14, item 10: corrupted pages left /healthz 'ok' and commands saying only
     'Something went wrong'."""
     path = tmp_path / "bot.db"
-    store = Store(str(path))
-    store.save_messages(_traffic(2, 60, NOW))
+    store = SqliteStore(str(path))
+    await store.messages.save(_traffic(2, 60, NOW))
     store.close()
     data = bytearray(path.read_bytes())
     data[4096:12288] = b"\xff" * 8192  # the pages after the header, overwritten
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError) as failed:
-        damaged = Store(str(path))
-        damaged.tally(NOW - timedelta(days=1), NOW)
+        damaged = SqliteStore(str(path))
+        await damaged.messages.tally(NOW - timedelta(days=1), NOW)
     assert "the database file is damaged: stop the bot, move the file" in str(failed.value)
 
 
@@ -315,11 +344,61 @@ async def test_a_bot_that_does_not_watch_still_forgets_numbers_after_retention(
     from tests.conftest import make_settings
 
     path = str(tmp_path / "bot.db")
-    store = Store(path)
+    store = SqliteStore(path)
     old = datetime.now(UTC) - timedelta(days=30)
-    store.save_lookup(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
+    await store.lookups.save(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
     store.close()
     await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path)))  # not watching
-    store = Store(path)
-    assert store.cached_lookup("+12025550100", old - timedelta(days=1)) is None
+    store = SqliteStore(path)
+    assert await store.lookups.cached("+12025550100", old - timedelta(days=1)) is None
     store.close()
+
+
+async def test_reads_go_on_while_another_process_holds_the_write_lock(tmp_path):
+    """WAL lets a reader in while a writer holds the lock: what the readers' connections
+    answer, the lock cannot delay (issue 15: /healthz waited 9.9 s behind it)."""
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    await store.messages.save(_traffic(5, 1, NOW))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("delete from messages")  # not committed: no reader sees it
+        assert len(await store.messages.recent(NOW - timedelta(hours=2))) == 1500
+        assert await store.dictionary.size() == 0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()
+
+
+async def test_a_write_waiting_on_the_lock_waits_off_the_event_loop(tmp_path):
+    """The write waits on its own thread; the loop goes on, and the write lands once the
+    lock is let go."""
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        saving = asyncio.create_task(store.messages.save(_traffic(6, 1, NOW)[:10]))
+        ticks = 0
+        while ticks < 20:  # the loop keeps turning while the save waits
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not saving.done()
+        assert await store.messages.recent(NOW - timedelta(hours=2)) == []
+        other.execute("COMMIT")
+        await saving
+        assert len(await store.messages.recent(NOW - timedelta(hours=2))) == 10
+    finally:
+        other.close()
+        store.close()
+
+
+async def test_the_readers_connections_refuse_to_write(tmp_path):
+    store = SqliteStore(str(tmp_path / "bot.db"))
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            await store.connections.read(lambda db: db.execute("delete from messages"))
+    finally:
+        store.close()

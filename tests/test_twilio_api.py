@@ -155,7 +155,7 @@ async def test_a_walk_whose_reader_fails_stops_and_leaves_nothing_running(
         scenario.add_message(ACCOUNT_SID, to=RECIPIENT, date_created=NOW - timedelta(minutes=i))
     pages: list[int] = []
 
-    def reader(page: list) -> None:  # type: ignore[type-arg]
+    async def reader(page: list) -> None:  # type: ignore[type-arg]
         pages.append(len(page))
         raise RuntimeError("the store is gone")
 

@@ -27,7 +27,7 @@ from tests.conftest import (
     twilio_env,
 )
 from tests.fake_slack import FakeSlack, Fault
-from tests.support import texts
+from tests.support import on_writer, query, texts, until
 from tests.watching import (
     CHANNEL,
     NOW,
@@ -148,7 +148,7 @@ async def test_a_suspension_alert_states_the_account_not_a_rate_and_ends_with_it
     assert note["text"].endswith(
         "resolved after 1 min: the account is active and no message fails with 30002."
     )
-    assert world.store.open_incidents() == []
+    assert await world.store.incidents.open_all() == []
 
 
 async def test_a_single_30002_is_critical_at_once(world, scenario, fake_slack):
@@ -183,7 +183,7 @@ async def test_after_a_restart_the_same_message_is_edited(world, scenario, fake_
     send(scenario, 90, 5)
     failing(scenario, 7, 4)
     await world.cycle()
-    world.restart()
+    await world.restart()
     failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
     await world.cycle(minutes_later=1)
     assert len(posts(fake_slack)) == 1
@@ -196,16 +196,16 @@ async def test_ingest_reads_the_settle_window_again_for_late_statuses(world, sce
     [message] = [m for m in scenario.messages]
     message.status, message.error_code = "undelivered", 30003  # the carrier's late receipt
     await world.cycle(minutes_later=1)
-    [stored] = world.store.recent_messages(NOW - timedelta(hours=1))
+    [stored] = await world.store.messages.recent(NOW - timedelta(hours=1))
     assert (stored.status, stored.error_code) == ("undelivered", 30003)
 
 
 async def test_old_messages_are_pruned(world, scenario):
     send(scenario, 3, 60)
     await world.cycle()
-    assert len(world.store.recent_messages(NOW - timedelta(days=30))) == 3
+    assert len(await world.store.messages.recent(NOW - timedelta(days=30))) == 3
     await world.cycle(minutes_later=9 * 24 * 60)
-    assert world.store.recent_messages(NOW - timedelta(days=30)) == []
+    assert await world.store.messages.recent(NOW - timedelta(days=30)) == []
 
 
 @contextmanager
@@ -358,11 +358,13 @@ async def change_while_slack_holds(world, fake_slack, method: str) -> None:  # t
     calls = len(fake_slack.calls(method))
     cycle = asyncio.create_task(world.cycle(minutes_later=1))
     await fake_slack.wait_for(lambda: len(fake_slack.calls(method)) > calls)
-    [incident] = world.store.open_incidents()
+    [incident] = await world.store.incidents.open_all()
     await world.second_poller().acknowledge(incident.id, "U0ONE")
     await cycle
     # What Slack took was drawn before the change: the change itself still waits.
-    waiting = [json.dumps(p.blocks) for p in world.store.outbox.pending() if p.kind == "update"]
+    waiting = [
+        json.dumps(p.blocks) for p in await world.store.outbox.pending() if p.kind == "update"
+    ]
     assert any("Acknowledged by <@U0ONE>" in blocks for blocks in waiting)
     fake_slack.latency_seconds = 0
     await world.cycle(minutes_later=1)
@@ -394,7 +396,7 @@ async def test_a_change_to_a_post_later_in_the_round_goes_as_it_stands(world, sc
     fake_slack.latency_seconds = 0.5
     cycle = asyncio.create_task(world.cycle())
     await fake_slack.wait_for(lambda: len(fake_slack.calls("chat.postMessage")) == 1)
-    [spike] = [i for i in world.store.open_incidents() if i.code == 30003]
+    [spike] = [i for i in await world.store.incidents.open_all() if i.code == 30003]
     await world.second_poller().acknowledge(spike.id, "U0ONE")  # while the first is held
     await cycle
     alerts = [m for m in fake_slack.shown.values() if not m.thread_ts]
@@ -407,7 +409,7 @@ async def test_a_muted_incident_is_not_edited_until_it_resolves(world, scenario,
     send(scenario, 90, 5)
     failing(scenario, 7, 4)
     await world.cycle()
-    [incident] = world.store.open_incidents()
+    [incident] = await world.store.incidents.open_all()
     assert (
         await world.poller.mute(incident.id, "U0ONCALL", 1)
         == "Done: the incident is muted for 1 h."
@@ -508,6 +510,8 @@ async def test_status_shows_health_codes_and_incidents_with_links(
     failing(scenario, 1, 2, code=30002)
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
     await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+    # The alert goes out mid-cycle; status reports on cycles that have ended.
+    await until(lambda: app_poller(client).health.cycles >= 1)
     body = slash_command("status", fake_slack.response_url("status"))
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/status"))
@@ -549,7 +553,7 @@ async def test_a_standing_by_poller_is_not_stalled(world, scenario, monkeypatch)
 async def test_a_button_in_a_process_without_the_lease_only_queues(world, scenario, fake_slack):
     failing(scenario, 1, 2, code=30002)
     await world.cycle()
-    [incident] = world.store.open_incidents()
+    [incident] = await world.store.incidents.open_all()
     other = world.second_poller()
     assert await other.acknowledge(incident.id, "U0ONE") == "Done: the incident is acknowledged."
     assert fake_slack.calls("chat.update") == []  # queued for the lease holder
@@ -579,7 +583,7 @@ async def test_a_walk_longer_than_a_save_batch_stores_every_message_once(
     send(scenario, 23, 5)  # six pages, saved in batches that straddle them
     result = await world.cycle()
     assert result.ingested == 23
-    stored = {row["sid"] for row in world.store.db["messages"].rows}
+    stored = {row["sid"] for row in query(world.settings.database_path, "select sid from messages")}
     assert stored == {m.sid for m in scenario.messages}
     assert twilio_sim.count("/Messages.json") == 6
 
@@ -593,7 +597,7 @@ async def test_why_counts_the_watched_hour_from_the_store_and_names_the_incident
     send(scenario, 90, 5)
     failing(scenario, 10, 4)
     await world.cycle()
-    [incident] = world.store.open_incidents()
+    [incident] = await world.store.incidents.open_all()
     service = Service(
         world.poller.curated,
         world.store,
@@ -607,7 +611,7 @@ async def test_why_counts_the_watched_hour_from_the_store_and_names_the_incident
     report = await service.explain_message(target.sid)
     account = report.account
     assert account is not None and account.from_store
-    hour = world.store.tally(world.now - timedelta(hours=1), world.now)
+    hour = await world.store.messages.tally(world.now - timedelta(hours=1), world.now)
     assert account.final == sum(n for _, _, n in hour)
     assert account.failed == sum(n for _, code, n in hour if code == 30003) == 11
     assert account.scope().startswith("every message the watcher recorded from ")
@@ -652,7 +656,7 @@ async def test_an_escalation_while_muted_is_shown_when_the_mute_runs_out(
     send(scenario, 90, 5)
     failing(scenario, 7, 4)
     await world.cycle()
-    [incident] = world.store.open_incidents()
+    [incident] = await world.store.incidents.open_all()
     await world.poller.mute(incident.id, "U0ONCALL", 1)
     await world.poller.deliver_queued()
     failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
@@ -676,7 +680,7 @@ async def test_coverage_is_what_the_watcher_read_without_a_gap(world, scenario):
     """Messages `why SM…` stored before the first cycle are not history the watcher read;
     a gap longer than the reads restarts the span."""
     old = world.now - timedelta(days=6)
-    world.store.save_messages(
+    await world.store.messages.save(
         [
             Message(
                 "SM" + "1" * 32,
@@ -691,13 +695,13 @@ async def test_coverage_is_what_the_watcher_read_without_a_gap(world, scenario):
     )
     send(scenario, 10, 5)
     await world.cycle()
-    held = world.store.coverage()
+    held = await world.store.watcher.coverage()
     assert held is not None and held.since == world.now - world.settings.backfill
     assert held.through == world.now
     await world.cycle(minutes_later=1)
-    assert world.store.coverage().since == held.since  # contiguous: the span grows
+    assert (await world.store.watcher.coverage()).since == held.since  # contiguous: the span grows
     await world.cycle(minutes_later=3 * 24 * 60)  # down for three days, longer than a backfill
-    after = world.store.coverage()
+    after = await world.store.watcher.coverage()
     assert after.since == world.now - world.settings.backfill and after.through == world.now
 
 
@@ -757,8 +761,8 @@ async def test_a_full_disk_is_named_in_health_status_answers_and_the_log(
     poller = app_poller(client)
     await poller.cycle_safely()
     # SQLite's own way to a full disk: no page may be added to the file.
-    pages = poller.store.db.execute("PRAGMA page_count").fetchone()[0]
-    poller.store.db.execute(f"PRAGMA max_page_count = {pages}")
+    [(pages,)] = await on_writer(poller.store, "PRAGMA page_count")
+    await on_writer(poller.store, f"PRAGMA max_page_count = {pages}")
     send(scenario, 3000, 1)
     with caplog.at_level(logging.ERROR, logger="bot.poller"):
         assert await poller.cycle_safely() is None
@@ -769,7 +773,7 @@ async def test_a_full_disk_is_named_in_health_status_answers_and_the_log(
     assert response.status == 503
     assert (await response.json())["status"] == "database failing"
     # A command whose answer needs a write says what is wrong too, not "something".
-    poller.store.db.execute("PRAGMA query_only = ON")
+    await on_writer(poller.store, "PRAGMA query_only = ON")
     body = slash_command(f"why {scenario.messages[-1].sid}", fake_slack.response_url("why"))
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/why"))
@@ -777,8 +781,8 @@ async def test_a_full_disk_is_named_in_health_status_answers_and_the_log(
         "The bot's database is failing (attempt to write a readonly database): the "
         "database is read-only to the bot: give its user write access."
     )
-    poller.store.db.execute("PRAGMA query_only = OFF")
-    poller.store.db.execute("PRAGMA max_page_count = 1073741823")  # space again
+    await on_writer(poller.store, "PRAGMA query_only = OFF")
+    await on_writer(poller.store, "PRAGMA max_page_count = 1073741823")  # space again
     assert await poller.cycle_safely() is not None
     assert poller.health.database_problem is None
     assert (await client.get("/healthz")).status == 200
@@ -793,23 +797,23 @@ async def test_with_a_database_that_cannot_be_written_buttons_still_answer_and_s
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
     await fake_slack.wait_for(lambda: fake_slack.posted == 1)
     buttons = incident_buttons(posts(fake_slack)[0])
-    app_poller(client).store.db.execute("PRAGMA query_only = ON")
+    await on_writer(app_poller(client).store, "PRAGMA query_only = ON")
     body = button_click(ACK_ACTION_ID, buttons[ACK_ACTION_ID], fake_slack.response_url("ack"))
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/ack"))
     assert fake_slack.calls("response/ack")[0]["text"].startswith(
         "The bot's database is failing (attempt to write a readonly database)"
     )
-    app_poller(client).store.db.execute("PRAGMA query_only = OFF")
+    await on_writer(app_poller(client).store, "PRAGMA query_only = OFF")
 
 
 async def test_status_names_the_database_problem_the_last_cycle_met(world, scenario):
     """Review of issue 14: /twilio status read the health the failing database could not
     write, and said 'Last error: none'."""
     await world.cycle()
-    world.store.db.execute("PRAGMA query_only = ON")
+    await on_writer(world.store, "PRAGMA query_only = ON")
     assert await world.poller.cycle_safely() is None
-    world.store.db.execute("PRAGMA query_only = OFF")
+    await on_writer(world.store, "PRAGMA query_only = OFF")
     facts = dict((await world.poller.status()).facts())
     assert facts["Database"].startswith("The bot's database is failing (")
     assert "give its user write access" in facts["Database"]
@@ -824,6 +828,6 @@ async def test_healthz_is_503_not_500_when_the_database_cannot_be_read(
     fake_slack, twilio_sim, tmp_path, aiohttp_client
 ):
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
-    app_poller(client).store.db.execute("drop table dictionary")  # a damaged page, in effect
+    await on_writer(app_poller(client).store, "drop table dictionary")  # a damaged page, in effect
     response = await client.get("/healthz")
     assert response.status == 503 and (await response.json())["status"] == "database failing"

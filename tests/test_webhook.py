@@ -9,8 +9,9 @@ from twilio.request_validator import RequestValidator
 from yarl import URL
 
 from bot import app as bot_app
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, make_settings
+from tests.support import query
 
 PUBLIC_URL = "https://bot.example.com"
 CALLBACK = "/twilio/status-callback"
@@ -51,10 +52,10 @@ async def client(fake_slack, twilio_sim, tmp_path, aiohttp_client):
     return await aiohttp_client(bot_app.build(settings))
 
 
-def stored(tmp_path) -> list:  # type: ignore[no-untyped-def]
-    store = Store(str(tmp_path / "bot.db"))
+async def stored(tmp_path) -> list:  # type: ignore[no-untyped-def]
+    store = SqliteStore(str(tmp_path / "bot.db"))
     try:
-        return store.recent_messages(datetime.now(UTC) - timedelta(days=1))
+        return await store.messages.recent(datetime.now(UTC) - timedelta(days=1))
     finally:
         store.close()
 
@@ -63,7 +64,7 @@ async def test_a_signed_callback_is_stored(client, tmp_path):
     fields = form()
     response = await client.post(CALLBACK, data=urlencode(fields), headers=signed(fields))
     assert response.status == 204
-    [message] = stored(tmp_path)
+    [message] = await stored(tmp_path)
     assert (message.sid, message.status, message.error_code) == (SID, "undelivered", 30003)
 
 
@@ -72,7 +73,7 @@ async def test_a_later_status_updates_the_same_row(client, tmp_path):
         fields = form(MessageStatus=status, ErrorCode=code)
         response = await client.post(CALLBACK, data=urlencode(fields), headers=signed(fields))
         assert response.status == 204
-    [message] = stored(tmp_path)
+    [message] = await stored(tmp_path)
     assert (message.status, message.error_code) == ("undelivered", 30003)
 
 
@@ -83,11 +84,8 @@ async def post(client, **fields: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def stored_row(tmp_path) -> dict:  # type: ignore[no-untyped-def]
-    store = Store(str(tmp_path / "bot.db"))
-    try:
-        return dict(store.db.table("messages").get(SID))
-    finally:
-        store.close()
+    [row] = query(str(tmp_path / "bot.db"), "select * from messages where sid = ?", (SID,))
+    return dict(row)
 
 
 async def test_a_replayed_callback_never_moves_a_final_status_back(client, tmp_path):
@@ -99,7 +97,7 @@ async def test_a_replayed_callback_never_moves_a_final_status_back(client, tmp_p
     assert await post(client, MessageStatus="undelivered", ErrorCode="30003") == 204
     assert await post(client, MessageStatus="sent", ErrorCode="") == 204
     assert stored_row(tmp_path) == before
-    [message] = stored(tmp_path)
+    [message] = await stored(tmp_path)
     assert (message.status, message.error_code) == ("delivered", None)
 
 
@@ -116,10 +114,10 @@ async def test_a_later_carrier_decision_replaces_a_final_status(client, tmp_path
     assert await post(client, MessageStatus="undelivered", RawDlrDoneDate="2611230905") == 204
     earlier = {"MessageStatus": "delivered", "ErrorCode": "", "RawDlrDoneDate": "2611230901"}
     assert await post(client, **earlier) == 204
-    assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("undelivered", 30003)]
+    assert [(m.status, m.error_code) for m in await stored(tmp_path)] == [("undelivered", 30003)]
     later = {"MessageStatus": "delivered", "ErrorCode": "", "RawDlrDoneDate": "2611230910"}
     assert await post(client, **later) == 204
-    assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("delivered", None)]
+    assert [(m.status, m.error_code) for m in await stored(tmp_path)] == [("delivered", None)]
     assert stored_row(tmp_path)["dlr_done"] == "2611230910"
 
 
@@ -127,12 +125,12 @@ async def test_a_final_status_the_poll_read_is_not_undone_by_a_callback(client, 
     """Review of issue 14: RawDlrDoneDate is in the carrier's time zone, so it cannot be
     set against Twilio's clock. A replay of an older `undelivered` from a carrier at UTC+8
     turned a `delivered` the poll had read back."""
-    store = Store(str(tmp_path / "bot.db"))
+    store = SqliteStore(str(tmp_path / "bot.db"))
     try:
         from bot.messages import Message
 
         now = datetime.now(UTC)
-        store.save_messages(
+        await store.messages.save(
             [
                 Message(
                     SID,
@@ -150,7 +148,7 @@ async def test_a_final_status_the_poll_read_is_not_undone_by_a_callback(client, 
         store.close()
     replay = {"MessageStatus": "undelivered", "RawDlrDoneDate": "2611231704"}  # 09:04 UTC+8
     assert await post(client, **replay) == 204
-    assert [(m.status, m.error_code) for m in stored(tmp_path)] == [("delivered", None)]
+    assert [(m.status, m.error_code) for m in await stored(tmp_path)] == [("delivered", None)]
 
 
 @pytest.mark.parametrize(
@@ -173,7 +171,7 @@ async def test_a_bad_signature_is_403_and_stores_nothing(client, tmp_path, heade
     headers = {"Content-Type": "application/x-www-form-urlencoded", **headers}
     response = await client.post(CALLBACK, data=body, headers=headers)
     assert response.status == 403
-    assert stored(tmp_path) == []
+    assert await stored(tmp_path) == []
 
 
 async def test_without_a_public_url_there_is_no_webhook(
@@ -189,7 +187,7 @@ async def test_a_malformed_body_is_a_clear_400_not_a_crash(client, tmp_path):
     headers = {"X-Twilio-Signature": "x", "Content-Type": "multipart/form-data"}
     response = await client.post(CALLBACK, data=b"--broken", headers=headers)
     assert response.status in (400, 403)
-    assert stored(tmp_path) == []
+    assert await stored(tmp_path) == []
 
 
 async def test_the_signed_url_includes_the_query_as_sent(client, tmp_path):

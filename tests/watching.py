@@ -8,7 +8,7 @@ from bot import app as bot_app
 from bot import settings, slack_poster
 from bot.curated import curated_directory, load_curated
 from bot.poller import Poller
-from bot.store import Store
+from bot.store.sqlite import SqliteStore
 from bot.twilio_api import TwilioApi
 from tests.conftest import (
     ACCOUNT_SID,
@@ -31,18 +31,21 @@ class World:
         self.settings = make_settings(
             fake_slack, tmp_path, twilio_sim, **{"SLACK_ALERT_CHANNEL": CHANNEL, **overrides}
         )
-        self.store = Store(self.settings.database_path)
+        self.store = SqliteStore(self.settings.database_path)
         self.twilio = TwilioApi(self.settings)
-        self.poller = self.restart()
+        self.poller = self._poller()
 
-    def restart(self) -> Poller:
+    async def restart(self) -> Poller:
         """A fresh poller on the same database file, as after a process restart (a clean
         one, which gives the lease back)."""
-        if getattr(self, "poller", None) is not None:
-            self.store.release_lease(self.poller.owner)
+        await self.store.watcher.release_lease(self.poller.owner)
         self.store.close()
-        self.store = Store(self.settings.database_path)
-        self.poller = Poller(
+        self.store = SqliteStore(self.settings.database_path)
+        self.poller = self._poller()
+        return self.poller
+
+    def _poller(self) -> Poller:
+        return Poller(
             self.settings,
             self.store,
             self.twilio,
@@ -50,7 +53,6 @@ class World:
             load_curated(curated_directory(), POLICY),
             clock=lambda: self.now,
         )
-        return self.poller
 
     def second_poller(self) -> Poller:
         """Another process's poller on the same database, as cron next to a serving bot."""

@@ -1,7 +1,7 @@
 """Migrations: the store's tables, created and changed by numbered steps, in order.
 
 Append only: a migration that has run on someone's file must never change. Each takes
-the sqlite-utils Database the store opened; `Store` runs the ones a file has not had.
+the sqlite-utils Database the store opened; `migrate` runs the ones a file has not had.
 """
 
 from collections.abc import Callable
@@ -17,6 +17,10 @@ MOMENT = "coalesce(date_sent, date_created)"
 def iso(moment: datetime) -> str:
     """A moment as the store writes it: ISO 8601 in UTC, so that text order is time order."""
     return moment.astimezone(UTC).isoformat()
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return iso(moment) if moment else None
 
 
 def _create_dictionary(db: "sqlite_utils.Database") -> None:
@@ -191,3 +195,16 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0009_clicks", _remember_clicks),
     ("0010_dlr_done", _remember_carrier_decisions),
 ]
+
+
+def migrate(db: "sqlite_utils.Database") -> None:
+    """Bring the file up to date: run, in order, each migration it has not had."""
+    applied = db.table("_migrations")
+    if not applied.exists():
+        applied.create({"name": str}, pk="name")
+    done = {row["name"] for row in applied.rows}
+    for name, step in MIGRATIONS:
+        if name not in done:
+            with db.atomic():
+                step(db)
+                applied.insert({"name": name})

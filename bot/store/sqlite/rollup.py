@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from bot.messages import FINAL_STATUSES
-from bot.migrations import MOMENT, iso
+from bot.store.sqlite.migrations import MOMENT, iso
 
 TOTAL = -1  # the error_code of an hour's row counting all its final outbound messages
 HOUR = timedelta(hours=1)

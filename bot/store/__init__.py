@@ -1,0 +1,30 @@
+"""The store: what the bot keeps, behind one set of async repositories
+(`repositories`), with one package per backend (`sqlite`)."""
+
+from bot.store.repositories import (
+    MAX_REFUSALS,
+    CachedLookup,
+    Change,
+    Coverage,
+    Draft,
+    Drawn,
+    IncidentRecord,
+    Outgoing,
+    Posted,
+    PostKind,
+    Store,
+)
+
+__all__ = [
+    "MAX_REFUSALS",
+    "CachedLookup",
+    "Change",
+    "Coverage",
+    "Draft",
+    "Drawn",
+    "IncidentRecord",
+    "Outgoing",
+    "PostKind",
+    "Posted",
+    "Store",
+]

@@ -1,0 +1,273 @@
+"""Repositories: what the bot keeps, as the rest of the code sees it.
+
+Every method is a coroutine, so a backend does its work off the event loop (the SQLite
+one on its own threads) and nothing waiting on the database can hold up an ack. One
+protocol per concern; a backend is one package under `bot.store` that provides all of
+them (`bot.store.sqlite`). The values that cross this seam are defined here.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.alerting import Incident
+from bot.dictionary import ImportedEntry
+from bot.messages import Message
+from bot.phone_numbers import Lookup
+from bot.spikes import Baseline, Count, Reading
+
+MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The span of time whose every message the watcher has stored, as its last ingest
+    left it, and how often it reads: the span is current while cycles keep coming."""
+
+    since: datetime
+    through: datetime
+    interval_seconds: float
+
+    def covers(self, since: datetime, now: datetime) -> bool:
+        """Whether [since, now] is held, give or take two missed cycles and a minute."""
+        late = (now - self.through).total_seconds()
+        return self.since <= since and late <= 2 * self.interval_seconds + 60
+
+
+@dataclass(frozen=True)
+class CachedLookup:
+    lookup: Lookup
+    at: datetime  # when Twilio answered it
+
+
+class PostKind(StrEnum):
+    POST = "post"  # an incident's message
+    UPDATE = "update"  # an edit of it
+    REPLY = "reply"  # a note in its thread
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A Slack post to queue for an incident."""
+
+    kind: PostKind
+    text: str
+    blocks: list[Any]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A Slack post waiting in the outbox. Where it goes is settled as it is sent: a new
+    alert to the alert channel of that moment, the rest to the alert's own channel."""
+
+    id: int
+    incident_id: int
+    kind: PostKind
+    text: str
+    blocks: list[Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where an incident's Slack message is, and the digest of the blocks it shows."""
+
+    channel: str
+    ts: str
+    shown: str
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    incident: Incident
+    reading: Reading | None  # the reading its Slack message shows
+    posted: Posted | None  # None until Slack took its first post
+    queued: bool  # its first post is in the outbox (waiting or sent)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """What the channel should see of an incident after a change."""
+
+    shown: str  # the digest of the blocks its message shows from now on
+    drafts: tuple[Draft, ...]  # the posts that get it there
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one decision on an incident writes, all in one transaction."""
+
+    incident: Incident  # its new state (id None: a new incident)
+    reading: Reading | None = None  # what its message shows from now on; None: unchanged
+    # Draws the incident as saved (a new one has its id by then: its buttons carry it);
+    # None leaves its message as it is.
+    draw: Callable[[Incident], Drawn] | None = None
+
+
+class DictionaryRepository(Protocol):
+    async def save(self, entries: Iterable[ImportedEntry]) -> int:
+        """Store entries; one held with a newer `last_updated` is kept. Returns how many
+        rows were written."""
+        ...
+
+    async def entry(self, code: int) -> ImportedEntry | None: ...
+
+    async def size(self) -> int: ...
+
+
+class MessageRepository(Protocol):
+    async def save(self, messages: Sequence[Message]) -> None:
+        """Upsert by SID: a message seen twice, or with a later status, is one row."""
+        ...
+
+    async def record_status(self, message: Message, decided: str | None) -> bool:
+        """A status report (StatusCallback), kept if `messages.takes_report` says so;
+        `decided` is its RawDlrDoneDate. Returns whether anything changed."""
+        ...
+
+    async def to_number(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
+        """Messages to one number sent since `since`, newest first."""
+        ...
+
+    async def by_sid(self, sids: Iterable[str]) -> list[Message]: ...
+
+    async def recent(self, since: datetime) -> list[Message]: ...
+
+    async def tally(self, since: datetime, until: datetime) -> list[Count]:
+        """Final outbound messages in [since, until] counted by moment and error code."""
+        ...
+
+    async def earliest_moment(self) -> datetime | None: ...
+
+    async def failing(
+        self, codes: Iterable[int], since: datetime, until: datetime
+    ) -> list[Message]:
+        """Final outbound messages in [since, until] with one of `codes`."""
+        ...
+
+    async def baseline(self, code: int, since: datetime, until: datetime) -> Baseline:
+        """`code` against all final outbound messages of the whole hours of [since, until)."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forget what holds a phone number and is older than `before` (RETENTION_DAYS):
+        messages, looked-up numbers, lookup uses. Returns how many messages went."""
+        ...
+
+
+class LookupRepository(Protocol):
+    async def save(self, lookup: Lookup, at: datetime) -> None: ...
+
+    async def cached(self, e164: str, since: datetime) -> CachedLookup | None: ...
+
+    async def uses(self, asker: str, since: datetime) -> list[datetime]:
+        """When `asker` made paid lookups since `since`, oldest first."""
+        ...
+
+    async def add_use(
+        self, asker: str, at: datetime, forget_before: datetime, limit: int
+    ) -> int | None:
+        """Count one paid lookup, dropping uses older than `forget_before`, and return its
+        id; None, counting nothing, when `asker` has `limit` uses already. Atomic."""
+        ...
+
+    async def remove_use(self, use: int) -> None: ...
+
+    async def carriers(self) -> dict[str, str]:
+        """Carrier by number, for the numbers the cache knows."""
+        ...
+
+
+class IncidentRepository(Protocol):
+    async def open_for(self, key: str) -> Incident | None: ...
+
+    async def on_code(self, code: int, limit: int = 20) -> list[Incident]:
+        """The latest incidents on `code`, newest first."""
+        ...
+
+    async def open_all(self) -> list[Incident]: ...
+
+    async def record(self, incident_id: int) -> IncidentRecord | None: ...
+
+    async def apply(
+        self,
+        incident_id: int | None,
+        decide: Callable[[IncidentRecord | None], Change | None],
+        now: datetime,
+    ) -> Incident | None:
+        """In one transaction: read the incident `incident_id` (None: no current one), let
+        `decide` (pure, no I/O) say what changes, write it, queue its drafts as of `now`.
+        Returns the incident as saved, with its id; None if `decide` changed nothing."""
+        ...
+
+    async def first_click(self, key: str, at: datetime, forget_before: datetime) -> bool:
+        """Record a button click; False when it was recorded already (a replay)."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    """The Slack posts the watcher owes. Nothing leaves but a post Slack took (or one given
+    up after MAX_REFUSALS refusals), so an outage or a restart delays alerts, never loses
+    them."""
+
+    async def pending(self) -> list[Outgoing]: ...
+
+    async def claim(self, post_id: int) -> Outgoing | None:
+        """The post as it stands, marked as on its way, so changes queued from now on wait
+        beside it; None if it was replaced or sent since it was listed."""
+        ...
+
+    async def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
+        """Slack took it; for an incident's first post, `posted` is (channel, ts)."""
+        ...
+
+    async def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
+        """Keep it for another try; only refusals count towards MAX_REFUSALS."""
+        ...
+
+    async def refused_posts(self) -> int: ...
+
+
+class WatcherStateRepository(Protocol):
+    """Small named values the watcher keeps between cycles and processes, and its lease."""
+
+    async def get(self, name: str) -> str | None: ...
+
+    async def put(self, name: str, value: str) -> None: ...
+
+    async def coverage(self) -> Coverage | None: ...
+
+    async def set_coverage(self, coverage: Coverage) -> None: ...
+
+    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Hold the watcher's lease until now + ttl, unless another holder's is current;
+        two processes can never both win."""
+        ...
+
+    async def holds_lease(self, owner: str, now: datetime) -> bool: ...
+
+    async def release_lease(self, owner: str) -> None: ...
+
+
+class Store(Protocol):
+    @property
+    def dictionary(self) -> DictionaryRepository: ...
+
+    @property
+    def messages(self) -> MessageRepository: ...
+
+    @property
+    def lookups(self) -> LookupRepository: ...
+
+    @property
+    def incidents(self) -> IncidentRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def watcher(self) -> WatcherStateRepository: ...
+
+    def close(self) -> None: ...

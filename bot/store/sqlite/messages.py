@@ -1,0 +1,193 @@
+"""Messages in SQLite: what the watcher, `why SM…` and StatusCallback have seen, and the
+hourly rollup that keeps a week's baseline cheap."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot.messages import FINAL_STATUSES, Message, takes_report
+from bot.spikes import Baseline, Count
+from bot.store.sqlite import rollup
+from bot.store.sqlite.connections import Connections
+from bot.store.sqlite.migrations import MOMENT, iso_or_none
+
+
+class SqliteMessages:
+    def __init__(self, connections: Connections) -> None:
+        self._db = connections
+
+    async def save(self, messages: Sequence[Message]) -> None:
+        rows = [_message_row(m) for m in messages]
+        if rows:
+            await self._db.write(_save, rows)
+
+    async def record_status(self, message: Message, decided: str | None) -> bool:
+        return await self._db.write(_record_status, message, decided)
+
+    async def to_number(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
+        return await self._db.read(_to_number, to, since, limit)
+
+    async def by_sid(self, sids: Iterable[str]) -> list[Message]:
+        wanted = list(sids)
+        return await self._db.read(_by_sid, wanted) if wanted else []
+
+    async def recent(self, since: datetime) -> list[Message]:
+        return await self._db.read(_recent, since)
+
+    async def tally(self, since: datetime, until: datetime) -> list[Count]:
+        return await self._db.read(_tally, since, until)
+
+    async def earliest_moment(self) -> datetime | None:
+        return await self._db.read(_earliest_moment)
+
+    async def failing(
+        self, codes: Iterable[int], since: datetime, until: datetime
+    ) -> list[Message]:
+        return await self._db.read(_failing, sorted(set(codes)), since, until)
+
+    async def baseline(self, code: int, since: datetime, until: datetime) -> Baseline:
+        # A write: the hours it counts for the first time are kept in the rollup.
+        return await self._db.write(_baseline, code, since, until)
+
+    async def prune(self, before: datetime) -> int:
+        return await self._db.write(_prune, before)
+
+
+def _save(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> None:
+    with db.atomic():
+        db.conn.executemany(_UPSERT_MESSAGE, [tuple(row.values()) for row in rows])
+        rollup.forget(db.conn, _hours(rows))
+
+
+def _record_status(db: sqlite_utils.Database, message: Message, decided: str | None) -> bool:
+    # A known message keeps its dates and gains the new status; an unknown one is stored
+    # as it is, and the next poll fills it in.
+    table = db.table("messages")
+    with db.atomic():
+        rows = list(table.rows_where("sid = ?", [message.sid]))
+        held = message_from_row(rows[0]) if rows else None
+        held_decided = rows[0].get("dlr_done") if rows else None
+        if not takes_report(held, message, decided, held_decided):
+            return False
+        rollup.forget(db.conn, _hours([*rows, _message_row(message)]))
+        changes: dict[str, object] = {
+            "status": message.status,
+            "error_code": message.error_code,
+            "date_updated": iso_or_none(message.date_updated),
+        }
+        if message.status in FINAL_STATUSES:
+            changes["dlr_done"] = decided
+        if rows:
+            table.update(message.sid, changes)
+        else:
+            table.insert({**_message_row(message), **changes})
+    return True
+
+
+def _to_number(db: sqlite_utils.Database, to: str, since: datetime, limit: int) -> list[Message]:
+    rows = db.table("messages").rows_where(
+        "[to] = ? and date_sent >= ?",
+        [to, iso_or_none(since)],
+        order_by="date_sent desc",
+        limit=limit,
+    )
+    return [message_from_row(row) for row in rows]
+
+
+def _by_sid(db: sqlite_utils.Database, sids: list[str]) -> list[Message]:
+    rows = db.table("messages").rows_where(f"sid in ({', '.join('?' * len(sids))})", sids)
+    return [message_from_row(row) for row in rows]
+
+
+def _recent(db: sqlite_utils.Database, since: datetime) -> list[Message]:
+    rows = db.table("messages").rows_where(f"{MOMENT} >= ?", [iso_or_none(since)])
+    return [message_from_row(row) for row in rows]
+
+
+def _tally(db: sqlite_utils.Database, since: datetime, until: datetime) -> list[Count]:
+    # Thousands of rows for an hour of a busy account, not millions.
+    rows = db.execute(
+        f"select {MOMENT} as moment, error_code, count(*) from messages "
+        f"where {MOMENT} >= ? and {MOMENT} <= ? and {rollup.FINAL_OUTBOUND} "
+        "group by moment, error_code",
+        [iso_or_none(since), iso_or_none(until)],
+    ).fetchall()
+    return [Count(datetime.fromisoformat(moment), code, n) for moment, code, n in rows]
+
+
+def _earliest_moment(db: sqlite_utils.Database) -> datetime | None:
+    [(moment,)] = db.execute(f"select min({MOMENT}) from messages").fetchall()
+    return datetime.fromisoformat(moment) if moment else None
+
+
+def _failing(
+    db: sqlite_utils.Database, codes: list[int], since: datetime, until: datetime
+) -> list[Message]:
+    rows = db.table("messages").rows_where(
+        f"{MOMENT} >= ? and {MOMENT} <= ? and {rollup.FINAL_OUTBOUND} "
+        f"and error_code in ({', '.join('?' * len(codes))})",
+        [iso_or_none(since), iso_or_none(until), *codes],
+    )
+    return [message_from_row(row) for row in rows]
+
+
+def _baseline(db: sqlite_utils.Database, code: int, since: datetime, until: datetime) -> Baseline:
+    with db.atomic():
+        final, failed = rollup.baseline(db.conn, code, since, until)
+    return Baseline(final=final, failed=failed)
+
+
+def _prune(db: sqlite_utils.Database, before: datetime) -> int:
+    # Messages by creation, looked-up numbers by lookup, and the lookup uses.
+    moment = iso_or_none(before)
+    with db.atomic():
+        cursor = db.execute("delete from messages where date_created < ?", [moment])
+        rollup.forget_before(db.conn, before)
+        db.execute("delete from lookups where looked_up_at < ?", [moment])
+        db.execute("delete from lookup_uses where at < ?", [moment])
+    return cursor.rowcount
+
+
+def _message_row(m: Message) -> dict[str, object]:
+    # Written out rather than built from fields(Message): a backfill calls this 100 000 times.
+    return {
+        "sid": m.sid,
+        "status": m.status,
+        "to": m.to,
+        "from_": m.from_,
+        "direction": m.direction,
+        "error_code": m.error_code,
+        "messaging_service_sid": m.messaging_service_sid,
+        "num_segments": m.num_segments,
+        "price": m.price,
+        "date_created": iso_or_none(m.date_created),
+        "date_sent": iso_or_none(m.date_sent),
+        "date_updated": iso_or_none(m.date_updated),
+    }
+
+
+def _hours(rows: Iterable[dict[str, Any]]) -> set[str]:
+    """The rollup hours the messages of `rows` count in, under any moment they had."""
+    moments = (row[name] for row in rows for name in ("date_created", "date_sent"))
+    return {moment[:13] for moment in moments if isinstance(moment, str)}
+
+
+# One prepared statement for a batch: sqlite-utils' upsert_all builds its SQL per chunk
+# and costs about 50 µs a row, which a backfill of 100 000 messages feels.
+_MESSAGE_COLUMNS = tuple(_message_row(Message("", "", "", "", "")))
+_UPSERT_MESSAGE = (
+    f"insert into messages ({', '.join(f'[{c}]' for c in _MESSAGE_COLUMNS)}) "
+    f"values ({', '.join('?' * len(_MESSAGE_COLUMNS))}) on conflict(sid) do update set "
+    + ", ".join(f"[{c}] = excluded.[{c}]" for c in _MESSAGE_COLUMNS if c != "sid")
+)
+
+
+def message_from_row(row: dict[str, object]) -> Message:
+    values = dict(row)
+    values.pop("dlr_done", None)
+    for name in ("date_created", "date_sent", "date_updated"):
+        text = values[name]
+        values[name] = datetime.fromisoformat(text) if isinstance(text, str) else None
+    return Message(**values)  # type: ignore[arg-type]

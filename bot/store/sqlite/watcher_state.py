@@ -1,0 +1,123 @@
+"""The watcher's state in SQLite: small named values (watermark, health), the coverage of
+its ingest, and its lease, backed by an OS lock beside the file."""
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+
+import sqlite_utils
+from sqlite_utils.db import NotFoundError
+
+from bot.errors import StoreError
+from bot.store.repositories import Coverage
+from bot.store.sqlite.connections import Connections
+from bot.store.sqlite.faults import database_problem
+from bot.store.sqlite.lock import ProcessLock
+from bot.store.sqlite.migrations import iso
+
+COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
+
+
+class SqliteWatcherState:
+    def __init__(self, connections: Connections, lock: ProcessLock) -> None:
+        self._db = connections
+        self._lock = lock
+
+    async def get(self, name: str) -> str | None:
+        return await self._db.read(_get, name)
+
+    async def put(self, name: str, value: str) -> None:
+        await self._db.write(_put, name, value)
+
+    async def coverage(self) -> Coverage | None:
+        text = await self.get(COVERAGE)
+        if text is None:
+            return None
+        since, through, interval = json.loads(text)
+        return Coverage(datetime.fromisoformat(since), datetime.fromisoformat(through), interval)
+
+    async def set_coverage(self, coverage: Coverage) -> None:
+        value = [iso(coverage.since), iso(coverage.through), coverage.interval_seconds]
+        await self.put(COVERAGE, json.dumps(value))
+
+    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+        return await self._db.write(self._take_lease, owner, now, ttl)
+
+    async def holds_lease(self, owner: str, now: datetime) -> bool:
+        return await self._db.read(_holds_lease, owner, now)
+
+    async def release_lease(self, owner: str) -> None:
+        if await self._db.write(_release_lease, owner):
+            self._lock.release()
+
+    def _take_lease(
+        self, db: sqlite_utils.Database, owner: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        # The process also holds an OS lock beside the file (lock.py): one that gets it
+        # knows the lease's holder is gone, and takes over at once instead of waiting out
+        # a dead holder's lease.
+        try:
+            lock = self._lock.acquire()
+        except OSError as exc:
+            raise StoreError(f"cannot lock {self._lock.path}: {exc}") from exc
+        if lock == "busy":
+            return False
+        try:
+            return _take_lease(db, owner, now, ttl, holder_gone=lock == "taken")
+        except BaseException as exc:
+            if lock == "taken":
+                self._lock.release()  # so that the next try knows the holder is gone
+            if isinstance(exc, sqlite3.Error):  # "database is locked", at length; a full disk
+                raise StoreError(database_problem(exc)) from exc
+            raise
+
+
+def _get(db: sqlite_utils.Database, name: str) -> str | None:
+    try:
+        return str(db.table("poll_state").get(name)["value"])
+    except NotFoundError:
+        return None
+
+
+def _put(db: sqlite_utils.Database, name: str, value: str) -> None:
+    with db.atomic():
+        db.table("poll_state").upsert({"name": name, "value": value}, pk="name")
+
+
+def _take_lease(
+    db: sqlite_utils.Database, owner: str, now: datetime, ttl: timedelta, holder_gone: bool
+) -> bool:
+    # BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win.
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
+        if rows and rows[0][0]:
+            holder, until = json.loads(rows[0][0])
+            if holder != owner and datetime.fromisoformat(until) > now and not holder_gone:
+                return False
+        lease = json.dumps([owner, iso(now + ttl)])
+        db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("COMMIT")
+    return True
+
+
+def _holds_lease(db: sqlite_utils.Database, owner: str, now: datetime) -> bool:
+    rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
+    if not rows or not rows[0][0]:
+        return False
+    holder, until = json.loads(rows[0][0])
+    return bool(holder == owner and datetime.fromisoformat(until) > now)
+
+
+def _release_lease(db: sqlite_utils.Database, owner: str) -> bool:
+    with db.atomic():
+        released = db.execute(
+            "delete from poll_state where name = 'lease' and json_extract(value, '$[0]') = ?",
+            [owner],
+        ).rowcount
+    return bool(released)
