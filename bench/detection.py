@@ -70,8 +70,10 @@ def build(path: Path, per_day: int, days: int, now: datetime) -> None:
 def evaluate(path: str, now_iso: str) -> dict[str, Any]:
     from bot import settings
     from bot.curated import curated_directory, load_curated
-    from bot.poller import Poller
     from bot.store.sqlite import SqliteStore
+    from bot.watcher.config import WatcherConfig
+    from bot.watcher.cycle import Watcher
+    from bot.watcher.reads import measure
 
     now = datetime.fromisoformat(now_iso)
     config = settings.load(
@@ -85,12 +87,17 @@ def evaluate(path: str, now_iso: str) -> dict[str, Any]:
     )
     store = SqliteStore(path)
     # Detection reads only the store: no Twilio or Slack is reached.
-    watcher = Poller(
-        config, store, None, None, load_curated(curated_directory(), config.policy), lambda: now
-    )  # type: ignore[arg-type]
+    watcher = Watcher(
+        WatcherConfig.from_settings(config),
+        store,
+        None,  # type: ignore[arg-type]
+        None,
+        load_curated(curated_directory(), config.policy),
+        lambda: now,
+    )
 
     async def evaluate_once() -> tuple[Any, Any]:
-        readings = await watcher._measure(now, "active")
+        readings = await measure(store, watcher.config, "active", now)
         return readings, [await watcher._decide(reading, now) for reading in readings]
 
     seconds = []

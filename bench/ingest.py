@@ -63,9 +63,10 @@ def plain_list(origin: str, page_size: int | None) -> dict[str, Any]:
 def poller(origin: str) -> dict[str, Any]:
     from bot import settings, slack_poster
     from bot.curated import curated_directory, load_curated
-    from bot.poller import Poller
     from bot.store.sqlite import SqliteStore
     from bot.twilio_api import TwilioApi
+    from bot.watcher.config import WatcherConfig
+    from bot.watcher.cycle import Watcher
 
     async def main(database: str) -> dict[str, Any]:
         config = settings.load(
@@ -82,8 +83,8 @@ def poller(origin: str) -> dict[str, Any]:
         )
         store = SqliteStore(config.database_path)
         twilio = TwilioApi(config)
-        watcher = Poller(
-            config,
+        watcher = Watcher(
+            WatcherConfig.from_settings(config),
             store,
             twilio,
             slack_poster.Poster(slack_poster.web_client(config)),

@@ -1,6 +1,6 @@
 """App: builds the settings' world once and wires it into one aiohttp application.
 
-Routes: `/slack/events` (HTTP mode) and `/healthz`. The Twilio client, the poller (with
+Routes: `/slack/events` (HTTP mode) and `/healthz`. The Twilio client, the watcher (with
 SLACK_ALERT_CHANNEL set) and, in Socket Mode, the Slack connection are resources of the
 application (`cleanup_ctx`), started on startup and stopped on shutdown.
 """
@@ -18,21 +18,23 @@ from aiohttp import web
 from bot import phone_numbers, slack, slack_poster, webhook
 from bot.curated import curated_directory, load_curated
 from bot.errors import StoreError
-from bot.poller import Poller
 from bot.service import Service
 from bot.settings import Settings, problems_for_twilio, problems_for_watching
 from bot.store import Store
 from bot.store.sqlite import SqliteStore
 from bot.twilio_api import TwilioApi
+from bot.watcher.config import DEFAULT_TUNING, Tuning, WatcherConfig
+from bot.watcher.cycle import Watcher
 
 log = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("service", Service)
 SETTINGS = web.AppKey("settings", Settings)
-POLLER = web.AppKey("poller", Poller)
+WATCHER = web.AppKey("watcher", Watcher)
 
 
-def build(settings: Settings) -> web.Application:
+def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Application:
+    """The bot's application; `tuning` is for tests and benchmarks."""
     store = SqliteStore(settings.database_path)
     service = Service(
         load_curated(curated_directory(), settings.policy),
@@ -55,7 +57,7 @@ def build(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(_twilio_client(service, settings))
         if watching:
             app.cleanup_ctx.append(
-                _poller(app, service, settings, slack_poster.Poster(bolt.client))
+                _watcher(app, service, settings, tuning, slack_poster.Poster(bolt.client))
             )
     if not watching:
         # The watcher prunes each cycle; without one, what `why` and `lookup` stored (numbers
@@ -156,19 +158,24 @@ def _twilio_client(
     return client
 
 
-def _poller(
-    app: web.Application, service: Service, settings: Settings, poster: slack_poster.Poster
+def _watcher(
+    app: web.Application,
+    service: Service,
+    settings: Settings,
+    tuning: Tuning,
+    poster: slack_poster.Poster,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The watcher, a background task that lives as long as the web app."""
 
-    async def poller(_: web.Application) -> AsyncIterator[None]:
+    async def watcher(_: web.Application) -> AsyncIterator[None]:
         assert service.store is not None and service.twilio is not None
-        app[POLLER] = Poller(settings, service.store, service.twilio, poster, service.curated)
-        service.poller = app[POLLER]
-        task = asyncio.create_task(app[POLLER].run_forever())
+        config = WatcherConfig.from_settings(settings, tuning)
+        app[WATCHER] = Watcher(config, service.store, service.twilio, poster, service.curated)
+        service.watcher = app[WATCHER].actions
+        task = asyncio.create_task(app[WATCHER].run_forever())
         yield
-        service.poller = None
-        app[POLLER].stopping = True
+        service.watcher = None
+        app[WATCHER].stopping = True
         # Python 3.11's wait_for can swallow a cancel that lands as its call completes
         # (fixed in 3.12), so cancel until the task has really ended.
         while not task.done():
@@ -177,7 +184,7 @@ def _poller(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    return poller
+    return watcher
 
 
 HEALTHZ_FIELDS = (
@@ -220,9 +227,9 @@ async def healthz(request: web.Request) -> web.Response:
     except StoreError:  # a damaged page, an I/O error: what and what to do are in the log
         body["status"] = "database failing"
         return web.json_response(body, status=503)
-    poller = request.app.get(POLLER)
-    if poller is not None:
-        health = poller.health
+    running = request.app.get(WATCHER)
+    if running is not None:
+        health = running.health
         # Status and counts only: what went wrong, with the channel or account it names,
         # is for `/twilio status`, which only a signed request reaches.
         shown = asdict(health)
@@ -234,7 +241,11 @@ async def healthz(request: web.Request) -> web.Response:
         if health.database_problem:
             body["status"] = "database failing"  # what and what to do: /twilio status, the log
             return web.json_response(body, status=503)
-        if health.stalled(time.time(), settings.poll_interval_seconds):
+        if health.stalled(
+            time.time(),
+            settings.poll_interval_seconds,
+            running.config.tuning.first_cycle_grace_seconds,
+        ):
             body["status"] = "poller stalled"
             return web.json_response(body, status=503)
         if health.slack_problem:

@@ -25,6 +25,8 @@ from bot.service import Service
 from bot.store.sqlite import SqliteStore
 from bot.terminal import render_text
 from bot.twilio_api import TwilioApi
+from bot.watcher.config import WatcherConfig
+from bot.watcher.cycle import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +211,9 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
         # Only `status` reports on the watcher (READS leaves its settings out for the rest).
         watching = command == "status" and not settings.problems_for_watching(config)
         if store is not None and twilio is not None and watching:
-            from bot.poller import Poller
-
             # No Slack client: status reads the store and Twilio, and links to no alert.
-            service.poller = Poller(config, store, twilio, None, curated)
+            watcher = Watcher(WatcherConfig.from_settings(config), store, twilio, None, curated)
+            service.watcher = watcher.actions
         return await commands.answer(f"{command} {arguments}", service)
     finally:
         if twilio is not None:
@@ -248,20 +249,19 @@ def poll(once: bool, config: settings.Settings) -> int:
 
 async def _poll(once: bool, config: settings.Settings) -> int:
     from bot import slack_poster
-    from bot.poller import Poller
 
     store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)
     poster = slack_poster.Poster(slack_poster.web_client(config))
     try:
         curated = load_curated(curated_directory(), config.policy)
-        poller = Poller(config, store, twilio, poster, curated)
+        watcher = Watcher(WatcherConfig.from_settings(config), store, twilio, poster, curated)
         if not once:
-            await poller.run_forever()
+            await watcher.run_forever()
         try:
-            result = await poller.cycle()
+            result = await watcher.cycle()
         finally:
-            await store.watcher.release_lease(poller.owner)
+            await store.watcher.release_lease(watcher.owner)
     finally:
         await twilio.close()
         store.close()
@@ -279,9 +279,9 @@ async def _poll(once: bool, config: settings.Settings) -> int:
         )
     print(f"Slack: {result.delivered} sent, {result.pending} waiting.")
     if result.pending:
-        print(f"Waiting because {poller.health.last_error}", file=sys.stderr)
-        if poller.health.slack_problem:
-            print(f"To fix: {poller.health.slack_problem}", file=sys.stderr)
+        print(f"Waiting because {watcher.health.last_error}", file=sys.stderr)
+        if watcher.health.slack_problem:
+            print(f"To fix: {watcher.health.slack_problem}", file=sys.stderr)
     return 1 if result.pending else 0
 
 

@@ -21,13 +21,14 @@ from bot import commands, settings, slack_poster
 from bot.console_slack import ConsoleSlack
 from bot.curated import curated_directory, load_curated
 from bot.messages import utc
-from bot.poller import Poller
 from bot.scenario import Scenario, make_sid
 from bot.service import Service
 from bot.simulator import Simulator
 from bot.store.sqlite import SqliteStore
 from bot.terminal import render_text
 from bot.twilio_api import TwilioApi
+from bot.watcher.config import WatcherConfig
+from bot.watcher.cycle import Watcher
 
 ACCOUNT = make_sid("AC", "demo account")
 TOKEN = "demo-auth-token"
@@ -90,8 +91,8 @@ async def _watch(
     store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)
     curated = load_curated(curated_directory(), config.policy)
-    poller = Poller(
-        config,
+    poller = Watcher(
+        WatcherConfig.from_settings(config),
         store,
         twilio,
         slack_poster.Poster(slack_poster.web_client(config)),

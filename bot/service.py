@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from bot import account_view, knowledge, message_report, messages, phone_numbers
 from bot.account_view import AccountErrors, IncidentNote
@@ -24,9 +24,7 @@ from bot.spikes import SUSPENDED_CODE
 from bot.status import StatusReport
 from bot.store import Coverage, Store
 from bot.twilio_api import TwilioApi
-
-if TYPE_CHECKING:
-    from bot.poller import Poller
+from bot.watcher.actions import Actions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,7 +67,7 @@ class Service:
         self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
         self._registering = asyncio.Lock()
         self._sample: tuple[datetime, asyncio.Future[list[Message]]] | None = None
-        self.poller: Poller | None = None  # set by the app while it watches the account
+        self.watcher: Actions | None = None  # set by the app while it watches the account
 
     async def explain(self, code: int) -> Explanation:
         # A curated code costs no query.
@@ -279,12 +277,12 @@ class Service:
         return use
 
     async def status(self) -> StatusReport:
-        if self.poller is None:
+        if self.watcher is None:
             raise NotConfigured(
                 "The watcher is not set up here: set SLACK_ALERT_CHANNEL (with SLACK_BOT_TOKEN "
                 "and the Twilio settings) to watch the account."
             )
-        return await self.poller.status()
+        return await self.watcher.status()
 
     async def first_click(self, key: str) -> bool:
         """Whether a button click is new: a replay of one already handled has no effect.
@@ -296,21 +294,21 @@ class Service:
 
     async def deliver_changes(self) -> None:
         """Send what an incident button queued, when this process is the watcher."""
-        if self.poller is not None:
-            await self.poller.deliver_queued()
+        if self.watcher is not None:
+            await self.watcher.deliver_queued()
 
     async def incident_action(self, action: str, incident_id: str, user: str) -> str:
         """An incident button: "ack", "mute" (with hours, e.g. "mute:24") or "samples"."""
-        if self.poller is None:
+        if self.watcher is None:
             return "The watcher is not running in this process, so incidents cannot change."
         if not re.fullmatch(r"[0-9]{1,12}", incident_id):
             return "That button no longer carries a valid incident."
         name, _, hours = action.partition(":")
         if name == "ack":
-            return await self.poller.acknowledge(int(incident_id), user)
+            return await self.watcher.acknowledge(int(incident_id), user)
         if name == "mute":
-            return await self.poller.mute(int(incident_id), user, int(hours))
-        found = await self.poller.samples(int(incident_id))
+            return await self.watcher.mute(int(incident_id), user, int(hours))
+        found = await self.watcher.samples(int(incident_id))
         if not found:
             return "The samples of that incident are no longer in the bot's database."
         lines = [f"{m.sid} · to {m.to} · {messages.describe(m)}" for m in found]

@@ -7,47 +7,47 @@ watched code, the open incidents with their message links, and `now`).
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from bot.alerting import Incident
 from bot.knowledge import Section
 from bot.messages import utc
 from bot.spikes import Reading, history, render_spark
+from bot.watcher.health import Health
 
 
 @dataclass(frozen=True)
 class StatusReport:
     account_sid: str
-    health: Mapping[str, Any]  # the last cycle's Health, as recorded; empty if none ran
+    health: Health | None  # the last cycle's, as recorded; None if none ran
     readings: tuple[Reading, ...]
     incidents: tuple[Incident, ...]
     links: Mapping[int, str]  # incident id -> Slack permalink
     now: datetime
 
     @property
+    def account_status(self) -> str:
+        return (self.health.account_status if self.health else None) or "unknown"
+
+    @property
     def heading(self) -> str:
-        return (
-            f"Twilio account {self.account_sid} · {self.health.get('account_status') or 'unknown'}"
-        )
+        return f"Twilio account {self.account_sid} · {self.account_status}"
 
     def facts(self) -> list[tuple[str, str]]:
         h = self.health
-        if not h.get("last_finished"):
+        if h is None or not h.last_finished:
             return [("Watcher", "no cycle has run yet")]
-        ended = datetime.fromtimestamp(h["last_finished"], UTC)
+        ended = datetime.fromtimestamp(h.last_finished, UTC)
         ago = max(0, int((self.now - ended).total_seconds()))
+        took = f"{h.last_duration_seconds or 0:.1f}"
         pairs = [
-            ("Account", str(h.get("account_status") or "unknown")),
-            (
-                "Last poll",
-                f"{utc(ended)}, {_span(ago)} ago, took {h['last_duration_seconds']:.1f} s",
-            ),
-            ("Lag", _span(int(h["lag_seconds"])) if h.get("lag_seconds") is not None else ""),
-            ("Database", str(h.get("database_problem") or "")),
-            ("Last error", str(h.get("last_error") or "none")),
-            ("Slack posts waiting", str(h.get("pending_posts", 0))),
-            ("Posts Slack refused", str(h.get("refused_posts") or "")),
-            ("Slack needs a fix", str(h.get("slack_problem") or "")),
+            ("Account", self.account_status),
+            ("Last poll", f"{utc(ended)}, {_span(ago)} ago, took {took} s"),
+            ("Lag", _span(int(h.lag_seconds)) if h.lag_seconds is not None else ""),
+            ("Database", h.database_problem or ""),
+            ("Last error", h.last_error or "none"),
+            ("Slack posts waiting", str(h.pending_posts)),
+            ("Posts Slack refused", str(h.refused_posts or "")),
+            ("Slack needs a fix", h.slack_problem or ""),
             ("Twilio faults since start", _faults(h)),
         ]
         return [(label, value) for label, value in pairs if value]
@@ -76,12 +76,11 @@ def _line(r: Reading) -> str:
     )
 
 
-def _faults(h: Mapping[str, Any]) -> str:
+def _faults(h: Health) -> str:
     """Answers Twilio got wrong (retried) and requests that failed every attempt."""
-    faults, gave_up = h.get("twilio_faults") or 0, h.get("twilio_gave_up") or 0
-    if not faults:
+    if not h.twilio_faults:
         return ""
-    return f"{faults} retried, {gave_up} given up after every attempt"
+    return f"{h.twilio_faults} retried, {h.twilio_gave_up} given up after every attempt"
 
 
 def _span(seconds: int) -> str:

@@ -178,7 +178,7 @@ def test_status_names_who_acknowledged_with_a_mention_and_nothing_else():
         Incident("k1", 30003, "critical", now, now, acknowledged_by="U0ONCALL", id=1),
         Incident("k2", 30002, "critical", now, now, acknowledged_by="<!channel>", id=2),
     )
-    report = StatusReport("AC" + "0" * 32, {}, (), incidents, {}, now)
+    report = StatusReport("AC" + "0" * 32, None, (), incidents, {}, now)
     _, rendered = blocks.render(report)
     text = "\n".join(b["text"]["text"] for b in rendered if b.get("text") and "text" in b["text"])
     assert "acknowledged by <@U0ONCALL>" in text

@@ -16,7 +16,7 @@ from tests.watching import START, STEP, STEPS, World, header, posts
 
 
 def watching(fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) -> World:  # type: ignore[no-untyped-def]
-    """A poller with its own database and channel, its clock a day back."""
+    """A watcher with its own database and channel, its clock a day back."""
     world = World(
         fake_slack,
         sim,
@@ -68,10 +68,10 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
         for step in range(STEPS):
             traffic(scenario, rng, START + step * STEP, START + (step + 1) * STEP)
             calm.now = faulty.now = START + (step + 1) * STEP
-            expected = await calm.poller.cycle()
+            expected = await calm.watcher.cycle()
             # Retries hide every fault of this (seeded, so repeatable) run: not one cycle
             # fails, and each sees exactly what the calm one saw.
-            got = await faulty.poller.cycle()
+            got = await faulty.watcher.cycle()
             assert got.readings == expected.readings, f"step {step}"
 
         sent = {m.sid: (m.status, m.error_code) for m in scenario.messages}
@@ -98,11 +98,11 @@ async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
         )
         assert edits(calm.settings.slack_alert_channel)[-1].startswith("✅ Resolved: 30003")
 
-        health = faulty.poller.health
+        health = faulty.watcher.health
         assert health.twilio_faults == sum(faulty_sim.faulted.values()) > 0
         assert health.twilio_gave_up == 0
-        assert calm.poller.health.twilio_faults == 0
-        status = await faulty.poller.status()
+        assert calm.watcher.health.twilio_faults == 0
+        status = await faulty.watcher.actions.status()
         assert (
             f"{health.twilio_faults} retried" in dict(status.facts())["Twilio faults since start"]
         )
@@ -125,29 +125,29 @@ async def test_rejected_credentials_are_one_incident_that_resolves(
     sim = await start_simulator(aiohttp_server, scenario)
     watcher = watching(fake_slack, sim, tmp_path, "creds")
     try:
-        await watcher.poller.cycle()
+        await watcher.watcher.cycle()
         scenario.accounts[ACCOUNT_SID].auth_token = "rotated in the Console"
         for _ in range(5):
             watcher.now += STEP
             with pytest.raises(CredentialsRejected):
-                await watcher.poller.cycle()
+                await watcher.watcher.cycle()
         [alert] = posts(fake_slack)
         assert alert["channel"] == watcher.settings.slack_alert_channel
         assert header(alert) == (
             "🔴 Critical: Twilio rejected the bot's credentials (20003 Permission Denied)"
         )
         assert not fake_slack.calls("chat.update"), "nothing changed, so nothing was edited"
-        assert "credentials" in (watcher.poller.health.last_error or "")
+        assert "credentials" in (watcher.watcher.health.last_error or "")
 
         scenario.accounts[ACCOUNT_SID].auth_token = watcher.settings.twilio_auth_token
         watcher.now += STEP
-        await watcher.poller.cycle()
+        await watcher.watcher.cycle()
         [resolved] = fake_slack.calls("chat.update")
         assert header(resolved).startswith("✅ Resolved: Twilio rejected the bot's credentials")
         [note] = posts(fake_slack, thread=True)
         assert "resolved" in note["text"]
         watcher.now += STEP
-        await watcher.poller.cycle()
+        await watcher.watcher.cycle()
         assert len(posts(fake_slack)) == 1 and len(posts(fake_slack, thread=True)) == 1
         assert len(fake_slack.calls("chat.update")) == 1
     finally:

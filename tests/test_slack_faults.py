@@ -80,23 +80,23 @@ async def test_a_day_under_random_slack_faults_shows_what_a_calm_day_shows(
                 faulty_slack.fail_at_random(0, seed=0, methods=())
             for world in (calm, faulty):
                 world.now = START + (step + 1) * STEP
-                await world.poller.cycle()
+                await world.watcher.cycle()
                 # Someone on call acknowledges one spike and mutes another, from the alert.
                 if step in (ACK_STEP, MUTE_STEP):
                     [incident] = await world.store.incidents.open_all()
                     assert incident.id is not None
                     if step == ACK_STEP:
-                        await world.poller.acknowledge(incident.id, "U0ONCALL")
+                        await world.watcher.actions.acknowledge(incident.id, "U0ONCALL")
                     else:
-                        await world.poller.mute(incident.id, "U0ONCALL", hours=1)
+                        await world.watcher.actions.mute(incident.id, "U0ONCALL", hours=1)
 
         seen = channel_view(faulty_slack)
         assert seen == channel_view(fake_slack)
         assert [title.split(":")[0] for title, _, _ in seen] == ["✅ Resolved"] * 4
         assert all(notes for _, _, notes in seen), "each incident has its thread log"
-        assert faulty.poller.health.pending_posts == 0
-        assert faulty.poller.health.refused_posts == 0
-        assert faulty.poller.health.slack_problem is None
+        assert faulty.watcher.health.pending_posts == 0
+        assert faulty.watcher.health.refused_posts == 0
+        assert faulty.watcher.health.slack_problem is None
         assert set(faulty_slack.faulted) == set(RANDOM_FAULTS), "every kind of fault, at least once"
     finally:
         await calm.close()
@@ -127,20 +127,20 @@ async def test_a_setup_slack_refuses_holds_the_alert_and_says_what_to_fix(
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     cycles = MAX_REFUSALS + 3  # more than a refused post is tried before it is given up
     fake_slack.inject(Fault("chat.postMessage", error=error, times=cycles))
-    with caplog.at_level(logging.WARNING, logger="bot.poller"):
+    with caplog.at_level(logging.WARNING, logger="bot.watcher"):
         for _ in range(cycles):
             result = await world.cycle(minutes_later=1)
             assert result.delivered == 0 and result.pending == 1
-            assert (world.poller.health.slack_problem or "").startswith(fix)
+            assert (world.watcher.health.slack_problem or "").startswith(fix)
     logged = [r for r in caplog.records if fix in r.getMessage()]
     assert [r.levelname for r in logged] == ["ERROR"] + ["WARNING"] * (cycles - 1)
-    facts = dict((await world.poller.status()).facts())
+    facts = dict((await world.watcher.actions.status()).facts())
     assert facts["Slack needs a fix"].startswith(fix)
 
     result = await world.cycle(minutes_later=1)  # fixed
     assert result.delivered == 1 and result.pending == 0
-    assert fake_slack.posted == 1 and world.poller.health.slack_problem is None
-    assert world.poller.health.refused_posts == 0
+    assert fake_slack.posted == 1 and world.watcher.health.slack_problem is None
+    assert world.watcher.health.refused_posts == 0
     assert header(posts(fake_slack)[0]).startswith("🔴 Critical")
 
 
@@ -153,7 +153,7 @@ async def test_a_corrected_channel_setting_gets_the_held_alert(world, scenario, 
     await world.restart()
     assert (await world.cycle(minutes_later=1)).delivered == 1
     assert [p["channel"] for p in posts(fake_slack)] == [CHANNEL, "C0RIGHT"]
-    assert world.poller.health.slack_problem is None
+    assert world.watcher.health.slack_problem is None
 
 
 async def test_an_old_alerts_closed_channel_gives_its_posts_up_and_holds_no_other(
@@ -165,12 +165,13 @@ async def test_an_old_alerts_closed_channel_gives_its_posts_up_and_holds_no_othe
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     await world.cycle()
     scenario.accounts[ACCOUNT_SID].status = "active"
-    world.poller.settings = replace(world.settings, slack_alert_channel="C0NEWALERTS")
+    world.settings = replace(world.settings, slack_alert_channel="C0NEWALERTS")
+    await world.restart()  # as a changed setting takes effect
     fake_slack.inject(Fault("chat.update", error="is_archived", times=100))
     for _ in range(MAX_REFUSALS + 4):  # it resolves after three; then its edit is refused
         await world.cycle(minutes_later=1)
-    assert world.poller.health.refused_posts >= 1
-    assert world.poller.health.slack_problem is None  # nothing the setting could fix
+    assert world.watcher.health.refused_posts >= 1
+    assert world.watcher.health.slack_problem is None  # nothing the setting could fix
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     result = await world.cycle(minutes_later=1)
     assert result.delivered == 1 and result.pending == 0
@@ -210,7 +211,7 @@ async def test_an_answer_cut_short_holds_the_post_like_a_5xx(world, scenario, fa
     fake_slack.inject(Fault("chat.postMessage", raw='{"ok": true, "chan'))
     result = await world.cycle()
     assert result.pending == 1
-    assert world.poller.health.last_error == "Slack: Slack's answer could not be read"
+    assert world.watcher.health.last_error == "Slack: Slack's answer could not be read"
     assert (await world.cycle(minutes_later=1)).delivered == 1
 
 
@@ -242,13 +243,13 @@ async def test_an_answer_slack_did_not_write_is_an_outage_not_a_refusal(
     for _ in range(cycles):
         result = await world.cycle(minutes_later=1)
         assert result.delivered == 0 and result.pending == 1
-    assert world.poller.health.last_error == f"Slack: an answer Slack did not write {problem}"
-    assert world.poller.health.refused_posts == 0 and world.poller.health.slack_outage
-    facts = dict((await world.poller.status()).facts())
+    assert world.watcher.health.last_error == f"Slack: an answer Slack did not write {problem}"
+    assert world.watcher.health.refused_posts == 0 and world.watcher.health.slack_outage
+    facts = dict((await world.watcher.actions.status()).facts())
     assert facts["Last error"] == f"Slack: an answer Slack did not write {problem}"
     result = await world.cycle(minutes_later=1)
     assert result.delivered == 1 and fake_slack.posted == 1
-    assert world.poller.health.slack_outage is False
+    assert world.watcher.health.slack_outage is False
 
 
 async def test_healthz_says_slack_is_unavailable_while_posts_wait_on_it(
@@ -275,6 +276,6 @@ async def test_a_long_retry_after_holds_the_post_instead_of_stalling_the_watcher
     fake_slack.inject(Fault("chat.postMessage", status=429, retry_after=120))
     result = await asyncio.wait_for(world.cycle(), timeout=10)
     assert result.delivered == 0 and result.pending == 1
-    assert world.poller.health.last_error == "Slack: Slack answered HTTP 429"
+    assert world.watcher.health.last_error == "Slack: Slack answered HTTP 429"
     result = await world.cycle(minutes_later=1)
     assert result.delivered == 1 and fake_slack.posted == 1

@@ -17,6 +17,7 @@ from bot.messages import Message
 from bot.service import Service
 from bot.simulator import Fault as TwilioFault
 from bot.simulator import Simulator
+from bot.watcher.config import Tuning
 from tests.conftest import (
     ACCOUNT_SID,
     button_click,
@@ -33,7 +34,7 @@ from tests.watching import (
     NOW,
     World,
     a_day_of_quiet_traffic,
-    app_poller,
+    app_watcher,
     failing,
     header,
     incident_buttons,
@@ -50,6 +51,20 @@ async def world(fake_slack, twilio_sim, tmp_path):
     w = World(fake_slack, twilio_sim, tmp_path)
     yield w
     await w.close()
+
+
+@pytest.fixture
+async def tuned_world(fake_slack, twilio_sim, tmp_path):
+    """A World whose watcher reads pages and saves batches of the sizes a test gives."""
+    made: list[World] = []
+
+    def make(tuning: Tuning) -> World:
+        made.append(World(fake_slack, twilio_sim, tmp_path, tuning))
+        return made[-1]
+
+    yield make
+    for w in made:
+        await w.close()
 
 
 async def test_a_spike_is_posted_once_edited_then_resolved(world, scenario, fake_slack):
@@ -172,7 +187,7 @@ async def test_slack_down_keeps_the_alert_for_the_next_cycle(world, scenario, fa
     for _ in range(2):
         result = await world.cycle(minutes_later=1)
         assert result.delivered == 0 and result.pending == 1
-        assert "Slack answered HTTP 503" in (world.poller.health.last_error or "")
+        assert "Slack answered HTTP 503" in (world.watcher.health.last_error or "")
     result = await world.cycle(minutes_later=1)
     assert result.pending == 0 and fake_slack.posted == 1
     assert len(fake_slack.calls("chat.postMessage")) == 3  # one try a cycle, not a burst
@@ -262,19 +277,19 @@ async def test_the_serving_app_watches_in_the_background(
     assert health["status"] == "ok" and health["poller"]["account_status"] == "suspended"
     cycles = health["poller"]["cycles"]
     for _ in range(100):  # bounded: until two more cycles have run
-        if app_poller(client).health.cycles >= cycles + 2:
+        if app_watcher(client).health.cycles >= cycles + 2:
             break
         await asyncio.sleep(0.05)
-    assert app_poller(client).health.cycles >= cycles + 2
+    assert app_watcher(client).health.cycles >= cycles + 2
     assert fake_slack.posted == 1  # the same incident, never posted again
 
 
-async def test_healthz_is_503_when_the_poller_stalls(
-    fake_slack, twilio_sim, tmp_path, aiohttp_client, monkeypatch
+async def test_healthz_is_503_when_the_watcher_stalls(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client
 ):
-    monkeypatch.setattr("bot.poller.FIRST_CYCLE_GRACE_SECONDS", 0)
     twilio_sim.latency_seconds = 3  # every Twilio call hangs
-    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    no_grace = Tuning(first_cycle_grace_seconds=0)
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, tuning=no_grace)
     await asyncio.sleep(0.3)  # six intervals with no cycle finished
     response = await client.get("/healthz")
     assert response.status == 503
@@ -300,7 +315,7 @@ async def test_slack_posts_still_go_while_twilio_is_down(
     with pytest.raises(TwilioUnavailable):
         await world.cycle(minutes_later=1)
     assert fake_slack.posted == 1
-    assert "Twilio had an internal error" in (world.poller.health.last_error or "")
+    assert "Twilio had an internal error" in (world.watcher.health.last_error or "")
 
 
 async def click(client, fake_slack, action_id: str, value: str, name: str) -> dict:  # type: ignore[no-untyped-def]
@@ -359,7 +374,7 @@ async def change_while_slack_holds(world, fake_slack, method: str) -> None:  # t
     cycle = asyncio.create_task(world.cycle(minutes_later=1))
     await fake_slack.wait_for(lambda: len(fake_slack.calls(method)) > calls)
     [incident] = await world.store.incidents.open_all()
-    await world.second_poller().acknowledge(incident.id, "U0ONE")
+    await world.second_watcher().actions.acknowledge(incident.id, "U0ONE")
     await cycle
     # What Slack took was drawn before the change: the change itself still waits.
     waiting = [
@@ -377,7 +392,7 @@ async def test_a_change_queued_while_the_alert_is_on_its_way_is_not_lost(
     await change_while_slack_holds(world, fake_slack, "chat.postMessage")
     [alert] = [m for m in fake_slack.shown.values() if not m.thread_ts]
     assert "Acknowledged by <@U0ONE>" in json.dumps(alert.blocks)
-    assert world.poller.health.pending_posts == 0
+    assert world.watcher.health.pending_posts == 0
 
 
 async def test_a_change_queued_while_an_edit_is_on_its_way_is_not_lost(world, scenario, fake_slack):
@@ -387,7 +402,7 @@ async def test_a_change_queued_while_an_edit_is_on_its_way_is_not_lost(world, sc
     await change_while_slack_holds(world, fake_slack, "chat.update")
     [alert] = [m for m in fake_slack.shown.values() if not m.thread_ts]
     assert "Acknowledged by <@U0ONE>" in json.dumps(alert.blocks)
-    assert world.poller.health.pending_posts == 0
+    assert world.watcher.health.pending_posts == 0
 
 
 async def test_a_change_to_a_post_later_in_the_round_goes_as_it_stands(world, scenario, fake_slack):
@@ -397,7 +412,7 @@ async def test_a_change_to_a_post_later_in_the_round_goes_as_it_stands(world, sc
     cycle = asyncio.create_task(world.cycle())
     await fake_slack.wait_for(lambda: len(fake_slack.calls("chat.postMessage")) == 1)
     [spike] = [i for i in await world.store.incidents.open_all() if i.code == 30003]
-    await world.second_poller().acknowledge(spike.id, "U0ONE")  # while the first is held
+    await world.second_watcher().actions.acknowledge(spike.id, "U0ONE")  # while the first is held
     await cycle
     alerts = [m for m in fake_slack.shown.values() if not m.thread_ts]
     assert "30003" in alerts[1].text
@@ -411,10 +426,10 @@ async def test_a_muted_incident_is_not_edited_until_it_resolves(world, scenario,
     await world.cycle()
     [incident] = await world.store.incidents.open_all()
     assert (
-        await world.poller.mute(incident.id, "U0ONCALL", 1)
+        await world.watcher.actions.mute(incident.id, "U0ONCALL", 1)
         == "Done: the incident is muted for 1 h."
     )
-    await world.poller.deliver_queued()  # as the button's listener does after answering
+    await world.watcher.actions.deliver_queued()  # as the button's listener does after answering
     edits = len(fake_slack.calls("chat.update"))
     failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
     await world.cycle(minutes_later=1)  # now critical, but muted
@@ -445,9 +460,9 @@ async def test_a_failed_message_without_date_sent_is_seen(world, scenario, fake_
 
 
 async def test_the_walk_stops_at_the_first_page_older_than_the_window(
-    world, scenario, twilio_sim, monkeypatch
+    scenario, twilio_sim, tuned_world
 ):
-    monkeypatch.setattr("bot.poller.PAGE_SIZE", 5)
+    world = tuned_world(Tuning(page_size=5))
     send(scenario, 30, 60 * 30)  # thirty hours ago: outside the 24 h backfill
     send(scenario, 12, 5)
     result = await world.cycle()
@@ -466,7 +481,7 @@ async def test_healthz_stays_200_while_twilio_fails(
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "0.3")
     finished: set[float] = set()
     for _ in range(200):  # bounded: until three failed cycles have ended
-        if (last := app_poller(client).health.last_finished) is not None:
+        if (last := app_watcher(client).health.last_finished) is not None:
             finished.add(last)
         if len(finished) >= 3:
             break
@@ -476,14 +491,14 @@ async def test_healthz_stays_200_while_twilio_fails(
     body = await response.json()
     assert response.status == 200
     assert body["poller"]["last_cycle_failed"] is True
-    facts = dict((await app_poller(client).status()).facts())
+    facts = dict((await app_watcher(client).actions.status()).facts())
     assert "Twilio had an internal error" in facts["Last error"]
 
 
-async def test_a_second_poller_on_the_same_database_stands_by(world, scenario, fake_slack):
+async def test_a_second_watcher_on_the_same_database_stands_by(world, scenario, fake_slack):
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     await world.cycle()
-    other = world.second_poller()
+    other = world.second_watcher()
     with pytest.raises(WatcherBusy):
         await other.cycle()
     await world.cycle(minutes_later=1)  # the holder carries on
@@ -497,7 +512,7 @@ async def test_a_refused_post_is_given_up_after_five_tries_and_blocks_no_other(
     fake_slack.inject(Fault("chat.postMessage", error="invalid_blocks", times=5))
     for _ in range(5):
         await world.cycle(minutes_later=1)
-    assert world.poller.health.refused_posts == 1
+    assert world.watcher.health.refused_posts == 1
     failing(scenario, 30, 0.5, at=world.now + timedelta(minutes=1))  # a 30003 spike
     await world.cycle(minutes_later=1)
     [alert] = posts(fake_slack)[-1:]
@@ -511,7 +526,7 @@ async def test_status_shows_health_codes_and_incidents_with_links(
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
     await fake_slack.wait_for(lambda: fake_slack.posted == 1)
     # The alert goes out mid-cycle; status reports on cycles that have ended.
-    await until(lambda: app_poller(client).health.cycles >= 1)
+    await until(lambda: app_watcher(client).health.cycles >= 1)
     body = slash_command("status", fake_slack.response_url("status"))
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/status"))
@@ -541,23 +556,25 @@ def test_status_in_the_terminal_reads_what_the_last_cycle_left(tmp_path, scenari
     assert "Open incidents\n  None." in out
 
 
-async def test_a_standing_by_poller_is_not_stalled(world, scenario, monkeypatch):
-    monkeypatch.setattr("bot.poller.FIRST_CYCLE_GRACE_SECONDS", 0)
+async def test_a_standing_by_watcher_is_not_stalled(world, scenario):
     await world.cycle()
-    other = world.second_poller()
+    other = world.second_watcher()
     with pytest.raises(WatcherBusy):
         await other.cycle()
-    assert not other.health.stalled(other.health.last_finished + 1, 60)
+    assert not other.health.stalled(other.health.last_finished + 1, 60, grace=0)
 
 
 async def test_a_button_in_a_process_without_the_lease_only_queues(world, scenario, fake_slack):
     failing(scenario, 1, 2, code=30002)
     await world.cycle()
     [incident] = await world.store.incidents.open_all()
-    other = world.second_poller()
-    assert await other.acknowledge(incident.id, "U0ONE") == "Done: the incident is acknowledged."
+    other = world.second_watcher()
+    assert (
+        await other.actions.acknowledge(incident.id, "U0ONE")
+        == "Done: the incident is acknowledged."
+    )
     assert fake_slack.calls("chat.update") == []  # queued for the lease holder
-    assert await other.acknowledge(incident.id, "U0TWO") == (
+    assert await other.actions.acknowledge(incident.id, "U0TWO") == (
         "It was already acknowledged by <@U0ONE>."
     )
     await world.cycle(minutes_later=1)
@@ -572,14 +589,13 @@ async def test_after_a_post_is_given_up_its_notes_are_not_left_waiting(world, sc
     scenario.accounts[ACCOUNT_SID].status = "active"
     for _ in range(3):  # resolves: an edit and a note are queued for a message never posted
         result = await world.cycle(minutes_later=1)
-    assert result.pending == 0 and world.poller.health.refused_posts == 1
+    assert result.pending == 0 and world.watcher.health.refused_posts == 1
 
 
 async def test_a_walk_longer_than_a_save_batch_stores_every_message_once(
-    world, scenario, twilio_sim, monkeypatch
+    scenario, twilio_sim, tuned_world
 ):
-    monkeypatch.setattr("bot.poller.PAGE_SIZE", 4)
-    monkeypatch.setattr("bot.poller.SAVE_BATCH", 6)
+    world = tuned_world(Tuning(page_size=4, save_batch=6))
     send(scenario, 23, 5)  # six pages, saved in batches that straddle them
     result = await world.cycle()
     assert result.ingested == 23
@@ -599,7 +615,7 @@ async def test_why_counts_the_watched_hour_from_the_store_and_names_the_incident
     await world.cycle()
     [incident] = await world.store.incidents.open_all()
     service = Service(
-        world.poller.curated,
+        world.watcher.curated,
         world.store,
         POLICY,
         world.twilio,
@@ -627,7 +643,7 @@ async def test_why_without_a_current_watcher_says_what_twilio_listed(world, scen
     failing(scenario, 1, 4)
     await world.cycle()
     later = world.now + timedelta(minutes=10)  # the watcher has not read for 10 min
-    service = Service(world.poller.curated, world.store, POLICY, world.twilio, clock=lambda: later)
+    service = Service(world.watcher.curated, world.store, POLICY, world.twilio, clock=lambda: later)
     target = next(m for m in reversed(scenario.messages) if m.error_code == 30003)
     report = await service.explain_message(target.sid)
     assert report.account is not None and not report.account.from_store
@@ -644,7 +660,7 @@ async def test_a_baseline_younger_than_a_week_says_how_much_history_it_has(
     [alert] = posts(fake_slack)
     # A day read back (BACKFILL_HOURS), less the window and the settle minutes.
     assert "*Baseline (23 h of history)*\n1.0%" in texts(alert["blocks"])
-    report = await world.poller.status()
+    report = await world.watcher.actions.status()
     assert any("baseline 1.0% over 23 h of history" in line for line in report.sections()[0].items)
 
 
@@ -657,8 +673,8 @@ async def test_an_escalation_while_muted_is_shown_when_the_mute_runs_out(
     failing(scenario, 7, 4)
     await world.cycle()
     [incident] = await world.store.incidents.open_all()
-    await world.poller.mute(incident.id, "U0ONCALL", 1)
-    await world.poller.deliver_queued()
+    await world.watcher.actions.mute(incident.id, "U0ONCALL", 1)
+    await world.watcher.actions.deliver_queued()
     failing(scenario, 20, 0.5, at=world.now + timedelta(minutes=1))
     await world.cycle(minutes_later=1)  # critical now, but muted: no edit
     assert "Muted until" in json.dumps(fake_slack.calls("chat.update")[-1]["blocks"])
@@ -748,7 +764,7 @@ async def test_healthz_tells_status_and_counts_never_identifiers(
     text = await (await client.get("/healthz")).text()
     assert ACCOUNT_SID not in text and CHANNEL not in text
     assert json.loads(text)["poller"]["slack_needs_fix"] is True
-    facts = dict((await app_poller(client).status()).facts())
+    facts = dict((await app_watcher(client).actions.status()).facts())
     assert CHANNEL in facts["Slack needs a fix"]
 
 
@@ -758,22 +774,22 @@ async def test_a_full_disk_is_named_in_health_status_answers_and_the_log(
     """Issue 14, item 10: a full disk showed as 'poller stalled' with no error, and
     commands said only 'Something went wrong'."""
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
-    poller = app_poller(client)
-    await poller.cycle_safely()
+    watcher = app_watcher(client)
+    await watcher.cycle_safely()
     # SQLite's own way to a full disk: no page may be added to the file.
-    [(pages,)] = await on_writer(poller.store, "PRAGMA page_count")
-    await on_writer(poller.store, f"PRAGMA max_page_count = {pages}")
+    [(pages,)] = await on_writer(watcher.store, "PRAGMA page_count")
+    await on_writer(watcher.store, f"PRAGMA max_page_count = {pages}")
     send(scenario, 3000, 1)
-    with caplog.at_level(logging.ERROR, logger="bot.poller"):
-        assert await poller.cycle_safely() is None
+    with caplog.at_level(logging.ERROR, logger="bot.watcher"):
+        assert await watcher.cycle_safely() is None
     fix = "the disk holding DATABASE_PATH is full: free space on it"
-    assert fix in (poller.health.database_problem or "")
+    assert fix in (watcher.health.database_problem or "")
     assert any(fix in r.getMessage() for r in caplog.records)
     response = await client.get("/healthz")
     assert response.status == 503
     assert (await response.json())["status"] == "database failing"
     # A command whose answer needs a write says what is wrong too, not "something".
-    await on_writer(poller.store, "PRAGMA query_only = ON")
+    await on_writer(watcher.store, "PRAGMA query_only = ON")
     body = slash_command(f"why {scenario.messages[-1].sid}", fake_slack.response_url("why"))
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/why"))
@@ -781,10 +797,10 @@ async def test_a_full_disk_is_named_in_health_status_answers_and_the_log(
         "The bot's database is failing (attempt to write a readonly database): the "
         "database is read-only to the bot: give its user write access."
     )
-    await on_writer(poller.store, "PRAGMA query_only = OFF")
-    await on_writer(poller.store, "PRAGMA max_page_count = 1073741823")  # space again
-    assert await poller.cycle_safely() is not None
-    assert poller.health.database_problem is None
+    await on_writer(watcher.store, "PRAGMA query_only = OFF")
+    await on_writer(watcher.store, "PRAGMA max_page_count = 1073741823")  # space again
+    assert await watcher.cycle_safely() is not None
+    assert watcher.health.database_problem is None
     assert (await client.get("/healthz")).status == 200
 
 
@@ -797,14 +813,14 @@ async def test_with_a_database_that_cannot_be_written_buttons_still_answer_and_s
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
     await fake_slack.wait_for(lambda: fake_slack.posted == 1)
     buttons = incident_buttons(posts(fake_slack)[0])
-    await on_writer(app_poller(client).store, "PRAGMA query_only = ON")
+    await on_writer(app_watcher(client).store, "PRAGMA query_only = ON")
     body = button_click(ACK_ACTION_ID, buttons[ACK_ACTION_ID], fake_slack.response_url("ack"))
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls("response/ack"))
     assert fake_slack.calls("response/ack")[0]["text"].startswith(
         "The bot's database is failing (attempt to write a readonly database)"
     )
-    await on_writer(app_poller(client).store, "PRAGMA query_only = OFF")
+    await on_writer(app_watcher(client).store, "PRAGMA query_only = OFF")
 
 
 async def test_status_names_the_database_problem_the_last_cycle_met(world, scenario):
@@ -812,22 +828,22 @@ async def test_status_names_the_database_problem_the_last_cycle_met(world, scena
     write, and said 'Last error: none'."""
     await world.cycle()
     await on_writer(world.store, "PRAGMA query_only = ON")
-    assert await world.poller.cycle_safely() is None
+    assert await world.watcher.cycle_safely() is None
     await on_writer(world.store, "PRAGMA query_only = OFF")
-    facts = dict((await world.poller.status()).facts())
+    facts = dict((await world.watcher.actions.status()).facts())
     assert facts["Database"].startswith("The bot's database is failing (")
     assert "give its user write access" in facts["Database"]
     # Once the database takes writes again, a cycle failing for another reason does not
     # keep blaming it.
     world.twilio.http.origin = "http://127.0.0.1:9"  # Twilio unreachable
-    assert await world.poller.cycle_safely() is None
-    assert world.poller.health.database_problem is None
+    assert await world.watcher.cycle_safely() is None
+    assert world.watcher.health.database_problem is None
 
 
 async def test_healthz_is_503_not_500_when_the_database_cannot_be_read(
     fake_slack, twilio_sim, tmp_path, aiohttp_client
 ):
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "3600")
-    await on_writer(app_poller(client).store, "drop table dictionary")  # a damaged page, in effect
+    await on_writer(app_watcher(client).store, "drop table dictionary")  # a damaged page, in effect
     response = await client.get("/healthz")
     assert response.status == 503 and (await response.json())["status"] == "database failing"

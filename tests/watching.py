@@ -1,4 +1,4 @@
-"""The watcher under test: a World (a poller on the simulator and the fake Slack, with a
+"""The watcher under test: a World (a watcher on the simulator and the fake Slack, with a
 clock the test moves), traffic makers, and the serving app that watches. Shared by the
 watcher, fault, restart, access and secrets suites."""
 
@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from bot import app as bot_app
 from bot import settings, slack_poster
 from bot.curated import curated_directory, load_curated
-from bot.poller import Poller
 from bot.store.sqlite import SqliteStore
 from bot.twilio_api import TwilioApi
+from bot.watcher.config import Tuning, WatcherConfig
+from bot.watcher.cycle import Watcher
 from tests.conftest import (
     ACCOUNT_SID,
     make_settings,
@@ -24,29 +25,34 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 class World:
-    """A poller on the simulator and the fake Slack, with a clock the test moves."""
+    """A watcher on the simulator and the fake Slack, with a clock the test moves."""
 
-    def __init__(self, fake_slack, twilio_sim, tmp_path, **overrides: str) -> None:
+    def __init__(
+        self, fake_slack, twilio_sim, tmp_path, tuning: Tuning | None = None, **overrides: str
+    ) -> None:
         self.now = NOW
         self.settings = make_settings(
             fake_slack, tmp_path, twilio_sim, **{"SLACK_ALERT_CHANNEL": CHANNEL, **overrides}
         )
+        self.config = WatcherConfig.from_settings(self.settings, tuning)
         self.store = SqliteStore(self.settings.database_path)
         self.twilio = TwilioApi(self.settings)
-        self.poller = self._poller()
+        self.watcher = self._watcher()
 
-    async def restart(self) -> Poller:
-        """A fresh poller on the same database file, as after a process restart (a clean
+    async def restart(self) -> Watcher:
+        """A fresh watcher on the same database file, as after a process restart (a clean
         one, which gives the lease back)."""
-        await self.store.watcher.release_lease(self.poller.owner)
+        await self.store.watcher.release_lease(self.watcher.owner)
         self.store.close()
         self.store = SqliteStore(self.settings.database_path)
-        self.poller = self._poller()
-        return self.poller
+        # The settings as the restarted process reads them (a test may have changed them).
+        self.config = WatcherConfig.from_settings(self.settings, self.config.tuning)
+        self.watcher = self._watcher()
+        return self.watcher
 
-    def _poller(self) -> Poller:
-        return Poller(
-            self.settings,
+    def _watcher(self) -> Watcher:
+        return Watcher(
+            self.config,
             self.store,
             self.twilio,
             slack_poster.Poster(slack_poster.web_client(self.settings)),
@@ -54,20 +60,20 @@ class World:
             clock=lambda: self.now,
         )
 
-    def second_poller(self) -> Poller:
-        """Another process's poller on the same database, as cron next to a serving bot."""
-        return Poller(
-            self.settings,
+    def second_watcher(self) -> Watcher:
+        """Another process's watcher on the same database, as cron next to a serving bot."""
+        return Watcher(
+            self.config,
             self.store,
             self.twilio,
-            self.poller.poster,
-            self.poller.curated,
+            self.watcher.delivery.poster,
+            self.watcher.curated,
             clock=lambda: self.now,
         )
 
     async def cycle(self, minutes_later: float = 0):  # type: ignore[no-untyped-def]
         self.now += timedelta(minutes=minutes_later)
-        return await self.poller.cycle()
+        return await self.watcher.cycle()
 
     async def close(self) -> None:
         await self.twilio.close()
@@ -113,7 +119,9 @@ def incident_buttons(message: dict) -> dict[str, str]:
     }
 
 
-async def watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, interval="0.05"):  # type: ignore[no-untyped-def]
+async def watching_app(  # type: ignore[no-untyped-def]
+    aiohttp_client, fake_slack, twilio_sim, tmp_path, interval="0.05", tuning=None
+):
     """The real serving app, polling every 50 ms."""
     settings = make_settings(
         fake_slack,
@@ -122,11 +130,11 @@ async def watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, interva
         SLACK_ALERT_CHANNEL=CHANNEL,
         POLL_INTERVAL_SECONDS=interval,
     )
-    return await aiohttp_client(bot_app.build(settings))
+    return await aiohttp_client(bot_app.build(settings, tuning or Tuning()))
 
 
-def app_poller(client) -> Poller:  # type: ignore[no-untyped-def]
-    return client.server.app[bot_app.POLLER]
+def app_watcher(client) -> Watcher:  # type: ignore[no-untyped-def]
+    return client.server.app[bot_app.WATCHER]
 
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)

@@ -1,0 +1,110 @@
+"""Actions: the incident buttons (acknowledge, mute, samples) and `/twilio status`,
+answered from the store; a change shows on the alert at once."""
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.blocks import SLACK_USER_ID
+from bot.curated import Entry
+from bot.messages import Message, utc, when
+from bot.status import StatusReport
+from bot.store import Store
+from bot.watcher import incidents, reads
+from bot.watcher.config import WatcherConfig
+from bot.watcher.delivery import Delivery
+from bot.watcher.health import Health
+
+HEALTH = "watcher_health"  # the last cycle's Health (Health.to_json), for any process
+
+
+class Actions:
+    def __init__(
+        self,
+        store: Store,
+        config: WatcherConfig,
+        curated: Mapping[int, Entry],
+        delivery: Delivery,
+        health: Health,
+        owner: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.curated = curated
+        self.delivery = delivery
+        self.health = health  # this process's, when it watches
+        self.owner = owner  # who holds the lease, when this process watches
+        self.clock = clock
+
+    async def acknowledge(self, incident_id: int, user: str) -> str:
+        found = await self.store.incidents.record(incident_id)
+        if found is not None and found.incident.acknowledged_by:
+            return f"It was already acknowledged by <@{found.incident.acknowledged_by}>."
+        return await self._change(incident_id, user, "acknowledged", acknowledged_by=user)
+
+    async def mute(self, incident_id: int, user: str, hours: int) -> str:
+        until = self.clock() + timedelta(hours=hours)
+        return await self._change(incident_id, user, f"muted for {hours} h", muted_until=until)
+
+    async def _change(self, incident_id: int, user: str, what: str, **changes: Any) -> str:
+        found = await self.store.incidents.record(incident_id)
+        if found is None or found.reading is None:
+            return "That incident is not in this bot's database."
+        if found.incident.resolved_at is not None:
+            return "That incident is already resolved."
+        now = self.clock()
+        who = f"<@{user}>" if SLACK_USER_ID.fullmatch(user) else "someone"
+        note = f"{utc(now)}: {what} by {who}."
+        explained = await reads.explanation(self.store, self.curated, found.incident.code)
+        saved = await self.store.incidents.apply(
+            incident_id,
+            lambda record: incidents.change_by_button(record, changes, note, explained),
+            now,
+        )
+        if saved is None:  # resolved by a cycle since it was read
+            return "That incident is already resolved."
+        return f"Done: the incident is {what}."
+
+    async def deliver_queued(self) -> int:
+        """Send what a button queued, now. Only the lease holder sends, or two processes
+        could send the same post; any other leaves it for the holder's next cycle."""
+        now = self.clock()
+        if not await self.store.watcher.holds_lease(self.owner, now):
+            return 0
+        return await self.delivery.deliver(now)
+
+    async def samples(self, incident_id: int) -> list[Message]:
+        """The incident's sample messages as the store holds them, newest first."""
+        found = await self.store.incidents.record(incident_id)
+        if found is None or found.reading is None:
+            return []
+        held = await self.store.messages.by_sid(found.reading.samples)
+        return sorted(held, key=when, reverse=True)
+
+    async def status(self) -> StatusReport:
+        """The account and the watcher as the last cycle (in whichever process) left them,
+        each watched code measured now, and the open incidents with links to them."""
+        now = self.clock()
+        # This process's own record when it watches: the stored one is what the last cycle
+        # could write, and a failing database is exactly what keeps it from writing.
+        health: Health | None = self.health
+        if self.health.last_finished is None:
+            stored = await self.store.watcher.get(HEALTH)
+            health = Health.from_json(stored) if stored else None
+        status = (health.account_status if health else None) or "active"
+        readings = await reads.measure(self.store, self.config, status, now)
+        open_incidents = await self.store.incidents.open_all()
+        links = {}
+        poster = self.delivery.poster
+        for incident in open_incidents:
+            assert incident.id is not None  # read from the store
+            found = await self.store.incidents.record(incident.id)
+            if found is None or found.posted is None or poster is None:
+                continue
+            link = await poster.permalink(found.posted.channel, found.posted.ts)
+            if link:
+                links[incident.id] = link
+        return StatusReport(
+            self.config.account_sid, health, readings, tuple(open_incidents), links, now
+        )

@@ -1,0 +1,248 @@
+"""Cycle: the watcher's beat. Take the lease, read the account and its messages, measure
+each watched code, decide each incident, deliver what Slack is owed, prune.
+
+Thin I/O around the pure stages (`detect`, `incidents`): one cycle ingests messages
+created since the watermark (less an overlap), re-reading the settle window so late
+statuses are seen. A cycle that fails is logged and kept in `health`; the next one starts
+on time.
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot import alerting, spikes
+from bot.alerting import Step
+from bot.curated import Entry
+from bot.errors import BotError, CredentialsRejected, StoreError, WatcherBusy
+from bot.messages import Message
+from bot.spikes import Reading
+from bot.store import Coverage, Store
+from bot.twilio_api import TwilioApi
+from bot.watcher import detect, incidents, reads
+from bot.watcher.actions import HEALTH, Actions
+from bot.watcher.config import WatcherConfig
+from bot.watcher.delivery import Delivery, Poster
+from bot.watcher.health import Health
+
+log = logging.getLogger(__name__)
+
+WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
+OVERLAP = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """What a cycle did. `steps[i]` is the decision on `readings[i]`; the credentials
+    reading leads while its incident is open or has just been resolved."""
+
+    ingested: int
+    readings: tuple[Reading, ...]
+    steps: tuple[Step, ...]
+    delivered: int
+    pending: int
+
+
+class Watcher:
+    def __init__(
+        self,
+        config: WatcherConfig,
+        store: Store,
+        twilio: TwilioApi,
+        poster: Poster | None,  # None: reads and reports only, as the terminal's `status`
+        curated: Mapping[int, Entry],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.twilio = twilio
+        self.curated = curated
+        self.clock = clock
+        self.health = Health(started_at=time.time())
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.delivery = Delivery(store, poster, config.alert_channel, self.health)
+        self.actions = Actions(
+            store, config, curated, self.delivery, self.health, self.owner, clock
+        )
+        self.stopping = False  # checked every beat: a cancel lost inside a call still stops
+
+    async def run_forever(self) -> None:
+        """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
+        try:
+            interval = self.config.poll_interval_seconds
+            beat = time.monotonic()
+            while not self.stopping:
+                await self.cycle_safely()
+                beat += interval
+                # A cycle longer than the interval skips the beats it overran, not the next.
+                while beat < time.monotonic():
+                    beat += interval
+                await asyncio.sleep(beat - time.monotonic())
+        finally:
+            await self.store.watcher.release_lease(self.owner)
+
+    async def cycle_safely(self) -> CycleResult | None:
+        try:
+            result = await self.cycle()
+            self.health.database_problem = None
+            return result
+        except StoreError as exc:
+            # Loud, and in health: no cycle can do anything until someone acts.
+            log.error("poll cycle failed: %s", exc)
+            self.health.last_error = self.health.database_problem = str(exc)
+            self.health.last_finished = time.time()
+        except BotError as exc:
+            # Not the database: the cycle wrote its lease before failing, so whatever the
+            # database had is over (else health would send on-call to the wrong system).
+            self.health.database_problem = None
+            log.warning("poll cycle failed: %s", exc)
+        except Exception as exc:
+            log.exception("poll cycle failed")
+            self.health.last_error = f"a bug: {type(exc).__name__}; see the log"
+        return None
+
+    async def cycle(self) -> CycleResult:
+        started = time.monotonic()
+        health = self.health
+        health.last_started = time.time()
+        self.delivery.start_cycle()
+        now = self.clock()
+        lease = timedelta(seconds=3 * self.config.poll_interval_seconds + 60)
+        if not await self.store.watcher.take_lease(self.owner, now, lease):
+            # Standing by is alive and well: /healthz must not have the platform restart it.
+            health.last_finished = time.time()
+            health.last_error = "another poller is watching this database"
+            raise WatcherBusy(
+                "another poller is watching this database (a serving bot with "
+                "SLACK_ALERT_CHANNEL, or another `poll`); this one stands by"
+            )
+        failure: BotError | None = None
+        ingested = 0
+        readings: tuple[Reading, ...] = ()
+        steps: tuple[Step, ...] = ()
+        try:
+            # One incident while Twilio refuses the credentials, resolved by the first
+            # cycle it takes them again: more than a failed cycle in the log.
+            try:
+                account = await self.twilio.fetch_account()
+            except CredentialsRejected:
+                await self._credentials(True, now)
+                raise
+            readings, steps = await self._credentials(False, now)
+            health.account_status = account.status
+            if account.status != "active":
+                await self.store.watcher.put(reads.INACTIVE_AT, now.astimezone(UTC).isoformat())
+            ingested = await self._ingest(now)
+            measured = await reads.measure(self.store, self.config, account.status, now)
+            readings += measured
+            steps += tuple([await self._decide(reading, now) for reading in measured])
+        except BotError as exc:
+            failure = exc
+        # Whatever Twilio did, what earlier cycles queued for Slack still goes.
+        delivered = await self.delivery.deliver(now)
+        await self.store.messages.prune(now - self.config.retention)
+        pending = len(await self.store.outbox.pending())
+        trouble = self.delivery.trouble
+        health.pending_posts = pending
+        health.refused_posts = await self.store.outbox.refused_posts()
+        # Kept while posts wait and this cycle did not get as far as meeting it again.
+        if trouble.problem or delivered or not pending:
+            health.slack_problem = trouble.problem
+        health.slack_outage = trouble.outage and pending > 0
+        health.twilio_faults = self.twilio.http.faults
+        health.twilio_gave_up = self.twilio.http.gave_up
+        health.last_finished = time.time()
+        health.last_duration_seconds = time.monotonic() - started
+        # The last cycle's trouble, kept until a cycle has none.
+        health.last_error = str(failure) if failure else trouble.error
+        if failure is None:
+            health.last_success = health.last_finished
+            health.cycles += 1
+        await self.store.watcher.put(HEALTH, health.to_json())
+        if failure is not None:
+            raise failure
+        return CycleResult(ingested, readings, steps, delivered, pending)
+
+    async def _ingest(self, now: datetime) -> int:
+        config = self.config
+        mark = await self.store.watcher.get(WATERMARK)
+        floor = now - config.backfill
+        since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
+        since = max(floor, min(since, now - config.settle))
+        read = 0
+        newest: datetime | None = None
+        oldest: datetime | None = None
+        unsaved: list[Message] = []
+
+        async def keep(page: list[Message]) -> None:
+            # Pages are stored while the next is on its way, several to a transaction:
+            # each commit rewrites the index pages the batch touched, so fewer, larger
+            # batches cost a third as much (bench/ingest.py). Memory holds one batch.
+            nonlocal read, newest, oldest
+            found = [m for m in page if m.date_created is None or m.date_created >= since]
+            unsaved.extend(found)
+            if len(unsaved) >= config.tuning.save_batch:
+                await self.store.messages.save(unsaved)
+                unsaved.clear()
+            read += len(found)
+            for moment in (m.date_created for m in found if m.date_created is not None):
+                if newest is None or moment > newest:
+                    newest = moment
+                if oldest is None or moment < oldest:
+                    oldest = moment
+
+        tuning = config.tuning
+        pages = await self.twilio.read_messages(
+            keep, created_after=since, page_size=tuning.page_size, max_pages=tuning.max_pages
+        )
+        await self.store.messages.save(unsaved)
+        # What `why SM…` may count from the store: every message from the first read on,
+        # as long as reads follow each other without a gap.
+        held = await self.store.watcher.coverage()
+        start = held.since if held is not None and held.through >= since else since
+        if held is None and mark is not None:
+            # A watcher ran here before coverage was kept: the history it stored counts.
+            # (Without a watermark, older messages were stored by `why` or a callback.)
+            start = min(start, await self.store.messages.earliest_moment() or start)
+        if pages >= tuning.max_pages and read >= tuning.page_size * tuning.max_pages:
+            log.warning("more than %d messages since %s: the older ones were not read", read, since)
+            start = oldest or now
+        await self.store.watcher.set_coverage(Coverage(start, now, config.poll_interval_seconds))
+        if newest is not None:
+            if mark is None or newest > datetime.fromisoformat(mark):
+                await self.store.watcher.put(WATERMARK, newest.astimezone(UTC).isoformat())
+            self.health.lag_seconds = (now - newest).total_seconds()
+        elif mark is None:
+            await self.store.watcher.put(WATERMARK, since.astimezone(UTC).isoformat())
+        return read
+
+    async def _credentials(
+        self, rejected: bool, now: datetime
+    ) -> tuple[tuple[Reading, ...], tuple[Step, ...]]:
+        """The credentials reading and its step, while they concern an incident."""
+        reading = spikes.credentials_reading(rejected, now)
+        step = await self._decide(reading, now)
+        return ((reading,), (step,)) if step.incident is not None else ((), ())
+
+    async def _decide(self, reading: Reading, now: datetime) -> Step:
+        key = alerting.incident_key(self.config.account_sid, reading.code)
+        thresholds = detect.thresholds_for(reading, self.config.thresholds)
+        current = await self.store.incidents.open_for(key)
+        if current is None and reading.severity is None:
+            return Step(None)  # nothing open, nothing firing: nothing to write
+        explained = await reads.explanation(self.store, self.curated, reading.code)
+        decision = incidents.Decision()
+        await self.store.incidents.apply(
+            current.id if current else None,
+            lambda record: incidents.decide(
+                record, reading, key, thresholds, explained, now, decision
+            ),
+            now,
+        )
+        return decision.step

@@ -1,0 +1,81 @@
+"""Detect: what the store's counts say about each watched code, as readings.
+
+Pure: every input is a value (`Evidence`, gathered by `reads.measure`), `now` included.
+Suspension and rejected credentials are readings like any other, each with its code.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bot import spikes
+from bot.messages import Message
+from bot.spikes import Baseline, Reading, Tally, Thresholds
+
+BASELINE_SPAN = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    counted: Tally  # final outbound messages of the last hour, by code
+    failing: list[Message]  # those of the window that failed with a watched code
+    carriers: dict[str, str]  # carrier by number, from the lookup cache
+    baselines: dict[int, Baseline]  # each code over the whole hours of the last week
+    inactive_at: datetime | None  # the last cycle that saw the account not active
+    watched_since: datetime | None  # the start of what the watcher has read, if it has
+
+
+def watched_codes(alert_codes: tuple[int, ...]) -> tuple[int, ...]:
+    """30002 always (a suspension stops everything), then ALERT_CODES, once each."""
+    return tuple(dict.fromkeys((spikes.SUSPENDED_CODE, *alert_codes)))
+
+
+def counted_since(thresholds: Thresholds, now: datetime) -> datetime:
+    """How far back the tally reaches: the window, or the hour the sparkline shows."""
+    return now - max(spikes.SPARK_SPAN, thresholds.window)
+
+
+def baseline_until(thresholds: Thresholds, settle: timedelta, now: datetime) -> datetime:
+    """The baseline ends before the window and the settle span, whose messages may change."""
+    return now - thresholds.window - settle
+
+
+def readings(
+    evidence: Evidence,
+    alert_codes: tuple[int, ...],
+    thresholds: Thresholds,
+    account_status: str,
+    until: datetime,
+    now: datetime,
+) -> tuple[Reading, ...]:
+    """A reading per watched code; `until` is where the baseline ends."""
+    hours = None
+    held = evidence.watched_since
+    if held is not None and held > now - BASELINE_SPAN:
+        # The watcher has watched for less than the baseline's span: say how long.
+        hours = max(0.0, (until - held).total_seconds() / 3600)
+    found = []
+    for code in watched_codes(alert_codes):
+        baseline = replace(evidence.baselines[code], hours=hours)
+        reading = spikes.measure_tally(
+            code, evidence.counted, evidence.failing, baseline, evidence.carriers, thresholds, now
+        )
+        if code == spikes.SUSPENDED_CODE:
+            reading = spikes.suspension_reading(
+                reading,
+                account_status,
+                evidence.inactive_at,
+                evidence.failing,
+                watched=code in alert_codes,
+            )
+        found.append(reading)
+    return tuple(found)
+
+
+def thresholds_for(reading: Reading, thresholds: Thresholds) -> Thresholds:
+    """One accepted call proves the credentials; one read of an active account, with no
+    30002 since, proves a suspension is over: those resolve at the first quiet reading."""
+    if reading.code == spikes.CREDENTIALS_CODE or (
+        reading.code == spikes.SUSPENDED_CODE and reading.account_status == "active"
+    ):
+        return replace(thresholds, resolve_after=1)
+    return thresholds

@@ -1,0 +1,46 @@
+"""Health: what `/healthz` and `/twilio status` say about the watcher, and its one
+encoding in the store, where `status` in any process reads the last cycle's."""
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+FIRST_CYCLE_GRACE_SECONDS = 600.0  # the first cycle may read a day of history
+
+
+@dataclass
+class Health:
+    started_at: float = 0.0  # time.time() of the process start
+    last_started: float | None = None
+    last_finished: float | None = None
+    last_duration_seconds: float | None = None
+    last_error: str | None = None
+    cycles: int = 0
+    account_status: str | None = None
+    lag_seconds: float | None = None  # now minus the newest message seen
+    pending_posts: int = 0
+    refused_posts: int = 0  # given up on after Slack refused them again and again
+    slack_problem: str | None = None  # what a person must fix before Slack takes posts
+    slack_outage: bool = False  # posts wait because Slack failed or was not Slack
+    database_problem: str | None = None  # the database fails: what, and what to do
+    last_success: float | None = None
+    twilio_faults: int = 0  # since the start: 429/5xx/timeouts/unreadable answers, retried
+    twilio_gave_up: int = 0  # since the start: requests that failed every attempt
+
+    def stalled(
+        self, now: float, interval: float, grace: float = FIRST_CYCLE_GRACE_SECONDS
+    ) -> bool:
+        """No cycle has ended, well or badly, for three intervals (the first, which may
+        read a day of history, gets `grace` seconds more)."""
+        if self.last_finished is not None:
+            return now - self.last_finished > 3 * interval
+        return now - self.started_at > 3 * interval + grace
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "Health":
+        """As `to_json` wrote it; a field an older version did not write keeps its
+        default, and one a newer version added is left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(text).items() if k in known})

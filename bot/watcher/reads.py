@@ -1,0 +1,45 @@
+"""Reads: what the watcher's pure stages need from the store, gathered."""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from bot import knowledge, spikes
+from bot.curated import Entry
+from bot.knowledge import Explanation
+from bot.spikes import Reading
+from bot.store import Store
+from bot.watcher import detect
+from bot.watcher.config import WatcherConfig
+
+INACTIVE_AT = "account_inactive_at"  # the last cycle that saw the account not active
+
+
+async def measure(
+    store: Store, config: WatcherConfig, account_status: str, now: datetime
+) -> tuple[Reading, ...]:
+    """Each watched code, now: counts for the many messages, whole rows only for the few
+    that failed, and the baseline from the hourly rollup."""
+    thresholds = config.thresholds
+    codes = detect.watched_codes(config.alert_codes)
+    until = detect.baseline_until(thresholds, config.settle, now)
+    counted = await store.messages.tally(detect.counted_since(thresholds, now), now)
+    inactive = await store.watcher.get(INACTIVE_AT)
+    held = await store.watcher.coverage()
+    evidence = detect.Evidence(
+        counted=spikes.tally(counted, thresholds.window, now),
+        failing=await store.messages.failing(codes, now - thresholds.window, now),
+        carriers=await store.lookups.carriers(),
+        baselines={
+            code: await store.messages.baseline(code, now - detect.BASELINE_SPAN, until)
+            for code in codes
+        },
+        inactive_at=datetime.fromisoformat(inactive) if inactive else None,
+        watched_since=held.since if held is not None else None,
+    )
+    return detect.readings(evidence, config.alert_codes, thresholds, account_status, until, now)
+
+
+async def explanation(store: Store, curated: Mapping[int, Entry], code: int) -> Explanation:
+    """What an alert says about `code`: the curated entry, else the imported one."""
+    imported = None if code in curated else await store.dictionary.entry(code)
+    return knowledge.explain(code, curated, imported)
