@@ -69,7 +69,7 @@ def build(path: Path, per_day: int, days: int, now: datetime) -> None:
 
 def evaluate(path: str, now_iso: str) -> dict[str, Any]:
     from bot import settings
-    from bot.curated import curated_directory, load_curated
+    from bot.answers.curated import curated_directory, load_curated
     from bot.store.sqlite import SqliteStore
     from bot.watcher.config import WatcherConfig
     from bot.watcher.cycle import Watcher

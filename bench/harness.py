@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.demo import serving
-from bot.scenario import Scenario, make_sid
-from bot.simulator import Simulator
+from bot.simulation.demo import serving
+from bot.simulation.scenario import Scenario, make_sid
+from bot.simulation.simulator import Simulator
 
 ACCOUNT = make_sid("AC", "bench account")
 TOKEN = "bench-auth-token"

@@ -61,10 +61,11 @@ def plain_list(origin: str, page_size: int | None) -> dict[str, Any]:
 
 
 def poller(origin: str) -> dict[str, Any]:
-    from bot import settings, slack_poster
-    from bot.curated import curated_directory, load_curated
+    from bot import settings
+    from bot.adapters import slack_poster
+    from bot.adapters.twilio_api import TwilioApi
+    from bot.answers.curated import curated_directory, load_curated
     from bot.store.sqlite import SqliteStore
-    from bot.twilio_api import TwilioApi
     from bot.watcher.config import WatcherConfig
     from bot.watcher.cycle import Watcher
 

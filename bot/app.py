@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bot import phone_numbers, slack, slack_poster, webhook
-from bot.curated import curated_directory, load_curated
+from bot.adapters import slack, slack_poster, webhook
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers import phone_numbers
+from bot.answers.curated import curated_directory, load_curated
+from bot.answers.service import Service
 from bot.errors import StoreError
-from bot.service import Service
 from bot.settings import Settings, problems_for_twilio, problems_for_watching
 from bot.store import Store
 from bot.store.sqlite import SqliteStore
-from bot.twilio_api import TwilioApi
 from bot.watcher.config import DEFAULT_TUNING, Tuning, WatcherConfig
 from bot.watcher.cycle import Watcher
 

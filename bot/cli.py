@@ -15,16 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot import commands, settings, spikes, sync
-from bot.commands import Notice, Usage
-from bot.curated import curated_directory, load_curated
-from bot.dictionary import DICTIONARY_URL
+from bot import settings
+from bot.adapters import sync
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers import commands
+from bot.answers.commands import Notice, Usage
+from bot.answers.curated import curated_directory, load_curated
+from bot.answers.dictionary import DICTIONARY_URL
+from bot.answers.service import Service
+from bot.domain import spikes
+from bot.domain.privacy import Redactor
 from bot.errors import BotError, SettingsError
-from bot.privacy import Redactor
-from bot.service import Service
+from bot.render.terminal import render_text
 from bot.store.sqlite import SqliteStore
-from bot.terminal import render_text
-from bot.twilio_api import TwilioApi
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 
@@ -151,11 +154,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         if args.command == "poll":
             return poll(args.once, config)
         if args.command == "demo":
-            from bot import demo
+            from bot.simulation import demo
 
             return asyncio.run(demo.run(suspend=args.suspend))
         if args.command == "simulate":
-            from bot import simulate
+            from bot.simulation import simulate
 
             try:
                 return asyncio.run(simulate.run(args.port, spike=args.spike, suspend=args.suspend))
@@ -248,7 +251,7 @@ def poll(once: bool, config: settings.Settings) -> int:
 
 
 async def _poll(once: bool, config: settings.Settings) -> int:
-    from bot import slack_poster
+    from bot.adapters import slack_poster
 
     store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.answers.phone_numbers import known_region
+from bot.domain.policy import Policy
+from bot.domain.spikes import Thresholds
 from bot.errors import SettingsError
-from bot.phone_numbers import known_region
-from bot.policy import Policy
-from bot.spikes import Thresholds
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 
@@ -229,7 +229,7 @@ class Settings:
         return self.twilio_account_sid, self.twilio_auth_token
 
 
-# The settings the team's policy (bot.policy) is built from: answers quote them.
+# The settings the team's policy (bot.domain.policy) is built from: answers quote them.
 POLICY_SETTINGS = frozenset(
     {
         "ALERT_WARNING_PERCENT",

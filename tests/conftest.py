@@ -16,8 +16,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot import app as bot_app
 from bot import cli, settings
-from bot.scenario import Scenario, make_sid
-from bot.simulator import Simulator
+from bot.simulation.scenario import Scenario, make_sid
+from bot.simulation.simulator import Simulator
 from tests.fake_slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.messages import Message
+from bot.domain.messages import Message
 from bot.store.sqlite import SqliteStore
 from tests.conftest import (
     ACCOUNT_SID,

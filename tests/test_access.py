@@ -7,8 +7,9 @@ be one where commands are allowed."""
 import pytest
 
 from bot import app as bot_app
-from bot import slack
-from bot.blocks import (
+from bot.adapters import slack
+from bot.answers.commands import SUBCOMMANDS
+from bot.render.blocks import (
     ACK_ACTION_ID,
     DOCS_ACTION_ID,
     LOOKUP_ACTION_ID,
@@ -16,7 +17,6 @@ from bot.blocks import (
     SAMPLES_ACTION_ID,
     SHARE_ACTION_ID,
 )
-from bot.commands import SUBCOMMANDS
 from tests.conftest import (
     FIGURES,
     button_click,

@@ -10,8 +10,8 @@ import pytest
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.state import RetryState
 
-from bot import slack
-from bot.blocks import SHARE_ACTION_ID
+from bot.adapters import slack
+from bot.render.blocks import SHARE_ACTION_ID
 from tests.conftest import button_click, post_signed, slash_command
 from tests.fake_slack import Fault
 from tests.support import until
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("quick_retries")
 
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.slack.ANSWER_RETRY_SECONDS", (0.01, 0.01))
+    monkeypatch.setattr("bot.adapters.slack.ANSWER_RETRY_SECONDS", (0.01, 0.01))
 
 
 def not_sent(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -127,7 +127,7 @@ async def test_an_expired_response_url_is_not_tried_again(client, fake_slack, ca
 async def test_an_answer_that_may_have_been_shown_is_not_sent_twice(
     client, fake_slack, caplog, monkeypatch
 ):
-    monkeypatch.setattr("bot.slack.WEB_API_TIMEOUT_SECONDS", 2)
+    monkeypatch.setattr("bot.adapters.slack.WEB_API_TIMEOUT_SECONDS", 2)
     fake_slack.inject(Fault(method="response", status=0, retry_after=5))  # a hang
     assert (
         await post_signed(client, slash_command("why 30002", fake_slack.response_url("r"))) == 200

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import blocks, curated, knowledge, settings, terminal
-from bot.commands import Notice, Usage
-from bot.dictionary import ImportedEntry
+from bot import settings
+from bot.answers import curated, knowledge
+from bot.answers.commands import Notice, Usage
+from bot.answers.dictionary import ImportedEntry
+from bot.render import blocks, terminal
 
 POLICY = settings.load({}).policy
 
@@ -136,9 +138,9 @@ def test_every_mrkdwn_object_is_verbatim_so_at_here_stays_text():
 def test_an_incident_masks_numbers_and_mentions_only_who_acknowledged():
     from datetime import UTC, datetime, timedelta
 
-    from bot.alerting import Incident
-    from bot.incident_blocks import render_incident
-    from bot.spikes import Reading
+    from bot.domain.alerting import Incident
+    from bot.domain.spikes import Reading
+    from bot.render.incident_blocks import render_incident
 
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     reading = Reading(
@@ -170,8 +172,8 @@ def test_status_names_who_acknowledged_with_a_mention_and_nothing_else():
     """Issue 14, item 21: /twilio status showed the acknowledger as a raw ID."""
     from datetime import UTC, datetime
 
-    from bot.alerting import Incident
-    from bot.status import StatusReport
+    from bot.answers.status import StatusReport
+    from bot.domain.alerting import Incident
 
     now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
     incidents = (

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bot import commands
-from bot.commands import Notice, Usage
-from bot.knowledge import Explanation
-from bot.phone_numbers import PhoneNumber
+from bot.answers import commands
+from bot.answers.commands import Notice, Usage
+from bot.answers.knowledge import Explanation
+from bot.answers.phone_numbers import PhoneNumber
 
 
 class Recorder:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot import demo
+from bot.simulation import demo
 
 
 @pytest.mark.slow

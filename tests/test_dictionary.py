@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import dictionary, sync
+from bot.adapters import sync
+from bot.answers import dictionary
 from bot.errors import DictionaryError
 from bot.store.sqlite import SqliteStore
 

@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 
 from bot.errors import CredentialsRejected
-from bot.scenario import Scenario
-from bot.simulator import RANDOM_FAULTS, Simulator
+from bot.simulation.scenario import Scenario
+from bot.simulation.simulator import RANDOM_FAULTS, Simulator
 from tests.conftest import ACCOUNT_SID, FIGURES, start_simulator
 from tests.support import query
 from tests.watching import START, STEP, STEPS, World, header, posts
@@ -55,7 +55,7 @@ def stored(path: str) -> dict[str, tuple[str, int | None]]:
 async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
     aiohttp_server, fake_slack, scenario, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     calm_sim = await start_simulator(aiohttp_server, scenario)
     faulty_sim = await start_simulator(aiohttp_server, scenario)  # the same account, faults on
     # A hang outlasts the timeout by a wide margin, and the timeout is wide of any honest

@@ -15,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import app as bot_app
-from bot import commands, curated
 from bot import settings as bot_settings
-from bot.blocks import ACK_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID, render
-from bot.commands import Notice, Usage
-from bot.curated import curated_directory, load_curated
-from bot.scenario import Scenario
-from bot.service import Service
-from bot.simulator import Simulator
+from bot.answers import commands, curated
+from bot.answers.commands import Notice, Usage
+from bot.answers.curated import curated_directory, load_curated
+from bot.answers.service import Service
+from bot.render.blocks import ACK_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID, render
+from bot.simulation.scenario import Scenario
+from bot.simulation.simulator import Simulator
 from bot.store.sqlite import SqliteStore
 from tests.conftest import (
     ACCOUNT_SID,

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import curated, knowledge, policy, settings, terminal
-from bot.dictionary import ImportedEntry
+from bot import settings
+from bot.answers import curated, knowledge
+from bot.answers.dictionary import ImportedEntry
+from bot.domain import policy
 from bot.errors import KnowledgeError
+from bot.render import terminal
 
 POLICY = settings.load({}).policy
 

@@ -7,15 +7,15 @@ import pytest
 
 from bot import app as bot_app
 from bot import cli, settings
-from bot.blocks import LOOKUP_ACTION_ID
-from bot.commands import Notice, answer
-from bot.curated import curated_directory, load_curated
-from bot.phone_numbers import NumberReport
-from bot.scenario import SimNumber
-from bot.service import Service
-from bot.simulator import Fault
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers.commands import Notice, answer
+from bot.answers.curated import curated_directory, load_curated
+from bot.answers.phone_numbers import NumberReport
+from bot.answers.service import Service
+from bot.render.blocks import LOOKUP_ACTION_ID
+from bot.simulation.scenario import SimNumber
+from bot.simulation.simulator import Fault
 from bot.store.sqlite import SqliteStore
-from bot.twilio_api import TwilioApi
 from tests.conftest import (
     button_click,
     make_settings,
@@ -99,7 +99,7 @@ async def test_the_hourly_limit_is_per_user_and_spares_the_cache(live, fake_slac
 async def test_a_failed_lookup_is_not_charged_to_the_user(
     live, fake_slack, twilio_sim, monkeypatch
 ):
-    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     twilio_sim.inject(Fault(status=500, times=8, path_contains=LOOKUPS))
     for name in ("down1", "down2"):
         reply = await ask(live, fake_slack, "lookup +12025550156", name)
@@ -121,7 +121,7 @@ async def test_a_malformed_lookup_is_a_fault_retried_and_never_cached(
     live, fake_slack, twilio_sim, monkeypatch
 ):
     """Issue 14, item 2: a 200 of nulls was shown as "Valid: no" and kept for 7 days."""
-    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     twilio_sim.inject(Fault(status=0, body=NULLS, times=1, path_contains=LOOKUPS))
     reply = await ask(live, fake_slack, "lookup +12025550156", "once")
     assert reply["text"] == "Number +1 202-555-0156: mobile"  # the retry had the real one

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from bot import slack
+from bot.adapters import slack
 from tests.conftest import button_click, post_signed, slash_command
 
 MANIFEST = yaml.safe_load((Path(__file__).parent.parent / "manifest.yml").read_text())

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from bot import settings
-from bot.account_view import IncidentNote, account_from_counts, account_from_messages
-from bot.message_report import build_report, sender_kind
-from bot.messages import STATUS_MEANINGS, Message, count_streak
+from bot.answers.account_view import IncidentNote, account_from_counts, account_from_messages
+from bot.answers.message_report import build_report, sender_kind
+from bot.domain.messages import STATUS_MEANINGS, Message, count_streak
 from tests.support import NOW, TO, msg
 
 POLICY = settings.load({}).policy
@@ -197,7 +197,7 @@ def test_masked_facts_hide_both_numbers():
     ],
 )
 def test_a_status_report_changes_a_message_only_forward(held, report, decided, held_decided, takes):
-    from bot.messages import takes_report
+    from bot.domain.messages import takes_report
 
     code = {"undelivered": 30003}
     before = None if held is None else msg(60, held, code.get(held), date_updated=NOW)
@@ -206,8 +206,8 @@ def test_a_status_report_changes_a_message_only_forward(held, report, decided, h
 
 
 def test_the_incident_shown_is_the_open_one_else_the_one_the_message_fell_in():
-    from bot.account_view import incident_note
-    from bot.alerting import Incident
+    from bot.answers.account_view import incident_note
+    from bot.domain.alerting import Incident
 
     window = timedelta(minutes=15)
     opened, closed = NOW - timedelta(hours=2), NOW - timedelta(hours=1)

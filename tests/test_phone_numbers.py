@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import settings
-from bot.phone_numbers import (
+from bot.answers.phone_numbers import (
     LINE_TYPES,
     Lookup,
     NotANumber,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.scenario import Scenario
-from bot.simulator import Simulator
+from bot.simulation.scenario import Scenario
+from bot.simulation.simulator import Simulator
 from tests.conftest import (
     ACCOUNT_SID,
     BOT_TOKEN,

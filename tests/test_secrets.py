@@ -13,14 +13,14 @@ from twilio.request_validator import RequestValidator
 
 from bot import app as bot_app
 from bot import cli
-from bot.blocks import (
+from bot.domain.privacy import Redactor
+from bot.render.blocks import (
     ACK_ACTION_ID,
     LOOKUP_ACTION_ID,
     MUTE_ACTION_IDS,
     SAMPLES_ACTION_ID,
     SHARE_ACTION_ID,
 )
-from bot.privacy import Redactor
 from tests.conftest import (
     ACCOUNT_SID,
     API_KEY,

@@ -4,11 +4,12 @@ import asyncio
 import logging
 
 from bot import app as bot_app
-from bot import cli, settings, simulate
-from bot.curated import curated_directory, load_curated
-from bot.service import Service
+from bot import cli, settings
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers.curated import curated_directory, load_curated
+from bot.answers.service import Service
+from bot.simulation import simulate
 from bot.store.sqlite import SqliteStore
-from bot.twilio_api import TwilioApi
 from tests.conftest import make_settings
 
 

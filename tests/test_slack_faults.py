@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.scenario import Scenario
+from bot.simulation.scenario import Scenario
 from bot.store import MAX_REFUSALS
 from tests.conftest import ACCOUNT_SID, FIGURES, start_fake_slack
 from tests.fake_slack import RANDOM_FAULTS, FakeSlack, Fault
@@ -64,7 +64,7 @@ async def test_a_day_under_random_slack_faults_shows_what_a_calm_day_shows(
 ):
     # Long enough that a call the fake answers is never given up on a slow machine (it
     # would then be posted twice); the fake's hangs outlast it.
-    monkeypatch.setattr("bot.slack_poster.WEB_API_TIMEOUT_SECONDS", 2.5)
+    monkeypatch.setattr("bot.adapters.slack_poster.WEB_API_TIMEOUT_SECONDS", 2.5)
     faulty_slack = await start_fake_slack(aiohttp_server)
     faulty_slack.fail_at_random(0.3, seed=7, methods=WRITES, hang_seconds=3.5)
     calm = World(fake_slack, twilio_sim, tmp_path, DATABASE_PATH=str(tmp_path / "calm.db"))

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bot.blocks import DOCS_ACTION_ID
+from bot.render.blocks import DOCS_ACTION_ID
 from tests.conftest import SIGNING_SECRET, post_signed, signed_headers, slash_command
 from tests.support import texts
 
@@ -35,8 +35,8 @@ async def test_the_ack_comes_before_the_slow_work(fake_slack, tmp_path, aiohttp_
 
     from aiohttp import web
 
-    from bot import slack
-    from bot.commands import Notice
+    from bot.adapters import slack
+    from bot.answers.commands import Notice
     from tests.conftest import make_settings
 
     release = asyncio.Event()
@@ -186,7 +186,7 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
 ):
     from aiohttp import web
 
-    from bot import slack
+    from bot.adapters import slack
     from tests.conftest import make_settings
 
     class Broken:
@@ -208,7 +208,7 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
     [reply] = fake_slack.calls("response/oops")
     assert reply["text"] == "Something went wrong on the bot's side; it has been logged."
     assert "boom" not in str(reply)
-    [record] = [r for r in caplog.records if r.name == "bot.slack"]
+    [record] = [r for r in caplog.records if r.name == "bot.adapters.slack"]
     assert record.exc_info and record.exc_info[0] is RuntimeError
     assert record.getMessage() == f"/twilio {text.split()[0]} failed"  # never the number
 
@@ -241,7 +241,7 @@ async def test_a_flood_of_forged_requests_leaves_one_short_line_and_no_body(
 def test_refusals_are_counted_between_the_lines_they_leave():
     import logging as logging_module
 
-    from bot.rejections import RejectionLog
+    from bot.adapters.rejections import RejectionLog
 
     now = [0.0]
     records: list[str] = []
@@ -269,7 +269,7 @@ async def test_a_stale_signature_is_told_apart_from_a_bad_one(
     """Issue 14, item 19: a clock off by minutes is the usual reason, and the log says so."""
     from aiohttp import web
 
-    from bot import slack
+    from bot.adapters import slack
     from tests.conftest import make_settings
 
     bolt = slack.build_app(make_settings(fake_slack, tmp_path), object())  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import settings
-from bot.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
-from bot.messages import Message
-from bot.spikes import (
+from bot.domain.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
+from bot.domain.messages import Message
+from bot.domain.spikes import (
     Baseline,
     measure,
     render_spark,

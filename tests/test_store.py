@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from bot import spikes
+from bot.answers.phone_numbers import Lookup
+from bot.domain import spikes
+from bot.domain.messages import Message
+from bot.domain.spikes import Baseline
 from bot.errors import StoreError
-from bot.messages import Message
-from bot.phone_numbers import Lookup
-from bot.spikes import Baseline
 from bot.store import CachedLookup
 from bot.store.sqlite import SqliteStore
 from bot.store.sqlite import migrations as store_module
@@ -118,7 +118,7 @@ async def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path, 
 
 
 async def test_a_final_status_is_not_undone_by_a_late_callback(tmp_path):
-    from bot.messages import Message
+    from bot.domain.messages import Message
 
     store = SqliteStore(str(tmp_path / "bot.db"))
     for status, code in (("undelivered", 30003), ("sent", None)):

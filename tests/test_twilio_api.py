@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.adapters.twilio_api import TwilioApi
 from bot.errors import CredentialsRejected, NotFound, TwilioUnavailable
-from bot.scenario import SimNumber
-from bot.simulator import Fault
-from bot.twilio_api import TwilioApi
+from bot.simulation.scenario import SimNumber
+from bot.simulation.simulator import Fault
 from tests.conftest import ACCOUNT_SID, API_KEY, API_SECRET, make_settings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -172,7 +172,7 @@ def test_twilio_dates_are_read_as_twilio_python_reads_them():
 
     from twilio.base import deserialize
 
-    from bot.twilio_api import _rfc2822
+    from bot.adapters.twilio_api import _rfc2822
 
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     for hours in range(0, 24 * 400, 37):

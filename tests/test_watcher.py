@@ -11,12 +11,12 @@ import pytest
 
 from bot import app as bot_app
 from bot import cli, settings
-from bot.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
+from bot.answers.service import Service
+from bot.domain.messages import Message
 from bot.errors import TwilioUnavailable, WatcherBusy
-from bot.messages import Message
-from bot.service import Service
-from bot.simulator import Fault as TwilioFault
-from bot.simulator import Simulator
+from bot.render.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
+from bot.simulation.simulator import Fault as TwilioFault
+from bot.simulation.simulator import Simulator
 from bot.watcher.config import Tuning
 from tests.conftest import (
     ACCOUNT_SID,
@@ -307,7 +307,7 @@ async def test_without_an_alert_channel_nothing_is_watched(
 async def test_slack_posts_still_go_while_twilio_is_down(
     world, scenario, twilio_sim, fake_slack, monkeypatch
 ):
-    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     fake_slack.inject(Fault("chat.postMessage", error="not_in_channel"))
     assert (await world.cycle()).pending == 1
@@ -475,7 +475,7 @@ async def test_healthz_stays_200_while_twilio_fails(
     fake_slack, twilio_sim, tmp_path, aiohttp_client, monkeypatch
 ):
     # Restarting the bot would not bring Twilio back: failing cycles are not a stall.
-    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.001)
     twilio_sim.inject(TwilioFault(status=500, times=10_000))
     # An interval the slowest shared machine's failing cycle fits in, thrice over.
     client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "0.3")

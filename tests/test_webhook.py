@@ -127,7 +127,7 @@ async def test_a_final_status_the_poll_read_is_not_undone_by_a_callback(client, 
     turned a `delivered` the poll had read back."""
     store = SqliteStore(str(tmp_path / "bot.db"))
     try:
-        from bot.messages import Message
+        from bot.domain.messages import Message
 
         now = datetime.now(UTC)
         await store.messages.save(

@@ -7,9 +7,9 @@ import pytest
 
 from bot import app as bot_app
 from bot import cli
-from bot.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID
-from bot.messages import STATUS_MEANINGS
-from bot.simulator import Fault
+from bot.domain.messages import STATUS_MEANINGS
+from bot.render.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID
+from bot.simulation.simulator import Fault
 from tests.conftest import (
     ACCOUNT_SID,
     button_click,
@@ -84,7 +84,7 @@ async def test_rate_limited_then_answered(live, fake_slack, scenario, twilio_sim
 async def test_twilio_down_is_a_calm_message_not_a_traceback(
     live, fake_slack, scenario, twilio_sim, monkeypatch
 ):
-    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     sid = dead_number_story(scenario)
     twilio_sim.inject(Fault(status=500, times=100))
     reply = await ask(live, fake_slack, f"why {sid}", "down")
@@ -126,7 +126,7 @@ def test_terminal_answers_without_their_settings_are_settings_problems(capsys, t
 async def test_a_failed_account_sample_leaves_that_part_out(
     live, fake_slack, scenario, twilio_sim, monkeypatch
 ):
-    monkeypatch.setattr("bot.twilio_api.BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     sid = dead_number_story(scenario)
     # The account-wide list has a DateSent> filter and no To; the history call has To.
     twilio_sim.inject(Fault(status=503, times=4, path_contains="/Messages.json"))
@@ -220,9 +220,9 @@ async def test_a_shared_report_masks_numbers_in_every_field(live, fake_slack, sc
 def test_a_channel_masks_ten_digit_numbers_the_log_keeps_as_times():
     """Review of issue 14: the log keeps Unix times, but a channel must not show a
     national number that looks like one (Brazil's area codes 15-19, written nationally)."""
-    from bot.blocks import render
-    from bot.commands import Notice
-    from bot.privacy import Redactor
+    from bot.answers.commands import Notice
+    from bot.domain.privacy import Redactor
+    from bot.render.blocks import render
 
     _, shared = render(Notice("to 1932345678 at 1764662566"), masked=True)
     assert "1932345678" not in json.dumps(shared) and "1764662566" not in json.dumps(shared)

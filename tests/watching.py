@@ -5,10 +5,11 @@ watcher, fault, restart, access and secrets suites."""
 from datetime import UTC, datetime, timedelta
 
 from bot import app as bot_app
-from bot import settings, slack_poster
-from bot.curated import curated_directory, load_curated
+from bot import settings
+from bot.adapters import slack_poster
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers.curated import curated_directory, load_curated
 from bot.store.sqlite import SqliteStore
-from bot.twilio_api import TwilioApi
 from bot.watcher.config import Tuning, WatcherConfig
 from bot.watcher.cycle import Watcher
 from tests.conftest import (

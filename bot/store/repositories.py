@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.alerting import Incident
-from bot.dictionary import ImportedEntry
-from bot.messages import Message
-from bot.phone_numbers import Lookup
-from bot.spikes import Baseline, Count, Reading
+from bot.answers.dictionary import ImportedEntry
+from bot.answers.phone_numbers import Lookup
+from bot.domain.alerting import Incident
+from bot.domain.messages import Message
+from bot.domain.spikes import Baseline, Count, Reading
 
 MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
 

@@ -5,10 +5,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.blocks import SLACK_USER_ID
-from bot.curated import Entry
-from bot.messages import Message, utc, when
-from bot.status import StatusReport
+from bot.answers.curated import Entry
+from bot.answers.status import StatusReport
+from bot.domain.messages import Message, utc, when
+from bot.render.blocks import SLACK_USER_ID
 from bot.store import Store
 from bot.watcher import incidents, reads
 from bot.watcher.config import WatcherConfig

@@ -4,8 +4,8 @@ secrets, which stay with the clients that use them."""
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.domain.spikes import Thresholds
 from bot.settings import Settings
-from bot.spikes import Thresholds
 from bot.watcher.health import FIRST_CYCLE_GRACE_SECONDS
 
 

@@ -17,14 +17,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot import alerting, spikes
-from bot.alerting import Step
-from bot.curated import Entry
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers.curated import Entry
+from bot.domain import alerting, spikes
+from bot.domain.alerting import Step
+from bot.domain.messages import Message
+from bot.domain.spikes import Reading
 from bot.errors import BotError, CredentialsRejected, StoreError, WatcherBusy
-from bot.messages import Message
-from bot.spikes import Reading
 from bot.store import Coverage, Store
-from bot.twilio_api import TwilioApi
 from bot.watcher import detect, incidents, reads
 from bot.watcher.actions import HEALTH, Actions
 from bot.watcher.config import WatcherConfig

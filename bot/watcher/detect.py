@@ -7,9 +7,9 @@ Suspension and rejected credentials are readings like any other, each with its c
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot import spikes
-from bot.messages import Message
-from bot.spikes import Baseline, Reading, Tally, Thresholds
+from bot.domain import spikes
+from bot.domain.messages import Message
+from bot.domain.spikes import Baseline, Reading, Tally, Thresholds
 
 BASELINE_SPAN = timedelta(days=7)
 

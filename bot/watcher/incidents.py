@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bot import alerting
-from bot.alerting import Incident, Step
-from bot.incident_blocks import render_incident
-from bot.knowledge import Explanation
-from bot.spikes import Reading, Thresholds
+from bot.answers.knowledge import Explanation
+from bot.domain import alerting
+from bot.domain.alerting import Incident, Step
+from bot.domain.spikes import Reading, Thresholds
+from bot.render.incident_blocks import render_incident
 from bot.store.repositories import Change, Draft, Drawn, IncidentRecord, PostKind
 
 

@@ -3,10 +3,11 @@
 from collections.abc import Mapping
 from datetime import datetime
 
-from bot import knowledge, spikes
-from bot.curated import Entry
-from bot.knowledge import Explanation
-from bot.spikes import Reading
+from bot.answers import knowledge
+from bot.answers.curated import Entry
+from bot.answers.knowledge import Explanation
+from bot.domain import spikes
+from bot.domain.spikes import Reading
 from bot.store import Store
 from bot.watcher import detect
 from bot.watcher.config import WatcherConfig

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
-from bot.dictionary import ImportedEntry
+from bot.answers.dictionary import ImportedEntry
 from bot.store.sqlite.connections import Connections
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
-from bot.alerting import Incident
-from bot.spikes import Reading
+from bot.domain.alerting import Incident
+from bot.domain.spikes import Reading
 from bot.store.repositories import Change, IncidentRecord, Posted
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections

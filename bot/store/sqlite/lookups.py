@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from bot.phone_numbers import Lookup
+from bot.answers.phone_numbers import Lookup
 from bot.store.repositories import CachedLookup
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import iso

@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.messages import FINAL_STATUSES, Message, takes_report
-from bot.spikes import Baseline, Count
+from bot.domain.messages import FINAL_STATUSES, Message, takes_report
+from bot.domain.spikes import Baseline, Count
 from bot.store.sqlite import rollup
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import MOMENT, iso_or_none

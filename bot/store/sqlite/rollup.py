@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from bot.messages import FINAL_STATUSES
+from bot.domain.messages import FINAL_STATUSES
 from bot.store.sqlite.migrations import MOMENT, iso
 
 TOTAL = -1  # the error_code of an hour's row counting all its final outbound messages

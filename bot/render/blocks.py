@@ -10,12 +10,12 @@ blocks, far under Slack's 50.
 import re
 from typing import Any
 
-from bot.commands import Answer, Notice, Usage, help_lines
-from bot.knowledge import Explanation, Section, source_label
-from bot.message_report import MessageReport
-from bot.phone_numbers import NumberReport
-from bot.privacy import mask_numbers_in, mask_written_numbers
-from bot.status import StatusReport
+from bot.answers.commands import Answer, Notice, Usage, help_lines
+from bot.answers.knowledge import Explanation, Section, source_label
+from bot.answers.message_report import MessageReport
+from bot.answers.phone_numbers import NumberReport
+from bot.answers.status import StatusReport
+from bot.domain.privacy import mask_numbers_in, mask_written_numbers
 
 Block = dict[str, Any]
 

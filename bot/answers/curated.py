@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import policy
+from bot.domain import policy
+from bot.domain.policy import Policy
 from bot.errors import KnowledgeError
-from bot.policy import Policy
 
 APPEARS_AS = ("api", "failed", "undelivered", "log")  # log: an Error Logs event only
 REPORTERS = ("carrier", "twilio", "either")  # who stopped the message: either is both
@@ -224,8 +224,9 @@ def _check_text(value: object, key: str, fail: Any) -> None:
 
 def curated_directory() -> Path:
     """Where the curated files are: inside the installed wheel, else in the checkout."""
-    packaged = Path(__file__).parent / "_knowledge"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "knowledge"
+    package = Path(__file__).parents[1]  # bot/
+    packaged = package / "_knowledge"
+    return packaged if packaged.is_dir() else package.parent / "knowledge"
 
 
 def load_curated(directory: Path, rules: Policy) -> dict[int, Entry]:

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bot.adapters.rejections import RejectionLog
+from bot.adapters.twilio_api import signature_valid
+from bot.domain.messages import Message
 from bot.errors import StoreError
-from bot.messages import Message
-from bot.rejections import RejectionLog
 from bot.store import Store
-from bot.twilio_api import signature_valid
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 import phonenumbers
 
-from bot import policy
-from bot.account_view import AccountErrors, IncidentNote
-from bot.knowledge import Explanation, Section
-from bot.messages import (
+from bot.answers.account_view import AccountErrors, IncidentNote
+from bot.answers.knowledge import Explanation, Section
+from bot.domain import policy
+from bot.domain.messages import (
     STATUS_MEANINGS,
     Message,
     count_streak,
@@ -22,8 +22,8 @@ from bot.messages import (
     utc,
     when,
 )
-from bot.policy import Policy
-from bot.privacy import mask_number
+from bot.domain.policy import Policy
+from bot.domain.privacy import mask_number
 
 SYSTEMIC_MIN_SAMPLE = 20  # below this many final messages, a rate says nothing
 

@@ -17,16 +17,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot import commands, settings, slack_poster
-from bot.console_slack import ConsoleSlack
-from bot.curated import curated_directory, load_curated
-from bot.messages import utc
-from bot.scenario import Scenario, make_sid
-from bot.service import Service
-from bot.simulator import Simulator
+from bot import settings
+from bot.adapters import slack_poster
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers import commands
+from bot.answers.curated import curated_directory, load_curated
+from bot.answers.service import Service
+from bot.domain.messages import utc
+from bot.render.terminal import render_text
+from bot.simulation.console_slack import ConsoleSlack
+from bot.simulation.scenario import Scenario, make_sid
+from bot.simulation.simulator import Simulator
 from bot.store.sqlite import SqliteStore
-from bot.terminal import render_text
-from bot.twilio_api import TwilioApi
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.alerting import Incident
-from bot.messages import FINAL_STATUSES, Message, utc, when
+from bot.domain.alerting import Incident
+from bot.domain.messages import FINAL_STATUSES, Message, utc, when
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot import policy
-from bot.curated import RETRY, Entry, twilio_link
-from bot.dictionary import ImportedEntry
+from bot.answers.curated import RETRY, Entry, twilio_link
+from bot.answers.dictionary import ImportedEntry
+from bot.domain import policy
 
 # Since 30 Sep 2024 Twilio charges $0.001 for most `failed` messages but waives it for
 # these codes (help.twilio.com/articles/27502337507483, "Failed Message Processing Fees").

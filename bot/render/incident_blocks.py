@@ -4,8 +4,12 @@ Pure, like `blocks`, whose escaping and limits it uses. Numbers are masked: the 
 channel is public to the team.
 """
 
-from bot.alerting import Incident
-from bot.blocks import (
+from bot.answers.knowledge import Explanation, Section
+from bot.domain.alerting import Incident
+from bot.domain.messages import utc
+from bot.domain.privacy import mask_numbers_in
+from bot.domain.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, history, render_spark
+from bot.render.blocks import (
     ACK_ACTION_ID,
     MUTE_ACTION_IDS,
     SAMPLES_ACTION_ID,
@@ -16,10 +20,6 @@ from bot.blocks import (
     document,
     fallback,
 )
-from bot.knowledge import Explanation, Section
-from bot.messages import utc
-from bot.privacy import mask_numbers_in
-from bot.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, history, render_spark
 
 _ICONS = {"critical": "🔴", "warning": "🟠", "resolved": "✅"}
 

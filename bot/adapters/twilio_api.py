@@ -25,6 +25,9 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.answers.phone_numbers import Lookup
+from bot.domain.messages import Message
+from bot.domain.privacy import mask_numbers_in
 from bot.errors import (
     CredentialsRejected,
     NotFound,
@@ -32,9 +35,6 @@ from bot.errors import (
     TwilioRejected,
     TwilioUnavailable,
 )
-from bot.messages import Message
-from bot.phone_numbers import Lookup
-from bot.privacy import mask_numbers_in
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

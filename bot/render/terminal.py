@@ -3,11 +3,11 @@
 import textwrap
 from collections.abc import Sequence
 
-from bot.commands import Answer, Notice, Usage, help_lines
-from bot.knowledge import Explanation, Section
-from bot.message_report import MessageReport
-from bot.phone_numbers import NumberReport
-from bot.status import StatusReport
+from bot.answers.commands import Answer, Notice, Usage, help_lines
+from bot.answers.knowledge import Explanation, Section
+from bot.answers.message_report import MessageReport
+from bot.answers.phone_numbers import NumberReport
+from bot.answers.status import StatusReport
 
 WIDTH = 88
 

@@ -3,7 +3,7 @@
 An aiohttp app (run it on 127.0.0.1, port 0) serving Accounts fetch, Messages fetch and
 list (v2010 shapes, RFC 2822 dates, `To`/`From`/`DateSent` filters, newest first, paged
 through `next_page_uri`) and Lookup v2 with line type intelligence, behind Basic auth.
-Data comes from a `Scenario` (bot/scenario.py) built in code; faults (429 with
+Data comes from a `Scenario` (bot/simulation/scenario.py) built in code; faults (429 with
 Retry-After, 5xx, slow or truncated answers) are scripted with `inject`, or drawn at
 random for a share of all requests with `fail_at_random`. Tests, the demo and the
 benchmarks use it through the real twilio-python client pointed here by TWILIO_API_URL.
@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import phonenumbers
 from aiohttp import web
 
-from bot.scenario import Scenario, SimMessage, SimNumber
+from bot.simulation.scenario import Scenario, SimMessage, SimNumber
 
 RANDOM_FAULTS = ("429", "500", "503", "hang", "truncated")
 MAX_PAGE_SIZE = 1000

@@ -27,8 +27,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import commands
-from bot.blocks import (
+from bot.adapters.rejections import RejectionLog
+from bot.adapters.slack_poster import WEB_API_TIMEOUT_SECONDS, retry_handlers
+from bot.answers import commands
+from bot.answers.commands import Answer, Context, Notice
+from bot.answers.message_report import MessageReport
+from bot.domain.messages import sid_problem
+from bot.errors import BotError
+from bot.render.blocks import (
     ACK_ACTION_ID,
     DOCS_ACTION_ID,
     LOOKUP_ACTION_ID,
@@ -37,13 +43,7 @@ from bot.blocks import (
     SHARE_ACTION_ID,
     render,
 )
-from bot.commands import Answer, Context, Notice
-from bot.errors import BotError
-from bot.message_report import MessageReport
-from bot.messages import sid_problem
-from bot.rejections import RejectionLog
 from bot.settings import Settings
-from bot.slack_poster import WEB_API_TIMEOUT_SECONDS, retry_handlers
 
 log = logging.getLogger(__name__)
 

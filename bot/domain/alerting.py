@@ -8,8 +8,8 @@ scope) at a time; a resolved one is history, and the next spike opens a new one.
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.messages import utc
-from bot.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, Thresholds
+from bot.domain.messages import utc
+from bot.domain.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, Thresholds
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot import policy
+from bot.domain import policy
 
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 

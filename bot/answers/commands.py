@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.answers.knowledge import Explanation
+from bot.answers.message_report import MessageReport
+from bot.answers.phone_numbers import NotANumber, NumberReport, PhoneNumber, read_number
+from bot.answers.status import StatusReport
+from bot.domain.messages import sid_problem
 from bot.errors import BotError, LimitReached, NotConfigured, TwilioError
-from bot.knowledge import Explanation
-from bot.message_report import MessageReport
-from bot.messages import sid_problem
-from bot.phone_numbers import NotANumber, NumberReport, PhoneNumber, read_number
-from bot.status import StatusReport
 
 MAX_COMMAND_CHARS = 500
 ECHO_CHARS = 40

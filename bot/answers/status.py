@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.alerting import Incident
-from bot.knowledge import Section
-from bot.messages import utc
-from bot.spikes import Reading, history, render_spark
+from bot.answers.knowledge import Section
+from bot.domain.alerting import Incident
+from bot.domain.messages import utc
+from bot.domain.spikes import Reading, history, render_spark
 from bot.watcher.health import Health
 
 

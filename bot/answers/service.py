@@ -11,19 +11,20 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot import account_view, knowledge, message_report, messages, phone_numbers
-from bot.account_view import AccountErrors, IncidentNote
-from bot.curated import Entry
+from bot.adapters.twilio_api import TwilioApi
+from bot.answers import account_view, knowledge, message_report, phone_numbers
+from bot.answers.account_view import AccountErrors, IncidentNote
+from bot.answers.curated import Entry
+from bot.answers.knowledge import Explanation
+from bot.answers.message_report import MessageReport
+from bot.answers.phone_numbers import Lookup, NumberReport, PhoneNumber
+from bot.answers.status import StatusReport
+from bot.domain import messages
+from bot.domain.messages import Message
+from bot.domain.policy import Policy
+from bot.domain.spikes import SUSPENDED_CODE
 from bot.errors import LimitReached, NotConfigured, TwilioError
-from bot.knowledge import Explanation
-from bot.message_report import MessageReport
-from bot.messages import Message
-from bot.phone_numbers import Lookup, NumberReport, PhoneNumber
-from bot.policy import Policy
-from bot.spikes import SUSPENDED_CODE
-from bot.status import StatusReport
 from bot.store import Coverage, Store
-from bot.twilio_api import TwilioApi
 from bot.watcher.actions import Actions
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import phonenumbers
 
-from bot.messages import FINAL_STATUSES, Message, when
+from bot.domain.messages import FINAL_STATUSES, Message, when
 
 SUSPENDED_CODE = 30002  # Account suspended: every message stops, so one is enough
 CREDENTIALS_CODE = 20003  # Twilio refused the bot's own credentials: the watcher is blind

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 import phonenumbers
 from phonenumbers import NumberParseException, ValidationResult
 
-from bot import policy
-from bot.knowledge import Section
-from bot.messages import Message, count_streak, describe, utc, when
-from bot.policy import Policy
+from bot.answers.knowledge import Section
+from bot.domain import policy
+from bot.domain.messages import Message, count_streak, describe, utc, when
+from bot.domain.policy import Policy
 
 HISTORY_WINDOW = timedelta(days=30)
 HISTORY_LIMIT = 500

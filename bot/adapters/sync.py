@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot import dictionary
+from bot.answers import dictionary
 from bot.errors import DictionaryError
 from bot.store import Store
 

@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bot.privacy import escape_controls
+from bot.domain.privacy import escape_controls
 
 
 class RejectionLog:
