@@ -62,7 +62,7 @@ def plain_list(origin: str, page_size: int | None) -> dict[str, Any]:
 
 def poller(origin: str) -> dict[str, Any]:
     from bot import settings
-    from bot.adapters import slack_poster
+    from bot.adapters.slack.poster import Poster, web_client
     from bot.adapters.twilio_api import TwilioApi
     from bot.answers.curated import curated_directory, load_curated
     from bot.store.sqlite import SqliteStore
@@ -88,7 +88,7 @@ def poller(origin: str) -> dict[str, Any]:
             WatcherConfig.from_settings(config),
             store,
             twilio,
-            slack_poster.Poster(slack_poster.web_client(config)),
+            Poster(web_client(config)),
             load_curated(curated_directory(), config.policy),
         )
         try:

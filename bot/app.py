@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bot.adapters import slack, slack_poster, webhook
+from bot.adapters import slack, webhook
+from bot.adapters.slack.poster import Poster
 from bot.adapters.twilio_api import TwilioApi
 from bot.answers import phone_numbers
 from bot.answers.curated import curated_directory, load_curated
@@ -24,7 +25,8 @@ from bot.errors import StoreError
 from bot.settings import Settings, problems_for_twilio, problems_for_watching
 from bot.store import Store
 from bot.store.sqlite import SqliteStore
-from bot.watcher.config import DEFAULT_TUNING, Tuning, WatcherConfig
+from bot.tuning import DEFAULT_TUNING, Tuning
+from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Applicatio
         alert_window=settings.thresholds.window,
         lookups_per_hour=settings.lookups_per_user_per_hour,
     )
-    bolt = slack.build_app(settings, service)
+    bolt = slack.build_app(settings, service, tuning)
 
     # Nothing the bot is sent is near this size: a larger body is refused (413) before it
     # is read whole, chunked or not.
@@ -55,11 +57,9 @@ def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Applicatio
     app.router.add_get("/healthz", healthz)
     watching = not problems_for_watching(settings)
     if not problems_for_twilio(settings):
-        app.cleanup_ctx.append(_twilio_client(service, settings))
+        app.cleanup_ctx.append(_twilio_client(service, settings, tuning))
         if watching:
-            app.cleanup_ctx.append(
-                _watcher(app, service, settings, tuning, slack_poster.Poster(bolt.client))
-            )
+            app.cleanup_ctx.append(_watcher(app, service, settings, tuning, Poster(bolt.client)))
     if not watching:
         # The watcher prunes each cycle; without one, what `why` and `lookup` stored (numbers
         # among it) must still follow RETENTION_DAYS.
@@ -147,12 +147,12 @@ def _retention(
 
 
 def _twilio_client(
-    service: Service, settings: Settings
+    service: Service, settings: Settings, tuning: Tuning
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """One Twilio client (one aiohttp session) for the process, closed on shutdown."""
 
     async def client(_: web.Application) -> AsyncIterator[None]:
-        service.twilio = TwilioApi(settings)
+        service.twilio = TwilioApi(settings, backoff_seconds=tuning.twilio_backoff_seconds)
         yield
         await service.twilio.close()
 
@@ -164,7 +164,7 @@ def _watcher(
     service: Service,
     settings: Settings,
     tuning: Tuning,
-    poster: slack_poster.Poster,
+    poster: Poster,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The watcher, a background task that lives as long as the web app."""
 

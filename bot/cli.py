@@ -251,11 +251,11 @@ def poll(once: bool, config: settings.Settings) -> int:
 
 
 async def _poll(once: bool, config: settings.Settings) -> int:
-    from bot.adapters import slack_poster
+    from bot.adapters.slack.poster import Poster, web_client
 
     store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)
-    poster = slack_poster.Poster(slack_poster.web_client(config))
+    poster = Poster(web_client(config))
     try:
         curated = load_curated(curated_directory(), config.policy)
         watcher = Watcher(WatcherConfig.from_settings(config), store, twilio, poster, curated)

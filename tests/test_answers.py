@@ -10,18 +10,21 @@ import pytest
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.state import RetryState
 
-from bot.adapters import slack
+from bot import app as bot_app
+from bot.adapters.slack.replies import answer_retry_handlers
 from bot.render.blocks import SHARE_ACTION_ID
-from tests.conftest import button_click, post_signed, slash_command
+from bot.tuning import Tuning
+from tests.conftest import button_click, make_settings, post_signed, slash_command
 from tests.fake_slack import Fault
 from tests.support import until
 
-pytestmark = pytest.mark.usefixtures("quick_retries")
-
 
 @pytest.fixture
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.adapters.slack.ANSWER_RETRY_SECONDS", (0.01, 0.01))
+async def client(fake_slack, tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
+    """The app, an answer Slack refused tried again after 10 ms rather than seconds, and
+    given up after 2 s (the fake's hangs outlast that)."""
+    quick = Tuning(answer_retry_seconds=(0.01, 0.01), slack_timeout_seconds=2)
+    return await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path), quick))
 
 
 def not_sent(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -70,7 +73,7 @@ async def test_only_a_connection_never_opened_is_tried_again(fake_slack):
     request = HttpRequest(method="POST", url="http://127.0.0.1/", headers={})
 
     async def retried(error: Exception) -> bool:
-        handlers = slack._answer_retry_handlers()
+        handlers = answer_retry_handlers()
         verdicts = [
             await h.can_retry_async(state=RetryState(), request=request, error=error)
             for h in handlers
@@ -124,10 +127,7 @@ async def test_an_expired_response_url_is_not_tried_again(client, fake_slack, ca
     assert len(fake_slack.calls("response/r")) == 1
 
 
-async def test_an_answer_that_may_have_been_shown_is_not_sent_twice(
-    client, fake_slack, caplog, monkeypatch
-):
-    monkeypatch.setattr("bot.adapters.slack.WEB_API_TIMEOUT_SECONDS", 2)
+async def test_an_answer_that_may_have_been_shown_is_not_sent_twice(client, fake_slack, caplog):
     fake_slack.inject(Fault(method="response", status=0, retry_after=5))  # a hang
     assert (
         await post_signed(client, slash_command("why 30002", fake_slack.response_url("r"))) == 200

@@ -10,6 +10,7 @@ import pytest
 from bot.errors import CredentialsRejected
 from bot.simulation.scenario import Scenario
 from bot.simulation.simulator import RANDOM_FAULTS, Simulator
+from bot.tuning import Tuning
 from tests.conftest import ACCOUNT_SID, FIGURES, start_simulator
 from tests.support import query
 from tests.watching import START, STEP, STEPS, World, header, posts
@@ -21,6 +22,7 @@ def watching(fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) 
         fake_slack,
         sim,
         tmp_path,
+        Tuning(twilio_backoff_seconds=0.01),
         DATABASE_PATH=str(tmp_path / f"{name}.db"),
         SLACK_ALERT_CHANNEL=f"C0{name.upper()}",
         **overrides,
@@ -53,9 +55,8 @@ def stored(path: str) -> dict[str, tuple[str, int | None]]:
 
 @pytest.mark.slow
 async def test_a_day_under_random_twilio_faults_sees_what_a_calm_day_sees(
-    aiohttp_server, fake_slack, scenario, tmp_path, monkeypatch
+    aiohttp_server, fake_slack, scenario, tmp_path
 ):
-    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     calm_sim = await start_simulator(aiohttp_server, scenario)
     faulty_sim = await start_simulator(aiohttp_server, scenario)  # the same account, faults on
     # A hang outlasts the timeout by a wide margin, and the timeout is wide of any honest

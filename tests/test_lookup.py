@@ -16,6 +16,7 @@ from bot.render.blocks import LOOKUP_ACTION_ID
 from bot.simulation.scenario import SimNumber
 from bot.simulation.simulator import Fault
 from bot.store.sqlite import SqliteStore
+from bot.tuning import Tuning
 from tests.conftest import (
     button_click,
     make_settings,
@@ -34,7 +35,8 @@ LOOKUPS = "/v2/PhoneNumbers/"
 @pytest.fixture
 async def live(fake_slack, twilio_sim, tmp_path, aiohttp_client):
     settings = make_settings(fake_slack, tmp_path, twilio_sim, LOOKUPS_PER_USER_PER_HOUR="2")
-    return await aiohttp_client(bot_app.build(settings))
+    # Twilio's retries 10 ms apart, not half a second: faults are injected here.
+    return await aiohttp_client(bot_app.build(settings, Tuning(twilio_backoff_seconds=0.01)))
 
 
 async def test_a_mobile_number_in_any_format(live, fake_slack, twilio_sim):
@@ -99,7 +101,6 @@ async def test_the_hourly_limit_is_per_user_and_spares_the_cache(live, fake_slac
 async def test_a_failed_lookup_is_not_charged_to_the_user(
     live, fake_slack, twilio_sim, monkeypatch
 ):
-    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     twilio_sim.inject(Fault(status=500, times=8, path_contains=LOOKUPS))
     for name in ("down1", "down2"):
         reply = await ask(live, fake_slack, "lookup +12025550156", name)
@@ -121,7 +122,6 @@ async def test_a_malformed_lookup_is_a_fault_retried_and_never_cached(
     live, fake_slack, twilio_sim, monkeypatch
 ):
     """Issue 14, item 2: a 200 of nulls was shown as "Valid: no" and kept for 7 days."""
-    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     twilio_sim.inject(Fault(status=0, body=NULLS, times=1, path_contains=LOOKUPS))
     reply = await ask(live, fake_slack, "lookup +12025550156", "once")
     assert reply["text"] == "Number +1 202-555-0156: mobile"  # the retry had the real one

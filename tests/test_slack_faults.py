@@ -13,6 +13,7 @@ import pytest
 
 from bot.simulation.scenario import Scenario
 from bot.store import MAX_REFUSALS
+from bot.tuning import Tuning
 from tests.conftest import ACCOUNT_SID, FIGURES, start_fake_slack
 from tests.fake_slack import RANDOM_FAULTS, FakeSlack, Fault
 from tests.watching import CHANNEL, START, STEP, STEPS, World, failing, header, posts, watching_app
@@ -60,15 +61,17 @@ def traffic(scenario: Scenario, rng: random.Random, since: datetime) -> None:
 
 @pytest.mark.slow
 async def test_a_day_under_random_slack_faults_shows_what_a_calm_day_shows(
-    aiohttp_server, fake_slack, twilio_sim, scenario, tmp_path, monkeypatch
+    aiohttp_server, fake_slack, twilio_sim, scenario, tmp_path
 ):
     # Long enough that a call the fake answers is never given up on a slow machine (it
     # would then be posted twice); the fake's hangs outlast it.
-    monkeypatch.setattr("bot.adapters.slack_poster.WEB_API_TIMEOUT_SECONDS", 2.5)
+    patient = Tuning(slack_timeout_seconds=3)
     faulty_slack = await start_fake_slack(aiohttp_server)
-    faulty_slack.fail_at_random(0.3, seed=7, methods=WRITES, hang_seconds=3.5)
-    calm = World(fake_slack, twilio_sim, tmp_path, DATABASE_PATH=str(tmp_path / "calm.db"))
-    faulty = World(faulty_slack, twilio_sim, tmp_path, DATABASE_PATH=str(tmp_path / "faulty.db"))
+    faulty_slack.fail_at_random(0.3, seed=7, methods=WRITES, hang_seconds=4)
+    calm = World(fake_slack, twilio_sim, tmp_path, patient, DATABASE_PATH=str(tmp_path / "calm.db"))
+    faulty = World(
+        faulty_slack, twilio_sim, tmp_path, patient, DATABASE_PATH=str(tmp_path / "faulty.db")
+    )
     rng = random.Random(6)
     account = scenario.accounts[ACCOUNT_SID]
     try:

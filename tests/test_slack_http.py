@@ -208,7 +208,7 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
     [reply] = fake_slack.calls("response/oops")
     assert reply["text"] == "Something went wrong on the bot's side; it has been logged."
     assert "boom" not in str(reply)
-    [record] = [r for r in caplog.records if r.name == "bot.adapters.slack"]
+    [record] = [r for r in caplog.records if r.name == "bot.adapters.slack.listeners"]
     assert record.exc_info and record.exc_info[0] is RuntimeError
     assert record.getMessage() == f"/twilio {text.split()[0]} failed"  # never the number
 

@@ -25,11 +25,17 @@ from tests.support import on_writer, query
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def test_an_older_file_is_brought_up_to_date_once(tmp_path, monkeypatch):
+def older_file(path: str, migrations: int) -> None:
+    """A database file as a version that knew only the first `migrations` left it."""
+    db = sqlite_utils.Database(path)
+    store_module.migrate(db, upto=migrations)
+    db.close()
+
+
+def test_an_older_file_is_brought_up_to_date_once(tmp_path):
     path = str(tmp_path / "old.db")
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
-    SqliteStore(path).close()
-    monkeypatch.undo()
+    older_file(path, 2)
+    assert not {"lookups", "lookup_uses"} & set(sqlite_utils.Database(path).table_names())
     SqliteStore(path).close()
     SqliteStore(path).close()
     db = sqlite_utils.Database(path)
@@ -91,12 +97,10 @@ async def test_a_use_past_the_limit_is_refused_and_not_counted(tmp_path):
         store.close()
 
 
-async def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path, monkeypatch):
+async def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path):
     # Before the lease, two pollers could each open one; the unique index must still apply.
     path = str(tmp_path / "old.db")
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:5])
-    SqliteStore(path).close()
-    monkeypatch.undo()
+    older_file(path, 5)
     db = sqlite_utils.Database(path)
     for i in (1, 2):
         db["incidents"].insert(

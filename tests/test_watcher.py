@@ -17,7 +17,7 @@ from bot.errors import TwilioUnavailable, WatcherBusy
 from bot.render.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
 from bot.simulation.simulator import Fault as TwilioFault
 from bot.simulation.simulator import Simulator
-from bot.watcher.config import Tuning
+from bot.tuning import Tuning
 from tests.conftest import (
     ACCOUNT_SID,
     button_click,
@@ -305,9 +305,9 @@ async def test_without_an_alert_channel_nothing_is_watched(
 
 
 async def test_slack_posts_still_go_while_twilio_is_down(
-    world, scenario, twilio_sim, fake_slack, monkeypatch
+    tuned_world, scenario, twilio_sim, fake_slack
 ):
-    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
+    world = tuned_world(Tuning(twilio_backoff_seconds=0.01))
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     fake_slack.inject(Fault("chat.postMessage", error="not_in_channel"))
     assert (await world.cycle()).pending == 1
@@ -472,13 +472,13 @@ async def test_the_walk_stops_at_the_first_page_older_than_the_window(
 
 
 async def test_healthz_stays_200_while_twilio_fails(
-    fake_slack, twilio_sim, tmp_path, aiohttp_client, monkeypatch
+    fake_slack, twilio_sim, tmp_path, aiohttp_client
 ):
     # Restarting the bot would not bring Twilio back: failing cycles are not a stall.
-    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.001)
     twilio_sim.inject(TwilioFault(status=500, times=10_000))
     # An interval the slowest shared machine's failing cycle fits in, thrice over.
-    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "0.3")
+    quick = Tuning(twilio_backoff_seconds=0.001)
+    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, "0.3", quick)
     finished: set[float] = set()
     for _ in range(200):  # bounded: until three failed cycles have ended
         if (last := app_watcher(client).health.last_finished) is not None:

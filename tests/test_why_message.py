@@ -10,6 +10,7 @@ from bot import cli
 from bot.domain.messages import STATUS_MEANINGS
 from bot.render.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID
 from bot.simulation.simulator import Fault
+from bot.tuning import Tuning
 from tests.conftest import (
     ACCOUNT_SID,
     button_click,
@@ -24,7 +25,9 @@ from tests.support import RECIPIENT, ask, dead_number_story, texts
 @pytest.fixture
 async def live(fake_slack, twilio_sim, tmp_path, aiohttp_client):
     """The real app, wired to the fake Slack and the simulator."""
-    return await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path, twilio_sim)))
+    settings = make_settings(fake_slack, tmp_path, twilio_sim)
+    # Twilio's retries 10 ms apart, not half a second: faults are injected here.
+    return await aiohttp_client(bot_app.build(settings, Tuning(twilio_backoff_seconds=0.01)))
 
 
 async def test_an_undelivered_message_is_explained_with_its_context(live, fake_slack, scenario):
@@ -84,7 +87,6 @@ async def test_rate_limited_then_answered(live, fake_slack, scenario, twilio_sim
 async def test_twilio_down_is_a_calm_message_not_a_traceback(
     live, fake_slack, scenario, twilio_sim, monkeypatch
 ):
-    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     sid = dead_number_story(scenario)
     twilio_sim.inject(Fault(status=500, times=100))
     reply = await ask(live, fake_slack, f"why {sid}", "down")
@@ -126,7 +128,6 @@ def test_terminal_answers_without_their_settings_are_settings_problems(capsys, t
 async def test_a_failed_account_sample_leaves_that_part_out(
     live, fake_slack, scenario, twilio_sim, monkeypatch
 ):
-    monkeypatch.setattr("bot.adapters.twilio_api.BACKOFF_SECONDS", 0.01)
     sid = dead_number_story(scenario)
     # The account-wide list has a DateSent> filter and no To; the history call has To.
     twilio_sim.inject(Fault(status=503, times=4, path_contains="/Messages.json"))

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from bot import app as bot_app
 from bot import settings
-from bot.adapters import slack_poster
+from bot.adapters.slack.poster import Poster, web_client
 from bot.adapters.twilio_api import TwilioApi
 from bot.answers.curated import curated_directory, load_curated
 from bot.store.sqlite import SqliteStore
-from bot.watcher.config import Tuning, WatcherConfig
+from bot.tuning import Tuning
+from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 from tests.conftest import (
     ACCOUNT_SID,
@@ -37,7 +38,9 @@ class World:
         )
         self.config = WatcherConfig.from_settings(self.settings, tuning)
         self.store = SqliteStore(self.settings.database_path)
-        self.twilio = TwilioApi(self.settings)
+        self.twilio = TwilioApi(
+            self.settings, backoff_seconds=self.config.tuning.twilio_backoff_seconds
+        )
         self.watcher = self._watcher()
 
     async def restart(self) -> Watcher:
@@ -56,7 +59,7 @@ class World:
             self.config,
             self.store,
             self.twilio,
-            slack_poster.Poster(slack_poster.web_client(self.settings)),
+            Poster(web_client(self.settings, self.config.tuning.slack_timeout_seconds)),
             load_curated(curated_directory(), POLICY),
             clock=lambda: self.now,
         )

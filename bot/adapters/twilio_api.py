@@ -36,11 +36,11 @@ from bot.errors import (
     TwilioUnavailable,
 )
 from bot.settings import Settings
+from bot.tuning import DEFAULT_TUNING
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 4
-BACKOFF_SECONDS = 0.5
 MAX_WAIT_SECONDS = 30.0  # the longest Retry-After we honour before giving up
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 PREFETCH_YIELDS = 3  # loop turns for a next-page request to reach the socket
@@ -58,9 +58,16 @@ class Account:
 class TwilioApi:
     """One account's view of Twilio. Create it inside the running event loop; `close()` it."""
 
-    def __init__(self, settings: Settings, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sleep: Sleep = asyncio.sleep,
+        backoff_seconds: float = DEFAULT_TUNING.twilio_backoff_seconds,
+    ) -> None:
         self.account_sid = settings.twilio_account_sid
-        self.http = _HttpClient(settings.twilio_api_url, settings.twilio_timeout_seconds, sleep)
+        self.http = _HttpClient(
+            settings.twilio_api_url, settings.twilio_timeout_seconds, backoff_seconds, sleep
+        )
         username, password = settings.twilio_credentials
         self.client = Client(
             username, password, account_sid=self.account_sid, http_client=self.http
@@ -339,10 +346,13 @@ def _message_from_resource(m: Any) -> Message:
 class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
     """twilio-python's aiohttp client with host rewriting, timeouts and retries."""
 
-    def __init__(self, origin: str, timeout_seconds: float, sleep: Sleep) -> None:
+    def __init__(
+        self, origin: str, timeout_seconds: float, backoff_seconds: float, sleep: Sleep
+    ) -> None:
         super().__init__(pool_connections=True, logger=log)
         self.origin = origin
         self.timeout_seconds = timeout_seconds
+        self.backoff_seconds = backoff_seconds
         self.sleep = sleep
         # Since the start: answers that were 429/5xx/timeouts/unreadable, and requests
         # given up on after all attempts. Health and `/twilio status` show them.
@@ -363,7 +373,7 @@ class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         url = self.rewrite(url)
         kwargs["timeout"] = None  # our own bound below covers the whole exchange
         for attempt in range(1, ATTEMPTS + 1):
-            wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
+            wait = self.backoff_seconds * 2 ** (attempt - 1)
             try:
                 response: Response = await asyncio.wait_for(
                     super().request(method, url, *args, **kwargs), self.timeout_seconds

@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import settings
-from bot.adapters import slack_poster
+from bot.adapters.slack.poster import Poster, web_client
 from bot.adapters.twilio_api import TwilioApi
 from bot.answers import commands
 from bot.answers.curated import curated_directory, load_curated
@@ -97,7 +97,7 @@ async def _watch(
         WatcherConfig.from_settings(config),
         store,
         twilio,
-        slack_poster.Poster(slack_poster.web_client(config)),
+        Poster(web_client(config)),
         curated,
         lambda: now[0],
     )

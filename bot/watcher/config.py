@@ -1,25 +1,12 @@
 """What the watcher needs of the settings, and its tuning, as one value: none of the
 secrets, which stay with the clients that use them."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.spikes import Thresholds
 from bot.settings import Settings
-from bot.watcher.health import FIRST_CYCLE_GRACE_SECONDS
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """What a test or a benchmark may change; never a setting."""
-
-    page_size: int = 1000  # messages a page, Twilio's largest
-    max_pages: int = 250  # a cycle: 250 000 messages, newest first; older ones are not read
-    save_batch: int = 10_000  # messages written to the store in one transaction
-    first_cycle_grace_seconds: float = FIRST_CYCLE_GRACE_SECONDS
-
-
-DEFAULT_TUNING = Tuning()
+from bot.tuning import DEFAULT_TUNING, Tuning
 
 
 @dataclass(frozen=True)
@@ -32,7 +19,7 @@ class WatcherConfig:
     settle: timedelta  # how far back each cycle reads again, for late statuses
     backfill: timedelta  # how far back the first cycle reads
     retention: timedelta
-    tuning: Tuning = field(default_factory=Tuning)
+    tuning: Tuning = DEFAULT_TUNING
 
     @classmethod
     def from_settings(cls, settings: Settings, tuning: Tuning | None = None) -> "WatcherConfig":
@@ -45,5 +32,5 @@ class WatcherConfig:
             settle=settings.settle,
             backfill=settings.backfill,
             retention=settings.retention,
-            tuning=tuning or Tuning(),
+            tuning=tuning or DEFAULT_TUNING,
         )

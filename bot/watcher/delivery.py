@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class Poster(Protocol):
-    """The alert channel as the watcher needs it (the real one: adapters.slack_poster.Poster)."""
+    """The alert channel as the watcher needs it (the real one: adapters.slack.poster)."""
 
     async def post(
         self, channel: str, text: str, blocks: list[Any], thread_ts: str | None = None

@@ -197,13 +197,14 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
 ]
 
 
-def migrate(db: "sqlite_utils.Database") -> None:
-    """Bring the file up to date: run, in order, each migration it has not had."""
+def migrate(db: "sqlite_utils.Database", upto: int | None = None) -> None:
+    """Bring the file up to date: run, in order, each migration it has not had (only the
+    first `upto`, to make a file as an older version left it)."""
     applied = db.table("_migrations")
     if not applied.exists():
         applied.create({"name": str}, pk="name")
     done = {row["name"] for row in applied.rows}
-    for name, step in MIGRATIONS:
+    for name, step in MIGRATIONS[:upto]:
         if name not in done:
             with db.atomic():
                 step(db)

@@ -16,10 +16,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError, SlackMisconfigured, SlackRejected, SlackUnavailable
 from bot.settings import Settings
+from bot.tuning import DEFAULT_TUNING
 
 log = logging.getLogger(__name__)
 
-WEB_API_TIMEOUT_SECONDS = 10
 RATE_LIMIT_RETRIES = 3
 # The longest Retry-After waited out in place, as for Twilio: a longer one leaves the post
 # in the outbox for a later cycle (or the answer to the log) rather than stall everything.
@@ -78,12 +78,14 @@ CHANNEL_ERRORS = frozenset(
 )
 
 
-def web_client(settings: Settings) -> AsyncWebClient:
+def web_client(
+    settings: Settings, timeout_seconds: int = DEFAULT_TUNING.slack_timeout_seconds
+) -> AsyncWebClient:
     """A Web API client for work outside Bolt, such as `poll --once`."""
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
-        timeout=WEB_API_TIMEOUT_SECONDS,
+        timeout=timeout_seconds,
         retry_handlers=retry_handlers(),
     )
 

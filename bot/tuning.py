@@ -1,0 +1,25 @@
+"""Tuning: the numbers a test or a benchmark may change, never a setting. One value,
+handed down by whoever builds the parts (`app.build`, the CLI, the test helpers), so no
+test has to patch a module's constant."""
+
+from dataclasses import dataclass
+
+from bot.watcher.health import FIRST_CYCLE_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class Tuning:
+    # The watcher's reads and writes.
+    page_size: int = 1000  # messages a page, Twilio's largest
+    max_pages: int = 250  # a cycle: 250 000 messages, newest first; older ones are not read
+    save_batch: int = 10_000  # messages written to the store in one transaction
+    first_cycle_grace_seconds: float = FIRST_CYCLE_GRACE_SECONDS
+    # Twilio: the wait before the first retry, doubled for each one after.
+    twilio_backoff_seconds: float = 0.5
+    # Slack: how long a Web API call or an answer may take, and the waits before the
+    # second and third tries of an answer that response_url refused with a 5xx.
+    slack_timeout_seconds: int = 10  # slack_sdk takes whole seconds
+    answer_retry_seconds: tuple[float, ...] = (1.0, 3.0)
+
+
+DEFAULT_TUNING = Tuning()
