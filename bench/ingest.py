@@ -63,7 +63,7 @@ def plain_list(origin: str, page_size: int | None) -> dict[str, Any]:
 def poller(origin: str) -> dict[str, Any]:
     from bot import settings
     from bot.adapters.slack.poster import Poster, web_client
-    from bot.adapters.twilio_api import TwilioApi
+    from bot.adapters.twilio import TwilioApi
     from bot.answers.curated import curated_directory, load_curated
     from bot.store.sqlite import SqliteStore
     from bot.watcher.config import WatcherConfig

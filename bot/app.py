@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.adapters import slack, webhook
 from bot.adapters.slack.poster import Poster
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers import phone_numbers
 from bot.answers.curated import curated_directory, load_curated
 from bot.answers.service import Service

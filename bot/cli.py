@@ -17,7 +17,7 @@ from typing import TextIO
 
 from bot import settings
 from bot.adapters import sync
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers import commands
 from bot.answers.commands import Notice, Usage
 from bot.answers.curated import curated_directory, load_curated

@@ -7,7 +7,7 @@ import pytest
 
 from bot import app as bot_app
 from bot import cli, settings
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers.commands import Notice, answer
 from bot.answers.curated import curated_directory, load_curated
 from bot.answers.phone_numbers import NumberReport

@@ -5,7 +5,7 @@ import logging
 
 from bot import app as bot_app
 from bot import cli, settings
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers.curated import curated_directory, load_curated
 from bot.answers.service import Service
 from bot.simulation import simulate

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.errors import CredentialsRejected, NotFound, TwilioUnavailable
 from bot.simulation.scenario import SimNumber
 from bot.simulation.simulator import Fault
@@ -172,19 +172,19 @@ def test_twilio_dates_are_read_as_twilio_python_reads_them():
 
     from twilio.base import deserialize
 
-    from bot.adapters.twilio_api import _rfc2822
+    from bot.adapters.twilio.records import rfc2822
 
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     for hours in range(0, 24 * 400, 37):
         text = format_datetime(moment + timedelta(hours=hours, seconds=hours % 60))
         assert (
-            _rfc2822(text)
+            rfc2822(text)
             == deserialize.rfc2822_datetime(text)
             == moment + timedelta(hours=hours, seconds=hours % 60)
         )
     # Other forms go through twilio-python's own reader.
-    assert _rfc2822("Mon, 23 Nov 2026 10:00:00 GMT") == datetime(2026, 11, 23, 10, tzinfo=UTC)
-    assert _rfc2822("not a date") is None and _rfc2822(None) is None
+    assert rfc2822("Mon, 23 Nov 2026 10:00:00 GMT") == datetime(2026, 11, 23, 10, tzinfo=UTC)
+    assert rfc2822("not a date") is None and rfc2822(None) is None
 
 
 async def test_pages_hold_every_message_once_when_many_share_a_second(api, scenario):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bot import app as bot_app
 from bot import settings
 from bot.adapters.slack.poster import Poster, web_client
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers.curated import curated_directory, load_curated
 from bot.store.sqlite import SqliteStore
 from bot.tuning import Tuning

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.adapters.rejections import RejectionLog
-from bot.adapters.twilio_api import signature_valid
+from bot.adapters.twilio import signature_valid
 from bot.domain.messages import Message
 from bot.errors import StoreError
 from bot.store import Store

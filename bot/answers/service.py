@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers import account_view, knowledge, message_report, phone_numbers
 from bot.answers.account_view import AccountErrors, IncidentNote
 from bot.answers.curated import Entry

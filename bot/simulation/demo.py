@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot import settings
 from bot.adapters.slack.poster import Poster, web_client
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers import commands
 from bot.answers.curated import curated_directory, load_curated
 from bot.answers.service import Service

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.adapters.twilio_api import TwilioApi
+from bot.adapters.twilio import TwilioApi
 from bot.answers.curated import Entry
 from bot.domain import alerting, spikes
 from bot.domain.alerting import Step

@@ -1,33 +1,23 @@
-"""Twilio API: the only module that imports twilio. Calls, timeouts, retries, error mapping.
-
-Built on twilio-python's `AsyncTwilioHttpClient` (one aiohttp session per process; close
-it). Its client-level timeout is never applied (twilio-python #925) and it does not retry
-429, so `_HttpClient.request` does both: every request is bounded by `asyncio.wait_for`,
-and 429/5xx/timeouts/broken bodies are retried with backoff, honouring `Retry-After`.
-TWILIO_API_URL replaces the `https://*.twilio.com` host of every URL, absolute next-page
-URLs included. Results come back as plain values; failures as `bot.errors.TwilioError`.
-"""
+"""TwilioApi: one account's view of Twilio, in plain values. Fetches, lists and lookups
+through twilio-python's async client (over `http.HttpClient`); its failures as ours."""
 
 import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from datetime import datetime
+from typing import TypeVar
 
-import aiohttp
-from twilio.base import deserialize, serialize
+from twilio.base import serialize
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.adapters.twilio.http import HttpClient, Sleep
+from bot.adapters.twilio.records import message_from_json, message_from_resource
 from bot.answers.phone_numbers import Lookup
 from bot.domain.messages import Message
-from bot.domain.privacy import mask_numbers_in
 from bot.errors import (
     CredentialsRejected,
     NotFound,
@@ -40,12 +30,8 @@ from bot.tuning import DEFAULT_TUNING
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 4
-MAX_WAIT_SECONDS = 30.0  # the longest Retry-After we honour before giving up
-RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 PREFETCH_YIELDS = 3  # loop turns for a next-page request to reach the socket
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -65,7 +51,7 @@ class TwilioApi:
         backoff_seconds: float = DEFAULT_TUNING.twilio_backoff_seconds,
     ) -> None:
         self.account_sid = settings.twilio_account_sid
-        self.http = _HttpClient(
+        self.http = HttpClient(
             settings.twilio_api_url, settings.twilio_timeout_seconds, backoff_seconds, sleep
         )
         username, password = settings.twilio_credentials
@@ -86,7 +72,7 @@ class TwilioApi:
             self.client.messages(sid).fetch_async(),
             f"no message {sid} in account {self.account_sid}",
         )
-        return _message_from_resource(instance)
+        return message_from_resource(instance)
 
     async def list_messages(
         self,
@@ -144,7 +130,7 @@ class TwilioApi:
         api = self.client.api
         url = f"{api.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         fetching: asyncio.Future[tuple[list[Message], str | None]] | None
-        fetching = _start(self._messages_page(url, params))
+        fetching = start(self._messages_page(url, params))
         pages = 0
         try:
             while fetching is not None:
@@ -156,7 +142,7 @@ class TwilioApi:
                 )
                 fetching = None
                 if next_uri and not reached and pages < max_pages:
-                    fetching = _start(self._messages_page(api.absolute_url(next_uri), None))
+                    fetching = start(self._messages_page(api.absolute_url(next_uri), None))
                     # Let the request go out before `on_page` holds the loop with its work.
                     for _ in range(PREFETCH_YIELDS):
                         await asyncio.sleep(0)
@@ -184,7 +170,7 @@ class TwilioApi:
             )
             raise _rest_error(problem, missing)
         try:
-            found = [_message_from_json(record) for record in payload["messages"]]
+            found = [message_from_json(record) for record in payload["messages"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise TwilioUnavailable("Twilio sent an answer that could not be read.") from exc
         return found, payload.get("next_page_uri") or None
@@ -261,207 +247,9 @@ def _rest_error(exc: TwilioRestException, not_found: str) -> TwilioError:
     return TwilioRejected(f"Twilio refused the request (error {code}).", code)
 
 
-def _message_from_json(record: dict[str, Any]) -> Message:
-    """A message from one record of a Messages list page, as `_message` reads an instance."""
-    segments = record.get("num_segments")
-    code = record.get("error_code")
-    return Message(
-        sid=record["sid"],
-        status=str(record.get("status") or "unknown"),
-        to=record.get("to") or "",
-        from_=record.get("from") or "",
-        direction=str(record.get("direction") or ""),
-        error_code=int(code) if code else None,
-        error_message=record.get("error_message"),
-        messaging_service_sid=record.get("messaging_service_sid"),
-        num_segments=int(segments) if segments and str(segments).isdigit() else None,
-        price=record.get("price"),
-        price_unit=record.get("price_unit"),
-        date_created=_rfc2822(record.get("date_created")),
-        date_sent=_rfc2822(record.get("date_sent")),
-        date_updated=_rfc2822(record.get("date_updated")),
-    )
-
-
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
-
-
-def _rfc2822(text: str | None) -> datetime | None:
-    """Twilio's dates ("Mon, 23 Nov 2026 10:00:00 +0000"), read directly when they are
-    in that form (a tenth of the time `email.utils` takes), else as twilio-python would."""
-    if not text:
-        return None
-    parts = text.split()
-    if len(parts) == 6 and parts[5] == "+0000" and parts[2] in _MONTHS:
-        try:
-            hour, minute, second = parts[4].split(":")
-            return datetime(
-                int(parts[3]),
-                _MONTHS[parts[2]],
-                int(parts[1]),
-                int(hour),
-                int(minute),
-                int(second),
-                tzinfo=UTC,
-            )
-        except ValueError:
-            pass
-    moment = deserialize.rfc2822_datetime(text)
-    return moment if isinstance(moment, datetime) else None
-
-
-def _start(call: Awaitable[T]) -> "asyncio.Future[T]":
+def start(call: Awaitable[T]) -> "asyncio.Future[T]":
     """A call running on its own; its outcome is read even if nobody awaits it, so a
     walk that stops early leaves asyncio nothing to complain about."""
     task = asyncio.ensure_future(call)
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
     return task
-
-
-def _message_from_resource(m: Any) -> Message:
-    segments = m.num_segments
-    return Message(
-        sid=m.sid,
-        status=str(m.status or "unknown"),
-        to=m.to or "",
-        from_=m.from_ or "",
-        direction=str(m.direction or ""),
-        error_code=int(m.error_code) if m.error_code else None,
-        error_message=m.error_message,
-        messaging_service_sid=m.messaging_service_sid,
-        num_segments=int(segments) if segments and str(segments).isdigit() else None,
-        price=m.price,
-        price_unit=m.price_unit,
-        date_created=m.date_created,
-        date_sent=m.date_sent,
-        date_updated=m.date_updated,
-    )
-
-
-class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """twilio-python's aiohttp client with host rewriting, timeouts and retries."""
-
-    def __init__(
-        self, origin: str, timeout_seconds: float, backoff_seconds: float, sleep: Sleep
-    ) -> None:
-        super().__init__(pool_connections=True, logger=log)
-        self.origin = origin
-        self.timeout_seconds = timeout_seconds
-        self.backoff_seconds = backoff_seconds
-        self.sleep = sleep
-        # Since the start: answers that were 429/5xx/timeouts/unreadable, and requests
-        # given up on after all attempts. Health and `/twilio status` show them.
-        self.faults = 0
-        self.gave_up = 0
-
-    def rewrite(self, url: str) -> str:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if not self.origin or parts.scheme != "https":
-            return url
-        if host != "twilio.com" and not host.endswith(".twilio.com"):
-            return url
-        rest = url[len(f"{parts.scheme}://{parts.netloc}") :]
-        return self.origin + rest
-
-    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        url = self.rewrite(url)
-        kwargs["timeout"] = None  # our own bound below covers the whole exchange
-        for attempt in range(1, ATTEMPTS + 1):
-            wait = self.backoff_seconds * 2 ** (attempt - 1)
-            try:
-                response: Response = await asyncio.wait_for(
-                    super().request(method, url, *args, **kwargs), self.timeout_seconds
-                )
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                problem = f"no answer ({type(exc).__name__})"
-                self.faults += 1
-                if attempt == ATTEMPTS:
-                    self.gave_up += 1
-                    raise TwilioUnavailable(
-                        "Twilio did not answer in time; try again shortly."
-                    ) from exc
-            else:
-                if response.status_code in RETRIED_STATUSES:
-                    problem = f"HTTP {response.status_code}"
-                    if (retry_after := _retry_after(response)) is not None:
-                        wait = retry_after
-                elif 200 <= response.status_code < 300 and (parsed := _json(response)) is None:
-                    problem = "a body that is not JSON"
-                elif 200 <= response.status_code < 300 and (shape := _shape_problem(url, parsed)):
-                    problem = shape
-                    if attempt == ATTEMPTS:
-                        self.faults += 1
-                        self.gave_up += 1
-                        raise TwilioUnavailable(
-                            "Twilio sent an answer of the wrong shape; try again shortly."
-                        )
-                else:
-                    if 200 <= response.status_code < 300:
-                        return _ParsedResponse(response, parsed)
-                    return response
-                self.faults += 1
-                if attempt == ATTEMPTS or wait > MAX_WAIT_SECONDS:
-                    self.gave_up += 1
-                    return response  # twilio-python raises on it; `_call` maps that
-            log.warning(
-                "Twilio %s %s: %s; retry %d of %d in %.1fs",
-                method,
-                mask_numbers_in(urlsplit(url).path),
-                problem,
-                attempt,
-                ATTEMPTS - 1,
-                wait,
-            )
-            await self.sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    # twilio-python logs every URL and query at INFO, phone numbers included: ours are
-    # shorter, masked and at DEBUG.
-    def log_request(self, kwargs: dict[str, Any]) -> None:
-        log.debug("Twilio %s %s", kwargs["method"], mask_numbers_in(urlsplit(kwargs["url"]).path))
-
-    def log_response(self, status_code: int, response: Any) -> None:
-        log.debug("Twilio answered HTTP %s", status_code)
-
-
-def _shape_problem(url: str, payload: Any) -> str:
-    """What is wrong with the shape of a 2xx answer, or "". Every resource the bot reads
-    is a JSON object; a Lookup must at least say what number it read and whether it is
-    valid, or a page of nulls would be shown, and cached, as "not a valid number"."""
-    if not isinstance(payload, dict):
-        return "an answer that is not a JSON object"
-    if "/v2/PhoneNumbers/" in url and not (
-        isinstance(payload.get("valid"), bool) and isinstance(payload.get("phone_number"), str)
-    ):
-        return "a Lookup answer without its fields"
-    return ""
-
-
-def _retry_after(response: Response) -> float | None:
-    value = (response.headers or {}).get("Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date; rare from Twilio, and backoff is a fine answer
-
-
-class _ParsedResponse(Response):  # type: ignore[misc]
-    """A response whose body has been parsed once already, for callers that want it."""
-
-    def __init__(self, response: Response, payload: Any) -> None:
-        super().__init__(response.status_code, response.text, response.headers)
-        self.payload = payload
-
-
-def _json(response: Response) -> Any:
-    """The body parsed, or None when it is not JSON (truncated, an HTML error page)."""
-    try:
-        return json.loads(response.text)
-    except ValueError:
-        return None
