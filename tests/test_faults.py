@@ -8,8 +8,9 @@ from datetime import datetime
 import pytest
 
 from bot.errors import CredentialsRejected
+from bot.simulation.faults import RANDOM_FAULTS
 from bot.simulation.scenario import Scenario
-from bot.simulation.simulator import RANDOM_FAULTS, Simulator
+from bot.simulation.simulator import Simulator
 from bot.tuning import Tuning
 from tests.conftest import ACCOUNT_SID, FIGURES, start_simulator
 from tests.support import query

@@ -13,8 +13,8 @@ from bot.answers.curated import curated_directory, load_curated
 from bot.answers.phone_numbers import NumberReport
 from bot.answers.service import Service
 from bot.render.blocks import LOOKUP_ACTION_ID
+from bot.simulation.faults import Fault
 from bot.simulation.scenario import SimNumber
-from bot.simulation.simulator import Fault
 from bot.store.sqlite import SqliteStore
 from bot.tuning import Tuning
 from tests.conftest import (

@@ -7,8 +7,8 @@ import pytest
 
 from bot.adapters.twilio import TwilioApi
 from bot.errors import CredentialsRejected, NotFound, TwilioUnavailable
+from bot.simulation.faults import Fault
 from bot.simulation.scenario import SimNumber
-from bot.simulation.simulator import Fault
 from tests.conftest import ACCOUNT_SID, API_KEY, API_SECRET, make_settings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

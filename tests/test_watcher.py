@@ -15,7 +15,7 @@ from bot.answers.service import Service
 from bot.domain.messages import Message
 from bot.errors import TwilioUnavailable, WatcherBusy
 from bot.render.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
-from bot.simulation.simulator import Fault as TwilioFault
+from bot.simulation.faults import Fault as TwilioFault
 from bot.simulation.simulator import Simulator
 from bot.tuning import Tuning
 from tests.conftest import (

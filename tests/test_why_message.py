@@ -9,7 +9,7 @@ from bot import app as bot_app
 from bot import cli
 from bot.domain.messages import STATUS_MEANINGS
 from bot.render.blocks import DOCS_ACTION_ID, LOOKUP_ACTION_ID, SHARE_ACTION_ID
-from bot.simulation.simulator import Fault
+from bot.simulation.faults import Fault
 from bot.tuning import Tuning
 from tests.conftest import (
     ACCOUNT_SID,

@@ -10,43 +10,21 @@ benchmarks use it through the real twilio-python client pointed here by TWILIO_A
 """
 
 import asyncio
-import base64
-import binascii
 import random
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import phonenumbers
 from aiohttp import web
 
+from bot.simulation import wire
+from bot.simulation.faults import RANDOM_FAULTS, Fault, Received
 from bot.simulation.scenario import Scenario, SimMessage, SimNumber
 
-RANDOM_FAULTS = ("429", "500", "503", "hang", "truncated")
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
-
-
-@dataclass
-class Fault:
-    """One scripted misbehaviour, applied to the next `times` requests whose path matches."""
-
-    status: int = 500  # 0 answers normally (with `delay_seconds` or `truncate`)
-    retry_after: float | None = None
-    delay_seconds: float = 0
-    truncate: bool = False
-    path_contains: str = ""
-    times: int = 1
-    body: str = ""  # with status 0: this body, as a 200, in place of the real answer
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    query: dict[str, str]
 
 
 class Simulator:
@@ -114,7 +92,7 @@ class Simulator:
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
             code = 20429 if fault.status == 429 else 20500
-            return _error(fault.status, code, "Simulated fault", headers)
+            return wire.error(fault.status, code, "Simulated fault", headers)
         if (failure := self._authenticate(request)) is not None:
             return failure
         if fault and fault.body:
@@ -136,7 +114,7 @@ class Simulator:
 
     def _authenticate(self, request: web.Request) -> web.Response | None:
         """Basic auth with an Account SID and Auth Token, or an API key and its secret."""
-        user, password = _basic_auth(request.headers.get("Authorization", ""))
+        user, password = wire.basic_auth(request.headers.get("Authorization", ""))
         account_in_path = request.match_info.get("account")
         for account in self.scenario.accounts.values():
             good = (user == account.sid and password == account.auth_token) or (
@@ -144,16 +122,16 @@ class Simulator:
             )
             if good:
                 if account_in_path and account_in_path != account.sid:
-                    return _error(403, 20003, "Permission Denied")
+                    return wire.error(403, 20003, "Permission Denied")
                 return None
-        return _error(401, 20003, "Authenticate")
+        return wire.error(401, 20003, "Authenticate")
 
     # -- resources -----------------------------------------------------------------------
 
     async def _account(self, request: web.Request) -> web.Response:
         account = self.scenario.accounts.get(request.match_info["account"])
         if account is None:
-            return _error(404, 20404, "The requested resource was not found")
+            return wire.error(404, 20404, "The requested resource was not found")
         return web.json_response(
             {
                 "sid": account.sid,
@@ -161,8 +139,8 @@ class Simulator:
                 "status": account.status,
                 "type": "Full",
                 "owner_account_sid": account.sid,
-                "date_created": _rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
-                "date_updated": _rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
+                "date_created": wire.rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
+                "date_updated": wire.rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
                 "uri": f"/2010-04-01/Accounts/{account.sid}.json",
             }
         )
@@ -187,7 +165,7 @@ class Simulator:
         message = self._by_sid.get(sid)
         if message is not None and message.account_sid == account:
             return web.json_response(self._cached_json(message))
-        return _error(
+        return wire.error(
             404,
             20404,
             f"The requested resource /2010-04-01/Accounts/{account}/Messages/{sid}.json "
@@ -201,12 +179,12 @@ class Simulator:
             page_size = min(int(query.get("PageSize", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
             page = int(query.get("Page", 0))
             exact, before, after = (
-                _parse_date(query.get(name)) for name in ("DateSent", "DateSent<", "DateSent>")
+                wire.parse_date(query.get(name)) for name in ("DateSent", "DateSent<", "DateSent>")
             )
         except ValueError:
-            return _error(400, 20001, "Invalid paging or date parameter")
+            return wire.error(400, 20001, "Invalid paging or date parameter")
         if page_size < 1:
-            return _error(400, 20001, "PageSize must be positive")
+            return wire.error(400, 20001, "PageSize must be positive")
         self._index()
         chosen = self._newest_first.get(account, [])
         if any(name in query for name in ("To", "From", "DateSent", "DateSent<", "DateSent>")):
@@ -215,7 +193,7 @@ class Simulator:
                 for m in chosen
                 if query.get("To", m.to) == m.to
                 and query.get("From", m.from_) == m.from_
-                and _sent_matches(m.date_sent, exact, before, after)
+                and wire.sent_matches(m.date_sent, exact, before, after)
             ]
         if token := query.get("PageToken"):
             # Twilio's tokens point after the last item of the previous page ("PA" + its SID),
@@ -223,7 +201,7 @@ class Simulator:
             after_sid = self._by_sid.get(token[2:])
             start = len(chosen)
             if after_sid is not None and after_sid.account_sid == account:
-                start = _position_after(chosen, after_sid)
+                start = wire.position_after(chosen, after_sid)
         else:
             start = page * page_size
         items = chosen[start : start + page_size]
@@ -249,11 +227,11 @@ class Simulator:
         )
 
     def _cached_json(self, m: SimMessage) -> dict[str, Any]:
-        """`_message_json(m)`, remembered until a field a test may change does change."""
+        """`wire.message_json(m)`, remembered until a field a test may change does change."""
         key = (m.status, m.error_code, m.error_message, m.date_sent, m.date_updated, m.price)
         held = self._as_json.get(m.sid)
         if held is None or held[0] != key:
-            held = self._as_json[m.sid] = (key, _message_json(m))
+            held = self._as_json[m.sid] = (key, wire.message_json(m))
         return held[1]
 
     async def _lookup(self, request: web.Request) -> web.Response:
@@ -286,7 +264,7 @@ class Simulator:
         )
         known = self.scenario.numbers.get(e164)
         if known is None and not phonenumbers.is_valid_number(number):
-            body["validation_errors"] = [_validation_error(number)]
+            body["validation_errors"] = [wire.validation_error(number)]
             return web.json_response(body)
         if known is not None and not known.valid:
             body["validation_errors"] = ["INVALID_BUT_POSSIBLE"]
@@ -294,7 +272,7 @@ class Simulator:
         body["valid"] = True
         if "line_type_intelligence" in wanted:
             info = known or SimNumber(
-                line_type=_LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
+                line_type=wire.LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
             )
             body["line_type_intelligence"] = {
                 "type": info.line_type,
@@ -307,141 +285,3 @@ class Simulator:
                 body["line_type_intelligence"] = dict.fromkeys(body["line_type_intelligence"])
                 body["line_type_intelligence"]["error_code"] = info.error_code
         return web.json_response(body)
-
-
-_LINE_TYPES = {
-    phonenumbers.PhoneNumberType.MOBILE: "mobile",
-    phonenumbers.PhoneNumberType.FIXED_LINE: "landline",
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "mobile",
-    phonenumbers.PhoneNumberType.TOLL_FREE: "tollFree",
-    phonenumbers.PhoneNumberType.VOIP: "nonFixedVoip",
-    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium",
-    phonenumbers.PhoneNumberType.SHARED_COST: "sharedCost",
-    phonenumbers.PhoneNumberType.PAGER: "pager",
-    phonenumbers.PhoneNumberType.UAN: "uan",
-    phonenumbers.PhoneNumberType.VOICEMAIL: "voicemail",
-    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "personal",
-}
-
-
-def _position_after(newest_first: list[SimMessage], item: SimMessage) -> int:
-    """Where the page after `item` starts, by binary search on (date_created, sid), the
-    list being sorted on that key in descending order."""
-    key = (item.date_created, item.sid)
-    low, high = 0, len(newest_first)
-    while low < high:
-        middle = (low + high) // 2
-        m = newest_first[middle]
-        if (m.date_created, m.sid) > key:
-            low = middle + 1
-        else:
-            high = middle
-    if low < len(newest_first) and newest_first[low] is item:
-        return low + 1
-    return low
-
-
-def _validation_error(number: phonenumbers.PhoneNumber) -> str:
-    reason = phonenumbers.is_possible_number_with_reason(number)
-    return {
-        phonenumbers.ValidationResult.TOO_SHORT: "TOO_SHORT",
-        phonenumbers.ValidationResult.TOO_LONG: "TOO_LONG",
-        phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "INVALID_COUNTRY_CODE",
-        phonenumbers.ValidationResult.INVALID_LENGTH: "INVALID_LENGTH",
-    }.get(reason, "INVALID_BUT_POSSIBLE")
-
-
-def _message_json(m: SimMessage) -> dict[str, Any]:
-    uri = f"/2010-04-01/Accounts/{m.account_sid}/Messages/{m.sid}.json"
-    return {
-        "sid": m.sid,
-        "account_sid": m.account_sid,
-        "api_version": "2010-04-01",
-        "body": m.body,
-        "date_created": _rfc2822(m.date_created),
-        "date_sent": _rfc2822(m.date_sent) if m.date_sent else None,
-        "date_updated": _rfc2822(m.date_updated) if m.date_updated else None,
-        "direction": m.direction,
-        "error_code": m.error_code,
-        "error_message": m.error_message,
-        "from": m.from_,
-        "to": m.to,
-        "messaging_service_sid": m.messaging_service_sid,
-        "num_media": "0",
-        "num_segments": str(m.num_segments),
-        "price": m.price,
-        "price_unit": "USD",
-        "status": m.status,
-        "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
-        "uri": uri,
-    }
-
-
-def _rfc2822(moment: datetime) -> str:
-    # What email.utils.format_datetime writes for UTC, in a third of the time.
-    return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
-
-
-def _parse_date(value: str | None) -> datetime | date | None:
-    """`DateSent` filters: a day (YYYY-MM-DD) or, as twilio-python sends, a UTC instant."""
-    if not value:
-        return None
-    if len(value) == 10:
-        return date.fromisoformat(value)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _sent_matches(
-    sent: datetime | None,
-    exact: datetime | date | None,
-    before: datetime | date | None,
-    after: datetime | date | None,
-) -> bool:
-    if exact is None and before is None and after is None:
-        return True
-    if sent is None:
-        return False
-
-    def compare(bound: datetime | date) -> tuple[Any, Any]:
-        assert sent is not None
-        return (sent.date(), bound) if not isinstance(bound, datetime) else (sent, bound)
-
-    if exact is not None:
-        left, right = compare(exact)
-        if left != right:
-            return False
-    # Twilio's `<` and `>` filters include the bound (they mean on-or-before / on-or-after).
-    if before is not None:
-        left, right = compare(before)
-        if left > right:
-            return False
-    if after is not None:
-        left, right = compare(after)
-        if left < right:
-            return False
-    return True
-
-
-def _basic_auth(header: str) -> tuple[str, str]:
-    if not header.startswith("Basic "):
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    return user, password
-
-
-def _error(
-    status: int, code: int, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.json_response(
-        {
-            "code": code,
-            "message": message,
-            "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status,
-        },
-        status=status,
-        headers=headers,
-    )
