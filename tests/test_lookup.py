@@ -10,7 +10,7 @@ from bot import cli, settings
 from bot.adapters.twilio import TwilioApi
 from bot.answers.commands import Notice, answer
 from bot.answers.curated import curated_directory, load_curated
-from bot.answers.phone_numbers import NumberReport
+from bot.answers.number_report import NumberReport
 from bot.answers.service import Service
 from bot.render.blocks import LOOKUP_ACTION_ID
 from bot.simulation.faults import Fault

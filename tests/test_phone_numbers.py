@@ -5,14 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import settings
-from bot.answers.phone_numbers import (
-    LINE_TYPES,
-    Lookup,
-    NotANumber,
-    PhoneNumber,
-    build_report,
-    read_number,
-)
+from bot.answers.number_report import LINE_TYPES, build_report
+from bot.answers.phone_numbers import Lookup, NotANumber, PhoneNumber, read_number
 from tests.support import msg
 
 POLICY = settings.load({}).policy

@@ -13,7 +13,8 @@ from typing import Protocol
 
 from bot.answers.knowledge import Explanation
 from bot.answers.message_report import MessageReport
-from bot.answers.phone_numbers import NotANumber, NumberReport, PhoneNumber, read_number
+from bot.answers.number_report import NumberReport
+from bot.answers.phone_numbers import NotANumber, PhoneNumber, read_number
 from bot.answers.status import StatusReport
 from bot.domain.messages import sid_problem
 from bot.errors import BotError, LimitReached, NotConfigured, TwilioError

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.adapters.twilio import TwilioApi
-from bot.answers import account_view, knowledge, message_report, phone_numbers
+from bot.answers import account_view, knowledge, message_report, number_report, phone_numbers
 from bot.answers.account_view import AccountErrors, IncidentNote
 from bot.answers.curated import Entry
 from bot.answers.knowledge import Explanation
 from bot.answers.message_report import MessageReport
-from bot.answers.phone_numbers import Lookup, NumberReport, PhoneNumber
+from bot.answers.number_report import NumberReport
+from bot.answers.phone_numbers import Lookup, PhoneNumber
 from bot.answers.status import StatusReport
 from bot.domain import messages
 from bot.domain.messages import Message
@@ -216,9 +217,9 @@ class Service:
         else:
             lookup, looked_up_at = await self._paid_lookup(number.e164, asker, now), now
         history = await self.store.messages.to_number(
-            number.e164, now - phone_numbers.HISTORY_WINDOW, limit=phone_numbers.HISTORY_LIMIT
+            number.e164, now - number_report.HISTORY_WINDOW, limit=number_report.HISTORY_LIMIT
         )
-        return phone_numbers.build_report(
+        return number_report.build_report(
             number, lookup, looked_up_at, cached is not None, history, self.rules, now
         )
 

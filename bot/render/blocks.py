@@ -13,7 +13,7 @@ from typing import Any
 from bot.answers.commands import Answer, Notice, Usage, help_lines
 from bot.answers.knowledge import Explanation, Section, source_label
 from bot.answers.message_report import MessageReport
-from bot.answers.phone_numbers import NumberReport
+from bot.answers.number_report import NumberReport
 from bot.answers.status import StatusReport
 from bot.domain.privacy import mask_numbers_in, mask_written_numbers
 

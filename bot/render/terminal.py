@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from bot.answers.commands import Answer, Notice, Usage, help_lines
 from bot.answers.knowledge import Explanation, Section
 from bot.answers.message_report import MessageReport
-from bot.answers.phone_numbers import NumberReport
+from bot.answers.number_report import NumberReport
 from bot.answers.status import StatusReport
 
 WIDTH = 88
