@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.adapters import slack, webhook
-from bot.adapters.slack.poster import Poster
+from bot.adapters.slack.poster import Poster, web_client
 from bot.adapters.twilio import TwilioApi
 from bot.answers import phone_numbers
 from bot.answers.curated import curated_directory, load_curated
@@ -37,15 +37,33 @@ WATCHER = web.AppKey("watcher", Watcher)
 
 
 def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Application:
-    """The bot's application; `tuning` is for tests and benchmarks."""
+    """The bot's application, each part built whole, in the order they need each other:
+    the store and Twilio, the watcher (while watching), the service that answers, Bolt.
+    `tuning` is for tests and benchmarks."""
     store = SqliteStore(settings.database_path)
+    curated = load_curated(curated_directory(), settings.policy)
+    twilio = None
+    if not problems_for_twilio(settings):
+        twilio = TwilioApi(settings, backoff_seconds=tuning.twilio_backoff_seconds)
+    watching = twilio is not None and not problems_for_watching(settings)
+    watcher = None
+    if twilio is not None and watching:
+        watcher = Watcher(
+            WatcherConfig.from_settings(settings, tuning),
+            store,
+            twilio,
+            Poster(web_client(settings, tuning.slack_timeout_seconds)),
+            curated,
+        )
     service = Service(
-        load_curated(curated_directory(), settings.policy),
+        curated,
         store,
         settings.policy,
+        twilio,
         default_region=settings.default_region,
         alert_window=settings.thresholds.window,
         lookups_per_hour=settings.lookups_per_user_per_hour,
+        watcher=watcher.actions if watcher else None,
     )
     bolt = slack.build_app(settings, service, tuning)
 
@@ -55,18 +73,16 @@ def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Applicatio
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
-    watching = not problems_for_watching(settings)
-    if not problems_for_twilio(settings):
-        app.cleanup_ctx.append(_twilio_client(service, settings, tuning))
-        if watching:
-            app.cleanup_ctx.append(_watcher(app, service, settings, tuning, Poster(bolt.client)))
-    if not watching:
+    if watcher is not None:
+        app[WATCHER] = watcher
+        app.cleanup_ctx.append(_watching(watcher))
+    else:
         # The watcher prunes each cycle; without one, what `why` and `lookup` stored (numbers
         # among it) must still follow RETENTION_DAYS.
         app.cleanup_ctx.append(_retention(store, settings))
     if watching and settings.public_url and settings.twilio_auth_token:
         # Twilio signs webhooks with the Auth Token, even for accounts that call with API keys.
-        # Only while watching: the poller's retention is what keeps the table bounded.
+        # Only while watching: the watcher's retention is what keeps the table bounded.
         app.router.add_post(
             webhook.PATH,
             webhook.status_callback(store, settings.public_url, settings.twilio_auth_token),
@@ -87,10 +103,12 @@ def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Applicatio
 
     app.on_startup.append(start)
 
-    async def close_store(_: web.Application) -> None:
+    async def close(_: web.Application) -> None:
+        if twilio is not None:
+            await twilio.close()
         store.close()
 
-    app.on_cleanup.append(close_store)
+    app.on_cleanup.append(close)
     return app
 
 
@@ -146,37 +164,13 @@ def _retention(
     return retention
 
 
-def _twilio_client(
-    service: Service, settings: Settings, tuning: Tuning
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """One Twilio client (one aiohttp session) for the process, closed on shutdown."""
-
-    async def client(_: web.Application) -> AsyncIterator[None]:
-        service.twilio = TwilioApi(settings, backoff_seconds=tuning.twilio_backoff_seconds)
-        yield
-        await service.twilio.close()
-
-    return client
-
-
-def _watcher(
-    app: web.Application,
-    service: Service,
-    settings: Settings,
-    tuning: Tuning,
-    poster: Poster,
-) -> Callable[[web.Application], AsyncIterator[None]]:
+def _watching(watcher: Watcher) -> Callable[[web.Application], AsyncIterator[None]]:
     """The watcher, a background task that lives as long as the web app."""
 
-    async def watcher(_: web.Application) -> AsyncIterator[None]:
-        assert service.store is not None and service.twilio is not None
-        config = WatcherConfig.from_settings(settings, tuning)
-        app[WATCHER] = Watcher(config, service.store, service.twilio, poster, service.curated)
-        service.watcher = app[WATCHER].actions
-        task = asyncio.create_task(app[WATCHER].run_forever())
+    async def watching(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(watcher.run_forever())
         yield
-        service.watcher = None
-        app[WATCHER].stopping = True
+        watcher.stopping = True
         # Python 3.11's wait_for can swallow a cancel that lands as its call completes
         # (fixed in 3.12), so cancel until the task has really ended.
         while not task.done():
@@ -185,7 +179,7 @@ def _watcher(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    return watcher
+    return watching
 
 
 HEALTHZ_FIELDS = (

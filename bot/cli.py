@@ -202,6 +202,12 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
     twilio = TwilioApi(config) if with_twilio else None
     try:
         curated = load_curated(curated_directory(), config.policy)
+        # Only `status` reports on the watcher (READS leaves its settings out for the rest).
+        watching = command == "status" and not settings.problems_for_watching(config)
+        watcher = None
+        if store is not None and twilio is not None and watching:
+            # No Slack client: status reads the store and Twilio, and links to no alert.
+            watcher = Watcher(WatcherConfig.from_settings(config), store, twilio, None, curated)
         service = Service(
             curated,
             store,
@@ -210,13 +216,8 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
             default_region=config.default_region,
             lookups_per_hour=config.lookups_per_user_per_hour,
             alert_window=config.thresholds.window,
+            watcher=watcher.actions if watcher else None,
         )
-        # Only `status` reports on the watcher (READS leaves its settings out for the rest).
-        watching = command == "status" and not settings.problems_for_watching(config)
-        if store is not None and twilio is not None and watching:
-            # No Slack client: status reads the store and Twilio, and links to no alert.
-            watcher = Watcher(WatcherConfig.from_settings(config), store, twilio, None, curated)
-            service.watcher = watcher.actions
         return await commands.answer(f"{command} {arguments}", service)
     finally:
         if twilio is not None:

@@ -55,6 +55,7 @@ class Service:
         default_region: str = "US",
         lookups_per_hour: int = 30,
         alert_window: timedelta = timedelta(0),
+        watcher: Actions | None = None,
     ) -> None:
         self.curated = curated
         self.rules = rules
@@ -69,7 +70,7 @@ class Service:
         self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
         self._registering = asyncio.Lock()
         self._sample: tuple[datetime, asyncio.Future[list[Message]]] | None = None
-        self.watcher: Actions | None = None  # set by the app while it watches the account
+        self.watcher = watcher  # the watcher's buttons and status, where it runs
 
     async def explain(self, code: int) -> Explanation:
         # A curated code costs no query.

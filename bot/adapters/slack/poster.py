@@ -78,15 +78,22 @@ CHANNEL_ERRORS = frozenset(
 )
 
 
+# The alert channel's client logs here, never below INFO: slack_sdk's own logger follows
+# the root's level, and at DEBUG it logs every request and answer body (issue 14, item 13).
+_WEB_API_LOG = logging.getLogger(f"{__name__}.web_api")
+_WEB_API_LOG.setLevel(logging.INFO)
+
+
 def web_client(
     settings: Settings, timeout_seconds: int = DEFAULT_TUNING.slack_timeout_seconds
 ) -> AsyncWebClient:
-    """A Web API client for work outside Bolt, such as `poll --once`."""
+    """A Web API client for the alert channel, apart from Bolt's."""
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=timeout_seconds,
         retry_handlers=retry_handlers(),
+        logger=_WEB_API_LOG,
     )
 
 

@@ -42,7 +42,7 @@ class Account:
 
 
 class TwilioApi:
-    """One account's view of Twilio. Create it inside the running event loop; `close()` it."""
+    """One account's view of Twilio. Its session opens with the first request; `close()` it."""
 
     def __init__(
         self,

@@ -30,7 +30,10 @@ class HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
     def __init__(
         self, origin: str, timeout_seconds: float, backoff_seconds: float, sleep: Sleep
     ) -> None:
-        super().__init__(pool_connections=True, logger=log)
+        # No session yet: it opens with the first request, inside the event loop, and
+        # serves every request after (aiohttp wants a session made in its loop).
+        super().__init__(pool_connections=False, logger=log)
+        self.session: aiohttp.ClientSession | None = None
         self.origin = origin
         self.timeout_seconds = timeout_seconds
         self.backoff_seconds = backoff_seconds
@@ -39,6 +42,11 @@ class HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
         # given up on after all attempts. Health and `/twilio status` show them.
         self.faults = 0
         self.gave_up = 0
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
 
     def rewrite(self, url: str) -> str:
         parts = urlsplit(url)
@@ -52,6 +60,8 @@ class HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         url = self.rewrite(url)
+        if self.session is None:
+            self.session = aiohttp.ClientSession()
         kwargs["timeout"] = None  # our own bound below covers the whole exchange
         for attempt in range(1, ATTEMPTS + 1):
             wait = self.backoff_seconds * 2 ** (attempt - 1)
