@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from bot.answers.knowledge import Explanation
@@ -40,6 +41,20 @@ class Context(Protocol):
 
 
 CMD = "{cmd}"  # in a usage problem, where the command as it is typed goes
+
+
+class IncidentButton(StrEnum):
+    ACK = "ack"
+    MUTE = "mute"
+    SAMPLES = "samples"
+
+
+@dataclass(frozen=True)
+class IncidentAction:
+    """What an incident's button asks for; `hours` for a mute."""
+
+    button: IncidentButton
+    hours: int = 0
 
 
 @dataclass(frozen=True)

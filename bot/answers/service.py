@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from bot.adapters.twilio import TwilioApi
 from bot.answers import account_view, knowledge, message_report, number_report, phone_numbers
 from bot.answers.account_view import AccountErrors, IncidentNote
+from bot.answers.commands import IncidentAction, IncidentButton
 from bot.answers.curated import Entry
 from bot.answers.knowledge import Explanation
 from bot.answers.message_report import MessageReport
@@ -300,17 +301,16 @@ class Service:
         if self.watcher is not None:
             await self.watcher.deliver_queued()
 
-    async def incident_action(self, action: str, incident_id: str, user: str) -> str:
-        """An incident button: "ack", "mute" (with hours, e.g. "mute:24") or "samples"."""
+    async def incident_action(self, action: IncidentAction, incident_id: str, user: str) -> str:
+        """What an incident's button asked for, on the incident it carries."""
         if self.watcher is None:
             return "The watcher is not running in this process, so incidents cannot change."
         if not re.fullmatch(r"[0-9]{1,12}", incident_id):
             return "That button no longer carries a valid incident."
-        name, _, hours = action.partition(":")
-        if name == "ack":
+        if action.button == IncidentButton.ACK:
             return await self.watcher.acknowledge(int(incident_id), user)
-        if name == "mute":
-            return await self.watcher.mute(int(incident_id), user, int(hours))
+        if action.button == IncidentButton.MUTE:
+            return await self.watcher.mute(int(incident_id), user, action.hours)
         found = await self.watcher.samples(int(incident_id))
         if not found:
             return "The samples of that incident are no longer in the bot's database."

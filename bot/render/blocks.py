@@ -10,7 +10,7 @@ blocks, far under Slack's 50.
 import re
 from typing import Any
 
-from bot.answers.commands import Answer, Notice, Usage, help_lines
+from bot.answers.commands import Answer, IncidentAction, IncidentButton, Notice, Usage, help_lines
 from bot.answers.knowledge import Explanation, Section, source_label
 from bot.answers.message_report import MessageReport
 from bot.answers.number_report import NumberReport
@@ -28,10 +28,20 @@ MAX_BUTTON_CHARS = 75
 DOCS_ACTION_ID = "open_twilio_docs"
 SHARE_ACTION_ID = "share_message"
 LOOKUP_ACTION_ID = "lookup_number"
-# The incident message's buttons; each carries the incident's id.
+# The incident message's buttons, each with what it asks for; each carries the incident's id.
 ACK_ACTION_ID = "incident_ack"
-MUTE_ACTION_IDS = {"incident_mute_1h": 1, "incident_mute_24h": 24}  # id -> hours
 SAMPLES_ACTION_ID = "incident_samples"
+INCIDENT_ACTIONS = {
+    ACK_ACTION_ID: IncidentAction(IncidentButton.ACK),
+    "incident_mute_1h": IncidentAction(IncidentButton.MUTE, hours=1),
+    "incident_mute_24h": IncidentAction(IncidentButton.MUTE, hours=24),
+    SAMPLES_ACTION_ID: IncidentAction(IncidentButton.SAMPLES),
+}
+MUTE_ACTION_IDS = {  # id -> hours
+    action_id: action.hours
+    for action_id, action in INCIDENT_ACTIONS.items()
+    if action.button == IncidentButton.MUTE
+}
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}$")
 
 

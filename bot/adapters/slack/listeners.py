@@ -7,7 +7,7 @@ answers through the command's `response_url` (`replies`).
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.response import BoltResponse
@@ -15,16 +15,14 @@ from slack_bolt.response import BoltResponse
 from bot.adapters.slack.poster import retry_handlers
 from bot.adapters.slack.replies import SLASH_COMMAND, Replies
 from bot.answers import commands
-from bot.answers.commands import Answer, Context, Notice
+from bot.answers.commands import Answer, Context, IncidentAction, IncidentButton, Notice
 from bot.answers.message_report import MessageReport
 from bot.domain.messages import sid_problem
 from bot.errors import BotError
 from bot.render.blocks import (
-    ACK_ACTION_ID,
     DOCS_ACTION_ID,
+    INCIDENT_ACTIONS,
     LOOKUP_ACTION_ID,
-    MUTE_ACTION_IDS,
-    SAMPLES_ACTION_ID,
     SHARE_ACTION_ID,
 )
 from bot.settings import Settings
@@ -40,7 +38,21 @@ AUTH_FAILED = (
 MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
-def build_app(settings: Settings, context: Context, tuning: Tuning = DEFAULT_TUNING) -> AsyncApp:
+class Handler(Context, Protocol):
+    """What the listeners ask of the bot: the commands' context, and the buttons'."""
+
+    async def first_click(self, key: str) -> bool:
+        """Whether a click is new: False for a replay of one already handled."""
+        ...
+
+    async def incident_action(self, action: IncidentAction, incident_id: str, user: str) -> str: ...
+
+    async def deliver_changes(self) -> None:
+        """Send what an incident button queued, where this process is the watcher."""
+        ...
+
+
+def build_app(settings: Settings, context: Handler, tuning: Tuning = DEFAULT_TUNING) -> AsyncApp:
     # Bolt is given the token rather than a client of ours: with both, and the token also
     # in the environment, it logs that the token "will be unused", which misleads.
     app = AsyncApp(
@@ -81,20 +93,15 @@ def _bolt_logger(level: str) -> logging.Logger:
     return logger
 
 
-@runtime_checkable
-class Clicks(Protocol):
-    async def first_click(self, key: str) -> bool: ...
-
-
 REPLAYED = Notice("That click was handled already; nothing was done again.")
 
 
-async def _replayed(body: dict[str, Any], context: object) -> Notice | None:
+async def _replayed(body: dict[str, Any], context: Handler) -> Notice | None:
     """What to answer when this click was handled before, or None: Slack gives each
     interaction its own trigger_id, so a second request with the same one is a replay.
     A database that cannot record the click is said as such, like any answer needing it."""
     trigger = body.get("trigger_id")
-    if not isinstance(trigger, str) or not trigger or not isinstance(context, Clicks):
+    if not isinstance(trigger, str) or not trigger:
         return None
     try:
         first = await context.first_click(f"{_action_value(body, 'action_id')}:{trigger}")
@@ -104,15 +111,8 @@ async def _replayed(body: dict[str, Any], context: object) -> Notice | None:
     return None if first else REPLAYED
 
 
-@runtime_checkable
-class Incidents(Protocol):
-    async def incident_action(self, action: str, incident_id: str, user: str) -> str: ...
-
-    async def deliver_changes(self) -> None: ...
-
-
 def _command_listener(
-    settings: Settings, context: Context, replies: Replies
+    settings: Settings, context: Handler, replies: Replies
 ) -> Callable[..., Awaitable[None]]:
     async def on_command(command: dict[str, Any], respond: AsyncRespond | None) -> None:
         text = command.get("text", "")
@@ -126,7 +126,7 @@ def _command_listener(
 
 
 def _share_listener(
-    settings: Settings, context: Context, replies: Replies
+    settings: Settings, context: Handler, replies: Replies
 ) -> Callable[..., Awaitable[None]]:
     """ "Share in channel": the same report, numbers masked, posted for everyone to read."""
 
@@ -153,7 +153,7 @@ def _share_listener(
 
 
 def _lookup_listener(
-    settings: Settings, context: Context, replies: Replies
+    settings: Settings, context: Handler, replies: Replies
 ) -> Callable[..., Awaitable[None]]:
     """ "Look up this number": `/twilio lookup` for the number the button carries."""
 
@@ -172,7 +172,7 @@ def _lookup_listener(
 
 
 def _incident_listener(
-    settings: Settings, context: Context, replies: Replies, action: str
+    settings: Settings, context: Handler, replies: Replies, action: IncidentAction
 ) -> Callable[..., Awaitable[None]]:
     """An incident button: the change shows on the alert for everyone; the clicker gets a
     private word (or, for samples, the sample messages with their full numbers)."""
@@ -182,9 +182,10 @@ def _incident_listener(
         user = _id_of(body, "user")
         # The alert channel need not be one where commands are allowed: users only.
         refused = commands.refusal(user, "", settings.allowed_users, frozenset())
-        if refused is None and action != "samples":
+        samples = action.button == IncidentButton.SAMPLES  # shows, changes nothing
+        if refused is None and not samples:
             refused = await _replayed(body, context)
-        if refused is None and isinstance(context, Incidents):
+        if refused is None:
             try:
                 refused = Notice(await context.incident_action(action, incident_id, user))
             except BotError as exc:
@@ -192,11 +193,11 @@ def _incident_listener(
             except Exception:
                 log.exception("incident button %s failed", action)
                 refused = Notice("Something went wrong on the bot's side; it has been logged.")
-        answer = refused or Notice("Incidents are not handled here.")
-        await replies.send(respond, answer, masked=False)
+        assert refused is not None
+        await replies.send(respond, refused, masked=False)
         # The alert's edit goes after the clicker has their answer, which must not wait
         # behind Slack's queue for the channel.
-        if isinstance(context, Incidents) and action != "samples":
+        if not samples:
             try:
                 await context.deliver_changes()
             except BotError as exc:  # Slack or the database: the next cycle sends it
@@ -228,15 +229,13 @@ Listener = Callable[..., Awaitable[None]]
 
 # Every button the app answers, and its listener (None: a link, only acknowledged). The
 # one list `build_app` registers from, and the manifest check reads.
-_LISTENERS: dict[str, Callable[[Settings, Context, Replies], Listener] | None] = {
+_LISTENERS: dict[str, Callable[[Settings, Handler, Replies], Listener] | None] = {
     SHARE_ACTION_ID: _share_listener,
     LOOKUP_ACTION_ID: _lookup_listener,
     DOCS_ACTION_ID: None,
-    ACK_ACTION_ID: functools.partial(_incident_listener, action="ack"),
-    SAMPLES_ACTION_ID: functools.partial(_incident_listener, action="samples"),
     **{
-        action_id: functools.partial(_incident_listener, action=f"mute:{hours}")
-        for action_id, hours in MUTE_ACTION_IDS.items()
+        action_id: functools.partial(_incident_listener, action=action)
+        for action_id, action in INCIDENT_ACTIONS.items()
     },
 }
 COMMANDS = (SLASH_COMMAND,)
