@@ -6,8 +6,7 @@ The one place that decides which calls one answer needs and runs them concurrent
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -17,15 +16,16 @@ from bot.answers.account_view import AccountErrors, IncidentNote
 from bot.answers.commands import IncidentAction, IncidentButton
 from bot.answers.curated import Entry
 from bot.answers.knowledge import Explanation
+from bot.answers.lookups import NOT_CONFIGURED, PaidLookups, shared
 from bot.answers.message_report import MessageReport
 from bot.answers.number_report import NumberReport
-from bot.answers.phone_numbers import Lookup, PhoneNumber
+from bot.answers.phone_numbers import PhoneNumber
 from bot.answers.status import StatusReport
 from bot.domain import messages
 from bot.domain.messages import Message
 from bot.domain.policy import Policy
 from bot.domain.spikes import SUSPENDED_CODE
-from bot.errors import LimitReached, NotConfigured, TwilioError
+from bot.errors import NotConfigured, TwilioError
 from bot.store import Coverage, Store
 from bot.watcher.actions import Actions
 
@@ -37,12 +37,7 @@ ACCOUNT_SAMPLE = 1000  # one page of the Messages list, Twilio's largest
 SAMPLE_SECONDS = 30  # how long one read of the account's last hour serves every `why`
 HISTORY_PAGE = 50
 LOOKUP_CACHE = timedelta(days=phone_numbers.CACHE_DAYS)
-LOOKUP_LIMIT_WINDOW = timedelta(hours=1)
 CLICK_MEMORY = timedelta(days=1)
-NOT_CONFIGURED = (
-    "Twilio is not configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
-    "(or TWILIO_API_KEY and TWILIO_API_SECRET)."
-)
 
 
 class Service:
@@ -67,9 +62,7 @@ class Service:
         self.twilio = twilio
         self.clock = clock
         self.default_region = default_region
-        self.lookups_per_hour = lookups_per_hour
-        self._lookups_running: dict[str, asyncio.Future[Lookup]] = {}
-        self._registering = asyncio.Lock()
+        self.paid = PaidLookups(store, twilio, lookups_per_hour) if store else None
         self._sample: tuple[datetime, asyncio.Future[list[Message]]] | None = None
         self.watcher = watcher  # the watcher's buttons and status, where it runs
 
@@ -197,7 +190,7 @@ class Service:
             call = self.twilio.list_messages(
                 sent_after=now - ACCOUNT_WINDOW, page_size=ACCOUNT_SAMPLE
             )
-            held = self._sample = (now, _shared(call))
+            held = self._sample = (now, shared(call))
         try:
             return held[0] - ACCOUNT_WINDOW, await asyncio.shield(held[1])
         except TwilioError as exc:
@@ -210,75 +203,20 @@ class Service:
         A paid lookup counts against `asker` (a Slack user ID), and is taken back when Twilio
         fails. None is the terminal, where whoever holds the credentials is not limited.
         """
-        if self.store is None:
+        if self.store is None or self.paid is None:
             raise NotConfigured(NOT_CONFIGURED)
         now = self.clock()
         cached = await self.store.lookups.cached(number.e164, now - LOOKUP_CACHE)
         if cached is not None:
             lookup, looked_up_at = cached.lookup, cached.at
         else:
-            lookup, looked_up_at = await self._paid_lookup(number.e164, asker, now), now
+            lookup, looked_up_at = await self.paid.ask(number.e164, asker, now), now
         history = await self.store.messages.to_number(
             number.e164, now - number_report.HISTORY_WINDOW, limit=number_report.HISTORY_LIMIT
         )
         return number_report.build_report(
             number, lookup, looked_up_at, cached is not None, history, self.rules, now
         )
-
-    async def _paid_lookup(self, e164: str, asker: str | None, now: datetime) -> Lookup:
-        """Ask Twilio, once: a second ask for the same number while the first is on its way
-        (a double click) waits for that answer and costs nothing."""
-        assert self.store is not None
-        if self.twilio is None:
-            raise NotConfigured(NOT_CONFIGURED)
-        # Counting and registering the call happen one ask at a time: a second ask for
-        # the number, made while the first is counted, finds the call and waits for it.
-        use: int | None = None
-        async with self._registering:
-            running = self._lookups_running.get(e164)
-            mine = running is None  # else the first ask pays, and this one waits for it
-            if running is None:
-                use = await self._count_paid_lookup(asker, now) if asker is not None else None
-                running = _shared(self.twilio.lookup(e164))
-                self._lookups_running[e164] = running
-        if not mine:
-            return await asyncio.shield(running)
-        try:
-            lookup = await asyncio.shield(running)
-        except BaseException:
-            if use is not None:
-                await self.store.lookups.remove_use(use)  # no answer, so no charge
-            raise
-        finally:
-            del self._lookups_running[e164]
-        # Kept under the number we asked for, so the next ask finds it whatever form
-        # Twilio wrote it in; a failed line type check is not kept for a week.
-        if lookup.line_type_error is None:
-            await self.store.lookups.save(replace(lookup, phone_number=e164), now)
-        return lookup
-
-    async def _count_paid_lookup(self, asker: str, now: datetime) -> int:
-        """Record one paid lookup for `asker`, or raise LimitReached."""
-        assert self.store is not None
-        since = now - LOOKUP_LIMIT_WINDOW
-        if self.lookups_per_hour == 0:
-            raise LimitReached(
-                "Paid lookups are turned off here (LOOKUPS_PER_USER_PER_HOUR is 0); only "
-                "numbers looked up in the last 7 days can be answered, from the cache."
-            )
-        use = await self.store.lookups.add_use(
-            asker, now, forget_before=since, limit=self.lookups_per_hour
-        )
-        if use is None:
-            used = await self.store.lookups.uses(asker, since)
-            frees = used[-self.lookups_per_hour] + LOOKUP_LIMIT_WINDOW
-            minutes = max(1, -(-int((frees - now).total_seconds()) // 60))
-            raise LimitReached(
-                f"You have used your {self.lookups_per_hour} paid lookups for this hour. The "
-                f"next one frees up at {frees.astimezone(UTC):%H:%M} UTC, in {minutes} "
-                "min. Numbers looked up in the last 7 days still answer, from the cache."
-            )
-        return use
 
     async def status(self) -> StatusReport:
         if self.watcher is None:
@@ -316,14 +254,6 @@ class Service:
             return "The samples of that incident are no longer in the bot's database."
         lines = [f"{m.sid} · to {m.to} · {messages.describe(m)}" for m in found]
         return "\n".join(["Samples:", *lines, "`/twilio why <SID>` explains one."])
-
-
-def _shared(call: Awaitable[T]) -> "asyncio.Future[T]":
-    """A call several askers may await (each through `asyncio.shield`). Its outcome is read
-    even when every asker has gone, so asyncio has nothing to report."""
-    running = asyncio.ensure_future(call)
-    running.add_done_callback(lambda done: done.cancelled() or done.exception())
-    return running
 
 
 async def _nothing(now: datetime) -> tuple[datetime, list[Message] | None]:
