@@ -406,3 +406,25 @@ async def test_the_readers_connections_refuse_to_write(tmp_path):
             await store.connections.read(lambda db: db.execute("delete from messages"))
     finally:
         store.close()
+
+
+async def test_an_incident_and_its_reading_come_back_typed(tmp_path):
+    """Severity is an enum with one encoding: what the store hands back is one, not the
+    text it was written as."""
+    from bot.domain.alerting import Incident
+    from bot.domain.spikes import Severity, credentials_reading
+    from bot.store import Change
+
+    store = SqliteStore(str(tmp_path / "bot.db"))
+    try:
+        reading = credentials_reading(True, NOW)
+        opened = Incident("k", reading.code, Severity.CRITICAL, NOW, NOW)
+        saved = await store.incidents.apply(None, lambda record: Change(opened, reading), NOW)
+        assert saved is not None and saved.id is not None
+        record = await store.incidents.record(saved.id)
+        assert record is not None and record.reading == reading
+        assert type(record.incident.severity) is Severity
+        assert type(record.reading.severity) is Severity
+        assert record.incident == saved
+    finally:
+        store.close()

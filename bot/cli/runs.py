@@ -16,6 +16,7 @@ from bot.answers.curated import curated_directory, load_curated
 from bot.answers.service import Service
 from bot.cli.output import PROG, settings_failure, terminal_help_lines
 from bot.domain import spikes
+from bot.domain.alerting import Event
 from bot.render.terminal import render_text
 from bot.store.sqlite import SqliteStore
 from bot.watcher.config import WatcherConfig
@@ -112,7 +113,7 @@ async def _poll(once: bool, config: settings.Settings) -> int:
     print(f"Read {result.ingested} messages.")
     for reading, step in zip(result.readings, result.steps, strict=True):
         state = step.event or "no incident"
-        if step.incident is not None and step.event == "updated":
+        if step.incident is not None and step.event == Event.UPDATED:
             state = f"{step.incident.severity} incident open"
         if reading.code == spikes.CREDENTIALS_CODE:
             print(f"Twilio took the credentials again; the incident is {state}.")

@@ -7,16 +7,17 @@ scope) at a time; a resolved one is history, and the next spike opens a new one.
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.domain.messages import utc
-from bot.domain.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, Thresholds
+from bot.domain.spikes import Reading, ReadingKind, Severity, Thresholds
 
 
 @dataclass(frozen=True)
 class Incident:
     key: str
     code: int
-    severity: str  # the worst of "warning" and "critical" while it was last firing
+    severity: Severity  # the worst while it was last firing
     opened_at: datetime
     updated_at: datetime
     quiet: int = 0  # evaluations in a row without the condition
@@ -30,12 +31,20 @@ class Incident:
         return self.muted_until is not None and now < self.muted_until
 
 
+class Event(StrEnum):
+    OPENED = "opened"
+    ESCALATED = "escalated"
+    EASED = "eased"
+    UPDATED = "updated"
+    RESOLVED = "resolved"
+
+
 @dataclass(frozen=True)
 class Step:
     """The outcome of one evaluation for one key."""
 
     incident: Incident | None  # its new state; None when there is no incident
-    event: str | None = None  # "opened", "escalated", "eased", "updated", "resolved"
+    event: Event | None = None
     note: str | None = None  # a line for the incident's thread, when something changed
     tell_slack: bool = False  # muted incidents stay quiet until they resolve
 
@@ -60,7 +69,7 @@ def evaluate(
             updated_at=now,
             peak_rate=reading.rate,
         )
-        return Step(opened, "opened", tell_slack=True)
+        return Step(opened, Event.OPENED, tell_slack=True)
     if firing:
         assert reading.severity is not None
         state = replace(
@@ -70,25 +79,25 @@ def evaluate(
             quiet=0,
             peak_rate=max(current.peak_rate, reading.rate),
         )
-        event, note = "updated", None
+        event, note = Event.UPDATED, None
         if reading.severity != current.severity:
-            event = "escalated" if reading.severity == "critical" else "eased"
+            event = Event.ESCALATED if reading.severity == Severity.CRITICAL else Event.EASED
             note = f"{utc(now)}: now {reading.severity}, at {reading.rate:.1%}."
         return Step(state, event, note, tell_slack=not current.muted(now))
     quiet = current.quiet + 1
     if quiet < thresholds.resolve_after:
         state = replace(current, updated_at=now, quiet=quiet)
-        return Step(state, "updated", tell_slack=not current.muted(now))
+        return Step(state, Event.UPDATED, tell_slack=not current.muted(now))
     resolved = replace(current, updated_at=now, quiet=quiet, resolved_at=now)
     lasted = f"{utc(now)}: resolved after {_duration(now - current.opened_at)}"
     # Neither of these is a rate: no peak to report.
-    if reading.code == SUSPENDED_CODE:
+    if reading.kind == ReadingKind.SUSPENSION:
         note = f"{lasted}: the account is active and no message fails with 30002."
-    elif reading.code == CREDENTIALS_CODE:
+    elif reading.kind == ReadingKind.CREDENTIALS:
         note = f"{lasted}: Twilio accepts the bot's credentials again."
     else:
         note = f"{lasted}; the rate peaked at {current.peak_rate:.1%}."
-    return Step(resolved, "resolved", note, tell_slack=True)
+    return Step(resolved, Event.RESOLVED, note, tell_slack=True)
 
 
 EDIT_RATE_POINTS = 0.04  # a rate that moved this much since the message was drawn is news

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
 import phonenumbers
@@ -23,6 +24,21 @@ SPARK_SPAN = timedelta(hours=1)
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 TOP = 3
 SAMPLES = 3
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class ReadingKind(StrEnum):
+    """What a reading measures: a code's rate over the window, the account's suspension
+    (30002, read from the account's status as much as from messages), or whether Twilio
+    takes the bot's own credentials."""
+
+    RATE = "rate"
+    SUSPENSION = "suspension"
+    CREDENTIALS = "credentials"
 
 
 @dataclass(frozen=True)
@@ -55,7 +71,7 @@ class Baseline:
 @dataclass(frozen=True)
 class Reading:
     code: int
-    severity: str | None  # "warning", "critical", or None when nothing is wrong
+    severity: Severity | None  # None when nothing is wrong
     failed: int
     final: int
     recipients: int
@@ -73,6 +89,14 @@ class Reading:
     @property
     def rate(self) -> float:
         return self.failed / self.final if self.final else 0.0
+
+    @property
+    def kind(self) -> ReadingKind:
+        if self.code == SUSPENDED_CODE:
+            return ReadingKind.SUSPENSION
+        if self.code == CREDENTIALS_CODE:
+            return ReadingKind.CREDENTIALS
+        return ReadingKind.RATE
 
 
 @dataclass(frozen=True)
@@ -175,7 +199,7 @@ def credentials_reading(rejected: bool, now: datetime) -> Reading:
     it refuses them, as nothing else can be watched meanwhile."""
     return Reading(
         code=CREDENTIALS_CODE,
-        severity="critical" if rejected else None,
+        severity=Severity.CRITICAL if rejected else None,
         failed=0,
         final=0,
         recipients=0,
@@ -202,7 +226,7 @@ def suspension_reading(
     watched, but only one sent after the account was last seen inactive: those before it
     belong to the suspension that has ended, so reinstatement resolves the incident."""
     if status != "active":
-        return replace(reading, account_status=status, severity="critical")
+        return replace(reading, account_status=status, severity=Severity.CRITICAL)
     if inactive_at is not None:
         fresh = [
             m
@@ -216,7 +240,7 @@ def suspension_reading(
             recipients=len({m.to for m in fresh}),
             samples=tuple(m.sid for m in sorted(fresh, key=when, reverse=True)[:SAMPLES]),
         )
-    severity = "critical" if watched and reading.failed else None
+    severity = Severity.CRITICAL if watched and reading.failed else None
     return replace(reading, account_status=status, severity=severity)
 
 
@@ -228,14 +252,14 @@ def _severity(
     rate: float,
     baseline: Baseline,
     t: Thresholds,
-) -> str | None:
+) -> Severity | None:
     if code == SUSPENDED_CODE:
-        return "critical" if failed else None
+        return Severity.CRITICAL if failed else None
     if final < t.min_messages or recipients < t.min_recipients or rate < t.warning_rate:
         return None
     if baseline.rate is not None and rate < t.baseline_factor * baseline.rate:
         return None  # this account always runs this high: that is its normal
-    return "critical" if rate >= t.critical_rate else "warning"
+    return Severity.CRITICAL if rate >= t.critical_rate else Severity.WARNING
 
 
 def spark(code: int, recent: Sequence[Message], now: datetime) -> tuple[float | None, ...]:

@@ -8,7 +8,13 @@ from bot.answers.knowledge import Explanation, Section
 from bot.domain.alerting import Incident
 from bot.domain.messages import utc
 from bot.domain.privacy import mask_numbers_in
-from bot.domain.spikes import CREDENTIALS_CODE, SUSPENDED_CODE, Reading, history, render_spark
+from bot.domain.spikes import (
+    Reading,
+    ReadingKind,
+    Severity,
+    history,
+    render_spark,
+)
 from bot.render.blocks import (
     ACK_ACTION_ID,
     MUTE_ACTION_IDS,
@@ -21,7 +27,7 @@ from bot.render.blocks import (
     fallback,
 )
 
-_ICONS = {"critical": "🔴", "warning": "🟠", "resolved": "✅"}
+_ICONS = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", "resolved": "✅"}
 
 
 def render_incident(
@@ -31,12 +37,12 @@ def render_incident(
     state = "resolved" if incident.resolved_at else incident.severity
     title = explanation.title if explanation and explanation.title else ""
     what = f"{reading.code} {title}".strip()
-    if reading.code == CREDENTIALS_CODE:
+    if reading.kind == ReadingKind.CREDENTIALS:
         heading = f"{_ICONS[state]} {state.capitalize()}: Twilio rejected the bot's credentials"
         heading += f" ({what})"
         facts, sections = _credentials_facts(incident), []
         summary = heading
-    elif reading.code == SUSPENDED_CODE:
+    elif reading.kind == ReadingKind.SUSPENSION:
         # A condition of the account, not a rate: no rate, baseline or sparkline.
         if reading.account_status != "active":
             what = f"account {reading.account_status} ({what})"

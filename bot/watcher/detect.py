@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.domain import spikes
 from bot.domain.messages import Message
-from bot.domain.spikes import Baseline, Reading, Tally, Thresholds
+from bot.domain.spikes import Baseline, Reading, ReadingKind, Tally, Thresholds
 
 BASELINE_SPAN = timedelta(days=7)
 
@@ -74,8 +74,8 @@ def readings(
 def thresholds_for(reading: Reading, thresholds: Thresholds) -> Thresholds:
     """One accepted call proves the credentials; one read of an active account, with no
     30002 since, proves a suspension is over: those resolve at the first quiet reading."""
-    if reading.code == spikes.CREDENTIALS_CODE or (
-        reading.code == spikes.SUSPENDED_CODE and reading.account_status == "active"
+    if reading.kind == ReadingKind.CREDENTIALS or (
+        reading.kind == ReadingKind.SUSPENSION and reading.account_status == "active"
     ):
         return replace(thresholds, resolve_after=1)
     return thresholds

@@ -11,7 +11,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.domain.alerting import Incident
-from bot.domain.spikes import Reading
+from bot.domain.spikes import Reading, Severity
 from bot.store.repositories import Change, IncidentRecord, Posted
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections
@@ -138,6 +138,7 @@ def _reading(text: str) -> Reading:
     for name in ("senders", "countries", "carriers"):
         values[name] = tuple((label, n) for label, n in values[name])
     values["samples"], values["spark"] = tuple(values["samples"]), tuple(values["spark"])
+    values["severity"] = Severity(values["severity"]) if values["severity"] else None
     return Reading(**values)
 
 
@@ -146,4 +147,5 @@ def _incident(row: dict[str, Any]) -> Incident:
     for name in _MOMENTS:
         text = values[name]
         values[name] = datetime.fromisoformat(text) if text else None
+    values["severity"] = Severity(values["severity"])
     return Incident(**values)
