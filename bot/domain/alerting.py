@@ -31,6 +31,14 @@ class Incident:
         return self.muted_until is not None and now < self.muted_until
 
 
+@dataclass(frozen=True)
+class SlackMessage:
+    """Where a message is in Slack: its channel's ID and its ts."""
+
+    channel: str
+    ts: str
+
+
 class Event(StrEnum):
     OPENED = "opened"
     ESCALATED = "escalated"

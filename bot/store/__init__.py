@@ -10,7 +10,6 @@ from bot.store.repositories import (
     Drawn,
     IncidentRecord,
     Outgoing,
-    Posted,
     PostKind,
     Store,
 )
@@ -25,6 +24,5 @@ __all__ = [
     "IncidentRecord",
     "Outgoing",
     "PostKind",
-    "Posted",
     "Store",
 ]

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from bot.answers.dictionary import ImportedEntry
 from bot.answers.phone_numbers import Lookup
-from bot.domain.alerting import Incident
+from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.messages import Message
 from bot.domain.spikes import Baseline, Count, Reading
 
@@ -71,19 +71,11 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
-class Posted:
-    """Where an incident's Slack message is, and the digest of the blocks it shows."""
-
-    channel: str
-    ts: str
-    shown: str
-
-
-@dataclass(frozen=True)
 class IncidentRecord:
     incident: Incident
     reading: Reading | None  # the reading its Slack message shows
-    posted: Posted | None  # None until Slack took its first post
+    posted: SlackMessage | None  # None until Slack took its first post
+    shown: str  # the digest of the blocks its message shows ("" before it was drawn)
     queued: bool  # its first post is in the outbox (waiting or sent)
 
 
@@ -219,8 +211,8 @@ class OutboxRepository(Protocol):
         beside it; None if it was replaced or sent since it was listed."""
         ...
 
-    async def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
-        """Slack took it; for an incident's first post, `posted` is (channel, ts)."""
+    async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
+        """Slack took it; for an incident's first post, `posted` says where it is."""
         ...
 
     async def mark_failed(self, post_id: int, error: str, refused: bool) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.domain.alerting import SlackMessage
 from bot.errors import SlackMisconfigured, SlackRejected, SlackUnavailable
 from bot.store import PostKind, Store
 from bot.watcher.health import Health
@@ -24,7 +25,7 @@ class Poster(Protocol):
 
     async def post(
         self, channel: str, text: str, blocks: list[Any], thread_ts: str | None = None
-    ) -> tuple[str, str]: ...
+    ) -> SlackMessage: ...
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[Any]) -> None: ...
 

@@ -87,7 +87,7 @@ def show(
         drafts = []
         if record is None or (record.posted is None and not record.queued):
             drafts.append(Draft(PostKind.POST, text, blocks))
-        elif shown != (record.posted.shown if record.posted else ""):
+        elif shown != (record.shown if record.posted else ""):
             drafts.append(Draft(PostKind.UPDATE, text, blocks))
         if note:
             drafts.append(Draft(PostKind.REPLY, note, []))

@@ -14,6 +14,7 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain.alerting import SlackMessage
 from bot.errors import SlackError, SlackMisconfigured, SlackRejected, SlackUnavailable
 from bot.settings import Settings
 from bot.tuning import DEFAULT_TUNING
@@ -128,13 +129,14 @@ class Poster:
 
     async def post(
         self, channel: str, text: str, blocks: list[Any], thread_ts: str | None = None
-    ) -> tuple[str, str]:
-        """Returns (channel ID, ts) of the new message."""
+    ) -> SlackMessage:
+        """Where the new message is (Slack answers with the channel's ID, whatever name
+        it was sent to)."""
         kwargs: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
         response = await _web_call(self.client.chat_postMessage(**kwargs), channel)
-        return str(response["channel"]), str(response["ts"])
+        return SlackMessage(str(response["channel"]), str(response["ts"]))
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[Any]) -> None:
         await _web_call(

@@ -10,9 +10,9 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
-from bot.domain.alerting import Incident
+from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.spikes import Reading, Severity
-from bot.store.repositories import Change, IncidentRecord, Posted
+from bot.store.repositories import Change, IncidentRecord
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import iso, iso_or_none
@@ -74,7 +74,8 @@ def _record(db: sqlite_utils.Database, incident_id: int) -> IncidentRecord | Non
     return IncidentRecord(
         incident=_incident(row),
         reading=_reading(row["reading"]) if row["reading"] else None,
-        posted=Posted(row["channel"], row["ts"], row["shown"] or "") if row["ts"] else None,
+        posted=SlackMessage(row["channel"], row["ts"]) if row["ts"] else None,
+        shown=row["shown"] or "",
         queued=outbox.has_posts(db, incident_id),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.domain.alerting import SlackMessage
 from bot.store.repositories import MAX_REFUSALS, Draft, Outgoing, PostKind
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import iso
@@ -25,7 +26,7 @@ class SqliteOutbox:
     async def claim(self, post_id: int) -> Outgoing | None:
         return await self._db.write(_claim, post_id)
 
-    async def mark_sent(self, post_id: int, now: datetime, posted: tuple[str, str] | None) -> None:
+    async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
         await self._db.write(_mark_sent, post_id, now, posted)
 
     async def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
@@ -89,14 +90,13 @@ def _claim(db: sqlite_utils.Database, post_id: int) -> Outgoing | None:
 
 
 def _mark_sent(
-    db: sqlite_utils.Database, post_id: int, now: datetime, posted: tuple[str, str] | None
+    db: sqlite_utils.Database, post_id: int, now: datetime, posted: SlackMessage | None
 ) -> None:
     with db.atomic():
         db.table("outbox").update(post_id, {"sent_at": iso(now), "last_error": None, "sending": 0})
         if posted is not None:
             incident_id = db.table("outbox").get(post_id)["incident_id"]
-            channel, ts = posted
-            db.table("incidents").update(incident_id, {"channel": channel, "ts": ts})
+            db.table("incidents").update(incident_id, {"channel": posted.channel, "ts": posted.ts})
 
 
 def _mark_failed(db: sqlite_utils.Database, post_id: int, error: str, refused: bool) -> None:
