@@ -170,7 +170,7 @@ def report(name: str, rows: list[tuple[str, str]], figures: dict[str, Any]) -> N
     print()
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
-    result = {"benchmark": name, "measured_at": datetime.now(UTC).isoformat()}
+    result: dict[str, Any] = {"benchmark": name, "measured_at": datetime.now(UTC).isoformat()}
     result |= {"machine": machine(), "figures": figures}
     path = HERE / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

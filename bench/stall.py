@@ -29,7 +29,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from commands import command, free_port, percentile, send, wait_until_up
-from harness import ACCOUNT, TOKEN, TwilioProcess, report, serving
+from harness import ACCOUNT, TOKEN, TwilioProcess, report
+
+from bot.simulation.demo import serving
 
 SECRET = "bench-signing-secret"
 LATENCY_MS = 50

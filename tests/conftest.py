@@ -34,11 +34,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-async def fake_slack(aiohttp_server) -> FakeSlack:  # type: ignore[no-untyped-def]
+async def fake_slack(aiohttp_server) -> FakeSlack:
     return await start_fake_slack(aiohttp_server)
 
 
-async def start_fake_slack(aiohttp_server) -> FakeSlack:  # type: ignore[no-untyped-def]
+async def start_fake_slack(aiohttp_server) -> FakeSlack:
     """A fake Slack on 127.0.0.1, for a test that needs a second one."""
     fake = FakeSlack()
     server: TestServer = await aiohttp_server(fake.app(), host="127.0.0.1", port=0)
@@ -60,11 +60,11 @@ def scenario() -> Scenario:
 
 
 @pytest.fixture
-async def twilio_sim(aiohttp_server, scenario: Scenario) -> Simulator:  # type: ignore[no-untyped-def]
+async def twilio_sim(aiohttp_server, scenario: Scenario) -> Simulator:
     return await start_simulator(aiohttp_server, scenario)
 
 
-async def start_simulator(aiohttp_server, scenario: Scenario) -> Simulator:  # type: ignore[no-untyped-def]
+async def start_simulator(aiohttp_server, scenario: Scenario) -> Simulator:
     """A simulator on 127.0.0.1 serving `scenario` (several may serve the same one)."""
     sim = Simulator(scenario)
     server: TestServer = await aiohttp_server(sim.app(), host="127.0.0.1", port=0)
@@ -82,7 +82,7 @@ def twilio_env(sim: Simulator) -> dict[str, str]:
 
 def make_settings(
     fake: FakeSlack | None, tmp_path, sim: Simulator | None = None, **overrides: str
-) -> settings.Settings:  # type: ignore[no-untyped-def]
+) -> settings.Settings:
     env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
     if fake is not None:
         env.update(
@@ -96,7 +96,9 @@ def make_settings(
 
 
 @pytest.fixture
-async def client(fake_slack: FakeSlack, tmp_path, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]
+async def client(
+    fake_slack: FakeSlack, tmp_path, aiohttp_client
+) -> TestClient[web.Request, web.Application]:
     """The real aiohttp app, in HTTP mode, talking to the fake Slack."""
     return await aiohttp_client(bot_app.build(make_settings(fake_slack, tmp_path)))
 
@@ -158,6 +160,7 @@ def signed_headers(
 ) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # None only without a timestamp
     return {
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Slack-Request-Timestamp": ts,
@@ -165,7 +168,7 @@ def signed_headers(
     }
 
 
-async def post_signed(client: TestClient, body: str, **kwargs) -> int:  # type: ignore[no-untyped-def]
+async def post_signed(client: TestClient[web.Request, web.Application], body: str, **kwargs) -> int:
     response = await client.post("/slack/events", data=body, headers=signed_headers(body, **kwargs))
     await response.read()
     return response.status
@@ -179,7 +182,7 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any attempt to resolve or reach a host other than loopback fails the test."""
     real_getaddrinfo = socket.getaddrinfo
 
-    def guarded(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def guarded(host, *args, **kwargs):
         if host not in LOOPBACK and host is not None:
             raise AssertionError(f"test tried to reach {host!r}; only loopback is allowed")
         return real_getaddrinfo(host, *args, **kwargs)
@@ -207,7 +210,7 @@ def serving(app: web.Application) -> Iterator[str]:
         loop.close()
 
 
-def run_cli(args: list[str], scenario: Scenario, tmp_path, **env: str) -> tuple[int, Simulator]:  # type: ignore[no-untyped-def]
+def run_cli(args: list[str], scenario: Scenario, tmp_path, **env: str) -> tuple[int, Simulator]:
     """`python -m bot <args>` in-process, against the simulator serving on a thread."""
     sim = Simulator(scenario)
     with serving(sim.app()) as origin:
@@ -221,7 +224,7 @@ def run_cli(args: list[str], scenario: Scenario, tmp_path, **env: str) -> tuple[
 FIGURES: dict[str, str] = {}
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter) -> None:
     if FIGURES:
         terminalreporter.section("hardening figures")
         for name, value in FIGURES.items():

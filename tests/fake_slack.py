@@ -116,8 +116,9 @@ class FakeSlack:
             )
         return web.json_response({"ok": False, "error": kind})
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 5) -> None:
-        """Wait until `condition()` holds, re-checked on every request received."""
+    async def wait_for(self, condition: Callable[[], object], timeout: float = 5) -> None:
+        """Wait until `condition()` holds (is truthy: a non-empty list of calls will do),
+        re-checked on every request received."""
 
         async def until() -> None:
             async with self._changed:
@@ -132,6 +133,7 @@ class FakeSlack:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        body: dict[str, Any]
         if request.method == "GET":
             body = dict(request.query)
         elif request.content_type == "application/json":

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.domain.messages import Message
 from bot.store.sqlite import SqliteStore
@@ -19,7 +20,7 @@ from tests.conftest import (
 )
 
 
-def texts(blocks: list[dict]) -> str:
+def texts(blocks: list[dict[str, Any]]) -> str:
     """All the text of a message's blocks, for assertions on content."""
     out = []
     for block in blocks:
@@ -73,7 +74,7 @@ ROOT = Path(__file__).parent.parent
 RECIPIENT = "+12025550156"
 
 
-async def ask(live, fake_slack, text: str, name: str) -> dict:
+async def ask(live, fake_slack, text: str, name: str) -> dict[str, Any]:
     assert await post_signed(live, slash_command(text, fake_slack.response_url(name))) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls(f"response/{name}"))
     [reply] = fake_slack.calls(f"response/{name}")

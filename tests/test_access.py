@@ -4,6 +4,8 @@ refusal and changes nothing; the same request from an allowed user in an allowed
 channel is answered. Incident buttons check the user only: the alert channel need not
 be one where commands are allowed."""
 
+from typing import Any
+
 import pytest
 
 from bot import app as bot_app
@@ -51,7 +53,7 @@ def test_the_tables_cover_every_subcommand_and_button():
 
 
 @pytest.fixture
-async def guarded(fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
+async def guarded(fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client):
     """The app with both allowlists, watching an account with one open incident."""
     failing(scenario, 1, 2, code=30002)
     settings = make_settings(
@@ -68,7 +70,7 @@ async def guarded(fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client):  
     return client
 
 
-async def send(client, fake_slack, kind: str, value: str, caller: tuple[str, str], name: str):  # type: ignore[no-untyped-def]
+async def send(client, fake_slack, kind: str, value: str, caller: tuple[str, str], name: str):
     user, channel = caller
     url = fake_slack.response_url(name)
     if kind in COMMANDS:
@@ -81,14 +83,14 @@ async def send(client, fake_slack, kind: str, value: str, caller: tuple[str, str
     return reply
 
 
-def assert_answered(kind: str, reply: dict) -> None:
+def assert_answered(kind: str, reply: dict[str, Any]) -> None:
     """Neither a refusal nor a failure: the request did what it asks."""
     text = reply["text"]
     assert REFUSED_USER not in text and REFUSED_CHANNEL not in text, kind
     assert "went wrong" not in text and "not running in this process" not in text, kind
 
 
-def incident_state(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
+def incident_state(tmp_path) -> tuple[Any, ...]:
     [row] = query(
         str(tmp_path / "bot.db"),
         "select id, acknowledged_by, muted_until from incidents where resolved_at is null",

@@ -20,7 +20,7 @@ from tests.support import until
 
 
 @pytest.fixture
-async def client(fake_slack, tmp_path, aiohttp_client):  # type: ignore[no-untyped-def]
+async def client(fake_slack, tmp_path, aiohttp_client):
     """The app, an answer Slack refused tried again after 10 ms rather than seconds, and
     given up after 2 s (the fake's hangs outlast that)."""
     quick = Tuning(answer_retry_seconds=(0.01, 0.01), slack_timeout_seconds=2)

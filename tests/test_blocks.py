@@ -7,7 +7,7 @@ import pytest
 
 from bot import settings
 from bot.answers import curated, knowledge
-from bot.answers.commands import Notice, Usage
+from bot.answers.commands import Answer, Notice, Usage
 from bot.answers.dictionary import ImportedEntry
 from bot.render import blocks, terminal
 
@@ -128,7 +128,12 @@ def test_every_mrkdwn_object_is_verbatim_so_at_here_stays_text():
             for inner in value:
                 yield from mrkdwn_objects(inner)
 
-    for answer in [knowledge.explain(30003, CURATED), Usage("why @here"), Notice("@channel")]:
+    answers: list[Answer] = [
+        knowledge.explain(30003, CURATED),
+        Usage("why @here"),
+        Notice("@channel"),
+    ]
+    for answer in answers:
         found = list(mrkdwn_objects(blocks.render(answer)[1]))
         assert found and all(obj["verbatim"] is True for obj in found)
     text, usage = blocks.render(Usage("bad"))
@@ -139,13 +144,13 @@ def test_an_incident_masks_numbers_and_mentions_only_who_acknowledged():
     from datetime import UTC, datetime, timedelta
 
     from bot.domain.alerting import Incident
-    from bot.domain.spikes import Reading
+    from bot.domain.spikes import Reading, Severity
     from bot.render.incident_blocks import render_incident
 
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     reading = Reading(
         code=30003,
-        severity="critical",
+        severity=Severity.CRITICAL,
         failed=12,
         final=100,
         recipients=11,
@@ -158,7 +163,7 @@ def test_an_incident_masks_numbers_and_mentions_only_who_acknowledged():
         samples=("SM" + "1" * 32,),
         spark=(None, 0.0, 0.12),
     )
-    incident = Incident("k", 30003, "critical", now, now, acknowledged_by="U0ACK")
+    incident = Incident("k", 30003, Severity.CRITICAL, now, now, acknowledged_by="U0ACK")
     text, blocks = render_incident(incident, reading, None)
     content = json.dumps(blocks, ensure_ascii=False)
     assert text == "🔴 Critical: 30003: 12.0%"
@@ -174,11 +179,12 @@ def test_status_names_who_acknowledged_with_a_mention_and_nothing_else():
 
     from bot.answers.status import StatusReport
     from bot.domain.alerting import Incident
+    from bot.domain.spikes import Severity
 
     now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
     incidents = (
-        Incident("k1", 30003, "critical", now, now, acknowledged_by="U0ONCALL", id=1),
-        Incident("k2", 30002, "critical", now, now, acknowledged_by="<!channel>", id=2),
+        Incident("k1", 30003, Severity.CRITICAL, now, now, acknowledged_by="U0ONCALL", id=1),
+        Incident("k2", 30002, Severity.CRITICAL, now, now, acknowledged_by="<!channel>", id=2),
     )
     report = StatusReport("AC" + "0" * 32, None, (), incidents, {}, now)
     _, rendered = blocks.render(report)

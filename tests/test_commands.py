@@ -5,7 +5,10 @@ import pytest
 from bot.answers import commands
 from bot.answers.commands import Notice, Usage
 from bot.answers.knowledge import Explanation
+from bot.answers.message_report import MessageReport
+from bot.answers.number_report import NumberReport
 from bot.answers.phone_numbers import PhoneNumber
+from bot.answers.status import StatusReport
 
 
 class Recorder:
@@ -18,15 +21,20 @@ class Recorder:
         self.asked.append(code)
         return Explanation(code=code, title="t", link="l", source="s")
 
-    async def explain_message(self, sid: str) -> Notice:  # a stand-in answer
+    # The reports are stood in for by a Notice, on purpose: the tests check which answer
+    # came back by its type, and a real report would need a message or a lookup behind it.
+    async def explain_message(self, sid: str) -> MessageReport:
         self.asked.append(sid)
-        return Notice(sid)
+        return Notice(sid)  # type: ignore[return-value]
 
     default_region = "US"
 
-    async def look_up(self, number: PhoneNumber, asker: str) -> Notice:
+    async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport:
         self.asked.append(f"{number.e164} for {asker}")
-        return Notice(number.e164)
+        return Notice(number.e164)  # type: ignore[return-value]
+
+    async def status(self) -> StatusReport:
+        raise AssertionError("not asked")
 
 
 SID = "SM" + "0123456789abcdef" * 2

@@ -1,5 +1,7 @@
 """`python -m bot demo`: the whole loop on the simulator, printed, with no network."""
 
+from datetime import timedelta
+
 import pytest
 
 from bot.simulation import demo
@@ -54,6 +56,6 @@ def test_demo_is_a_command(capsys, monkeypatch):
     from bot import cli
 
     monkeypatch.setattr(demo, "MINUTES", 3)
-    monkeypatch.setattr(demo, "HISTORY", demo.timedelta(minutes=5))
+    monkeypatch.setattr(demo, "HISTORY", timedelta(minutes=5))
     assert cli.main(["demo"], {}) == 0
     assert capsys.readouterr().out.startswith("Demo: a simulated Twilio account")

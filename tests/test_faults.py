@@ -17,7 +17,7 @@ from tests.support import query
 from tests.watching import START, STEP, STEPS, World, header, posts
 
 
-def watching(fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) -> World:  # type: ignore[no-untyped-def]
+def watching(fake_slack, sim: Simulator, tmp_path, name: str, **overrides: str) -> World:
     """A watcher with its own database and channel, its clock a day back."""
     world = World(
         fake_slack,

@@ -115,7 +115,7 @@ def assert_safe(fallback: str, blocks: list[Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory) -> Service:  # type: ignore[no-untyped-def]
+def service(tmp_path_factory) -> Service:
     store = SqliteStore(str(tmp_path_factory.mktemp("hostile") / "bot.db"))
     return Service(load_curated(curated_directory(), POLICY), store, POLICY)
 
@@ -149,7 +149,7 @@ class Live:
     """The real app with the simulator and a fake Slack, on a loop of its own, for a
     property to send one signed command at a time through."""
 
-    def __init__(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, tmp_path) -> None:
         self.loop = asyncio.new_event_loop()
         self.tmp_path = tmp_path
         self.loop.run_until_complete(self._start())

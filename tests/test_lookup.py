@@ -243,6 +243,7 @@ async def test_the_cache_expires_after_seven_days(twilio_sim, tmp_path):
             assert isinstance(result, NumberReport)
         # Day 0 asked Twilio, day 6 was cached, day 8 asked again.
         assert twilio_sim.count(LOOKUPS) == 2
+        assert isinstance(result, NumberReport)  # day 8's, as checked in the loop
         assert result.looked_up_at == now[0] and not result.cached
     finally:
         await api.close()

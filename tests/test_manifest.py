@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from bot.adapters import slack
 from tests.conftest import button_click, post_signed, slash_command

@@ -208,12 +208,15 @@ def test_a_status_report_changes_a_message_only_forward(held, report, decided, h
 def test_the_incident_shown_is_the_open_one_else_the_one_the_message_fell_in():
     from bot.answers.account_view import incident_note
     from bot.domain.alerting import Incident
+    from bot.domain.spikes import Severity
 
     window = timedelta(minutes=15)
     opened, closed = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
-    old = Incident("k", 30003, "critical", opened, closed, resolved_at=closed, peak_rate=0.2)
-    assert incident_note([old], 30003, opened - timedelta(minutes=10), window).peak_rate == 0.2
+    old = Incident("k", 30003, Severity.CRITICAL, opened, closed, resolved_at=closed, peak_rate=0.2)
+    note = incident_note([old], 30003, opened - timedelta(minutes=10), window)
+    assert note is not None and note.peak_rate == 0.2
     assert incident_note([old], 30003, opened - timedelta(minutes=20), window) is None
     assert incident_note([old], 30003, closed + timedelta(minutes=1), window) is None
-    live = Incident("k", 30003, "warning", NOW, NOW)
-    assert incident_note([old, live], 30003, opened, window).severity == "warning"
+    live = Incident("k", 30003, Severity.WARNING, NOW, NOW)
+    note = incident_note([old, live], 30003, opened, window)
+    assert note is not None and note.severity == "warning"

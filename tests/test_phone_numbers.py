@@ -86,11 +86,11 @@ def test_the_region_hint_only_comes_when_the_region_was_used():
 NUMBER = PhoneNumber("+12025550156", "+1 202-555-0156", "(202) 555-0156", "US", "United States")
 
 
-def report(lookup: Lookup, history=(), cached=False):  # type: ignore[no-untyped-def]
+def report(lookup: Lookup, history=(), cached=False):
     return build_report(NUMBER, lookup, NOW - timedelta(days=1), cached, history, POLICY, NOW)
 
 
-def lookup(**fields) -> Lookup:  # type: ignore[no-untyped-def]
+def lookup(**fields) -> Lookup:
     values = {
         "phone_number": "+12025550156",
         "valid": True,

@@ -182,7 +182,7 @@ async def test_killed_at_random_points_the_watcher_loses_nothing_and_posts_nothi
     # Every message the simulator sent is stored, once (the sid is the key), as sent.
     rows = query(env["DATABASE_PATH"], "select sid, status from messages")
     [(incidents,)] = query(env["DATABASE_PATH"], "select count(*) from incidents")
-    assert dict(rows) == {m.sid: m.status for m in scenario.messages}
+    assert {sid: status for sid, status in rows} == {m.sid: m.status for m in scenario.messages}
     assert incidents == EPISODES
 
     # Each suspension is one alert, resolved, with its note; a second copy only when a

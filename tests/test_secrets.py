@@ -61,7 +61,7 @@ def full_number(number: str) -> re.Pattern[str]:
     return re.compile(r"\D{0,3}".join(digits))
 
 
-def channel_texts(fake) -> list[str]:  # type: ignore[no-untyped-def]
+def channel_texts(fake) -> list[str]:
     """Everything a channel shows: posts, edits, thread notes and shared answers."""
     bodies = fake.calls("chat.postMessage") + fake.calls("chat.update")
     bodies += [

@@ -38,7 +38,7 @@ def channel_view(fake: FakeSlack) -> list[tuple[str, list[Any], list[str]]]:
 
 
 @pytest.fixture
-async def world(fake_slack, twilio_sim, tmp_path):  # type: ignore[no-untyped-def]
+async def world(fake_slack, twilio_sim, tmp_path):
     w = World(fake_slack, twilio_sim, tmp_path)
     yield w
     await w.close()
@@ -65,9 +65,9 @@ async def test_a_day_under_random_slack_faults_shows_what_a_calm_day_shows(
 ):
     # Long enough that a call the fake answers is never given up on a slow machine (it
     # would then be posted twice); the fake's hangs outlast it.
-    patient = Tuning(slack_timeout_seconds=3)
+    patient = Tuning(slack_timeout_seconds=2)
     faulty_slack = await start_fake_slack(aiohttp_server)
-    faulty_slack.fail_at_random(0.3, seed=7, methods=WRITES, hang_seconds=4)
+    faulty_slack.fail_at_random(0.3, seed=7, methods=WRITES, hang_seconds=3)
     calm = World(fake_slack, twilio_sim, tmp_path, patient, DATABASE_PATH=str(tmp_path / "calm.db"))
     faulty = World(
         faulty_slack, twilio_sim, tmp_path, patient, DATABASE_PATH=str(tmp_path / "faulty.db")

@@ -36,20 +36,41 @@ async def test_the_ack_comes_before_the_slow_work(fake_slack, tmp_path, aiohttp_
     from aiohttp import web
 
     from bot.adapters import slack
-    from bot.answers.commands import Notice
+    from bot.answers.commands import IncidentAction, Notice
+    from bot.answers.message_report import MessageReport
+    from bot.answers.number_report import NumberReport
+    from bot.answers.phone_numbers import PhoneNumber
+    from bot.answers.status import StatusReport
     from tests.conftest import make_settings
 
     release = asyncio.Event()
     started = asyncio.Event()
 
     class Slow:
+        default_region = "US"
+
         async def explain(self, code: int):
             raise AssertionError("not asked")
 
-        async def explain_message(self, sid: str) -> Notice:
+        async def explain_message(self, sid: str) -> MessageReport:
             started.set()
             await release.wait()
-            return Notice("done")
+            return Notice("done")  # type: ignore[return-value]  # a stand-in for the report
+
+        async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport:
+            raise AssertionError("not asked")
+
+        async def status(self) -> StatusReport:
+            raise AssertionError("not asked")
+
+        async def first_click(self, key: str) -> bool:
+            raise AssertionError("not asked")
+
+        async def incident_action(self, action: IncidentAction, incident_id: str, user: str) -> str:
+            raise AssertionError("not asked")
+
+        async def deliver_changes(self) -> None:
+            raise AssertionError("not asked")
 
     bolt = slack.build_app(make_settings(fake_slack, tmp_path), Slow())
     app = web.Application()
@@ -187,6 +208,9 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
     from aiohttp import web
 
     from bot.adapters import slack
+    from bot.answers.commands import IncidentAction
+    from bot.answers.message_report import MessageReport
+    from bot.answers.status import StatusReport
     from tests.conftest import make_settings
 
     class Broken:
@@ -195,8 +219,23 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
         async def explain(self, code: int):
             raise RuntimeError("boom")
 
+        async def explain_message(self, sid: str) -> MessageReport:
+            raise AssertionError("not asked")
+
         async def look_up(self, number, asker):
             raise RuntimeError("boom")
+
+        async def status(self) -> StatusReport:
+            raise AssertionError("not asked")
+
+        async def first_click(self, key: str) -> bool:
+            raise AssertionError("not asked")
+
+        async def incident_action(self, action: IncidentAction, incident_id: str, user: str) -> str:
+            raise AssertionError("not asked")
+
+        async def deliver_changes(self) -> None:
+            raise AssertionError("not asked")
 
     bolt = slack.build_app(make_settings(fake_slack, tmp_path), Broken())
     app = web.Application()
@@ -305,7 +344,7 @@ async def test_a_chunked_body_over_the_cap_is_refused_before_it_is_read_whole(cl
     """Review of issue 14: the 512 KB cap trusted Content-Length; a chunked body was read
     whole and checked."""
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks():
         for _ in range(20):
             yield b"x" * 50_000
 

@@ -7,14 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import settings
+from bot.domain.account_readings import suspension_reading
 from bot.domain.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
 from bot.domain.messages import Message
 from bot.domain.spikes import (
     Baseline,
+    Reading,
+    Severity,
     measure,
     render_spark,
     spark,
-    suspension_reading,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -46,7 +48,9 @@ def sent(
     )
 
 
-def traffic(total: int, failing: int, code: int = 30003, recipients: int | None = None) -> list:
+def traffic(
+    total: int, failing: int, code: int = 30003, recipients: int | None = None
+) -> list[Message]:
     """`total` messages over the last 10 minutes, `failing` of them with `code`, spread over
     `recipients` distinct numbers (default: all different)."""
     out = []
@@ -166,34 +170,37 @@ def test_a_simulated_day_of_noise_around_one_percent_never_fires():
 # -- decisions ---------------------------------------------------------------------------
 
 
-def reading(severity: str | None, rate_failed: int = 10):  # type: ignore[no-untyped-def]
+def reading(severity: Severity | None, rate_failed: int = 10) -> Reading:
     messages = traffic(100, rate_failed)
     return replace(measure(30003, messages, QUIET, {}, T, NOW), severity=severity)
 
 
 def test_a_spike_opens_changes_and_resolves_one_incident():
-    step = evaluate(None, reading("warning", 6), KEY, T, NOW)
+    step = evaluate(None, reading(Severity.WARNING, 6), KEY, T, NOW)
     assert step.event == "opened" and step.tell_slack
     incident = step.incident
     assert incident is not None and incident.severity == "warning"
 
-    step = evaluate(incident, reading("critical", 12), KEY, T, NOW + timedelta(minutes=1))
+    step = evaluate(incident, reading(Severity.CRITICAL, 12), KEY, T, NOW + timedelta(minutes=1))
     assert step.event == "escalated" and "now critical, at 12.0%" in (step.note or "")
     incident = step.incident
 
     for minute in (2, 3):
         step = evaluate(incident, reading(None, 1), KEY, T, NOW + timedelta(minutes=minute))
+        assert step.incident is not None
         assert step.event == "updated" and step.incident.resolved_at is None
         incident = step.incident
     step = evaluate(incident, reading(None, 1), KEY, T, NOW + timedelta(minutes=4))
+    assert step.incident is not None and step.note is not None
     assert step.event == "resolved" and step.incident.resolved_at == NOW + timedelta(minutes=4)
     assert step.note.endswith("resolved after 4 min; the rate peaked at 12.0%.")
 
 
 def test_a_spike_back_before_resolution_resets_the_quiet_count():
-    incident = evaluate(None, reading("warning", 6), KEY, T, NOW).incident
+    incident = evaluate(None, reading(Severity.WARNING, 6), KEY, T, NOW).incident
     incident = evaluate(incident, reading(None, 1), KEY, T, NOW).incident
-    incident = evaluate(incident, reading("warning", 6), KEY, T, NOW).incident
+    incident = evaluate(incident, reading(Severity.WARNING, 6), KEY, T, NOW).incident
+    assert incident is not None
     assert incident.quiet == 0
 
 
@@ -202,21 +209,22 @@ def test_nothing_wrong_and_no_incident_is_nothing():
 
 
 def test_a_resolved_incident_is_history_and_a_new_spike_opens_another():
-    old = Incident(KEY, 30003, "warning", NOW, NOW, resolved_at=NOW, id=4)
-    step = evaluate(old, reading("warning", 6), KEY, T, NOW)
+    old = Incident(KEY, 30003, Severity.WARNING, NOW, NOW, resolved_at=NOW, id=4)
+    step = evaluate(old, reading(Severity.WARNING, 6), KEY, T, NOW)
+    assert step.incident is not None
     assert step.event == "opened" and step.incident.id is None
 
 
 def test_a_muted_incident_stays_quiet_until_it_resolves():
-    muted = Incident(KEY, 30003, "warning", NOW, NOW, muted_until=NOW + timedelta(hours=1))
-    assert not evaluate(muted, reading("critical", 12), KEY, T, NOW).tell_slack
+    muted = Incident(KEY, 30003, Severity.WARNING, NOW, NOW, muted_until=NOW + timedelta(hours=1))
+    assert not evaluate(muted, reading(Severity.CRITICAL, 12), KEY, T, NOW).tell_slack
     two_quiet = Incident(
-        KEY, 30003, "warning", NOW, NOW, quiet=2, muted_until=NOW + timedelta(hours=1)
+        KEY, 30003, Severity.WARNING, NOW, NOW, quiet=2, muted_until=NOW + timedelta(hours=1)
     )
     assert evaluate(two_quiet, reading(None, 1), KEY, T, NOW).tell_slack
 
 
-OPEN = Incident(KEY, 30003, "warning", NOW, NOW, id=4)
+OPEN = Incident(KEY, 30003, Severity.WARNING, NOW, NOW, id=4)
 
 
 @pytest.mark.parametrize(
@@ -228,7 +236,7 @@ OPEN = Incident(KEY, 30003, "warning", NOW, NOW, id=4)
         (6, 9, OPEN, OPEN, False),  # three points: not yet
         (6, 10, OPEN, OPEN, True),  # four points
         (10, 6, OPEN, OPEN, True),  # and down
-        (6, 7, OPEN, replace(OPEN, severity="critical"), True),
+        (6, 7, OPEN, replace(OPEN, severity=Severity.CRITICAL), True),
         (6, 6, OPEN, replace(OPEN, resolved_at=NOW), True),
         (6, 6, OPEN, replace(OPEN, quiet=1), True),  # recovery starts
         (6, 6, replace(OPEN, quiet=1), replace(OPEN, quiet=2), False),  # and goes on
@@ -236,19 +244,19 @@ OPEN = Incident(KEY, 30003, "warning", NOW, NOW, id=4)
     ],
 )
 def test_an_incident_is_redrawn_only_for_what_a_reader_acts_on(shown, now, before, after, worth):
-    drawn = None if shown is None else reading("warning", shown)
-    assert worth_showing(drawn, reading("warning", now), before, after) is worth
+    drawn = None if shown is None else reading(Severity.WARNING, shown)
+    assert worth_showing(drawn, reading(Severity.WARNING, now), before, after) is worth
 
 
 def test_doubled_recipients_and_a_changed_account_status_are_news():
-    drawn = replace(reading("warning", 6), recipients=10)
+    drawn = replace(reading(Severity.WARNING, 6), recipients=10)
     assert not worth_showing(drawn, replace(drawn, recipients=19), OPEN, OPEN)
     assert worth_showing(drawn, replace(drawn, recipients=20), OPEN, OPEN)
     assert worth_showing(drawn, replace(drawn, account_status="closed"), OPEN, OPEN)
 
 
 def test_samples_shown_are_kept_and_new_ones_fill_the_gaps():
-    drawn = replace(reading("warning", 6), samples=("SMa",))
+    drawn = replace(reading(Severity.WARNING, 6), samples=("SMa",))
     now = replace(drawn, samples=("SMc", "SMb", "SMa"))
     assert keep_samples(drawn, now).samples == ("SMa", "SMc", "SMb")
     full = replace(drawn, samples=("SMa", "SMb", "SMc"))

@@ -102,8 +102,10 @@ async def test_two_open_incidents_for_one_key_do_not_stop_the_upgrade(tmp_path):
     path = str(tmp_path / "old.db")
     older_file(path, 5)
     db = sqlite_utils.Database(path)
+    incidents = db["incidents"]
+    assert isinstance(incidents, sqlite_utils.db.Table)
     for i in (1, 2):
-        db["incidents"].insert(
+        incidents.insert(
             {
                 "id": i,
                 "key": "k",
@@ -188,7 +190,7 @@ async def test_the_stores_tally_equals_counting_the_messages(tmp_path, seed):
     store.close()
 
 
-def _whole_hours_baseline(messages: list[Message], code: int, since: datetime, until: datetime):  # type: ignore[no-untyped-def]
+def _whole_hours_baseline(messages: list[Message], code: int, since: datetime, until: datetime):
     counted = [
         m
         for m in messages
@@ -219,8 +221,9 @@ async def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
         for m in messages
         if m.status == "sent"
         and m.direction.startswith("outbound")
+        and m.date_sent is not None
         and hour <= m.date_sent < NOW.replace(hour=11)
-    ][:1]  # type: ignore[operator]
+    ][:1]
     changed = replace(late, status="undelivered", error_code=30003)
     await store.messages.save([changed])
     messages = [changed if m.sid == late.sid else m for m in messages]
@@ -233,7 +236,8 @@ async def test_the_hourly_baseline_follows_changes_to_counted_hours(tmp_path):
         for m in messages
         if m.status == "sent"
         and m.direction.startswith("outbound")
-        and hour <= m.date_sent < NOW.replace(hour=11)  # type: ignore[operator]
+        and m.date_sent is not None
+        and hour <= m.date_sent < NOW.replace(hour=11)
     ][:1]
     reported = replace(sent, status="undelivered", error_code=30003)
     assert await store.messages.record_status(reported, None)
@@ -411,8 +415,9 @@ async def test_the_readers_connections_refuse_to_write(tmp_path):
 async def test_an_incident_and_its_reading_come_back_typed(tmp_path):
     """Severity is an enum with one encoding: what the store hands back is one, not the
     text it was written as."""
+    from bot.domain.account_readings import credentials_reading
     from bot.domain.alerting import Incident
-    from bot.domain.spikes import Severity, credentials_reading
+    from bot.domain.spikes import Severity
     from bot.store import Change
 
     store = SqliteStore(str(tmp_path / "bot.db"))

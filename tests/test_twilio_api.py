@@ -124,7 +124,9 @@ async def test_truncated_json_is_retried(api, twilio_sim):
 
 @pytest.mark.slow
 async def test_a_slow_answer_times_out_and_is_retried(twilio_sim, tmp_path, sleeps):
-    api = TwilioApi(make_settings(None, tmp_path, twilio_sim, TWILIO_TIMEOUT_SECONDS="1"), sleeps)
+    # Half a second: far beyond an honest answer here, far short of the 5 s hang.
+    config = make_settings(None, tmp_path, twilio_sim, TWILIO_TIMEOUT_SECONDS="0.5")
+    api = TwilioApi(config, sleeps)
     try:
         twilio_sim.inject(Fault(status=0, delay_seconds=5))
         assert (await api.fetch_account()).status == "active"

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -224,7 +225,7 @@ async def test_old_messages_are_pruned(world, scenario):
 
 
 @contextmanager
-def terminal_world(scenario, tmp_path, fake: FakeSlack) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def terminal_world(scenario, tmp_path, fake: FakeSlack) -> Iterator[dict[str, str]]:
     """The simulator and a fake Slack on threads, and the environment for `python -m bot`."""
     sim = Simulator(scenario)
     with serving(sim.app()) as twilio_origin, serving(fake.app()) as slack_origin:
@@ -318,7 +319,7 @@ async def test_slack_posts_still_go_while_twilio_is_down(
     assert "Twilio had an internal error" in (world.watcher.health.last_error or "")
 
 
-async def click(client, fake_slack, action_id: str, value: str, name: str) -> dict:  # type: ignore[no-untyped-def]
+async def click(client, fake_slack, action_id: str, value: str, name: str) -> dict[str, Any]:
     body = button_click(action_id, value, fake_slack.response_url(name), user="U0ONCALL")
     assert await post_signed(client, body) == 200
     await fake_slack.wait_for(lambda: fake_slack.calls(f"response/{name}"))
@@ -366,7 +367,7 @@ async def test_a_forged_incident_button_changes_nothing(
     assert reply["text"] == "That button no longer carries a valid incident."
 
 
-async def change_while_slack_holds(world, fake_slack, method: str) -> None:  # type: ignore[no-untyped-def]
+async def change_while_slack_holds(world, fake_slack, method: str) -> None:
     """A cycle whose `method` call Slack holds open while someone acknowledges the
     incident from another process (which only queues the change)."""
     fake_slack.latency_seconds = 0.5
@@ -823,9 +824,10 @@ async def test_with_a_database_that_cannot_be_written_buttons_still_answer_and_s
     await on_writer(app_watcher(client).store, "PRAGMA query_only = OFF")
 
 
-async def test_status_names_the_database_problem_the_last_cycle_met(world, scenario):
+async def test_status_names_the_database_problem_the_last_cycle_met(tuned_world, scenario):
     """Review of issue 14: /twilio status read the health the failing database could not
     write, and said 'Last error: none'."""
+    world = tuned_world(Tuning(twilio_backoff_seconds=0.01))  # Twilio fails at the end
     await world.cycle()
     await on_writer(world.store, "PRAGMA query_only = ON")
     assert await world.watcher.cycle_safely() is None

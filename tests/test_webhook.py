@@ -2,6 +2,7 @@
 RequestValidator, stored for the next evaluation."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -9,6 +10,7 @@ from twilio.request_validator import RequestValidator
 from yarl import URL
 
 from bot import app as bot_app
+from bot.domain.messages import Message
 from bot.store.sqlite import SqliteStore
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, make_settings
 from tests.support import query
@@ -31,7 +33,7 @@ def form(**fields: str) -> dict[str, str]:
     }
 
 
-def signed(fields: dict[str, str], token: str = AUTH_TOKEN, path: str = CALLBACK) -> dict:
+def signed(fields: dict[str, str], token: str = AUTH_TOKEN, path: str = CALLBACK) -> dict[str, str]:
     signature = RequestValidator(token).compute_signature(PUBLIC_URL + path, fields)
     return {
         "X-Twilio-Signature": signature,
@@ -52,7 +54,7 @@ async def client(fake_slack, twilio_sim, tmp_path, aiohttp_client):
     return await aiohttp_client(bot_app.build(settings))
 
 
-async def stored(tmp_path) -> list:  # type: ignore[no-untyped-def]
+async def stored(tmp_path) -> list[Message]:
     store = SqliteStore(str(tmp_path / "bot.db"))
     try:
         return await store.messages.recent(datetime.now(UTC) - timedelta(days=1))
@@ -77,13 +79,13 @@ async def test_a_later_status_updates_the_same_row(client, tmp_path):
     assert (message.status, message.error_code) == ("undelivered", 30003)
 
 
-async def post(client, **fields: str) -> int:  # type: ignore[no-untyped-def]
+async def post(client, **fields: str) -> int:
     signed_form = form(**fields)
     response = await client.post(CALLBACK, data=urlencode(signed_form), headers=signed(signed_form))
     return response.status
 
 
-def stored_row(tmp_path) -> dict:  # type: ignore[no-untyped-def]
+def stored_row(tmp_path) -> dict[str, Any]:
     [row] = query(str(tmp_path / "bot.db"), "select * from messages where sid = ?", (SID,))
     return dict(row)
 
@@ -127,8 +129,6 @@ async def test_a_final_status_the_poll_read_is_not_undone_by_a_callback(client, 
     turned a `delivered` the poll had read back."""
     store = SqliteStore(str(tmp_path / "bot.db"))
     try:
-        from bot.domain.messages import Message
-
         now = datetime.now(UTC)
         await store.messages.save(
             [

@@ -3,6 +3,7 @@ clock the test moves), traffic makers, and the serving app that watches. Shared 
 watcher, fault, restart, access and secrets suites."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot import app as bot_app
 from bot import settings
@@ -75,7 +76,7 @@ class World:
             clock=lambda: self.now,
         )
 
-    async def cycle(self, minutes_later: float = 0):  # type: ignore[no-untyped-def]
+    async def cycle(self, minutes_later: float = 0):
         self.now += timedelta(minutes=minutes_later)
         return await self.watcher.cycle()
 
@@ -84,7 +85,7 @@ class World:
         self.store.close()
 
 
-def send(scenario, count: int, minutes_ago: float, at: datetime = NOW, **fields) -> None:  # type: ignore[no-untyped-def]
+def send(scenario, count: int, minutes_ago: float, at: datetime = NOW, **fields) -> None:
     """`count` messages spread over the minute ending `minutes_ago` before `at`."""
     for i in range(count):
         moment = at - timedelta(minutes=minutes_ago, seconds=i * 60 / max(count, 1))
@@ -94,26 +95,26 @@ def send(scenario, count: int, minutes_ago: float, at: datetime = NOW, **fields)
 
 def failing(
     scenario, count: int, minutes_ago: float, at: datetime = NOW, code: int = 30003
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     status = "failed" if code == 30002 else "undelivered"
     send(scenario, count, minutes_ago, at, status=status, error_code=code)
 
 
-def a_day_of_quiet_traffic(scenario) -> None:  # type: ignore[no-untyped-def]
+def a_day_of_quiet_traffic(scenario) -> None:
     for hour in range(1, 24):
         send(scenario, 99, hour * 60)
         failing(scenario, 1, hour * 60)
 
 
-def posts(fake: FakeSlack, thread: bool = False) -> list[dict]:
+def posts(fake: FakeSlack, thread: bool = False) -> list[dict[str, Any]]:
     return [c for c in fake.calls("chat.postMessage") if bool(c.get("thread_ts")) == thread]
 
 
-def header(message: dict) -> str:
+def header(message: dict[str, Any]) -> str:
     return message["blocks"][0]["text"]["text"]
 
 
-def incident_buttons(message: dict) -> dict[str, str]:
+def incident_buttons(message: dict[str, Any]) -> dict[str, str]:
     """action_id -> value of the buttons on an incident message."""
     return {
         e["action_id"]: e["value"]
@@ -123,7 +124,7 @@ def incident_buttons(message: dict) -> dict[str, str]:
     }
 
 
-async def watching_app(  # type: ignore[no-untyped-def]
+async def watching_app(
     aiohttp_client, fake_slack, twilio_sim, tmp_path, interval="0.05", tuning=None
 ):
     """The real serving app, polling every 50 ms."""
@@ -137,7 +138,7 @@ async def watching_app(  # type: ignore[no-untyped-def]
     return await aiohttp_client(bot_app.build(settings, tuning or Tuning()))
 
 
-def app_watcher(client) -> Watcher:  # type: ignore[no-untyped-def]
+def app_watcher(client) -> Watcher:
     return client.server.app[bot_app.WATCHER]
 
 

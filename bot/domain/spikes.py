@@ -8,7 +8,7 @@ follow seed 001 (above 5 % of sends is systemic, above 10 % is serious), as team
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
@@ -144,7 +144,7 @@ def tally(counts: Iterable[Count], window: timedelta, now: datetime) -> Tally:
 
 
 def tally_messages(recent: Iterable[Message], window: timedelta, now: datetime) -> Tally:
-    return tally((Count(when(m), m.error_code, 1) for m in _outbound_final(recent)), window, now)
+    return tally((Count(when(m), m.error_code, 1) for m in outbound_final(recent)), window, now)
 
 
 def measure(
@@ -172,7 +172,7 @@ def measure_tally(
     """`code` over the window ending `now`, from the counts and the messages that failed
     (any others among `failing` are left out)."""
     since = now - thresholds.window
-    hits = [m for m in _outbound_final(failing) if m.error_code == code and since <= when(m) <= now]
+    hits = [m for m in outbound_final(failing) if m.error_code == code and since <= when(m) <= now]
     failed, final = counted.codes.get(code, 0), counted.final
     recipients = len({m.to for m in hits})
     rate = failed / final if final else 0.0
@@ -192,56 +192,6 @@ def measure_tally(
         samples=tuple(m.sid for m in sorted(hits, key=when, reverse=True)[:SAMPLES]),
         spark=_spark(code, counted),
     )
-
-
-def credentials_reading(rejected: bool, now: datetime) -> Reading:
-    """Whether Twilio took the bot's credentials this cycle, as a reading: critical while
-    it refuses them, as nothing else can be watched meanwhile."""
-    return Reading(
-        code=CREDENTIALS_CODE,
-        severity=Severity.CRITICAL if rejected else None,
-        failed=0,
-        final=0,
-        recipients=0,
-        baseline=None,
-        since=now,
-        until=now,
-        senders=(),
-        countries=(),
-        carriers=(),
-        samples=(),
-        spark=(),
-    )
-
-
-def suspension_reading(
-    reading: Reading,
-    status: str,
-    inactive_at: datetime | None,
-    failing: Iterable[Message],
-    watched: bool,
-) -> Reading:
-    """30002 as the account's status says. Anything but active is critical at once, whether
-    or not 30002 is watched. While the account is active, a 30002 is critical when 30002 is
-    watched, but only one sent after the account was last seen inactive: those before it
-    belong to the suspension that has ended, so reinstatement resolves the incident."""
-    if status != "active":
-        return replace(reading, account_status=status, severity=Severity.CRITICAL)
-    if inactive_at is not None:
-        fresh = [
-            m
-            for m in _outbound_final(failing)
-            if m.error_code == SUSPENDED_CODE
-            and max(reading.since, inactive_at) < when(m) <= reading.until
-        ]
-        reading = replace(
-            reading,
-            failed=len(fresh),
-            recipients=len({m.to for m in fresh}),
-            samples=tuple(m.sid for m in sorted(fresh, key=when, reverse=True)[:SAMPLES]),
-        )
-    severity = Severity.CRITICAL if watched and reading.failed else None
-    return replace(reading, account_status=status, severity=severity)
 
 
 def _severity(
@@ -291,7 +241,7 @@ def render_spark(rates: Sequence[float | None]) -> str:
     return "".join(" " if r is None else SPARK_CHARS[round(r / top * last)] for r in rates)
 
 
-def _outbound_final(messages: Iterable[Message]) -> list[Message]:
+def outbound_final(messages: Iterable[Message]) -> list[Message]:
     return [
         m for m in messages if m.direction.startswith("outbound") and m.status in FINAL_STATUSES
     ]

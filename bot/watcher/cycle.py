@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.adapters.twilio import TwilioApi
 from bot.answers.curated import Entry
-from bot.domain import alerting, spikes
+from bot.domain import account_readings, alerting
 from bot.domain.alerting import Step
 from bot.domain.messages import Message
 from bot.domain.spikes import Reading
@@ -226,7 +226,7 @@ class Watcher:
         self, rejected: bool, now: datetime
     ) -> tuple[tuple[Reading, ...], tuple[Step, ...]]:
         """The credentials reading and its step, while they concern an incident."""
-        reading = spikes.credentials_reading(rejected, now)
+        reading = account_readings.credentials_reading(rejected, now)
         step = await self._decide(reading, now)
         return ((reading,), (step,)) if step.incident is not None else ((), ())
 

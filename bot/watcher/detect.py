@@ -7,7 +7,7 @@ Suspension and rejected credentials are readings like any other, each with its c
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.domain import spikes
+from bot.domain import account_readings, spikes
 from bot.domain.messages import Message
 from bot.domain.spikes import Baseline, Reading, ReadingKind, Tally, Thresholds
 
@@ -60,7 +60,7 @@ def readings(
             code, evidence.counted, evidence.failing, baseline, evidence.carriers, thresholds, now
         )
         if code == spikes.SUSPENDED_CODE:
-            reading = spikes.suspension_reading(
+            reading = account_readings.suspension_reading(
                 reading,
                 account_status,
                 evidence.inactive_at,
