@@ -8,7 +8,6 @@ application (`cleanup_ctx`), started on startup and stopped on shutdown.
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -36,10 +35,14 @@ SETTINGS = web.AppKey("settings", Settings)
 WATCHER = web.AppKey("watcher", Watcher)
 
 
-def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Application:
+def build(
+    settings: Settings,
+    tuning: Tuning = DEFAULT_TUNING,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> web.Application:
     """The bot's application, each part built whole, in the order they need each other:
     the store and Twilio, the watcher (while watching), the service that answers, Bolt.
-    `tuning` is for tests and benchmarks."""
+    `tuning` and `clock` are for tests and benchmarks."""
     store = SqliteStore(settings.database_path)
     curated = load_curated(curated_directory(), settings.policy)
     twilio = None
@@ -54,12 +57,14 @@ def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Applicatio
             twilio,
             Poster(web_client(settings, tuning.slack_timeout_seconds)),
             curated,
+            clock,
         )
     service = Service(
         curated,
         store,
         settings.policy,
         twilio,
+        clock,
         default_region=settings.default_region,
         alert_window=settings.thresholds.window,
         lookups_per_hour=settings.lookups_per_user_per_hour,
@@ -79,7 +84,7 @@ def build(settings: Settings, tuning: Tuning = DEFAULT_TUNING) -> web.Applicatio
     else:
         # The watcher prunes each cycle; without one, what `why` and `lookup` stored (numbers
         # among it) must still follow RETENTION_DAYS.
-        app.cleanup_ctx.append(_retention(store, settings))
+        app.cleanup_ctx.append(_retention(store, settings, clock))
     if watching and settings.public_url and settings.twilio_auth_token:
         # Twilio signs webhooks with the Auth Token, even for accounts that call with API keys.
         # Only while watching: the watcher's retention is what keeps the table bounded.
@@ -138,13 +143,13 @@ async def _none() -> int:
 
 
 def _retention(
-    store: Store, settings: Settings
+    store: Store, settings: Settings, clock: Callable[[], datetime]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """Retention for a bot that does not watch: a prune at start and every hour."""
 
     async def prune() -> None:
         try:
-            await store.messages.prune(datetime.now(UTC) - settings.retention)
+            await store.messages.prune(clock() - settings.retention)
         except StoreError as exc:
             log.error("retention could not prune: %s", exc)
 
@@ -200,7 +205,7 @@ HEALTHZ_FIELDS = (
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 while all is well; 503 when the poller has not finished a cycle for three
+    """200 while all is well; 503 when the watcher has not finished a cycle for three
     intervals, so a platform's health check can restart a stuck process. Slack refusing
     the setup (a wrong channel, a revoked token) is 200 with "needs attention": a restart
     would not fix it, a person must. Posts waiting on a Slack outage (5xx, timeouts,
@@ -237,7 +242,7 @@ async def healthz(request: web.Request) -> web.Response:
             body["status"] = "database failing"  # what and what to do: /twilio status, the log
             return web.json_response(body, status=503)
         if health.stalled(
-            time.time(),
+            running.clock().timestamp(),
             settings.poll_interval_seconds,
             running.config.tuning.first_cycle_grace_seconds,
         ):

@@ -7,7 +7,7 @@
     ├── DictionaryError      Twilio's error dictionary could not be fetched or read
     ├── StoreError           the SQLite file cannot be opened or written
     ├── LimitReached         a user has used up their paid Twilio lookups for the hour
-    ├── WatcherBusy          another poller is watching the same database
+    ├── WatcherBusy          another watcher is watching the same database
     ├── TwilioError          a Twilio API call gave no usable answer
     │   ├── NotFound             the resource does not exist in this account (20404)
     │   ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
@@ -59,7 +59,7 @@ class LimitReached(BotError):
 
 
 class WatcherBusy(BotError):
-    """Another poller holds the database's lease; two would post every alert twice."""
+    """Another watcher holds the database's lease; two would post every alert twice."""
 
 
 class TwilioError(BotError):

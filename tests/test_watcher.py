@@ -5,7 +5,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -290,8 +290,12 @@ async def test_healthz_is_503_when_the_watcher_stalls(
 ):
     twilio_sim.latency_seconds = 3  # every Twilio call hangs
     no_grace = Tuning(first_cycle_grace_seconds=0)
-    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, tuning=no_grace)
-    await asyncio.sleep(0.3)  # six intervals with no cycle finished
+    now = [datetime.now(UTC)]
+    client = await watching_app(
+        aiohttp_client, fake_slack, twilio_sim, tmp_path, tuning=no_grace, clock=lambda: now[0]
+    )
+    assert (await client.get("/healthz")).status == 200  # the first cycle has just begun
+    now[0] += timedelta(seconds=0.2)  # four intervals, and no cycle has finished
     response = await client.get("/healthz")
     assert response.status == 503
     assert (await response.json())["status"] == "poller stalled"

@@ -125,9 +125,9 @@ def incident_buttons(message: dict[str, Any]) -> dict[str, str]:
 
 
 async def watching_app(
-    aiohttp_client, fake_slack, twilio_sim, tmp_path, interval="0.05", tuning=None
+    aiohttp_client, fake_slack, twilio_sim, tmp_path, interval="0.05", tuning=None, clock=None
 ):
-    """The real serving app, polling every 50 ms."""
+    """The real serving app, polling every 50 ms (on the real clock unless given one)."""
     settings = make_settings(
         fake_slack,
         tmp_path,
@@ -135,7 +135,8 @@ async def watching_app(
         SLACK_ALERT_CHANNEL=CHANNEL,
         POLL_INTERVAL_SECONDS=interval,
     )
-    return await aiohttp_client(bot_app.build(settings, tuning or Tuning()))
+    clock = clock or (lambda: datetime.now(UTC))
+    return await aiohttp_client(bot_app.build(settings, tuning or Tuning(), clock))
 
 
 def app_watcher(client) -> Watcher:

@@ -2,7 +2,7 @@
 
 A scripted story runs on an accelerated clock (one simulated minute per cycle): steady
 traffic with about 1 % 30003, a spike to about 15 %, recovery, and with `suspend` an
-account suspension and its end. The real poller watches it and posts to a console stand-in for
+account suspension and its end. The real watcher watches it and posts to a console stand-in for
 Slack, which prints every post, edit and thread reply. Then `why` explains one of the
 failed messages and `lookup` checks its number.
 """
@@ -93,7 +93,7 @@ async def _watch(
     store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)
     curated = load_curated(curated_directory(), config.policy)
-    poller = Watcher(
+    watcher = Watcher(
         WatcherConfig.from_settings(config),
         store,
         twilio,
@@ -117,7 +117,7 @@ async def _watch(
             if suspend and minute == RESTORE_AT:
                 scenario.accounts[ACCOUNT].status = "active"
                 out(f"\n{utc(now[0])}: Twilio reinstates the account.")
-            await poller.cycle_safely()
+            await watcher.cycle_safely()
             await asyncio.sleep(seconds_per_minute)
         spike_start = start + timedelta(minutes=SPIKE.start)
         failures = [m for m in scenario.messages if m.error_code]

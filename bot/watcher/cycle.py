@@ -64,13 +64,18 @@ class Watcher:
         self.twilio = twilio
         self.curated = curated
         self.clock = clock
-        self.health = Health(started_at=time.time())
+        self.health = Health(started_at=self._wall())
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.delivery = Delivery(store, poster, config.alert_channel, self.health)
         self.actions = Actions(
             store, config, curated, self.delivery, self.health, self.owner, clock
         )
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
+
+    def _wall(self) -> float:
+        """The watcher's clock as seconds since the epoch, for health: one clock for the
+        cycles and for what health says of them (tests move it)."""
+        return self.clock().timestamp()
 
     async def run_forever(self) -> None:
         """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
@@ -96,7 +101,7 @@ class Watcher:
             # Loud, and in health: no cycle can do anything until someone acts.
             log.error("poll cycle failed: %s", exc)
             self.health.last_error = self.health.database_problem = str(exc)
-            self.health.last_finished = time.time()
+            self.health.last_finished = self._wall()
         except BotError as exc:
             # Not the database: the cycle wrote its lease before failing, so whatever the
             # database had is over (else health would send on-call to the wrong system).
@@ -110,16 +115,16 @@ class Watcher:
     async def cycle(self) -> CycleResult:
         started = time.monotonic()
         health = self.health
-        health.last_started = time.time()
+        health.last_started = self._wall()
         self.delivery.start_cycle()
         now = self.clock()
         lease = timedelta(seconds=3 * self.config.poll_interval_seconds + 60)
         if not await self.store.watcher.take_lease(self.owner, now, lease):
             # Standing by is alive and well: /healthz must not have the platform restart it.
-            health.last_finished = time.time()
-            health.last_error = "another poller is watching this database"
+            health.last_finished = self._wall()
+            health.last_error = "another watcher is watching this database"
             raise WatcherBusy(
-                "another poller is watching this database (a serving bot with "
+                "another watcher is watching this database (a serving bot with "
                 "SLACK_ALERT_CHANNEL, or another `poll`); this one stands by"
             )
         failure: BotError | None = None
@@ -157,7 +162,7 @@ class Watcher:
         health.slack_outage = trouble.outage and pending > 0
         health.twilio_faults = self.twilio.http.faults
         health.twilio_gave_up = self.twilio.http.gave_up
-        health.last_finished = time.time()
+        health.last_finished = self._wall()
         health.last_duration_seconds = time.monotonic() - started
         # The last cycle's trouble, kept until a cycle has none.
         health.last_error = str(failure) if failure else trouble.error

@@ -9,7 +9,7 @@ FIRST_CYCLE_GRACE_SECONDS = 600.0  # the first cycle may read a day of history
 
 @dataclass
 class Health:
-    started_at: float = 0.0  # time.time() of the process start
+    started_at: float = 0.0  # when the watcher started, seconds since the epoch
     last_started: float | None = None
     last_finished: float | None = None
     last_duration_seconds: float | None = None
