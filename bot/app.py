@@ -90,7 +90,7 @@ def build(
         # Only while watching: the watcher's retention is what keeps the table bounded.
         app.router.add_post(
             webhook.PATH,
-            webhook.status_callback(store, settings.public_url, settings.twilio_auth_token),
+            webhook.status_callback(store, settings.public_url, settings.twilio_auth_token, clock),
         )
     if settings.socket_mode:
         app.cleanup_ctx.append(slack.socket_mode_connection(bolt, settings))
@@ -136,10 +136,6 @@ def starting_line(settings: Settings, watching: bool) -> str:
 
 RETENTION_EVERY_SECONDS = 3600
 HEALTHZ_DATABASE_SECONDS = 0.5  # /healthz answers within a second, the database or not
-
-
-async def _none() -> int:
-    return 0
 
 
 def _retention(
@@ -218,7 +214,8 @@ async def healthz(request: web.Request) -> web.Response:
         "knowledge_entries": len(service.curated),
     }
     try:
-        size = service.store.dictionary.size() if service.store else _none()
+        assert service.store is not None  # build() always gives the service its store
+        size = service.store.dictionary.size()
         body["dictionary_entries"] = await asyncio.wait_for(size, HEALTHZ_DATABASE_SECONDS)
     except TimeoutError:
         # Slow, not failing (a disk under load): a restart would not help, so still 200.
@@ -237,7 +234,7 @@ async def healthz(request: web.Request) -> web.Response:
         watcher["last_cycle_failed"] = health.last_error is not None
         watcher["slack_needs_fix"] = health.slack_problem is not None
         watcher["database_failing"] = health.database_problem is not None
-        body["poller"] = watcher
+        body["poller"] = watcher  # "poller": the key health checks already read
         if health.database_problem:
             body["status"] = "database failing"  # what and what to do: /twilio status, the log
             return web.json_response(body, status=503)

@@ -122,7 +122,7 @@ async def on_writer(store: object, sql: str) -> list[tuple[object, ...]]:
     """Run `sql` on the writer connection of a SQLite store, as a fault a test injects
     (a full disk, a read-only file) or a figure it reads from there."""
     assert isinstance(store, SqliteStore)
-    return await store.connections.write(lambda db: db.execute(sql).fetchall())
+    return await store.connections.raw(sql)
 
 
 async def until(condition: Callable[[], bool], seconds: float = 10) -> None:

@@ -182,6 +182,39 @@ async def test_a_double_click_pays_once(twilio_sim, tmp_path):
         store.close()
 
 
+async def test_a_second_click_while_the_first_answer_is_being_kept_pays_nothing(
+    twilio_sim, tmp_path
+):
+    """Review of issue 15: the call was forgotten before its answer reached the cache, so a
+    click landing in between (the database slow to take the write) asked Twilio again."""
+    import sqlite3
+
+    twilio_sim.latency_seconds = 0.2
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    api = TwilioApi(make_settings(None, tmp_path, twilio_sim))
+    service = Service(
+        load_curated(curated_directory(), POLICY), store, POLICY, api, lookups_per_hour=5
+    )
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        first = asyncio.create_task(answer("lookup +12025550156", service, "U1"))
+        while twilio_sim.count(LOOKUPS) < 1:  # counted and asked: now hold the writes
+            await asyncio.sleep(0.01)
+        holder.execute("BEGIN IMMEDIATE")  # the first answer waits to be kept
+        await asyncio.sleep(0.3)  # Twilio has answered it by now
+        second = asyncio.create_task(answer("lookup +12025550156", service, "U2"))
+        await asyncio.sleep(0.1)
+        holder.execute("COMMIT")
+        assert isinstance(await first, NumberReport) and isinstance(await second, NumberReport)
+        assert twilio_sim.count(LOOKUPS) == 1
+        assert await store.lookups.uses("U2", datetime.now(UTC) - timedelta(hours=1)) == []
+    finally:
+        holder.close()
+        await api.close()
+        store.close()
+
+
 async def test_history_comes_from_messages_the_bot_has_seen(live, fake_slack, scenario):
     sid = dead_number_story(scenario)
     await ask(live, fake_slack, f"why {sid}", "why")

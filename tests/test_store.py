@@ -433,3 +433,52 @@ async def test_an_incident_and_its_reading_come_back_typed(tmp_path):
         assert record.incident == saved
     finally:
         store.close()
+
+
+async def test_a_write_whose_caller_is_cancelled_still_lands(tmp_path):
+    """Review of issue 15: a shutdown that cancelled the watcher while Slack's answer to a
+    post waited behind another write dropped the write, and the post went out again."""
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    batch = _traffic(7, 1, NOW)
+    first = asyncio.create_task(store.messages.save(batch[:3]))  # waits on the lock
+    queued = asyncio.create_task(store.messages.save(batch[3:5]))  # waits behind it
+    await asyncio.sleep(0.05)
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    other.execute("COMMIT")
+    other.close()
+    await first
+    store.close()  # waits for what was asked of it
+    assert query(path, "select count(*) from messages")[0][0] == 5
+
+
+async def test_a_closed_store_says_so(tmp_path):
+    store = SqliteStore(str(tmp_path / "bot.db"))
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.messages.recent(NOW)
+    with pytest.raises(StoreError, match="closed"):
+        await store.messages.save(_traffic(8, 1, NOW)[:1])
+
+
+async def test_a_write_waits_for_another_process_s_lock_instead_of_failing(tmp_path):
+    """Found while testing issue 15's review: a transaction that began by reading (as
+    sqlite-utils does, checking the table first) failed at once with 'database is locked'
+    when another process held the write lock, instead of waiting the busy timeout."""
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        release = asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+        hour_ago = NOW - timedelta(hours=1)
+        use = await store.lookups.add_use("U1", NOW, forget_before=hour_ago, limit=5)
+        assert use is not None and not release.cancelled()
+        assert len(await store.lookups.uses("U1", hour_ago)) == 1
+    finally:
+        other.close()
+        store.close()

@@ -586,6 +586,28 @@ async def test_a_button_in_a_process_without_the_lease_only_queues(world, scenar
     assert "Acknowledged by <@U0ONE>" in json.dumps(fake_slack.calls("chat.update")[-1])
 
 
+async def test_two_acknowledgements_at_the_same_moment_one_wins(world, scenario, fake_slack):
+    """Review of issue 15: the 'already acknowledged' check read the incident before the
+    write, so two clicks at once were both done and both noted in the thread."""
+    failing(scenario, 1, 2, code=30002)
+    await world.cycle()
+    [incident] = await world.store.incidents.open_all()
+    assert incident.id is not None
+    answers = await asyncio.gather(
+        world.watcher.actions.acknowledge(incident.id, "U0ONE"),
+        world.watcher.actions.acknowledge(incident.id, "U0TWO"),
+    )
+    [record] = await world.store.incidents.open_all()
+    winner = record.acknowledged_by
+    assert winner in ("U0ONE", "U0TWO")  # whichever the store took first
+    assert sorted(answers) == [
+        "Done: the incident is acknowledged.",
+        f"It was already acknowledged by <@{winner}>.",
+    ]
+    notes = [p for p in await world.store.outbox.pending() if p.kind == "reply"]
+    assert len(notes) == 1 and notes[0].text.endswith(f"acknowledged by <@{winner}>.")
+
+
 async def test_after_a_post_is_given_up_its_notes_are_not_left_waiting(world, scenario, fake_slack):
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     fake_slack.inject(Fault("chat.postMessage", error="msg_too_long", times=100))

@@ -3,7 +3,7 @@ asker's hourly allowance (LOOKUPS_PER_USER_PER_HOUR), taken back when Twilio fai
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -21,6 +21,13 @@ NOT_CONFIGURED = (
 )
 
 
+@dataclass(frozen=True)
+class Answered:
+    lookup: Lookup
+    at: datetime  # when Twilio answered
+    cached: bool  # from the cache, not asked for now
+
+
 class PaidLookups:
     def __init__(self, store: Store, twilio: TwilioApi | None, per_hour: int) -> None:
         self.store = store
@@ -29,9 +36,15 @@ class PaidLookups:
         self._running: dict[str, asyncio.Future[Lookup]] = {}
         self._registering = asyncio.Lock()
 
-    async def ask(self, e164: str, asker: str | None, now: datetime) -> Lookup:
-        """Ask Twilio, once: a second ask for the same number while the first is on its way
-        (a double click) waits for that answer and costs nothing."""
+    async def answer(
+        self, e164: str, asker: str | None, now: datetime, fresh_since: datetime
+    ) -> Answered:
+        """What Lookup says of `e164`: the cache's answer when it is from `fresh_since` on,
+        else Twilio's, asked once. A second ask for the number while the first is on its
+        way (a double click) waits for that answer and costs nothing; the call is over only
+        once its answer is in the cache, so a later ask finds it there."""
+        if (cached := await self.store.lookups.cached(e164, fresh_since)) is not None:
+            return Answered(cached.lookup, cached.at, cached=True)
         if self.twilio is None:
             raise NotConfigured(NOT_CONFIGURED)
         # Counting and registering the call happen one ask at a time: a second ask for
@@ -41,19 +54,25 @@ class PaidLookups:
             running = self._running.get(e164)
             mine = running is None  # else the first ask pays, and this one waits for it
             if running is None:
+                # One that ended while this ask waited for its turn left its answer here.
+                if (cached := await self.store.lookups.cached(e164, fresh_since)) is not None:
+                    return Answered(cached.lookup, cached.at, cached=True)
                 use = await self._count(asker, now) if asker is not None else None
-                running = shared(self.twilio.lookup(e164))
+                running = shared(self._ask_and_keep(self.twilio, e164, now))
                 self._running[e164] = running
         if not mine:
-            return await asyncio.shield(running)
+            return Answered(await asyncio.shield(running), now, cached=False)
         try:
-            lookup = await asyncio.shield(running)
+            return Answered(await asyncio.shield(running), now, cached=False)
         except BaseException:
             if use is not None:
                 await self.store.lookups.remove_use(use)  # no answer, so no charge
             raise
         finally:
             del self._running[e164]
+
+    async def _ask_and_keep(self, twilio: TwilioApi, e164: str, now: datetime) -> Lookup:
+        lookup = await twilio.lookup(e164)
         # Kept under the number we asked for, so the next ask finds it whatever form
         # Twilio wrote it in; a failed line type check is not kept for a week.
         if lookup.line_type_error is None:
@@ -68,17 +87,25 @@ class PaidLookups:
                 "Paid lookups are turned off here (LOOKUPS_PER_USER_PER_HOUR is 0); only "
                 "numbers looked up in the last 7 days can be answered, from the cache."
             )
-        use = await self.store.lookups.add_use(asker, now, forget_before=since, limit=self.per_hour)
-        if use is None:
-            used = await self.store.lookups.uses(asker, since)
-            frees = used[-self.per_hour] + LOOKUP_LIMIT_WINDOW
-            minutes = max(1, -(-int((frees - now).total_seconds()) // 60))
-            raise LimitReached(
-                f"You have used your {self.per_hour} paid lookups for this hour. The "
-                f"next one frees up at {frees.astimezone(UTC):%H:%M} UTC, in {minutes} "
-                "min. Numbers looked up in the last 7 days still answer, from the cache."
+        for _ in range(2):  # once more if a use was taken back between the two reads
+            use = await self.store.lookups.add_use(
+                asker, now, forget_before=since, limit=self.per_hour
             )
-        return use
+            if use is not None:
+                return use
+            used = await self.store.lookups.uses(asker, since)
+            if len(used) >= self.per_hour:
+                frees = used[-self.per_hour] + LOOKUP_LIMIT_WINDOW
+                minutes = max(1, -(-int((frees - now).total_seconds()) // 60))
+                raise LimitReached(
+                    f"You have used your {self.per_hour} paid lookups for this hour. The "
+                    f"next one frees up at {frees.astimezone(UTC):%H:%M} UTC, in {minutes} "
+                    "min. Numbers looked up in the last 7 days still answer, from the cache."
+                )
+        raise LimitReached(
+            f"You have used your {self.per_hour} paid lookups for this hour; try again in "
+            "a minute. Numbers looked up in the last 7 days still answer, from the cache."
+        )
 
 
 def shared(call: Awaitable[T]) -> "asyncio.Future[T]":

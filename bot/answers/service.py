@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.adapters.twilio import TwilioApi
 from bot.answers import account_view, knowledge, message_report, number_report, phone_numbers
@@ -30,7 +30,6 @@ from bot.store import Coverage, Store
 from bot.watcher.actions import Actions
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 ACCOUNT_WINDOW = timedelta(hours=1)
 ACCOUNT_SAMPLE = 1000  # one page of the Messages list, Twilio's largest
@@ -206,16 +205,12 @@ class Service:
         if self.store is None or self.paid is None:
             raise NotConfigured(NOT_CONFIGURED)
         now = self.clock()
-        cached = await self.store.lookups.cached(number.e164, now - LOOKUP_CACHE)
-        if cached is not None:
-            lookup, looked_up_at = cached.lookup, cached.at
-        else:
-            lookup, looked_up_at = await self.paid.ask(number.e164, asker, now), now
+        found = await self.paid.answer(number.e164, asker, now, now - LOOKUP_CACHE)
         history = await self.store.messages.to_number(
             number.e164, now - number_report.HISTORY_WINDOW, limit=number_report.HISTORY_LIMIT
         )
         return number_report.build_report(
-            number, lookup, looked_up_at, cached is not None, history, self.rules, now
+            number, found.lookup, found.at, found.cached, history, self.rules, now
         )
 
     async def status(self) -> StatusReport:

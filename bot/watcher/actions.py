@@ -13,9 +13,7 @@ from bot.store import Store
 from bot.watcher import incidents, reads
 from bot.watcher.config import WatcherConfig
 from bot.watcher.delivery import Delivery
-from bot.watcher.health import Health
-
-HEALTH = "watcher_health"  # the last cycle's Health (Health.to_json), for any process
+from bot.watcher.health import HEALTH, Health
 
 
 class Actions:
@@ -38,9 +36,6 @@ class Actions:
         self.clock = clock
 
     async def acknowledge(self, incident_id: int, user: str) -> str:
-        found = await self.store.incidents.record(incident_id)
-        if found is not None and found.incident.acknowledged_by:
-            return f"It was already acknowledged by <@{found.incident.acknowledged_by}>."
         return await self._change(incident_id, user, "acknowledged", acknowledged_by=user)
 
     async def mute(self, incident_id: int, user: str, hours: int) -> str:
@@ -48,22 +43,25 @@ class Actions:
         return await self._change(incident_id, user, f"muted for {hours} h", muted_until=until)
 
     async def _change(self, incident_id: int, user: str, what: str, **changes: Any) -> str:
+        """The button's change, decided on the incident as the writing transaction reads
+        it: two clicks at once, or a cycle resolving it meanwhile, are answered as they
+        land, never both done."""
         found = await self.store.incidents.record(incident_id)
-        if found is None or found.reading is None:
-            return "That incident is not in this bot's database."
-        if found.incident.resolved_at is not None:
-            return "That incident is already resolved."
+        if (reason := incidents.refusal(found)) is not None:
+            return reason
+        assert found is not None  # refusal() says why otherwise
         now = self.clock()
         who = f"<@{user}>" if SLACK_USER_ID.fullmatch(user) else "someone"
         note = f"{utc(now)}: {what} by {who}."
         explained = await reads.explanation(self.store, self.curated, found.incident.code)
+        refused = incidents.Refusal()
         saved = await self.store.incidents.apply(
             incident_id,
-            lambda record: incidents.change_by_button(record, changes, note, explained),
+            lambda record: incidents.change_by_button(record, changes, note, explained, refused),
             now,
         )
-        if saved is None:  # resolved by a cycle since it was read
-            return "That incident is already resolved."
+        if saved is None:
+            return refused.reason or "That incident is already resolved."
         return f"Done: the incident is {what}."
 
     async def deliver_queued(self) -> int:

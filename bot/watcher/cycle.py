@@ -26,10 +26,10 @@ from bot.domain.spikes import Reading
 from bot.errors import BotError, CredentialsRejected, StoreError, WatcherBusy
 from bot.store import Coverage, Store
 from bot.watcher import detect, incidents, reads
-from bot.watcher.actions import HEALTH, Actions
+from bot.watcher.actions import Actions
 from bot.watcher.config import WatcherConfig
 from bot.watcher.delivery import Delivery, Poster
-from bot.watcher.health import Health
+from bot.watcher.health import HEALTH, Health
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 
 FIRST_CYCLE_GRACE_SECONDS = 600.0  # the first cycle may read a day of history
+HEALTH = "watcher_health"  # the store's name for the last cycle's Health (to_json)
 
 
 @dataclass

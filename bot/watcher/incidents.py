@@ -56,14 +56,37 @@ def decide(
     return Change(changed)
 
 
+@dataclass
+class Refusal:
+    """Why a button changed nothing, as the transaction found the incident."""
+
+    reason: str | None = None
+
+
+def refusal(record: IncidentRecord | None) -> str | None:
+    """Why no button can change this incident, or None."""
+    if record is None or record.reading is None:
+        return "That incident is not in this bot's database."
+    if record.incident.resolved_at is not None:
+        return "That incident is already resolved."
+    return None
+
+
 def change_by_button(
     record: IncidentRecord | None,
     changes: dict[str, Any],
     note: str,
     explanation: Explanation,
+    refused: Refusal,
 ) -> Change | None:
-    """A button's change (acknowledged, muted), shown on the alert at once."""
-    if record is None or record.reading is None or record.incident.resolved_at is not None:
+    """A button's change (acknowledged, muted), shown on the alert at once; nothing, with
+    the reason in `refused`, when the incident as the transaction reads it cannot take it
+    (a second Acknowledge, clicked at the same moment as the first, finds it taken)."""
+    refused.reason = refusal(record)
+    if record is None or record.reading is None or refused.reason is not None:
+        return None
+    if "acknowledged_by" in changes and (holder := record.incident.acknowledged_by):
+        refused.reason = f"It was already acknowledged by <@{holder}>."
         return None
     changed = replace(record.incident, **changes)
     drawn = replace(record.reading, severity=changed.severity)

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
@@ -38,6 +38,7 @@ class Connections:
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opening = threading.Lock()
+        self._closed = False
 
     def start(self, prepare: Callable[[sqlite_utils.Database], None]) -> None:
         """Open the writer's connection and run `prepare` (the migrations) on it. Blocks
@@ -52,7 +53,7 @@ class Connections:
     ) -> T:
         """`work(db, ...)` on a reader's connection, which refuses to write."""
         call = functools.partial(self._on_reader, work, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._readers, call)
+        return await self._submit(self._readers, call)
 
     async def write(
         self,
@@ -61,12 +62,38 @@ class Connections:
         **kwargs: P.kwargs,
     ) -> T:
         """`work(db, ...)` on the writer's connection, after every write queued before it.
-        Each call is its own transaction, or several in `db.atomic()`."""
+        Each call is its own transaction, or several in `db.atomic()`.
+
+        A write once asked for is done even if its caller is cancelled meanwhile (a
+        shutdown): cancelled while queued, it would be dropped, and the caller could not
+        tell whether it happened, such as Slack's answer to a post recorded or not."""
         call = functools.partial(self._on_writer, work, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+        running = self._submit(self._writer, call)
+        # Read even when nobody awaits it any more, so asyncio has nothing to report.
+        running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return await asyncio.shield(running)
+
+    async def raw(self, statement: str) -> list[Any]:
+        """One statement on the writer's connection, outside the transaction every write
+        gets: for PRAGMAs (some cannot run inside one) in maintenance, and for tests that
+        make the database fail."""
+
+        def run() -> list[Any]:
+            try:
+                return list(self._local.db.execute(statement).fetchall())
+            except sqlite3.Error as exc:
+                raise StoreError(database_problem(exc)) from exc
+
+        return await self._submit(self._writer, run)
+
+    def _submit(self, executor: Executor, call: Callable[[], T]) -> "asyncio.Future[T]":
+        if self._closed:
+            raise StoreError("The bot's database is closed: the bot is stopping.")
+        return asyncio.get_running_loop().run_in_executor(executor, call)
 
     def close(self) -> None:
         """Finish the queued work, then close every connection."""
+        self._closed = True
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         for conn in self._opened:
@@ -83,8 +110,22 @@ class Connections:
         self._local.db = db
 
     def _on_writer(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
+        # Each write is one transaction that takes the write lock as it begins, so waiting
+        # on another process's lock is SQLite's busy timeout. A transaction that began by
+        # reading (sqlite-utils reads the schema first) and then wrote would instead fail
+        # at once with "database is locked" while anyone else held it. Nested atomic()
+        # blocks become savepoints.
+        db: sqlite_utils.Database = self._local.db
         try:
-            return work(self._local.db, *args, **kwargs)
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(db, *args, **kwargs)
+                db.conn.execute("COMMIT")
+            except BaseException:
+                if db.conn.in_transaction:
+                    db.conn.execute("ROLLBACK")
+                raise
+            return result
         except sqlite3.Error as exc:
             raise StoreError(database_problem(exc)) from exc
 

@@ -87,22 +87,15 @@ def _put(db: sqlite_utils.Database, name: str, value: str) -> None:
 def _take_lease(
     db: sqlite_utils.Database, owner: str, now: datetime, ttl: timedelta, holder_gone: bool
 ) -> bool:
-    # BEGIN IMMEDIATE takes SQLite's write lock first, so two processes cannot both win.
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
-        if rows and rows[0][0]:
-            holder, until = json.loads(rows[0][0])
-            if holder != owner and datetime.fromisoformat(until) > now and not holder_gone:
-                return False
-        lease = json.dumps([owner, iso(now + ttl)])
-        db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
-    finally:
-        if db.conn.in_transaction:
-            db.conn.execute("COMMIT")
+    # The write holds SQLite's write lock from its first statement (connections.py), so
+    # two processes cannot both read the lease free and both take it.
+    rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
+    if rows and rows[0][0]:
+        holder, until = json.loads(rows[0][0])
+        if holder != owner and datetime.fromisoformat(until) > now and not holder_gone:
+            return False
+    lease = json.dumps([owner, iso(now + ttl)])
+    db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
     return True
 
 
