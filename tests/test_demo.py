@@ -1,17 +1,14 @@
 """`python -m bot demo`: the whole loop on the simulator, printed, with no network."""
 
-from datetime import timedelta
-
 import pytest
 
-from bot.simulation import demo
+from bot import cli
 
 
 @pytest.mark.slow
-async def test_the_demo_tells_the_whole_story():
-    lines: list[str] = []
-    assert await demo.run(suspend=True, seconds_per_minute=0, out=lines.append) == 0
-    text = "\n".join(lines)
+def test_the_demo_tells_the_whole_story(capsys):
+    assert cli.main(["demo", "--suspend", "--fast"], {}) == 0
+    text = capsys.readouterr().out
     order = [
         "NEW MESSAGE 1 in C0DEMO",
         "🟠 Warning: 30003 Unreachable destination handset",
@@ -50,12 +47,3 @@ async def test_the_demo_tells_the_whole_story():
     channel = text[: text.index("$ python -m bot why")]
     assert "+1•••••••006" in channel
     assert "5005550006" not in channel
-
-
-def test_demo_is_a_command(capsys, monkeypatch):
-    from bot import cli
-
-    monkeypatch.setattr(demo, "MINUTES", 3)
-    monkeypatch.setattr(demo, "HISTORY", timedelta(minutes=5))
-    assert cli.main(["demo"], {}) == 0
-    assert capsys.readouterr().out.startswith("Demo: a simulated Twilio account")

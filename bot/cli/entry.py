@@ -35,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     made = {name: sub.add_parser(name, help=text) for name, _, text in TERMINAL_ONLY}
     made["demo"].add_argument("--suspend", action="store_true", help="the account is suspended too")
+    made["demo"].add_argument(
+        "--fast", action="store_true", help="no pause between simulated minutes"
+    )
     made["poll"].add_argument(
         "--once", action="store_true", help="run exactly one cycle, then exit"
     )
@@ -122,7 +125,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         if args.command == "demo":
             from bot.simulation import demo
 
-            return asyncio.run(demo.run(suspend=args.suspend))
+            pause = 0 if args.fast else demo.SECONDS_PER_MINUTE
+            return asyncio.run(demo.run(suspend=args.suspend, seconds_per_minute=pause))
         if args.command == "simulate":
             from bot.simulation import simulate
 

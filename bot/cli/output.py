@@ -15,7 +15,11 @@ PROG = "python -m bot"
 TERMINAL_ONLY = (
     ("serve", "serve", "serve Slack (the default); watches too, with SLACK_ALERT_CHANNEL"),
     ("poll", "poll [--once]", "watch the account and post alerts, without serving Slack"),
-    ("demo", "demo [--suspend]", "watch a simulated account: no credentials, no network"),
+    (
+        "demo",
+        "demo [--suspend] [--fast]",
+        "watch a simulated account: no credentials, no network",
+    ),
     (
         "simulate",
         "simulate [--port N] [--spike] [--suspend]",

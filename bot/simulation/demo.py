@@ -48,8 +48,13 @@ def story_rate(minute: int) -> float:
     return 0.16 if minute in SPIKE else 0.01
 
 
+SECONDS_PER_MINUTE = 0.3  # a pause a reader can follow
+
+
 async def run(
-    suspend: bool = False, seconds_per_minute: float = 0.3, out: Callable[[str], None] = print
+    suspend: bool = False,
+    seconds_per_minute: float = SECONDS_PER_MINUTE,
+    out: Callable[[str], None] = print,
 ) -> int:
     rng = random.Random(30003)
     start = datetime.now(UTC).replace(second=0, microsecond=0)
