@@ -326,3 +326,24 @@ def test_code_known_nowhere_gets_a_pointer_not_an_error():
 )
 def test_billing_follows_where_the_error_shows_up(code, expected):
     assert knowledge.billing(CURATED[code]) == expected
+
+
+async def test_the_service_reads_the_dictionary_only_for_codes_without_a_file():
+    """A curated code costs no query (it was knowledge.explain's to avoid, before the
+    store became async; the service decides now)."""
+    from bot.answers.service import Service
+
+    asked: list[int] = []
+
+    class Dictionary:
+        async def entry(self, code: int) -> ImportedEntry:
+            asked.append(code)
+            return ImportedEntry(**{**IMPORTED.__dict__, "code": code})
+
+    class Store:
+        dictionary = Dictionary()
+
+    service = Service(CURATED, Store(), POLICY)  # type: ignore[arg-type]
+    assert (await service.explain(30003)).title == "Unreachable destination handset"
+    assert (await service.explain(63016)).title == "Imported title"
+    assert asked == [63016]
