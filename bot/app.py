@@ -84,7 +84,7 @@ def build(
     else:
         # The watcher prunes each cycle; without one, what `why` and `lookup` stored (numbers
         # among it) must still follow RETENTION_DAYS.
-        app.cleanup_ctx.append(_retention(store, settings, clock))
+        app.cleanup_ctx.append(_retention(store, settings, tuning, clock))
     if watching and settings.public_url and settings.twilio_auth_token:
         # Twilio signs webhooks with the Auth Token, even for accounts that call with API keys.
         # Only while watching: the watcher's retention is what keeps the table bounded.
@@ -139,13 +139,16 @@ HEALTHZ_DATABASE_SECONDS = 0.5  # /healthz answers within a second, the database
 
 
 def _retention(
-    store: Store, settings: Settings, clock: Callable[[], datetime]
+    store: Store, settings: Settings, tuning: Tuning, clock: Callable[[], datetime]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """Retention for a bot that does not watch: a prune at start and every hour."""
 
     async def prune() -> None:
         try:
-            await store.messages.prune(clock() - settings.retention)
+            # A batch at a time, so what commands write never waits long behind it.
+            before = clock() - settings.retention
+            while await store.messages.prune(before, tuning.prune_batch) == tuning.prune_batch:
+                pass
         except StoreError as exc:
             log.error("retention could not prune: %s", exc)
 

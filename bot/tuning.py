@@ -14,6 +14,11 @@ class Tuning:
     max_pages: int = 250  # a cycle: 250 000 messages, newest first; older ones are not read
     save_batch: int = 10_000  # messages written to the store in one transaction
     first_cycle_grace_seconds: float = FIRST_CYCLE_GRACE_SECONDS
+    # Retention deletes this many messages a transaction, so other writes wait for no
+    # more than one batch; a cycle prunes batches for at most this long, and the next
+    # cycle goes on where it stopped.
+    prune_batch: int = 10_000
+    prune_seconds_per_cycle: float = 2.0
     # Twilio: the wait before the first retry, doubled for each one after.
     twilio_backoff_seconds: float = 0.5
     # Slack: how long a Web API call or an answer may take, and the waits before the

@@ -321,7 +321,7 @@ async def test_retention_also_forgets_looked_up_numbers(tmp_path):
     await store.lookups.save(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
     await store.lookups.save(Lookup("+12025550101", True, carrier_name="New Wireless"), recent)
     await store.lookups.add_use("U0001", old, forget_before=old - timedelta(hours=1), limit=5)
-    await store.messages.prune(NOW - timedelta(days=8))
+    await store.messages.prune(NOW - timedelta(days=8), limit=100)
     assert await store.lookups.cached("+12025550100", NOW - timedelta(days=30)) is None
     assert await store.lookups.cached("+12025550101", NOW - timedelta(days=30)) is not None
     assert await store.lookups.uses("U0001", NOW - timedelta(days=30)) == []
@@ -481,4 +481,22 @@ async def test_a_write_waits_for_another_process_s_lock_instead_of_failing(tmp_p
         assert len(await store.lookups.uses("U1", hour_ago)) == 1
     finally:
         other.close()
+        store.close()
+
+
+async def test_retention_deletes_messages_a_bounded_batch_at_a_time(tmp_path):
+    """Issue 19, item 2: a day of a busy account deleted in one transaction held the
+    write lock for 10 s."""
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    try:
+        old = [
+            replace(m, sid=f"SMold{i:029x}", date_created=NOW - timedelta(days=40))
+            for i, m in enumerate(_traffic(9, 1, NOW))
+        ]
+        await store.messages.save(old[:25] + _traffic(10, 1, NOW)[:5])
+        before = NOW - timedelta(days=30)
+        assert [await store.messages.prune(before, limit=10) for _ in range(4)] == [10, 10, 5, 0]
+        assert query(path, "select count(*) from messages")[0][0] == 5  # the recent ones
+    finally:
         store.close()

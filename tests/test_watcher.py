@@ -224,6 +224,23 @@ async def test_old_messages_are_pruned(world, scenario):
     assert await world.store.messages.recent(NOW - timedelta(days=30)) == []
 
 
+async def test_a_backlog_of_old_messages_goes_a_batch_at_a_time_across_cycles(
+    tuned_world, scenario
+):
+    """Issue 19, item 2: after days down, retention deleted a day in one transaction; now
+    a cycle deletes batches for its share of time and the next goes on."""
+    world = tuned_world(Tuning(prune_batch=5, prune_seconds_per_cycle=0))
+    send(scenario, 12, 60)
+    await world.cycle()
+    month_ago = NOW - timedelta(days=30)
+    assert len(await world.store.messages.recent(month_ago)) == 12
+    left: list[int] = []
+    for _ in range(3):
+        await world.cycle(minutes_later=9 * 24 * 60 if not left else 1)
+        left.append(len(await world.store.messages.recent(month_ago)))
+    assert left == [7, 2, 0]
+
+
 @contextmanager
 def terminal_world(scenario, tmp_path, fake: FakeSlack) -> Iterator[dict[str, str]]:
     """The simulator and a fake Slack on threads, and the environment for `python -m bot`."""

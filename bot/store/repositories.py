@@ -143,9 +143,10 @@ class MessageRepository(Protocol):
         """`code` against all final outbound messages of the whole hours of [since, until)."""
         ...
 
-    async def prune(self, before: datetime) -> int:
+    async def prune(self, before: datetime, limit: int) -> int:
         """Forget what holds a phone number and is older than `before` (RETENTION_DAYS):
-        messages, looked-up numbers, lookup uses. Returns how many messages went."""
+        looked-up numbers and lookup uses, and at most `limit` messages, in one short
+        transaction. Returns how many messages went: fewer than `limit`, none is left."""
         ...
 
 

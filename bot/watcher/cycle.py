@@ -151,7 +151,7 @@ class Watcher:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
         delivered = await self.delivery.deliver(now)
-        await self.store.messages.prune(now - self.config.retention)
+        await self._prune(now)
         pending = len(await self.store.outbox.pending())
         trouble = self.delivery.trouble
         health.pending_posts = pending
@@ -173,6 +173,18 @@ class Watcher:
         if failure is not None:
             raise failure
         return CycleResult(ingested, readings, steps, delivered, pending)
+
+    async def _prune(self, now: datetime) -> int:
+        """Retention, in batches, for at most the cycle's share of time: after days down,
+        the backlog goes over several cycles rather than holding one."""
+        tuning = self.config.tuning
+        deadline = time.monotonic() + tuning.prune_seconds_per_cycle
+        pruned = 0
+        while True:
+            gone = await self.store.messages.prune(now - self.config.retention, tuning.prune_batch)
+            pruned += gone
+            if gone < tuning.prune_batch or time.monotonic() >= deadline:
+                return pruned
 
     async def _ingest(self, now: datetime) -> int:
         config = self.config

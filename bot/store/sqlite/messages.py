@@ -51,8 +51,8 @@ class SqliteMessages:
         # A write: the hours it counts for the first time are kept in the rollup.
         return await self._db.write(_baseline, code, since, until)
 
-    async def prune(self, before: datetime) -> int:
-        return await self._db.write(_prune, before)
+    async def prune(self, before: datetime, limit: int) -> int:
+        return await self._db.write(_prune, before, limit)
 
 
 def _save(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> None:
@@ -139,11 +139,16 @@ def _baseline(db: sqlite_utils.Database, code: int, since: datetime, until: date
     return Baseline(final=final, failed=failed)
 
 
-def _prune(db: sqlite_utils.Database, before: datetime) -> int:
-    # Messages by creation, looked-up numbers by lookup, and the lookup uses.
+def _prune(db: sqlite_utils.Database, before: datetime, limit: int) -> int:
+    # Messages by creation, a batch at a time: a day of a busy account in one go held the
+    # write lock for seconds. Looked-up numbers by lookup, and the lookup uses.
     moment = iso_or_none(before)
     with db.atomic():
-        cursor = db.execute("delete from messages where date_created < ?", [moment])
+        cursor = db.execute(
+            "delete from messages where rowid in "
+            "(select rowid from messages where date_created < ? limit ?)",
+            [moment, limit],
+        )
         rollup.forget_before(db.conn, before)
         db.execute("delete from lookups where looked_up_at < ?", [moment])
         db.execute("delete from lookup_uses where at < ?", [moment])
