@@ -500,3 +500,64 @@ async def test_retention_deletes_messages_a_bounded_batch_at_a_time(tmp_path):
         assert query(path, "select count(*) from messages")[0][0] == 5  # the recent ones
     finally:
         store.close()
+
+
+def _recounted(path: str) -> dict[tuple[str, int], int]:
+    """What the rollup should hold for the hours it has counted, counted afresh."""
+    from bot.store.sqlite.migrations import MOMENT
+    from bot.store.sqlite.rollup import FINAL_OUTBOUND, TOTAL
+
+    counted = [
+        row[0] for row in query(path, "select hour from message_hours where error_code = -1")
+    ]
+    found: dict[tuple[str, int], int] = {}
+    for hour in counted:
+        where = f"substr({MOMENT}, 1, 13) = ? and {FINAL_OUTBOUND}"
+        [(total,)] = query(path, f"select count(*) from messages where {where}", (hour,))
+        found[(hour, TOTAL)] = total
+        for code, n in query(
+            path,
+            f"select error_code, count(*) from messages where {where} "
+            "and error_code is not null group by error_code",
+            (hour,),
+        ):
+            found[(hour, code)] = n
+    return found
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+async def test_counted_hours_follow_every_change_without_being_counted_again(tmp_path, seed):
+    """Issue 19, item 1: a write to a counted hour emptied it, and the next cycle counted
+    it again (2-2.7 s after 50 `why SM…`). Now writes move the counts: after random late
+    receipts, changed codes, callbacks and new messages in counted hours, the rollup holds
+    what a fresh count says, and no hour was dropped."""
+    rng = random.Random(seed)
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    try:
+        messages = _traffic(seed, 30, NOW)
+        await store.messages.save(messages)
+        await store.messages.baseline(30003, NOW - timedelta(days=2), NOW)  # counts the hours
+        hours_before = query(path, "select count(*) from message_hours where error_code = -1")
+        changed = []
+        for m in rng.sample(messages, 300):
+            status = rng.choice(["delivered", "undelivered", "failed", "sent"])
+            code = rng.choice([30003, 30007, None]) if status != "delivered" else None
+            changed.append(replace(m, status=status, error_code=code))
+        await store.messages.save(changed[:200])  # a poll's late receipts, `why` histories
+        for m in changed[200:]:  # StatusCallbacks
+            report = replace(m, date_updated=NOW, to="", from_="")
+            await store.messages.record_status(report, None)
+        new = [replace(m, sid=f"SMnew{i:029x}") for i, m in enumerate(rng.sample(messages, 100))]
+        await store.messages.save(new)
+        held = {
+            (hour, code): n
+            for hour, code, n in query(path, "select hour, error_code, final from message_hours")
+            if n
+        }
+        assert held == {key: n for key, n in _recounted(path).items() if n}
+        assert query(path, "select count(*) from message_hours where error_code = -1") == (
+            hours_before
+        )
+    finally:
+        store.close()

@@ -3,7 +3,6 @@ hourly rollup that keeps a week's baseline cheap."""
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlite_utils
 
@@ -57,8 +56,8 @@ class SqliteMessages:
 
 def _save(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> None:
     with db.atomic():
+        rollup.adjust_upserts(db.conn, rows)  # before: it reads what the rows replace
         db.conn.executemany(_UPSERT_MESSAGE, [tuple(row.values()) for row in rows])
-        rollup.forget(db.conn, _hours(rows))
 
 
 def _record_status(db: sqlite_utils.Database, message: Message, decided: str | None) -> bool:
@@ -71,7 +70,6 @@ def _record_status(db: sqlite_utils.Database, message: Message, decided: str | N
         held_decided = rows[0].get("dlr_done") if rows else None
         if not takes_report(held, message, decided, held_decided):
             return False
-        rollup.forget(db.conn, _hours([*rows, _message_row(message)]))
         changes: dict[str, object] = {
             "status": message.status,
             "error_code": message.error_code,
@@ -79,10 +77,12 @@ def _record_status(db: sqlite_utils.Database, message: Message, decided: str | N
         }
         if message.status in FINAL_STATUSES:
             changes["dlr_done"] = decided
+        written = {**(rows[0] if rows else _message_row(message)), **changes}
+        rollup.adjust(db.conn, [(rows[0] if rows else None, written)])
         if rows:
             table.update(message.sid, changes)
         else:
-            table.insert({**_message_row(message), **changes})
+            table.insert(written)
     return True
 
 
@@ -171,12 +171,6 @@ def _message_row(m: Message) -> dict[str, object]:
         "date_sent": iso_or_none(m.date_sent),
         "date_updated": iso_or_none(m.date_updated),
     }
-
-
-def _hours(rows: Iterable[dict[str, Any]]) -> set[str]:
-    """The rollup hours the messages of `rows` count in, under any moment they had."""
-    moments = (row[name] for row in rows for name in ("date_created", "date_sent"))
-    return {moment[:13] for moment in moments if isinstance(moment, str)}
 
 
 # One prepared statement for a batch: sqlite-utils' upsert_all builds its SQL per chunk

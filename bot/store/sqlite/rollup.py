@@ -3,12 +3,17 @@ messages table, so a 7-day baseline is a sum over 168 small rows rather than a s
 every message of the week (bench/detection.py: 7 s against 7 000 000 messages).
 
 A store helper over its connection: an hour is counted when a baseline first needs it,
-and forgotten whenever a message of that hour is written again, to be counted afresh.
+and from then on kept up to date: a write that changes a message of a counted hour moves
+its counts (`adjust`), so the hour is never counted again. (Forgetting the hour instead
+made a burst of `why SM…`, each writing a recipient's history, cost the next cycle seconds
+of recounting.)
 """
 
 import sqlite3
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.domain.messages import FINAL_STATUSES
 from bot.store.sqlite.migrations import MOMENT, iso
@@ -25,9 +30,94 @@ def hour_of(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
-def forget(conn: sqlite3.Connection, hours: Iterable[str]) -> None:
-    """Drop the counts of `hours`, whose messages changed."""
-    conn.executemany("delete from message_hours where hour = ?", [(h,) for h in set(hours)])
+Row = Mapping[str, Any]  # a messages row: sid, status, direction, error_code, dates as text
+_CHUNK = 500  # values a statement binds at once
+
+
+def adjust_upserts(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+    """Before `rows` replace what the table holds under their SIDs: move the counts of
+    counted hours from what is held to what replaces it. A message keeps its creation
+    and send times, so what it replaces counts in one of its own two hours, if any."""
+    counted = _counted(conn, {h for row in rows for h in _hours(row)})
+    touched = [row for row in rows if _hours(row) & counted]
+    if not touched:
+        return  # the usual case: new messages, in hours no baseline has counted yet
+    held = _held(conn, [str(row["sid"]) for row in touched])
+    adjust(conn, [(held.get(str(row["sid"])), row) for row in touched], counted)
+
+
+def adjust(
+    conn: sqlite3.Connection,
+    changes: Iterable[tuple[Row | None, Row]],
+    counted: set[str] | None = None,
+) -> None:
+    """Move the counts of counted hours for each (row as held or None, row as written)."""
+    changes = list(changes)
+    if counted is None:
+        counted = _counted(
+            conn, {h for pair in changes for row in pair if row for h in _hours(row)}
+        )
+    moved: Counter[tuple[str, int]] = Counter()
+    for before, after in changes:
+        moved.subtract(_counts(before))
+        moved.update(_counts(after))
+    conn.executemany(
+        "insert into message_hours (hour, error_code, final) values (?, ?, ?) "
+        "on conflict (hour, error_code) do update set final = final + excluded.final",
+        [(hour, code, n) for (hour, code), n in moved.items() if n and hour in counted],
+    )
+
+
+def _counts(row: Row | None) -> list[tuple[str, int]]:
+    """The (hour, code) rows a message counts in: TOTAL, and its code if it has one, in
+    the hour of its moment, if it is a final outbound message. As FINAL_OUTBOUND says."""
+    if row is None:
+        return []
+    moment = row.get("date_sent") or row.get("date_created")
+    direction = str(row.get("direction") or "").lower()
+    if not isinstance(moment, str) or not direction.startswith("outbound"):
+        return []
+    if row.get("status") not in FINAL_STATUSES:
+        return []
+    hour = moment[:13]
+    code = row.get("error_code")
+    return [(hour, TOTAL)] + ([(hour, int(code))] if code is not None else [])
+
+
+def _hours(row: Row) -> set[str]:
+    moments = (row.get(name) for name in ("date_created", "date_sent"))
+    return {moment[:13] for moment in moments if isinstance(moment, str)}
+
+
+def _counted(conn: sqlite3.Connection, hours: set[str]) -> set[str]:
+    """Those of `hours` a baseline has counted."""
+    found: set[str] = set()
+    ordered = sorted(hours)
+    for i in range(0, len(ordered), _CHUNK):
+        chunk = ordered[i : i + _CHUNK]
+        found |= {
+            row[0]
+            for row in conn.execute(
+                "select hour from message_hours where error_code = ? and hour in "
+                f"({', '.join('?' * len(chunk))})",
+                [TOTAL, *chunk],
+            )
+        }
+    return found
+
+
+def _held(conn: sqlite3.Connection, sids: list[str]) -> dict[str, Row]:
+    found: dict[str, Row] = {}
+    columns = ("sid", "status", "direction", "error_code", "date_created", "date_sent")
+    for i in range(0, len(sids), _CHUNK):
+        chunk = sids[i : i + _CHUNK]
+        cursor = conn.execute(
+            f"select {', '.join(columns)} from messages "
+            f"where sid in ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        found |= {row[0]: dict(zip(columns, row, strict=True)) for row in cursor}
+    return found
 
 
 def forget_before(conn: sqlite3.Connection, before: datetime) -> None:
