@@ -19,6 +19,9 @@ class Tuning:
     # cycle goes on where it stopped.
     prune_batch: int = 10_000
     prune_seconds_per_cycle: float = 2.0
+    # How long a cycle counts hours of history into the rollup for the first time: a
+    # week at a million messages a day takes seconds, so it goes over several cycles.
+    baseline_seconds_per_cycle: float = 0.5
     # Twilio: the wait before the first retry, doubled for each one after.
     twilio_backoff_seconds: float = 0.5
     # Slack: how long a Web API call or an answer may take, and the waits before the

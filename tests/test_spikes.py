@@ -266,3 +266,32 @@ def test_samples_shown_are_kept_and_new_ones_fill_the_gaps():
         "SMc",
     )
     assert keep_samples(None, now).samples == now.samples
+
+
+def test_a_baseline_the_rollup_has_not_finished_says_the_history_it_rests_on():
+    """Issue 19, item 1: while a week's first count goes over several cycles, the alert's
+    baseline says how many hours it rests on; the watcher's own span counts too."""
+    from bot.domain.spikes import tally
+    from bot.watcher import detect
+
+    thresholds = settings.load({}).thresholds
+    until = NOW - timedelta(minutes=30)
+
+    def evidence(counted_hours: float | None, watched_since: datetime | None) -> detect.Evidence:
+        return detect.Evidence(
+            counted=tally([], thresholds.window, NOW),
+            failing=[],
+            carriers={},
+            baselines={code: Baseline(1000, 10, hours=counted_hours) for code in (30002, 30003)},
+            inactive_at=None,
+            watched_since=watched_since,
+        )
+
+    def hours(e: detect.Evidence) -> float | None:
+        [_, reading] = detect.readings(e, (30003,), thresholds, "active", until, NOW)
+        return reading.baseline_hours
+
+    assert hours(evidence(None, None)) is None  # a whole week
+    assert hours(evidence(12, None)) == 12  # the rollup has counted 12 hours so far
+    assert hours(evidence(None, until - timedelta(hours=30))) == 30  # watched for 30 h
+    assert hours(evidence(12, until - timedelta(hours=30))) == 12  # the lesser

@@ -561,3 +561,29 @@ async def test_counted_hours_follow_every_change_without_being_counted_again(tmp
         )
     finally:
         store.close()
+
+
+async def test_a_week_s_first_count_goes_over_several_calls_and_says_so(tmp_path):
+    """Issue 19, item 1: the first baseline counted a week's hours in one transaction
+    (seconds at a million messages a day). With a budget, each call counts the newest
+    hours it has time for, and the baseline says how many hours it rests on."""
+    path = str(tmp_path / "bot.db")
+    store = SqliteStore(path)
+    try:
+        messages = _traffic(14, 30, NOW)
+        await store.messages.save(messages)
+        since, until = NOW - timedelta(hours=30), NOW.replace(minute=0)
+        # No time at all: one hour a call, the newest first.
+        first = await store.messages.baseline(30003, since, until, count_seconds=0)
+        assert first.hours == 1
+        [(newest,)] = query(path, "select max(hour) from message_hours")
+        assert newest == (until - timedelta(hours=1)).strftime("%Y-%m-%dT%H")
+        second = await store.messages.baseline(30003, since, until, count_seconds=0)
+        assert second.hours == 2
+        # Time enough: the rest, and then the baseline is whole and equals a full count.
+        whole = await store.messages.baseline(30003, since, until, count_seconds=60)
+        assert whole.hours is None
+        expected = _whole_hours_baseline(messages, 30003, since, until)
+        assert _counts(whole) == expected
+    finally:
+        store.close()

@@ -139,8 +139,12 @@ class MessageRepository(Protocol):
         """Final outbound messages in [since, until] with one of `codes`."""
         ...
 
-    async def baseline(self, code: int, since: datetime, until: datetime) -> Baseline:
-        """`code` against all final outbound messages of the whole hours of [since, until)."""
+    async def baseline(
+        self, code: int, since: datetime, until: datetime, count_seconds: float | None = None
+    ) -> Baseline:
+        """`code` against all final outbound messages of the whole hours of [since, until).
+        Hours never counted are counted now, newest first, for at most `count_seconds`
+        (None: all); while some are left, `hours` says how many the baseline rests on."""
         ...
 
     async def prune(self, before: datetime, limit: int) -> int:

@@ -55,7 +55,11 @@ def readings(
         hours = max(0.0, (until - held).total_seconds() / 3600)
     found = []
     for code in watched_codes(alert_codes):
-        baseline = replace(evidence.baselines[code], hours=hours)
+        kept = evidence.baselines[code]
+        # The least history behind it: what the watcher has read, or what the rollup has
+        # counted of it so far (a week's first count goes over several cycles).
+        rests_on = [h for h in (hours, kept.hours) if h is not None]
+        baseline = replace(kept, hours=min(rests_on) if rests_on else None)
         reading = spikes.measure_tally(
             code, evidence.counted, evidence.failing, baseline, evidence.carriers, thresholds, now
         )

@@ -31,7 +31,9 @@ async def measure(
         failing=await store.messages.failing(codes, now - thresholds.window, now),
         carriers=await store.lookups.carriers(),
         baselines={
-            code: await store.messages.baseline(code, now - detect.BASELINE_SPAN, until)
+            code: await store.messages.baseline(
+                code, now - detect.BASELINE_SPAN, until, config.tuning.baseline_seconds_per_cycle
+            )
             for code in codes
         },
         inactive_at=datetime.fromisoformat(inactive) if inactive else None,

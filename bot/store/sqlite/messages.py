@@ -46,9 +46,11 @@ class SqliteMessages:
     ) -> list[Message]:
         return await self._db.read(_failing, sorted(set(codes)), since, until)
 
-    async def baseline(self, code: int, since: datetime, until: datetime) -> Baseline:
+    async def baseline(
+        self, code: int, since: datetime, until: datetime, count_seconds: float | None = None
+    ) -> Baseline:
         # A write: the hours it counts for the first time are kept in the rollup.
-        return await self._db.write(_baseline, code, since, until)
+        return await self._db.write(_baseline, code, since, until, count_seconds)
 
     async def prune(self, before: datetime, limit: int) -> int:
         return await self._db.write(_prune, before, limit)
@@ -133,10 +135,17 @@ def _failing(
     return [message_from_row(row) for row in rows]
 
 
-def _baseline(db: sqlite_utils.Database, code: int, since: datetime, until: datetime) -> Baseline:
+def _baseline(
+    db: sqlite_utils.Database,
+    code: int,
+    since: datetime,
+    until: datetime,
+    count_seconds: float | None,
+) -> Baseline:
     with db.atomic():
-        final, failed = rollup.baseline(db.conn, code, since, until)
-    return Baseline(final=final, failed=failed)
+        final, failed, counted, asked = rollup.baseline(db.conn, code, since, until, count_seconds)
+    # Hours not counted yet leave the baseline resting on less history: say how much.
+    return Baseline(final=final, failed=failed, hours=counted if counted < asked else None)
 
 
 def _prune(db: sqlite_utils.Database, before: datetime, limit: int) -> int:
