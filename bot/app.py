@@ -141,7 +141,8 @@ HEALTHZ_DATABASE_SECONDS = 0.5  # /healthz answers within a second, the database
 def _retention(
     store: Store, settings: Settings, tuning: Tuning, clock: Callable[[], datetime]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Retention for a bot that does not watch: a prune at start and every hour."""
+    """Retention for a bot that does not watch: a prune as it starts and every hour, in
+    the background (a backlog after days down must not hold the port closed)."""
 
     async def prune() -> None:
         try:
@@ -154,11 +155,10 @@ def _retention(
 
     async def prune_forever() -> None:
         while True:
-            await asyncio.sleep(RETENTION_EVERY_SECONDS)
             await prune()
+            await asyncio.sleep(RETENTION_EVERY_SECONDS)
 
     async def retention(_: web.Application) -> AsyncIterator[None]:
-        await prune()
         task = asyncio.create_task(prune_forever())
         yield
         task.cancel()

@@ -30,11 +30,16 @@ async def measure(
         counted=spikes.tally(counted, thresholds.window, now),
         failing=await store.messages.failing(codes, now - thresholds.window, now),
         carriers=await store.lookups.carriers(),
+        # The hours are shared by every code: the first counts for the cycle's budget,
+        # the others count none, so all rest on the same hours.
         baselines={
             code: await store.messages.baseline(
-                code, now - detect.BASELINE_SPAN, until, config.tuning.baseline_seconds_per_cycle
+                code,
+                now - detect.BASELINE_SPAN,
+                until,
+                config.tuning.baseline_seconds_per_cycle if i == 0 else 0,
             )
-            for code in codes
+            for i, code in enumerate(codes)
         },
         inactive_at=datetime.fromisoformat(inactive) if inactive else None,
         watched_since=held.since if held is not None else None,

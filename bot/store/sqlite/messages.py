@@ -18,7 +18,9 @@ class SqliteMessages:
         self._db = connections
 
     async def save(self, messages: Sequence[Message]) -> None:
-        rows = [_message_row(m) for m in messages]
+        # One row a SID, the last given (as the upsert would leave it): the rollup moves
+        # each message's counts once.
+        rows = list({m.sid: _message_row(m) for m in messages}.values())
         if rows:
             await self._db.write(_save, rows)
 

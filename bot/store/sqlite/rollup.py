@@ -36,15 +36,15 @@ _CHUNK = 500  # values a statement binds at once
 
 
 def adjust_upserts(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
-    """Before `rows` replace what the table holds under their SIDs: move the counts of
-    counted hours from what is held to what replaces it. A message keeps its creation
-    and send times, so what it replaces counts in one of its own two hours, if any."""
-    counted = _counted(conn, {h for row in rows for h in _hours(row)})
-    touched = [row for row in rows if _hours(row) & counted]
-    if not touched:
-        return  # the usual case: new messages, in hours no baseline has counted yet
-    held = _held(conn, [str(row["sid"]) for row in touched])
-    adjust(conn, [(held.get(str(row["sid"])), row) for row in touched], counted)
+    """Before `rows` replace what the table holds under their SIDs (one row a SID: the
+    caller keeps the last of several), move the counts of counted hours from what is held
+    to what replaces it. What is held may count in another hour than its replacement (a
+    StatusCallback's row has no send time, and the poll's does), so both are read."""
+    held = _held(conn, [str(row["sid"]) for row in rows])
+    hours = {h for row in [*rows, *held.values()] for h in _hours(row)}
+    counted = _counted(conn, hours)
+    if counted:  # usually not: new messages, in hours no baseline has counted yet
+        adjust(conn, [(held.get(str(row["sid"])), row) for row in rows], counted)
 
 
 def adjust(
@@ -134,9 +134,10 @@ def baseline(
 ) -> tuple[int, int, int, int]:
     """(final outbound messages, those with `code`, hours counted, hours asked for) over
     the whole hours in [since, until). Call it inside a transaction: hours not yet counted
-    are counted and kept, newest first, for at most `count_seconds` (at least one hour;
-    None: all), so a week's first count (seconds at a million messages a day) is spread
-    over several calls while a small account's is done in one."""
+    are counted and kept, newest first, for at most `count_seconds` (None: all; 0: none;
+    any other budget counts one hour at least), so a week's first count (seconds at a
+    million messages a day) is spread over several calls while a small account's is done
+    in one."""
     first = _floor(since) + (HOUR if _floor(since) < since else timedelta())
     hours = []
     start = first
@@ -155,7 +156,7 @@ def baseline(
     }
     missing = [(h, k) for h, k in zip(hours, keys, strict=True) if k not in counted]
     deadline = None if count_seconds is None else time.monotonic() + count_seconds
-    for hour, key in reversed(missing):
+    for hour, key in reversed(missing if count_seconds != 0 else []):
         _count(conn, hour, key)
         counted.add(key)
         if deadline is not None and time.monotonic() >= deadline:
