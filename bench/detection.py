@@ -28,8 +28,9 @@ from harness import ACCOUNT, TOKEN, peak_rss_mb, report, run_contender
 EVALUATIONS = 7
 
 
-def build(path: Path, per_day: int, days: int, now: datetime) -> None:
-    """Fill a new store at `path` with `days` of messages ending at `now`."""
+def build(path: Path, per_day: int, days: int, now: datetime, spike: bool = False) -> None:
+    """Fill a new store at `path` with `days` of messages ending at `now`; with `spike`,
+    one message in seven of the last hour fails with 30003 (about 15 %, with the 1 %)."""
     import sqlite3
 
     from bot.store.sqlite import SqliteStore
@@ -39,6 +40,7 @@ def build(path: Path, per_day: int, days: int, now: datetime) -> None:
     start = (now - timedelta(days=days)).timestamp()
     total = per_day * days
     step = 86_400 / per_day
+    spike_from = total - per_day // 24 if spike else total  # the last hour's first row
     # One statement: SQLite generates the rows itself, about a microsecond each.
     db.execute(
         """
@@ -47,12 +49,13 @@ def build(path: Path, per_day: int, days: int, now: datetime) -> None:
                               num_segments, price, date_created, date_sent, date_updated)
         select
             printf('SM%032x', i),
-            case when i % 100 = 7 then 'undelivered'
+            case when i % 100 = 7 or (i >= ? and i % 7 = 1) then 'undelivered'
                  when i % 500 = 3 then 'failed' else 'delivered' end,
             printf('+1202555%04d', (i * 7919) % 10000),
             case when i % 2 then '+15005550006' else '+15005550010' end,
             'outbound-api',
-            case when i % 100 = 7 then 30003 when i % 500 = 3 then 30007 end,
+            case when i % 100 = 7 or (i >= ? and i % 7 = 1) then 30003
+                 when i % 500 = 3 then 30007 end,
             1,
             '-0.00790',
             strftime('%Y-%m-%dT%H:%M:%S+00:00', ? + i * ?, 'unixepoch'),
@@ -61,7 +64,7 @@ def build(path: Path, per_day: int, days: int, now: datetime) -> None:
             strftime('%Y-%m-%dT%H:%M:%S+00:00', ? + i * ?, 'unixepoch')
         from n
         """,
-        [total, start, step, start, step, start, step],
+        [total, spike_from, spike_from, start, step, start, step, start, step],
     )
     db.commit()
     db.close()
@@ -96,6 +99,12 @@ def evaluate(path: str, now_iso: str) -> dict[str, Any]:
         lambda: now,
     )
 
+    # The week's hours counted first, whole: a cycle spreads that first count over several
+    # (bench/upkeep.py measures it); what is timed below is detection on a kept rollup.
+    started = time.perf_counter()
+    asyncio.run(store.messages.baseline(30003, now - timedelta(days=7), now, None))
+    first_count = time.perf_counter() - started
+
     async def evaluate_once() -> tuple[Any, Any]:
         readings = await measure(store, watcher.config, "active", now)
         return readings, [await watcher._decide(reading, now) for reading in readings]
@@ -107,6 +116,7 @@ def evaluate(path: str, now_iso: str) -> dict[str, Any]:
         seconds.append(time.perf_counter() - started)
     store.close()
     return {
+        "first_count_seconds": first_count,
         "seconds": seconds,
         "readings": [
             {"code": r.code, "final": r.final, "failed": r.failed, "baseline": r.baseline}
@@ -122,6 +132,9 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--database", type=Path, help="build once here and reuse")
+    parser.add_argument(
+        "--spike", action="store_true", help="the last hour fails with 30003 at about 15 %%"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.database or Path(tmp) / "detection.db"
@@ -134,7 +147,7 @@ def main() -> None:
             now = datetime.now(UTC).replace(microsecond=0)
             print(f"detection: building {args.days} x {args.per_day} messages …", flush=True)
             started = time.perf_counter()
-            build(path, args.per_day, args.days, now)
+            build(path, args.per_day, args.days, now, args.spike)
             built = time.perf_counter() - started
             meta.write_text(json.dumps({"now": now.isoformat()}))
         size_mb = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
@@ -143,7 +156,8 @@ def main() -> None:
     rows = [
         ("messages in the store", f"{args.days * args.per_day:,}"),
         ("database size", f"{size_mb:,.0f} MB"),
-        ("evaluation, first (cold cache)", f"{cold * 1000:,.0f} ms"),
+        ("the week's hours counted, once", f"{result['first_count_seconds']:.1f} s"),
+        ("evaluation, first", f"{cold * 1000:,.0f} ms"),
         (f"evaluation, median of next {EVALUATIONS - 1}", f"{warm * 1000:,.0f} ms"),
         ("peak RSS of the evaluating process", f"{result['peak_rss_mb']:.0f} MB"),
         *(
@@ -154,7 +168,7 @@ def main() -> None:
     if built is not None:
         rows.insert(2, ("time to build it", f"{built:.0f} s"))
     report(
-        "detection",
+        "detection-spike" if args.spike else "detection",
         rows,
         {
             "messages": args.days * args.per_day,
