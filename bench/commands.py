@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -58,30 +59,12 @@ async def burst(origin: str, concurrent: int, tmp: Path, watching: bool) -> dict
     answered: dict[str, float] = {}
     ok_answers = 0
 
-    async def respond(request: web.Request) -> web.Response:
+    def reported(body: dict[str, Any]) -> None:
         nonlocal ok_answers
-        body = await request.json()
-        answered[request.match_info["n"]] = time.perf_counter()
         # A message report's fallback text is its heading; a notice ("No message …") is not.
         ok_answers += str(body.get("text", "")).startswith("Message SM")
-        return web.Response(text="ok")
 
-    async def slack_api(request: web.Request) -> web.Response:
-        # auth.test for Bolt; chat.* for the watcher's alerts, when it runs.
-        return web.json_response(
-            {
-                "ok": True,
-                "user_id": "UBOT",
-                "team_id": "T0001",
-                "bot_id": "B1",
-                "channel": "C0ALERTS",
-                "ts": f"{time.time():.6f}",
-            }
-        )
-
-    receiver = web.Application()
-    receiver.router.add_post("/respond/{n}", respond)
-    receiver.router.add_route("*", "/api/{method}", slack_api)
+    receiver = slack_stand_in(answered, reported)
     async with (
         serving(receiver) as here,
         # No pool limit: aiohttp's default of 100 would queue half the burst in this client.
@@ -94,18 +77,7 @@ async def burst(origin: str, concurrent: int, tmp: Path, watching: bool) -> dict
         ) as r:
             sids = await r.json()
         port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))},
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": here + "/api/",
-            "TWILIO_ACCOUNT_SID": ACCOUNT,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_API_URL": origin,
-            "DATABASE_PATH": str(tmp / f"bot-{watching}.db"),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-        }
+        env = bot_env(here, origin, tmp / f"bot-{watching}.db", port)
         if watching:
             env["SLACK_ALERT_CHANNEL"] = "C0ALERTS"
         bot = subprocess.Popen([sys.executable, "-m", "bot"], env=env)
@@ -136,6 +108,55 @@ async def burst(origin: str, concurrent: int, tmp: Path, watching: bool) -> dict
             bot.wait(timeout=30)
     answers = [answered[n] - sent[n] for n in sent if n in answered]
     return {"acks": acks, "answers": answers, "ok_answers": ok_answers, "cpu": cpu}
+
+
+def slack_stand_in(
+    answered: dict[str, float], on_answer: Callable[[dict[str, Any]], None] | None = None
+) -> web.Application:
+    """Slack as the bot meets it here: /respond/{n}, a command's response_url, notes when
+    answer `n` came (and hands its body to `on_answer`); /api/{method} takes every Web
+    API call (auth.test for Bolt, chat.* for the watcher's alerts)."""
+
+    async def respond(request: web.Request) -> web.Response:
+        body = await request.json()
+        answered[request.match_info["n"]] = time.perf_counter()
+        if on_answer is not None:
+            on_answer(body)
+        return web.Response(text="ok")
+
+    async def slack_api(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "ok": True,
+                "user_id": "UBOT",
+                "team_id": "T0001",
+                "bot_id": "B1",
+                "channel": "C0ALERTS",
+                "ts": f"{time.time():.6f}",
+            }
+        )
+
+    receiver = web.Application()
+    receiver.router.add_post("/respond/{n}", respond)
+    receiver.router.add_route("*", "/api/{method}", slack_api)
+    return receiver
+
+
+def bot_env(slack: str, twilio: str, database: Path, port: int) -> dict[str, str]:
+    """The environment of `python -m bot` against the stand-in Slack at `slack` and the
+    simulated Twilio at `twilio`: none of the caller's SLACK_* or TWILIO_* settings."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))},
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack + "/api/",
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_URL": twilio,
+        "DATABASE_PATH": str(database),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
 
 
 def cpu_seconds(pid: int) -> float:

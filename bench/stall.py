@@ -17,7 +17,6 @@ INTERVAL_MS, each for a known message, and every ack (the HTTP answer Slack wait
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import subprocess
 import sys
@@ -27,13 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from commands import command, free_port, percentile, send, wait_until_up
+from commands import (
+    bot_env,
+    command,
+    free_port,
+    percentile,
+    send,
+    slack_stand_in,
+    wait_until_up,
+)
 from harness import ACCOUNT, TOKEN, TwilioProcess, report
 
 from bot.simulation.demo import serving
 
-SECRET = "bench-signing-secret"
 LATENCY_MS = 50
 
 
@@ -41,26 +46,7 @@ async def run_case(
     origin: str, tmp: Path, case: str, lock_seconds: float, interval: float
 ) -> dict[str, Any]:
     answered: dict[str, float] = {}
-
-    async def respond(request: web.Request) -> web.Response:
-        answered[request.match_info["n"]] = time.perf_counter()
-        return web.Response(text="ok")
-
-    async def slack_api(request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "ok": True,
-                "user_id": "UBOT",
-                "team_id": "T0001",
-                "bot_id": "B1",
-                "channel": "C0ALERTS",
-                "ts": f"{time.time():.6f}",
-            }
-        )
-
-    receiver = web.Application()
-    receiver.router.add_post("/respond/{n}", respond)
-    receiver.router.add_route("*", "/api/{method}", slack_api)
+    receiver = slack_stand_in(answered)
     database = tmp / f"bot-{case}.db"
     async with (
         serving(receiver) as here,
@@ -71,19 +57,10 @@ async def run_case(
             sids = await r.json()
         port = free_port()
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TWILIO_"))},
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": here + "/api/",
+            **bot_env(here, origin, database, port),
             "SLACK_ALERT_CHANNEL": "C0ALERTS",
-            "TWILIO_ACCOUNT_SID": ACCOUNT,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_API_URL": origin,
-            "DATABASE_PATH": str(database),
             "BACKFILL_HOURS": "24",
             "POLL_INTERVAL_SECONDS": "2",
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
             "LOG_LEVEL": "ERROR",  # the access log of every request would swamp the table
         }
         bot = subprocess.Popen([sys.executable, "-m", "bot"], env=env)
