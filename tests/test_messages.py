@@ -8,6 +8,7 @@ import pytest
 from bot import settings
 from bot.answers.account_view import IncidentNote, account_from_counts, account_from_messages
 from bot.answers.message_report import build_report, sender_kind
+from bot.domain.failures import Failures
 from bot.domain.messages import STATUS_MEANINGS, Message, count_streak
 from tests.support import NOW, TO, msg
 
@@ -125,7 +126,7 @@ def test_a_sample_says_exactly_what_it_counted():
 
 def test_the_watchers_counts_cover_the_whole_span():
     counts = [(NOW, None, 90), (NOW, 30003, 6), (NOW, 30005, 4)]
-    failing = [msg(i, to=f"+1202555{i % 4:04d}") for i in range(6)]
+    failing = Failures({f"+1202555{i:04d}": n for i, n in enumerate([2, 2, 1, 1])})
     found = account_from_counts(30003, counts, failing, NOW - timedelta(hours=1), NOW)
     assert (found.failed, found.final, found.recipients, found.rate) == (6, 100, 4, 0.06)
     assert (

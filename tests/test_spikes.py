@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import settings
-from bot.domain.account_readings import suspension_reading
+from bot.domain import failures
+from bot.domain.account_readings import fresh_since, suspension_reading
 from bot.domain.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
+from bot.domain.failures import Failures
 from bot.domain.messages import Message
 from bot.domain.spikes import (
     Baseline,
@@ -95,20 +97,25 @@ def test_one_suspension_is_critical_at_once():
 def test_an_account_that_is_not_active_is_critical_without_a_message():
     reading = measure(30002, [], Baseline(0, 0), {}, T, NOW)
     assert reading.severity is None
-    assert suspension_reading(reading, "suspended", None, [], watched=False).severity == "critical"
-    assert suspension_reading(reading, "active", None, [], watched=True).severity is None
+    assert suspension_reading(reading, "suspended", None, watched=False).severity == "critical"
+    assert suspension_reading(reading, "active", None, watched=True).severity is None
 
 
 def test_30002s_from_before_the_account_was_last_seen_suspended_do_not_keep_it_open():
     old, new = sent(5, 30002, i=1, status="failed"), sent(1, 30002, i=2, status="failed")
     reading = measure(30002, [old, new], QUIET, {}, T, NOW)
     assert reading.failed == 2
+
+    def fresh(seen: datetime) -> Failures | None:
+        since = fresh_since(reading.since, seen)
+        return None if since is None else failures.of_messages([old, new], 30002, since, NOW)
+
     seen = NOW - timedelta(minutes=3)  # the last cycle that saw it suspended
-    after = suspension_reading(reading, "active", seen, [old, new], watched=True)
+    after = suspension_reading(reading, "active", fresh(seen), watched=True)
     assert (after.severity, after.failed, after.samples) == ("critical", 1, (new.sid,))
-    over = suspension_reading(reading, "active", NOW - timedelta(seconds=1), [old, new], True)
+    over = suspension_reading(reading, "active", fresh(NOW - timedelta(seconds=1)), True)
     assert (over.severity, over.failed) == (None, 0)
-    unwatched = suspension_reading(reading, "active", None, [old, new], watched=False)
+    unwatched = suspension_reading(reading, "active", None, watched=False)
     assert unwatched.severity is None and unwatched.failed == 2
 
 
@@ -133,7 +140,7 @@ def test_breakdowns_and_samples_come_from_the_failures():
     reading = measure(
         30003, [*failing, *traffic(30, 0)], QUIET, {"+12025550101": "Verizon"}, T, NOW
     )
-    assert reading.senders == (("MG1", 2), ("+15005550006", 2))
+    assert reading.senders == (("+15005550006", 2), ("MG1", 2))  # a tie: the smaller first
     assert reading.countries == (("US", 3), ("GB", 1))
     assert reading.carriers == (("Verizon", 1),)
     assert reading.samples == (failing[0].sid, failing[1].sid, failing[2].sid)
@@ -280,10 +287,10 @@ def test_a_baseline_the_rollup_has_not_finished_says_the_history_it_rests_on():
     def evidence(counted_hours: float | None, watched_since: datetime | None) -> detect.Evidence:
         return detect.Evidence(
             counted=tally([], thresholds.window, NOW),
-            failing=[],
+            failures={code: Failures() for code in (30002, 30003)},
+            fresh_suspensions=None,
             carriers={},
             baselines={code: Baseline(1000, 10, hours=counted_hours) for code in (30002, 30003)},
-            inactive_at=None,
             watched_since=watched_since,
         )
 

@@ -671,7 +671,7 @@ async def test_why_counts_the_watched_hour_from_the_store_and_names_the_incident
     report = await service.explain_message(target.sid)
     account = report.account
     assert account is not None and account.from_store
-    hour = await world.store.messages.tally(world.now - timedelta(hours=1), world.now)
+    hour = await world.store.messages.tally([30003], [world.now - timedelta(hours=1), world.now])
     assert account.final == sum(n for _, _, n in hour)
     assert account.failed == sum(n for _, code, n in hour if code == 30003) == 11
     assert account.scope().startswith("every message the watcher recorded from ")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.alerting import Incident
+from bot.domain.failures import Failures
 from bot.domain.messages import FINAL_STATUSES, Message, utc, when
 
 
@@ -135,7 +136,7 @@ def account_from_messages(
 def account_from_counts(
     code: int,
     counts: Iterable[tuple[datetime, int | None, int]],
-    failing: Iterable[Message],
+    failed_with: Failures,
     since: datetime,
     until: datetime,
 ) -> AccountErrors:
@@ -149,7 +150,7 @@ def account_from_counts(
         code=code,
         failed=failed,
         final=final,
-        recipients=len({m.to for m in failing if m.error_code == code}),
+        recipients=len(failed_with.recipients),
         since=since,
         until=until,
         from_store=True,

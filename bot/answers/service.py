@@ -153,8 +153,8 @@ class Service:
             until = min(now, watched.through)
             return account_view.account_from_counts(
                 code,
-                await self.store.messages.tally(until - ACCOUNT_WINDOW, until),
-                await self.store.messages.failing([code], until - ACCOUNT_WINDOW, until),
+                await self.store.messages.tally([code], [until - ACCOUNT_WINDOW, until]),
+                await self.store.messages.failures(code, until - ACCOUNT_WINDOW, until),
                 until - ACCOUNT_WINDOW,
                 until,
             )

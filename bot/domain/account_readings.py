@@ -2,19 +2,11 @@
 account's status as much as from messages) and whether Twilio takes the bot's own
 credentials. Pure, like `spikes`, whose Reading they are."""
 
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from bot.domain.messages import Message, when
-from bot.domain.spikes import (
-    CREDENTIALS_CODE,
-    SAMPLES,
-    SUSPENDED_CODE,
-    Reading,
-    Severity,
-    outbound_final,
-)
+from bot.domain.failures import Failures
+from bot.domain.spikes import CREDENTIALS_CODE, Reading, Severity
 
 
 def credentials_reading(rejected: bool, now: datetime) -> Reading:
@@ -37,31 +29,31 @@ def credentials_reading(rejected: bool, now: datetime) -> Reading:
     )
 
 
+def fresh_since(window_since: datetime, inactive_at: datetime | None) -> datetime | None:
+    """Where the 30002s that still count begin: those from the window sent once the account
+    was last seen inactive. None while it never was (they all count)."""
+    return None if inactive_at is None else max(window_since, inactive_at)
+
+
 def suspension_reading(
     reading: Reading,
     status: str,
-    inactive_at: datetime | None,
-    failing: Iterable[Message],
+    fresh: Failures | None,
     watched: bool,
 ) -> Reading:
     """30002 as the account's status says. Anything but active is critical at once, whether
     or not 30002 is watched. While the account is active, a 30002 is critical when 30002 is
-    watched, but only one sent after the account was last seen inactive: those before it
-    belong to the suspension that has ended, so reinstatement resolves the incident."""
+    watched, but only one sent since the account was last seen inactive (`fresh`, from
+    `fresh_since`): those before it belong to the suspension that has ended, so
+    reinstatement resolves the incident."""
     if status != "active":
         return replace(reading, account_status=status, severity=Severity.CRITICAL)
-    if inactive_at is not None:
-        fresh = [
-            m
-            for m in outbound_final(failing)
-            if m.error_code == SUSPENDED_CODE
-            and max(reading.since, inactive_at) < when(m) <= reading.until
-        ]
+    if fresh is not None:
         reading = replace(
             reading,
-            failed=len(fresh),
-            recipients=len({m.to for m in fresh}),
-            samples=tuple(m.sid for m in sorted(fresh, key=when, reverse=True)[:SAMPLES]),
+            failed=fresh.failed,
+            recipients=len(fresh.recipients),
+            samples=fresh.samples,
         )
     severity = Severity.CRITICAL if watched and reading.failed else None
     return replace(reading, account_status=status, severity=severity)

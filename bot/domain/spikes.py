@@ -13,17 +13,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-import phonenumbers
-
-from bot.domain.messages import FINAL_STATUSES, Message, when
+from bot.domain import failures
+from bot.domain.failures import Failures, outbound_final
+from bot.domain.messages import Message, when
 
 SUSPENDED_CODE = 30002  # Account suspended: every message stops, so one is enough
 CREDENTIALS_CODE = 20003  # Twilio refused the bot's own credentials: the watcher is blind
 SPARK_BUCKETS = 12
 SPARK_SPAN = timedelta(hours=1)
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
-TOP = 3
-SAMPLES = 3
 
 
 class Severity(StrEnum):
@@ -119,6 +117,14 @@ class Count(NamedTuple):
     total: int
 
 
+def tally_edges(window: timedelta, now: datetime) -> tuple[datetime, ...]:
+    """Where `tally` draws a line: the window's start, each spark bucket's, and `now`.
+    Counts between consecutive edges tally as the messages they count (the store counts
+    so, rather than by each message's moment)."""
+    start, step = now - SPARK_SPAN, SPARK_SPAN / SPARK_BUCKETS
+    return tuple(sorted({now - window, *(start + i * step for i in range(SPARK_BUCKETS)), now}))
+
+
 def tally(counts: Iterable[Count], window: timedelta, now: datetime) -> Tally:
     """A Tally from counts of final outbound messages."""
     since, start, step = now - window, now - SPARK_SPAN, SPARK_SPAN / SPARK_BUCKETS
@@ -157,39 +163,38 @@ def measure(
 ) -> Reading:
     """`code` over the window ending `now`, from `recent` (at least the last hour)."""
     counted = tally_messages(recent, thresholds.window, now)
-    return measure_tally(code, counted, recent, baseline, carriers, thresholds, now)
+    failed = failures.of_messages(recent, code, now - thresholds.window, now)
+    return measure_tally(code, counted, failed, baseline, carriers, thresholds, now)
 
 
 def measure_tally(
     code: int,
     counted: Tally,
-    failing: Iterable[Message],
+    failed: Failures,
     baseline: Baseline,
     carriers: Mapping[str, str],
     thresholds: Thresholds,
     now: datetime,
 ) -> Reading:
-    """`code` over the window ending `now`, from the counts and the messages that failed
-    (any others among `failing` are left out)."""
-    since = now - thresholds.window
-    hits = [m for m in outbound_final(failing) if m.error_code == code and since <= when(m) <= now]
-    failed, final = counted.codes.get(code, 0), counted.final
-    recipients = len({m.to for m in hits})
-    rate = failed / final if final else 0.0
+    """`code` over the window ending `now`, from the counts and the code's failures in
+    that window."""
+    hits, final = counted.codes.get(code, 0), counted.final
+    recipients = len(failed.recipients)
+    rate = hits / final if final else 0.0
     return Reading(
         code=code,
-        severity=_severity(code, failed, final, recipients, rate, baseline, thresholds),
-        failed=failed,
+        severity=_severity(code, hits, final, recipients, rate, baseline, thresholds),
+        failed=hits,
         final=final,
         recipients=recipients,
         baseline=baseline.rate,
         baseline_hours=baseline.hours,
-        since=since,
+        since=now - thresholds.window,
         until=now,
-        senders=_top(m.messaging_service_sid or m.from_ for m in hits),
-        countries=_top(_country(m.to) for m in hits),
-        carriers=_top(carriers[m.to] for m in hits if m.to in carriers),
-        samples=tuple(m.sid for m in sorted(hits, key=when, reverse=True)[:SAMPLES]),
+        senders=failed.senders,
+        countries=failed.countries(),
+        carriers=failed.carriers(carriers),
+        samples=failed.samples,
         spark=_spark(code, counted),
     )
 
@@ -239,21 +244,3 @@ def render_spark(rates: Sequence[float | None]) -> str:
         return "".join(" " if r is None else SPARK_CHARS[0] for r in rates)
     last = len(SPARK_CHARS) - 1
     return "".join(" " if r is None else SPARK_CHARS[round(r / top * last)] for r in rates)
-
-
-def outbound_final(messages: Iterable[Message]) -> list[Message]:
-    return [
-        m for m in messages if m.direction.startswith("outbound") and m.status in FINAL_STATUSES
-    ]
-
-
-def _top(values: Iterable[str | None]) -> tuple[tuple[str, int], ...]:
-    return tuple(Counter(v for v in values if v).most_common(TOP))
-
-
-def _country(number: str) -> str:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return ""
-    return phonenumbers.region_code_for_number(parsed) or ""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from bot.answers.dictionary import ImportedEntry
 from bot.answers.phone_numbers import Lookup
 from bot.domain.alerting import Incident, SlackMessage
+from bot.domain.failures import Failures
 from bot.domain.messages import Message
 from bot.domain.spikes import Baseline, Count, Reading
 
@@ -127,16 +128,17 @@ class MessageRepository(Protocol):
 
     async def recent(self, since: datetime) -> list[Message]: ...
 
-    async def tally(self, since: datetime, until: datetime) -> list[Count]:
-        """Final outbound messages in [since, until] counted by moment and error code."""
+    async def tally(self, codes: Iterable[int], edges: Sequence[datetime]) -> list[Count]:
+        """Final outbound messages of [edges[0], edges[-1]], counted between consecutive
+        edges: each Count's moment is the edge its span starts at (the last edge is a span
+        of its own), its code one of `codes` or None for every other message."""
         ...
 
     async def earliest_moment(self) -> datetime | None: ...
 
-    async def failing(
-        self, codes: Iterable[int], since: datetime, until: datetime
-    ) -> list[Message]:
-        """Final outbound messages in [since, until] with one of `codes`."""
+    async def failures(self, code: int, since: datetime, until: datetime) -> Failures:
+        """The final outbound messages of [since, until] that failed with `code`, counted
+        as `failures.of_messages` counts them."""
         ...
 
     async def baseline(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain import account_readings, spikes
-from bot.domain.messages import Message
+from bot.domain.failures import Failures
 from bot.domain.spikes import Baseline, Reading, ReadingKind, Tally, Thresholds
 
 BASELINE_SPAN = timedelta(days=7)
@@ -17,21 +17,16 @@ BASELINE_SPAN = timedelta(days=7)
 @dataclass(frozen=True)
 class Evidence:
     counted: Tally  # final outbound messages of the last hour, by code
-    failing: list[Message]  # those of the window that failed with a watched code
+    failures: dict[int, Failures]  # each watched code's, over the window
+    fresh_suspensions: Failures | None  # 30002's since the account was last seen inactive
     carriers: dict[str, str]  # carrier by number, from the lookup cache
     baselines: dict[int, Baseline]  # each code over the whole hours of the last week
-    inactive_at: datetime | None  # the last cycle that saw the account not active
     watched_since: datetime | None  # the start of what the watcher has read, if it has
 
 
 def watched_codes(alert_codes: tuple[int, ...]) -> tuple[int, ...]:
     """30002 always (a suspension stops everything), then ALERT_CODES, once each."""
     return tuple(dict.fromkeys((spikes.SUSPENDED_CODE, *alert_codes)))
-
-
-def counted_since(thresholds: Thresholds, now: datetime) -> datetime:
-    """How far back the tally reaches: the window, or the hour the sparkline shows."""
-    return now - max(spikes.SPARK_SPAN, thresholds.window)
 
 
 def baseline_until(thresholds: Thresholds, settle: timedelta, now: datetime) -> datetime:
@@ -61,14 +56,19 @@ def readings(
         rests_on = [h for h in (hours, kept.hours) if h is not None]
         baseline = replace(kept, hours=min(rests_on) if rests_on else None)
         reading = spikes.measure_tally(
-            code, evidence.counted, evidence.failing, baseline, evidence.carriers, thresholds, now
+            code,
+            evidence.counted,
+            evidence.failures[code],
+            baseline,
+            evidence.carriers,
+            thresholds,
+            now,
         )
         if code == spikes.SUSPENDED_CODE:
             reading = account_readings.suspension_reading(
                 reading,
                 account_status,
-                evidence.inactive_at,
-                evidence.failing,
+                evidence.fresh_suspensions,
                 watched=code in alert_codes,
             )
         found.append(reading)
