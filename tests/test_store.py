@@ -171,6 +171,27 @@ def _traffic(seed: int, hours: float, now: datetime) -> list[Message]:
     return found
 
 
+async def test_messages_read_again_unchanged_are_not_written_again(tmp_path):
+    """Issue 19, item 2: each poll reads the settle window again, and most of it comes back
+    as it was; only what is new or changed is written."""
+    store = SqliteStore(str(tmp_path / "bot.db"))
+    messages = _traffic(1, 1, NOW)[:200]
+    await store.messages.save(messages)
+
+    async def written() -> int:
+        [(changes,)] = await on_writer(store, "select total_changes()")
+        return int(str(changes))  # rows the writer's connection has inserted, updated or deleted
+
+    before = await written()
+    await store.messages.save(messages)
+    assert await written() == before
+    late = replace(messages[0], status="undelivered", error_code=30003)
+    await store.messages.save([*messages, late])
+    assert await written() == before + 1
+    assert (await store.messages.by_sid([late.sid]))[0] == late
+    store.close()
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_the_stores_counts_equal_counting_the_messages(tmp_path, seed):
     store = SqliteStore(str(tmp_path / "bot.db"))

@@ -35,12 +35,12 @@ Row = Mapping[str, Any]  # a messages row: sid, status, direction, error_code, d
 _CHUNK = 500  # values a statement binds at once
 
 
-def adjust_upserts(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
-    """Before `rows` replace what the table holds under their SIDs (one row a SID: the
-    caller keeps the last of several), move the counts of counted hours from what is held
-    to what replaces it. What is held may count in another hour than its replacement (a
-    StatusCallback's row has no send time, and the poll's does), so both are read."""
-    held = _held(conn, [str(row["sid"]) for row in rows])
+def adjust_upserts(conn: sqlite3.Connection, rows: Sequence[Row], held: Mapping[str, Row]) -> None:
+    """Before `rows` replace what the table holds under their SIDs (`held`, from `held`;
+    one row a SID: the caller keeps the last of several), move the counts of counted
+    hours from what is held to what replaces it. What is held may count in another hour
+    than its replacement (a StatusCallback's row has no send time, and the poll's does),
+    so both are read."""
     hours = {h for row in [*rows, *held.values()] for h in _hours(row)}
     counted = _counted(conn, hours)
     if counted:  # usually not: new messages, in hours no baseline has counted yet
@@ -107,13 +107,13 @@ def _counted(conn: sqlite3.Connection, hours: set[str]) -> set[str]:
     return found
 
 
-def _held(conn: sqlite3.Connection, sids: list[str]) -> dict[str, Row]:
+def held(conn: sqlite3.Connection, sids: list[str], columns: Sequence[str]) -> dict[str, Row]:
+    """The rows the table holds under `sids`, by SID: `columns`, the first being sid."""
     found: dict[str, Row] = {}
-    columns = ("sid", "status", "direction", "error_code", "date_created", "date_sent")
     for i in range(0, len(sids), _CHUNK):
         chunk = sids[i : i + _CHUNK]
         cursor = conn.execute(
-            f"select {', '.join(columns)} from messages "
+            f"select {', '.join(f'[{c}]' for c in columns)} from messages "
             f"where sid in ({', '.join('?' * len(chunk))})",
             chunk,
         )
