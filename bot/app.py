@@ -195,6 +195,8 @@ HEALTHZ_FIELDS = (
     "cycles",
     "account_status",
     "lag_seconds",
+    "history_since",
+    "history_wanted_since",
     "pending_posts",
     "refused_posts",
     "slack_outage",

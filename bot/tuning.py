@@ -11,7 +11,10 @@ from bot.watcher.health import FIRST_CYCLE_GRACE_SECONDS
 class Tuning:
     # The watcher's reads and writes.
     page_size: int = 1000  # messages a page, Twilio's largest
-    max_pages: int = 250  # a cycle: 250 000 messages, newest first; older ones are not read
+    max_pages: int = 250  # a cycle's walk: 250 000 messages, newest first
+    # When there was more (a busy account's first day, a long gap), the cycles after it
+    # read on from where it stopped, this many pages a cycle, until they reach the start.
+    backfill_pages: int = 100
     save_batch: int = 10_000  # messages written to the store in one transaction
     first_cycle_grace_seconds: float = FIRST_CYCLE_GRACE_SECONDS
     # Retention deletes this many messages a transaction, so other writes wait for no

@@ -892,3 +892,39 @@ async def test_healthz_is_503_not_500_when_the_database_cannot_be_read(
     await on_writer(app_watcher(client).store, "drop table dictionary")  # a damaged page, in effect
     response = await client.get("/healthz")
     assert response.status == 503 and (await response.json())["status"] == "database failing"
+
+
+async def test_a_first_backfill_larger_than_a_cycle_reads_on_in_the_next_cycles(
+    tuned_world, scenario
+):
+    """Issue 19, item 2: the first backfill stopped at max_pages and never read the rest
+    (a 1 M/day account started with 6 of its 24 hours); now the cycles after it read on,
+    `backfill_pages` a cycle, and say meanwhile how far back the history goes."""
+    world = tuned_world(Tuning(page_size=100, max_pages=3, backfill_pages=5))
+    a_day_of_quiet_traffic(scenario)  # 23 hours of 100 messages, an hour apart
+    first = await world.cycle()
+    assert first.ingested == 300  # the newest three hours
+    coverage = await world.store.watcher.coverage()
+    assert coverage is not None and coverage.reading_back is not None
+    assert NOW - timedelta(hours=3, minutes=1) <= coverage.since <= NOW - timedelta(hours=3)
+    assert coverage.reading_back.down_to == NOW - timedelta(hours=24)
+    # The baseline says it rests on the little read so far, and status says why.
+    status = await world.watcher.actions.status()
+    assert any("over 2 h of history" in line for line in status.sections()[0].items)
+    facts = dict(status.facts())
+    assert facts["Reading back"].startswith("3 h of the last 24 h stored so far, to ")
+
+    cycles = 0
+    while coverage.reading_back is not None:
+        # Messages keep arriving at the head of the list while the cycles read back.
+        send(scenario, 20, 0, at=world.now)
+        await world.cycle(minutes_later=1)
+        coverage = await world.store.watcher.coverage()
+        assert coverage is not None
+        cycles += 1
+        assert cycles <= 4
+    assert cycles == 4  # 2 000 older messages, 500 a cycle
+    assert coverage.since == NOW - timedelta(hours=24)
+    stored = await world.store.messages.recent(NOW - timedelta(days=2))
+    assert sorted(m.sid for m in stored) == sorted(m.sid for m in scenario.messages)
+    assert "Reading back" not in dict((await world.watcher.actions.status()).facts())

@@ -43,6 +43,7 @@ class StatusReport:
             ("Account", self.account_status),
             ("Last poll", f"{utc(ended)}, {_span(ago)} ago, took {took} s"),
             ("Lag", _span(int(h.lag_seconds)) if h.lag_seconds is not None else ""),
+            ("Reading back", _reading_back(h, ended)),
             ("Database", h.database_problem or ""),
             ("Last error", h.last_error or "none"),
             ("Slack posts waiting", str(h.pending_posts)),
@@ -73,6 +74,18 @@ def _line(r: Reading) -> str:
     return (
         f"{r.code}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
         f"`{render_spark(r.spark)}`"
+    )
+
+
+def _reading_back(h: Health, ended: datetime) -> str:
+    """While the ingest reads older messages over several cycles: how far it has got."""
+    if h.history_wanted_since is None or h.history_since is None:
+        return ""
+    held = max(0, int(ended.timestamp() - h.history_since))
+    wanted = max(0, int(ended.timestamp() - h.history_wanted_since))
+    return (
+        f"{_span(held)} of the last {_span(wanted)} stored so far, to "
+        f"{utc(datetime.fromtimestamp(h.history_since, UTC))}; more each cycle"
     )
 
 

@@ -11,6 +11,7 @@ from bot.store.repositories import (
     IncidentRecord,
     Outgoing,
     PostKind,
+    ReadingBack,
     Store,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "IncidentRecord",
     "Outgoing",
     "PostKind",
+    "ReadingBack",
     "Store",
 ]

@@ -23,13 +23,26 @@ MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in 
 
 
 @dataclass(frozen=True)
+class ReadingBack:
+    """An ingest that stopped short of where it was to begin (a first backfill of a busy
+    account, or a long gap): the messages from `next_page` (a Twilio next-page URI) down
+    to `down_to` are still to be read, and once they are, the coverage begins at `joins`."""
+
+    next_page: str
+    down_to: datetime
+    joins: datetime
+
+
+@dataclass(frozen=True)
 class Coverage:
     """The span of time whose every message the watcher has stored, as its last ingest
-    left it, and how often it reads: the span is current while cycles keep coming."""
+    left it, and how often it reads: the span is current while cycles keep coming. While
+    the ingest reads back, `since` moves back each cycle."""
 
     since: datetime
     through: datetime
     interval_seconds: float
+    reading_back: ReadingBack | None = None
 
     def covers(self, since: datetime, now: datetime) -> bool:
         """Whether [since, now] is held, give or take two missed cycles and a minute."""

@@ -1,10 +1,9 @@
 """Cycle: the watcher's beat. Take the lease, read the account and its messages, measure
 each watched code, decide each incident, deliver what Slack is owed, prune.
 
-Thin I/O around the pure stages (`detect`, `incidents`): one cycle ingests messages
-created since the watermark (less an overlap), re-reading the settle window so late
-statuses are seen. A cycle that fails is logged and kept in `health`; the next one starts
-on time.
+Thin I/O around the pure stages (`detect`, `incidents`), after `ingest` has read what
+is new (and the settle window again, for late statuses). A cycle that fails is logged
+and kept in `health`; the next one starts on time.
 """
 
 import asyncio
@@ -21,20 +20,17 @@ from bot.adapters.twilio import TwilioApi
 from bot.answers.curated import Entry
 from bot.domain import account_readings, alerting
 from bot.domain.alerting import Step
-from bot.domain.messages import Message
 from bot.domain.spikes import Reading
 from bot.errors import BotError, CredentialsRejected, StoreError, WatcherBusy
-from bot.store import Coverage, Store
+from bot.store import Store
 from bot.watcher import detect, incidents, reads
 from bot.watcher.actions import Actions
 from bot.watcher.config import WatcherConfig
 from bot.watcher.delivery import Delivery, Poster
 from bot.watcher.health import HEALTH, Health
+from bot.watcher.ingest import Ingest
 
 log = logging.getLogger(__name__)
-
-WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
-OVERLAP = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -66,6 +62,7 @@ class Watcher:
         self.clock = clock
         self.health = Health(started_at=self._wall())
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.ingest = Ingest(config, store, twilio, self.health)
         self.delivery = Delivery(store, poster, config.alert_channel, self.health)
         self.actions = Actions(
             store, config, curated, self.delivery, self.health, self.owner, clock
@@ -143,7 +140,7 @@ class Watcher:
             health.account_status = account.status
             if account.status != "active":
                 await self.store.watcher.put(reads.INACTIVE_AT, now.astimezone(UTC).isoformat())
-            ingested = await self._ingest(now)
+            ingested = await self.ingest.run(now)
             measured = await reads.measure(self.store, self.config, account.status, now)
             readings += measured
             steps += tuple([await self._decide(reading, now) for reading in measured])
@@ -185,59 +182,6 @@ class Watcher:
             pruned += gone
             if gone < tuning.prune_batch or time.monotonic() >= deadline:
                 return pruned
-
-    async def _ingest(self, now: datetime) -> int:
-        config = self.config
-        mark = await self.store.watcher.get(WATERMARK)
-        floor = now - config.backfill
-        since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
-        since = max(floor, min(since, now - config.settle))
-        read = 0
-        newest: datetime | None = None
-        oldest: datetime | None = None
-        unsaved: list[Message] = []
-
-        async def keep(page: list[Message]) -> None:
-            # Pages are stored while the next is on its way, several to a transaction:
-            # each commit rewrites the index pages the batch touched, so fewer, larger
-            # batches cost a third as much (bench/ingest.py). Memory holds one batch.
-            nonlocal read, newest, oldest
-            found = [m for m in page if m.date_created is None or m.date_created >= since]
-            unsaved.extend(found)
-            if len(unsaved) >= config.tuning.save_batch:
-                await self.store.messages.save(unsaved)
-                unsaved.clear()
-            read += len(found)
-            for moment in (m.date_created for m in found if m.date_created is not None):
-                if newest is None or moment > newest:
-                    newest = moment
-                if oldest is None or moment < oldest:
-                    oldest = moment
-
-        tuning = config.tuning
-        pages = await self.twilio.read_messages(
-            keep, created_after=since, page_size=tuning.page_size, max_pages=tuning.max_pages
-        )
-        await self.store.messages.save(unsaved)
-        # What `why SM…` may count from the store: every message from the first read on,
-        # as long as reads follow each other without a gap.
-        held = await self.store.watcher.coverage()
-        start = held.since if held is not None and held.through >= since else since
-        if held is None and mark is not None:
-            # A watcher ran here before coverage was kept: the history it stored counts.
-            # (Without a watermark, older messages were stored by `why` or a callback.)
-            start = min(start, await self.store.messages.earliest_moment() or start)
-        if pages >= tuning.max_pages and read >= tuning.page_size * tuning.max_pages:
-            log.warning("more than %d messages since %s: the older ones were not read", read, since)
-            start = oldest or now
-        await self.store.watcher.set_coverage(Coverage(start, now, config.poll_interval_seconds))
-        if newest is not None:
-            if mark is None or newest > datetime.fromisoformat(mark):
-                await self.store.watcher.put(WATERMARK, newest.astimezone(UTC).isoformat())
-            self.health.lag_seconds = (now - newest).total_seconds()
-        elif mark is None:
-            await self.store.watcher.put(WATERMARK, since.astimezone(UTC).isoformat())
-        return read
 
     async def _credentials(
         self, rejected: bool, now: datetime

@@ -18,6 +18,8 @@ class Health:
     cycles: int = 0
     account_status: str | None = None
     lag_seconds: float | None = None  # now minus the newest message seen
+    history_since: float | None = None  # every message from then on is stored
+    history_wanted_since: float | None = None  # while reading back: where it will reach
     pending_posts: int = 0
     refused_posts: int = 0  # given up on after Slack refused them again and again
     slack_problem: str | None = None  # what a person must fix before Slack takes posts

@@ -35,6 +35,16 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class Walk:
+    """How a walk of the Messages list ended: how many pages it read, and the next page's
+    URI when it stopped at `max_pages` with older messages left (None: it reached the end
+    of the list or `created_after`)."""
+
+    pages: int
+    rest: str | None
+
+
+@dataclass(frozen=True)
 class Account:
     sid: str
     status: str
@@ -108,9 +118,11 @@ class TwilioApi:
         created_after: datetime | None = None,
         page_size: int = 100,
         max_pages: int = 1,
-    ) -> int:
+        resume: str | None = None,
+    ) -> Walk:
         """Walk the Messages list newest first, handing each page to `on_page` while the
-        next one is already on its way. Returns the number of pages read.
+        next one is already on its way; or, given `resume` (a Walk's `rest`), go on from
+        where an earlier walk stopped, with that walk's filters.
 
         At most `max_pages` pages: the walk never trusts the server to stop handing out
         next pages. `sent_after` filters on DateSent at Twilio, which leaves out messages
@@ -130,8 +142,14 @@ class TwilioApi:
         api = self.client.api
         url = f"{api.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         fetching: asyncio.Future[tuple[list[Message], str | None]] | None
-        fetching = start(self._messages_page(url, params))
+        if resume is not None:
+            # Twilio's next-page URIs hold a token naming the last message read, not an
+            # offset, so they stay good while new messages arrive at the list's head.
+            fetching = start(self._messages_page(api.absolute_url(resume), None))
+        else:
+            fetching = start(self._messages_page(url, params))
         pages = 0
+        rest = None
         try:
             while fetching is not None:
                 found, next_uri = await fetching
@@ -141,7 +159,9 @@ class TwilioApi:
                     created_after is not None and oldest is not None and oldest < created_after
                 )
                 fetching = None
-                if next_uri and not reached and pages < max_pages:
+                if next_uri and not reached and pages >= max_pages:
+                    rest = next_uri
+                elif next_uri and not reached:
                     fetching = start(self._messages_page(api.absolute_url(next_uri), None))
                     # Let the request go out before `on_page` holds the loop with its work.
                     for _ in range(PREFETCH_YIELDS):
@@ -150,7 +170,7 @@ class TwilioApi:
         finally:
             if fetching is not None:
                 fetching.cancel()
-        return pages
+        return Walk(pages, rest)
 
     async def _messages_page(
         self, url: str, params: dict[str, object] | None

@@ -9,7 +9,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.errors import StoreError
-from bot.store.repositories import Coverage
+from bot.store.repositories import Coverage, ReadingBack
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.faults import database_problem
 from bot.store.sqlite.lock import ProcessLock
@@ -33,11 +33,21 @@ class SqliteWatcherState:
         text = await self.get(COVERAGE)
         if text is None:
             return None
-        since, through, interval = json.loads(text)
-        return Coverage(datetime.fromisoformat(since), datetime.fromisoformat(through), interval)
+        since, through, interval, *back = json.loads(text)
+        reading_back = None
+        if back:  # written while an ingest reads back; older versions never did
+            page, down_to, joins = back
+            reading_back = ReadingBack(
+                page, datetime.fromisoformat(down_to), datetime.fromisoformat(joins)
+            )
+        return Coverage(
+            datetime.fromisoformat(since), datetime.fromisoformat(through), interval, reading_back
+        )
 
     async def set_coverage(self, coverage: Coverage) -> None:
         value = [iso(coverage.since), iso(coverage.through), coverage.interval_seconds]
+        if (back := coverage.reading_back) is not None:
+            value += [back.next_page, iso(back.down_to), iso(back.joins)]
         await self.put(COVERAGE, json.dumps(value))
 
     async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:

@@ -1,0 +1,131 @@
+"""Ingest: a cycle's read of the account's messages from Twilio into the store.
+
+Each cycle walks the Messages list newest first, back to what the last one read (less an
+overlap) and over the settle window again, for late statuses. When there is more than a
+cycle reads (a busy account's first day, or a long gap), the walk stops after `max_pages`
+pages and the cycles after it read on from there, `backfill_pages` a cycle, until they
+reach where it was to begin. Meanwhile the coverage says how far back every message is
+held, and so how many hours a baseline rests on.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.adapters.twilio import TwilioApi
+from bot.domain.messages import Message
+from bot.store import Coverage, ReadingBack, Store
+from bot.watcher.config import WatcherConfig
+from bot.watcher.health import Health
+
+log = logging.getLogger(__name__)
+
+WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
+OVERLAP = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """What one walk read: how many messages, the newest and oldest creation times among
+    them, and the next page's URI if it stopped with older messages left."""
+
+    read: int
+    newest: datetime | None
+    oldest: datetime | None
+    rest: str | None
+
+
+class Ingest:
+    def __init__(
+        self, config: WatcherConfig, store: Store, twilio: TwilioApi, health: Health
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.twilio = twilio
+        self.health = health
+
+    async def run(self, now: datetime) -> int:
+        """Read what is new (and the settle window), then, if an earlier walk stopped
+        short, a slice more of what is older. Returns the messages read."""
+        config = self.config
+        mark = await self.store.watcher.get(WATERMARK)
+        floor = now - config.backfill
+        since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
+        since = max(floor, min(since, now - config.settle))
+        head = await self._walk(since, None, config.tuning.max_pages)
+        # What `why SM…` may count from the store: every message from the first read on,
+        # as long as reads follow each other without a gap.
+        held = await self.store.watcher.coverage()
+        start, back, read = since, None, head.read
+        if held is not None and held.through >= since:
+            start, back = held.since, held.reading_back
+        elif held is None and mark is not None:
+            # A watcher ran here before coverage was kept: the history it stored counts.
+            # (Without a watermark, older messages were stored by `why` or a callback.)
+            start = min(start, await self.store.messages.earliest_moment() or start)
+        if head.rest is not None:
+            log.warning(
+                "more than %d messages since %s: the older ones are read over the next cycles",
+                head.read,
+                since,
+            )
+            if back is not None:
+                log.warning("a reading back down to %s is given up for this one", back.down_to)
+            back = ReadingBack(head.rest, down_to=since, joins=start)
+            start = head.oldest or now
+        elif back is not None:
+            tail = await self._walk(back.down_to, back.next_page, config.tuning.backfill_pages)
+            read += tail.read
+            if tail.rest is None:
+                start, back = back.joins, None  # read back all the way
+            else:
+                start = min(start, tail.oldest or start)
+                back = ReadingBack(tail.rest, back.down_to, back.joins)
+        await self.store.watcher.set_coverage(
+            Coverage(start, now, config.poll_interval_seconds, back)
+        )
+        self.health.history_since = start.timestamp()
+        self.health.history_wanted_since = back.down_to.timestamp() if back else None
+        if head.newest is not None:
+            if mark is None or head.newest > datetime.fromisoformat(mark):
+                await self.store.watcher.put(WATERMARK, head.newest.astimezone(UTC).isoformat())
+            self.health.lag_seconds = (now - head.newest).total_seconds()
+        elif mark is None:
+            await self.store.watcher.put(WATERMARK, since.astimezone(UTC).isoformat())
+        return read
+
+    async def _walk(self, since: datetime, resume: str | None, max_pages: int) -> Stretch:
+        """Messages created from `since` on, newest first, at most `max_pages` pages
+        (from `resume`, a next-page URI, if given), stored as they come."""
+        tuning = self.config.tuning
+        read = 0
+        newest: datetime | None = None
+        oldest: datetime | None = None
+        unsaved: list[Message] = []
+
+        async def keep(page: list[Message]) -> None:
+            # Pages are stored while the next is on its way, several to a transaction:
+            # each commit rewrites the index pages the batch touched, so fewer, larger
+            # batches cost a third as much (bench/ingest.py). Memory holds one batch.
+            nonlocal read, newest, oldest
+            found = [m for m in page if m.date_created is None or m.date_created >= since]
+            unsaved.extend(found)
+            if len(unsaved) >= tuning.save_batch:
+                await self.store.messages.save(unsaved)
+                unsaved.clear()
+            read += len(found)
+            for moment in (m.date_created for m in found if m.date_created is not None):
+                if newest is None or moment > newest:
+                    newest = moment
+                if oldest is None or moment < oldest:
+                    oldest = moment
+
+        walk = await self.twilio.read_messages(
+            keep,
+            created_after=since,
+            page_size=tuning.page_size,
+            max_pages=max_pages,
+            resume=resume,
+        )
+        await self.store.messages.save(unsaved)
+        return Stretch(read, newest, oldest, walk.rest)
