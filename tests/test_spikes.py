@@ -11,7 +11,7 @@ from bot.domain import failures
 from bot.domain.account_readings import fresh_since, suspension_reading
 from bot.domain.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
 from bot.domain.failures import Failures
-from bot.domain.messages import Message
+from bot.domain.messages import Message, when
 from bot.domain.spikes import (
     Baseline,
     Reading,
@@ -115,6 +115,9 @@ def test_30002s_from_before_the_account_was_last_seen_suspended_do_not_keep_it_o
     assert (after.severity, after.failed, after.samples) == ("critical", 1, (new.sid,))
     over = suspension_reading(reading, "active", fresh(NOW - timedelta(seconds=1)), True)
     assert (over.severity, over.failed) == (None, 0)
+    # One sent at the very moment the account was last seen suspended belongs to it.
+    at_once = suspension_reading(reading, "active", fresh(when(new)), True)
+    assert (at_once.severity, at_once.failed) == (None, 0)
     unwatched = suspension_reading(reading, "active", None, watched=False)
     assert unwatched.severity is None and unwatched.failed == 2
 

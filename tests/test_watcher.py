@@ -5,6 +5,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -928,3 +929,45 @@ async def test_a_first_backfill_larger_than_a_cycle_reads_on_in_the_next_cycles(
     stored = await world.store.messages.recent(NOW - timedelta(days=2))
     assert sorted(m.sid for m in stored) == sorted(m.sid for m in scenario.messages)
     assert "Reading back" not in dict((await world.watcher.actions.status()).facts())
+
+
+@pytest.mark.parametrize(
+    "fault, kept",
+    [
+        # Twilio fails the page every attempt: tried again next cycle, from the same page.
+        (TwilioFault(status=500, times=5), True),
+        # Twilio refuses the page it named: given up; the history held is what was read.
+        (TwilioFault(status=400), False),
+        # An empty page and no next: whether more is left is unknown, so given up too.
+        (TwilioFault(status=0, body='{"messages": []}'), False),
+    ],
+)
+async def test_a_reading_back_that_fails_leaves_the_cycle_to_measure(
+    tuned_world, scenario, twilio_sim, fake_slack, fault, kept
+):
+    """Review of issue 19: a failure while reading back stopped the whole cycle, and an
+    early end of the list was taken for having read back all the way."""
+    world = tuned_world(Tuning(page_size=100, max_pages=3, backfill_pages=5))
+    a_day_of_quiet_traffic(scenario)
+    await world.cycle()
+    before = await world.store.watcher.coverage()
+    assert before is not None and before.reading_back is not None
+    # The page the reading back goes on from, and no other.
+    token = before.reading_back.next_page.partition("PageToken=")[2].partition("&")[0]
+    twilio_sim.inject(replace(fault, path_contains=f"PageToken={token}"))
+    send(scenario, 90, 0.5, at=world.now + timedelta(minutes=1))
+    failing(scenario, 7, 0.5, at=world.now + timedelta(minutes=1))
+    result = await world.cycle(minutes_later=1)
+    assert [r.code for r in result.readings] == [30002, 30003]  # measured all the same
+    assert result.readings[1].failed == 7 and len(posts(fake_slack)) == 1
+    after = await world.store.watcher.coverage()
+    assert after is not None and after.since == before.since  # claims no more than read
+    assert (after.reading_back == before.reading_back) is kept
+    assert (after.reading_back is None) is not kept
+    await world.cycle(minutes_later=1)
+    done = await world.store.watcher.coverage()
+    assert done is not None
+    if kept:  # the next cycle goes on where the failed one would have
+        assert done.since < before.since and done.reading_back is not None
+    else:
+        assert done.since == before.since and done.reading_back is None

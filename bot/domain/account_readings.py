@@ -3,7 +3,7 @@ account's status as much as from messages) and whether Twilio takes the bot's ow
 credentials. Pure, like `spikes`, whose Reading they are."""
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.failures import Failures
 from bot.domain.spikes import CREDENTIALS_CODE, Reading, Severity
@@ -30,9 +30,12 @@ def credentials_reading(rejected: bool, now: datetime) -> Reading:
 
 
 def fresh_since(window_since: datetime, inactive_at: datetime | None) -> datetime | None:
-    """Where the 30002s that still count begin: those from the window sent once the account
-    was last seen inactive. None while it never was (they all count)."""
-    return None if inactive_at is None else max(window_since, inactive_at)
+    """Where the 30002s that still count begin: those of the window sent after the account
+    was last seen inactive (not at that moment: it belongs to the suspension). None while
+    it never was (they all count)."""
+    if inactive_at is None:
+        return None
+    return max(window_since, inactive_at + timedelta(microseconds=1))
 
 
 def suspension_reading(

@@ -7,7 +7,8 @@ RANDOM_FAULTS = ("429", "500", "503", "hang", "truncated")
 
 @dataclass
 class Fault:
-    """One scripted misbehaviour, applied to the next `times` requests whose path matches."""
+    """One scripted misbehaviour, applied to the next `times` requests whose path (with
+    its query) holds `path_contains`."""
 
     status: int = 500  # 0 answers normally (with `delay_seconds` or `truncate`)
     retry_after: float | None = None

@@ -84,7 +84,7 @@ class Simulator:
         self.received.append(Received(request.method, request.path, dict(request.query)))
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
-        fault = self._take_fault(request.path) or self._random_fault()
+        fault = self._take_fault(request.path_qs) or self._random_fault()
         if fault and fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
         if fault and fault.status:

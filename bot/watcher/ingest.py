@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.adapters.twilio import TwilioApi
 from bot.domain.messages import Message
+from bot.errors import BotError, NotFound, TwilioRejected
 from bot.store import Coverage, ReadingBack, Store
 from bot.watcher.config import WatcherConfig
 from bot.watcher.health import Health
@@ -27,12 +28,14 @@ OVERLAP = timedelta(minutes=2)
 @dataclass(frozen=True)
 class Stretch:
     """What one walk read: how many messages, the newest and oldest creation times among
-    them, and the next page's URI if it stopped with older messages left."""
+    them, the next page's URI if it stopped with older messages left, and whether it
+    reached where it was to begin."""
 
     read: int
     newest: datetime | None
     oldest: datetime | None
     rest: str | None
+    reached: bool
 
 
 class Ingest:
@@ -49,14 +52,15 @@ class Ingest:
         short, a slice more of what is older. Returns the messages read."""
         config = self.config
         mark = await self.store.watcher.get(WATERMARK)
-        floor = now - config.backfill
+        # Nothing older than retention: the next prune would delete it again.
+        floor = now - min(config.backfill, config.retention)
         since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
         since = max(floor, min(since, now - config.settle))
         head = await self._walk(since, None, config.tuning.max_pages)
         # What `why SM…` may count from the store: every message from the first read on,
         # as long as reads follow each other without a gap.
         held = await self.store.watcher.coverage()
-        start, back, read = since, None, head.read
+        start, back = since, None
         if held is not None and held.through >= since:
             start, back = held.since, held.reading_back
         elif held is None and mark is not None:
@@ -70,29 +74,52 @@ class Ingest:
                 since,
             )
             if back is not None:
-                log.warning("a reading back down to %s is given up for this one", back.down_to)
+                log.warning("the reading back to %s is given up for this one", back.down_to)
             back = ReadingBack(head.rest, down_to=since, joins=start)
             start = head.oldest or now
-        elif back is not None:
-            tail = await self._walk(back.down_to, back.next_page, config.tuning.backfill_pages)
-            read += tail.read
-            if tail.rest is None:
-                start, back = back.joins, None  # read back all the way
-            else:
-                start = min(start, tail.oldest or start)
-                back = ReadingBack(tail.rest, back.down_to, back.joins)
-        await self.store.watcher.set_coverage(
-            Coverage(start, now, config.poll_interval_seconds, back)
-        )
-        self.health.history_since = start.timestamp()
-        self.health.history_wanted_since = back.down_to.timestamp() if back else None
+        await self._cover(start, back, now)
         if head.newest is not None:
             if mark is None or head.newest > datetime.fromisoformat(mark):
                 await self.store.watcher.put(WATERMARK, head.newest.astimezone(UTC).isoformat())
             self.health.lag_seconds = (now - head.newest).total_seconds()
         elif mark is None:
             await self.store.watcher.put(WATERMARK, since.astimezone(UTC).isoformat())
-        return read
+        if back is None or head.rest is not None:
+            return head.read
+        return head.read + await self._read_back(back, start, now)
+
+    async def _read_back(self, back: ReadingBack, start: datetime, now: datetime) -> int:
+        """A slice more of what an earlier walk left. The new messages are in and
+        covered whatever this does: a failure here leaves the cycle to measure them."""
+        try:
+            tail = await self._walk(back.down_to, back.next_page, self.config.tuning.backfill_pages)
+        except (NotFound, TwilioRejected) as exc:
+            # Twilio refuses the page it named (a token gone stale): the history held
+            # stays as it is, rather than a refusal every cycle.
+            log.warning("reading back to %s given up, Twilio refused: %s", back.down_to, exc)
+            await self._cover(start, None, now)
+            return 0
+        except BotError as exc:
+            log.warning("reading back to %s failed, tried again next cycle: %s", back.down_to, exc)
+            return 0
+        if tail.rest is not None:
+            start = min(start, tail.oldest or start)
+            await self._cover(start, ReadingBack(tail.rest, back.down_to, back.joins), now)
+        elif tail.reached or tail.read:
+            await self._cover(back.joins, None, now)  # read back all the way
+        else:
+            # An empty page and no next: whether older messages are left is unknown, so
+            # the coverage claims only what was read.
+            log.warning("Twilio's list ended early reading back to %s; given up", back.down_to)
+            await self._cover(start, None, now)
+        return tail.read
+
+    async def _cover(self, start: datetime, back: ReadingBack | None, now: datetime) -> None:
+        await self.store.watcher.set_coverage(
+            Coverage(start, now, self.config.poll_interval_seconds, back)
+        )
+        self.health.history_since = start.timestamp()
+        self.health.history_wanted_since = back.down_to.timestamp() if back else None
 
     async def _walk(self, since: datetime, resume: str | None, max_pages: int) -> Stretch:
         """Messages created from `since` on, newest first, at most `max_pages` pages
@@ -128,4 +155,4 @@ class Ingest:
             resume=resume,
         )
         await self.store.messages.save(unsaved)
-        return Stretch(read, newest, oldest, walk.rest)
+        return Stretch(read, newest, oldest, walk.rest, walk.reached)

@@ -36,12 +36,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Walk:
-    """How a walk of the Messages list ended: how many pages it read, and the next page's
-    URI when it stopped at `max_pages` with older messages left (None: it reached the end
-    of the list or `created_after`)."""
+    """How a walk of the Messages list ended: how many pages it read; the next page's URI
+    when it stopped at `max_pages` with older messages left; and whether it reached
+    `created_after` (else, with no `rest`, the list ended)."""
 
     pages: int
     rest: str | None
+    reached: bool
 
 
 @dataclass(frozen=True)
@@ -150,12 +151,13 @@ class TwilioApi:
             fetching = start(self._messages_page(url, params))
         pages = 0
         rest = None
+        reached = False
         try:
             while fetching is not None:
                 found, next_uri = await fetching
                 pages += 1
                 oldest = found[-1].date_created if found else None
-                reached = (
+                reached = reached or (
                     created_after is not None and oldest is not None and oldest < created_after
                 )
                 fetching = None
@@ -170,7 +172,7 @@ class TwilioApi:
         finally:
             if fetching is not None:
                 fetching.cancel()
-        return Walk(pages, rest)
+        return Walk(pages, rest, reached)
 
     async def _messages_page(
         self, url: str, params: dict[str, object] | None

@@ -16,6 +16,7 @@ from bot.store.sqlite.lock import ProcessLock
 from bot.store.sqlite.migrations import iso
 
 COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
+READING_BACK = "ingest_reading_back"  # where an ingest that stopped short goes on
 
 
 class SqliteWatcherState:
@@ -30,13 +31,13 @@ class SqliteWatcherState:
         await self._db.write(_put, name, value)
 
     async def coverage(self) -> Coverage | None:
-        text = await self.get(COVERAGE)
+        text, back = await self._db.read(_get_many, (COVERAGE, READING_BACK))
         if text is None:
             return None
-        since, through, interval, *back = json.loads(text)
+        since, through, interval = json.loads(text)
         reading_back = None
-        if back:  # written while an ingest reads back; older versions never did
-            page, down_to, joins = back
+        if back is not None:
+            page, down_to, joins = json.loads(back)
             reading_back = ReadingBack(
                 page, datetime.fromisoformat(down_to), datetime.fromisoformat(joins)
             )
@@ -45,10 +46,19 @@ class SqliteWatcherState:
         )
 
     async def set_coverage(self, coverage: Coverage) -> None:
+        # The reading back under a name of its own: a version that knows nothing of it
+        # still reads the coverage (which then claims no more than is held).
         value = [iso(coverage.since), iso(coverage.through), coverage.interval_seconds]
-        if (back := coverage.reading_back) is not None:
-            value += [back.next_page, iso(back.down_to), iso(back.joins)]
-        await self.put(COVERAGE, json.dumps(value))
+        back = coverage.reading_back
+        await self._db.write(
+            _put_many,
+            {
+                COVERAGE: json.dumps(value),
+                READING_BACK: None
+                if back is None
+                else json.dumps([back.next_page, iso(back.down_to), iso(back.joins)]),
+            },
+        )
 
     async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
         return await self._db.write(self._take_lease, owner, now, ttl)
@@ -87,6 +97,21 @@ def _get(db: sqlite_utils.Database, name: str) -> str | None:
         return str(db.table("poll_state").get(name)["value"])
     except NotFoundError:
         return None
+
+
+def _get_many(db: sqlite_utils.Database, names: tuple[str, ...]) -> list[str | None]:
+    with db.atomic():  # one snapshot
+        return [_get(db, name) for name in names]
+
+
+def _put_many(db: sqlite_utils.Database, values: dict[str, str | None]) -> None:
+    """Each value under its name, None deleting it, in one transaction."""
+    with db.atomic():
+        for name, value in values.items():
+            if value is None:
+                db.execute("delete from poll_state where name = ?", [name])
+            else:
+                _put(db, name, value)
 
 
 def _put(db: sqlite_utils.Database, name: str, value: str) -> None:
