@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harness import ACCOUNT, TOKEN, peak_rss_mb, report, run_contender
+from harness import ACCOUNT, TOKEN, drop_page_cache, peak_rss_mb, report, run_contender
 
 EVALUATIONS = 7
 
@@ -109,6 +109,8 @@ def evaluate(path: str, now_iso: str) -> dict[str, Any]:
         readings = await measure(store, watcher.config, "active", now)
         return readings, [await watcher._decide(reading, now) for reading in readings]
 
+    # The count above read the rollup: the first evaluation reads from the disk again.
+    drop_page_cache(Path(path))
     seconds = []
     for _ in range(EVALUATIONS):
         started = time.perf_counter()
@@ -157,7 +159,7 @@ def main() -> None:
         ("messages in the store", f"{args.days * args.per_day:,}"),
         ("database size", f"{size_mb:,.0f} MB"),
         ("the week's hours counted, once", f"{result['first_count_seconds']:.1f} s"),
-        ("evaluation, first", f"{cold * 1000:,.0f} ms"),
+        ("evaluation, first (page cache cold, new process)", f"{cold * 1000:,.0f} ms"),
         (f"evaluation, median of next {EVALUATIONS - 1}", f"{warm * 1000:,.0f} ms"),
         ("peak RSS of the evaluating process", f"{result['peak_rss_mb']:.0f} MB"),
         *(
@@ -168,7 +170,8 @@ def main() -> None:
     if built is not None:
         rows.insert(2, ("time to build it", f"{built:.0f} s"))
     report(
-        "detection-spike" if args.spike else "detection",
+        ("detection-spike" if args.spike else "detection")
+        + ("" if args.per_day == 1_000_000 else f"-{args.per_day / 1e6:g}m"),
         rows,
         {
             "messages": args.days * args.per_day,

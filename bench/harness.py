@@ -138,6 +138,42 @@ class TwilioProcess:
         self.process.wait(timeout=30)
 
 
+def bench_watcher(origin: str, database: str, posting: bool) -> tuple[Any, Any, Any]:
+    """The bot's watcher on the simulated account at `origin`, storing into `database`,
+    reading BACKFILL_HOURS=24 on its first cycle: (store, twilio, watcher). With
+    `posting`, alerts go to a Slack API that answers 404 (the simulator's origin);
+    without, it reads and measures only."""
+    from bot import settings
+    from bot.adapters.slack.poster import Poster, web_client
+    from bot.adapters.twilio import TwilioApi
+    from bot.answers.curated import curated_directory, load_curated
+    from bot.store.sqlite import SqliteStore
+    from bot.watcher.config import WatcherConfig
+    from bot.watcher.cycle import Watcher
+
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_URL": origin,
+        "DATABASE_PATH": database,
+        "BACKFILL_HOURS": "24",
+    }
+    if posting:
+        env |= {"SLACK_API_URL": origin + "/no-slack/", "SLACK_ALERT_CHANNEL": "CBENCH"}
+    config = settings.load(env)
+    store = SqliteStore(config.database_path)
+    twilio = TwilioApi(config)
+    watcher = Watcher(
+        WatcherConfig.from_settings(config),
+        store,
+        twilio,
+        Poster(web_client(config)) if posting else None,
+        load_curated(curated_directory(), config.policy),
+    )
+    return store, twilio, watcher
+
+
 def run_contender(script: Path, *args: str) -> dict[str, Any]:
     """Run `script contender ARGS…` in a fresh process; it prints one JSON line last."""
     done = subprocess.run(
@@ -147,6 +183,20 @@ def run_contender(script: Path, *args: str) -> dict[str, Any]:
         text=True,
     )
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def drop_page_cache(path: Path) -> None:
+    """Evict a database's pages from the OS page cache (its WAL too), as after a reboot or
+    under memory pressure: what follows reads from the disk. Dirty pages cannot be
+    dropped, so they are written first."""
+    for name in (path, Path(f"{path}-wal")):
+        if name.exists():
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
 
 
 def peak_rss_mb() -> float:
