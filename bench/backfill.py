@@ -6,7 +6,7 @@ storing into a fresh SQLite file) runs cycle after cycle until it has read back 
 them: the first cycle reads the newest 250 000 (a cycle's most), each one after it
 100 000 more. After each cycle the
 script records what the watcher says meanwhile: how far back the stored history reaches
-(`/twilio status` "Reading back", `/healthz` history_since) and the hours the 30003
+(`/twilio status` "History", `/healthz` history_since) and the hours the 30003
 baseline rests on.
 
     python bench/backfill.py [--per-day 1000000] [--latency-ms 50]
@@ -47,7 +47,7 @@ def watch(origin: str) -> dict[str, Any]:
                         "seconds": seconds,
                         "history_hours": (now - coverage.since).total_seconds() / 3600,
                         "baseline_hours": reading.baseline_hours,
-                        "status_says": dict(status.facts()).get("Reading back"),
+                        "status_says": dict(status.facts()).get("History"),
                     }
                 )
                 if coverage.reading_back is None:

@@ -1,6 +1,7 @@
 """The SQLite store: migrations, and the rows the lookup cache and limit rely on."""
 
 import asyncio
+import json
 import random
 import signal
 import sqlite3
@@ -656,3 +657,27 @@ async def test_the_rollup_counts_a_message_once_however_it_arrives(tmp_path):
         assert held == {key: n for key, n in _recounted(path).items() if n}
     finally:
         store.close()
+
+
+async def test_the_coverage_keeps_its_reading_back_apart_and_reads_older_forms(tmp_path):
+    """Review of issue 19: the reading back has a key of its own, so a version that knows
+    nothing of it still reads the coverage; and a coverage a development build wrote
+    with it inline still reads."""
+    from bot.store import Coverage, ReadingBack
+
+    store = SqliteStore(str(tmp_path / "bot.db"))
+    back = ReadingBack("/2010-04-01/Accounts/AC1/Messages.json?PageToken=PASM1", NOW, NOW)
+    await store.watcher.set_coverage(Coverage(NOW, NOW, 60.0, back))
+    assert await store.watcher.coverage() == Coverage(NOW, NOW, 60.0, back)
+    [plain] = query(
+        str(tmp_path / "bot.db"),
+        "select value from poll_state where name = ?",
+        ("ingest_coverage",),
+    )
+    assert len(json.loads(plain["value"])) == 3  # what an older version reads
+    await store.watcher.set_coverage(Coverage(NOW, NOW, 60.0))
+    assert await store.watcher.coverage() == Coverage(NOW, NOW, 60.0)
+    inline = json.dumps([NOW.isoformat(), NOW.isoformat(), 60.0, "page", NOW.isoformat(), "x"])
+    await store.watcher.put("ingest_coverage", inline)
+    assert await store.watcher.coverage() == Coverage(NOW, NOW, 60.0)
+    store.close()

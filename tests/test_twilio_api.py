@@ -259,3 +259,31 @@ async def test_logs_carry_no_full_number_and_no_secret(api, twilio_sim, caplog):
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
     assert "Twilio GET" in ours and "retry 1 of 3" in ours
     assert "2025550156" not in ours and "test-auth-token" not in ours
+
+
+async def test_a_walk_says_whether_it_read_all_there_was(api, scenario, twilio_sim):
+    """Review of issue 19: an empty page with no next, after others, was taken for the
+    list's end, and the coverage claimed what was never read."""
+
+    async def ignore(page: list) -> None:  # type: ignore[type-arg]
+        pass
+
+    empty = await api.read_messages(ignore, page_size=10, max_pages=5)
+    assert (empty.pages, empty.rest, empty.whole) == (1, None, True)  # an empty account
+    for i in range(30):
+        scenario.add_message(ACCOUNT_SID, to=RECIPIENT, date_created=NOW - timedelta(minutes=i))
+    cut = await api.read_messages(ignore, page_size=10, max_pages=2)
+    assert cut.rest is not None and "PageToken=" in cut.rest and not cut.whole
+    rest = await api.read_messages(ignore, page_size=10, max_pages=5, resume=cut.rest)
+    assert (rest.pages, rest.rest, rest.whole) == (1, None, True)  # the last ten
+    reached = await api.read_messages(
+        ignore, created_after=NOW - timedelta(minutes=12), page_size=10, max_pages=5
+    )
+    assert (reached.pages, reached.whole) == (2, True)
+    # The second page comes back empty, with no next: what became of the rest is unknown.
+    twilio_sim.inject(Fault(status=0, body='{"messages": []}', path_contains="PageToken="))
+    early = await api.read_messages(ignore, page_size=10, max_pages=5)
+    assert (early.pages, early.rest, early.whole) == (2, None, False)
+    twilio_sim.inject(Fault(status=0, body='{"messages": []}', path_contains="PageToken="))
+    gone = await api.read_messages(ignore, page_size=10, max_pages=5, resume=cut.rest)
+    assert (gone.pages, gone.whole) == (1, False)

@@ -913,7 +913,8 @@ async def test_a_first_backfill_larger_than_a_cycle_reads_on_in_the_next_cycles(
     status = await world.watcher.actions.status()
     assert any("over 2 h of history" in line for line in status.sections()[0].items)
     facts = dict(status.facts())
-    assert facts["Reading back"].startswith("3 h of the last 24 h stored so far, to ")
+    assert facts["History"].startswith("3 h of the last 24 h stored, to ")
+    assert facts["History"].endswith("; reading back more each cycle")
 
     cycles = 0
     while coverage.reading_back is not None:
@@ -928,7 +929,7 @@ async def test_a_first_backfill_larger_than_a_cycle_reads_on_in_the_next_cycles(
     assert coverage.since == NOW - timedelta(hours=24)
     stored = await world.store.messages.recent(NOW - timedelta(days=2))
     assert sorted(m.sid for m in stored) == sorted(m.sid for m in scenario.messages)
-    assert "Reading back" not in dict((await world.watcher.actions.status()).facts())
+    assert "History" not in dict((await world.watcher.actions.status()).facts())
 
 
 @pytest.mark.parametrize(
@@ -967,7 +968,10 @@ async def test_a_reading_back_that_fails_leaves_the_cycle_to_measure(
     await world.cycle(minutes_later=1)
     done = await world.store.watcher.coverage()
     assert done is not None
+    history = dict((await world.watcher.actions.status()).facts())["History"]
     if kept:  # the next cycle goes on where the failed one would have
         assert done.since < before.since and done.reading_back is not None
-    else:
+        assert history.endswith("reading back more each cycle")
+    else:  # and status keeps saying the history is short
         assert done.since == before.since and done.reading_back is None
+        assert history.endswith("Twilio did not give the older messages (see the log)")

@@ -43,7 +43,7 @@ class StatusReport:
             ("Account", self.account_status),
             ("Last poll", f"{utc(ended)}, {_span(ago)} ago, took {took} s"),
             ("Lag", _span(int(h.lag_seconds)) if h.lag_seconds is not None else ""),
-            ("Reading back", _reading_back(h, ended)),
+            ("History", _history(h, ended)),
             ("Database", h.database_problem or ""),
             ("Last error", h.last_error or "none"),
             ("Slack posts waiting", str(h.pending_posts)),
@@ -77,16 +77,20 @@ def _line(r: Reading) -> str:
     )
 
 
-def _reading_back(h: Health, ended: datetime) -> str:
-    """While the ingest reads older messages over several cycles: how far it has got."""
+def _history(h: Health, ended: datetime) -> str:
+    """While the stored history is short of BACKFILL_HOURS: how far it reaches, and
+    whether the cycles are reading back the rest."""
     if h.history_wanted_since is None or h.history_since is None:
         return ""
     held = max(0, int(ended.timestamp() - h.history_since))
     wanted = max(0, int(ended.timestamp() - h.history_wanted_since))
-    return (
-        f"{_span(held)} of the last {_span(wanted)} stored so far, to "
-        f"{utc(datetime.fromtimestamp(h.history_since, UTC))}; more each cycle"
+    since = utc(datetime.fromtimestamp(h.history_since, UTC))
+    more = (
+        "reading back more each cycle"
+        if h.history_reading_back
+        else "Twilio did not give the older messages (see the log)"
     )
+    return f"{_span(held)} of the last {_span(wanted)} stored, to {since}; {more}"
 
 
 def _faults(h: Health) -> str:

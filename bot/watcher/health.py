@@ -19,7 +19,8 @@ class Health:
     account_status: str | None = None
     lag_seconds: float | None = None  # now minus the newest message seen
     history_since: float | None = None  # every message from then on is stored
-    history_wanted_since: float | None = None  # while reading back: where it will reach
+    history_wanted_since: float | None = None  # while that is short of BACKFILL_HOURS
+    history_reading_back: bool = False  # and the cycles are reading back the rest
     pending_posts: int = 0
     refused_posts: int = 0  # given up on after Slack refused them again and again
     slack_problem: str | None = None  # what a person must fix before Slack takes posts

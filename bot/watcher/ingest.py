@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.adapters.twilio import TwilioApi
 from bot.domain.messages import Message
-from bot.errors import BotError, NotFound, TwilioRejected
+from bot.errors import BotError, NotFound, StoreError, TwilioRejected
 from bot.store import Coverage, ReadingBack, Store
 from bot.watcher.config import WatcherConfig
 from bot.watcher.health import Health
@@ -23,19 +23,20 @@ log = logging.getLogger(__name__)
 
 WATERMARK = "messages_watermark"  # the newest date_created ingested, ISO 8601
 OVERLAP = timedelta(minutes=2)
+PARTIAL_SLACK = timedelta(minutes=5)  # history this close to BACKFILL_HOURS counts as whole
 
 
 @dataclass(frozen=True)
 class Stretch:
     """What one walk read: how many messages, the newest and oldest creation times among
-    them, the next page's URI if it stopped with older messages left, and whether it
-    reached where it was to begin."""
+    them, the next page's URI if it stopped with older messages left, and whether it read
+    all there was back to where it was to begin (see `Walk`)."""
 
     read: int
     newest: datetime | None
     oldest: datetime | None
     rest: str | None
-    reached: bool
+    whole: bool
 
 
 class Ingest:
@@ -67,6 +68,8 @@ class Ingest:
             # A watcher ran here before coverage was kept: the history it stored counts.
             # (Without a watermark, older messages were stored by `why` or a callback.)
             start = min(start, await self.store.messages.earliest_moment() or start)
+        elif held is not None and held.reading_back is not None:
+            log.warning("a gap since %s: the reading back to %s is given up", held.through, since)
         if head.rest is not None:
             log.warning(
                 "more than %d messages since %s: the older ones are read over the next cycles",
@@ -77,6 +80,10 @@ class Ingest:
                 log.warning("the reading back to %s is given up for this one", back.down_to)
             back = ReadingBack(head.rest, down_to=since, joins=start)
             start = head.oldest or now
+        elif not head.whole:
+            # An empty page and no next part of the way: claim only what was read.
+            log.warning("Twilio's list ended early reading back to %s", since)
+            start, back = head.oldest or now, None
         await self._cover(start, back, now)
         if head.newest is not None:
             if mark is None or head.newest > datetime.fromisoformat(mark):
@@ -91,8 +98,11 @@ class Ingest:
     async def _read_back(self, back: ReadingBack, start: datetime, now: datetime) -> int:
         """A slice more of what an earlier walk left. The new messages are in and
         covered whatever this does: a failure here leaves the cycle to measure them."""
+        down_to = max(back.down_to, now - self.config.retention)
         try:
-            tail = await self._walk(back.down_to, back.next_page, self.config.tuning.backfill_pages)
+            tail = await self._walk(down_to, back.next_page, self.config.tuning.backfill_pages)
+        except StoreError:
+            raise  # the database, not Twilio: the cycle fails and says so
         except (NotFound, TwilioRejected) as exc:
             # Twilio refuses the page it named (a token gone stale): the history held
             # stays as it is, rather than a refusal every cycle.
@@ -105,7 +115,7 @@ class Ingest:
         if tail.rest is not None:
             start = min(start, tail.oldest or start)
             await self._cover(start, ReadingBack(tail.rest, back.down_to, back.joins), now)
-        elif tail.reached or tail.read:
+        elif tail.whole:
             await self._cover(back.joins, None, now)  # read back all the way
         else:
             # An empty page and no next: whether older messages are left is unknown, so
@@ -115,11 +125,20 @@ class Ingest:
         return tail.read
 
     async def _cover(self, start: datetime, back: ReadingBack | None, now: datetime) -> None:
+        """Record what is held from `start` on; health says while it is less than
+        BACKFILL_HOURS (reading back, or given up), so status can show it."""
+        config = self.config
+        reach = min(config.backfill, config.retention)
+        start = max(start, now - config.retention)  # pruned, whatever was read
         await self.store.watcher.set_coverage(
-            Coverage(start, now, self.config.poll_interval_seconds, back)
+            Coverage(start, now, config.poll_interval_seconds, back)
         )
+        wanted = now - reach
         self.health.history_since = start.timestamp()
-        self.health.history_wanted_since = back.down_to.timestamp() if back else None
+        self.health.history_wanted_since = (
+            wanted.timestamp() if start > wanted + PARTIAL_SLACK else None
+        )
+        self.health.history_reading_back = back is not None
 
     async def _walk(self, since: datetime, resume: str | None, max_pages: int) -> Stretch:
         """Messages created from `since` on, newest first, at most `max_pages` pages
@@ -155,4 +174,4 @@ class Ingest:
             resume=resume,
         )
         await self.store.messages.save(unsaved)
-        return Stretch(read, newest, oldest, walk.rest, walk.reached)
+        return Stretch(read, newest, oldest, walk.rest, walk.whole)

@@ -37,12 +37,14 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Walk:
     """How a walk of the Messages list ended: how many pages it read; the next page's URI
-    when it stopped at `max_pages` with older messages left; and whether it reached
-    `created_after` (else, with no `rest`, the list ended)."""
+    when it stopped at `max_pages` with older messages left; and whether it read all
+    there was back to `created_after`: it reached it, or the list ended. An empty page
+    with no next after others (or first, going on from `resume`) is not taken for the
+    list's end: Twilio does not say what happened to the rest."""
 
     pages: int
     rest: str | None
-    reached: bool
+    whole: bool
 
 
 @dataclass(frozen=True)
@@ -151,19 +153,23 @@ class TwilioApi:
             fetching = start(self._messages_page(url, params))
         pages = 0
         rest = None
-        reached = False
+        whole = False
         try:
             while fetching is not None:
                 found, next_uri = await fetching
                 pages += 1
                 oldest = found[-1].date_created if found else None
-                reached = reached or (
+                reached = (
                     created_after is not None and oldest is not None and oldest < created_after
                 )
                 fetching = None
-                if next_uri and not reached and pages >= max_pages:
+                if reached:
+                    whole = True
+                elif not next_uri:
+                    whole = bool(found) or (pages == 1 and resume is None)  # an empty list
+                elif pages >= max_pages:
                     rest = next_uri
-                elif next_uri and not reached:
+                else:
                     fetching = start(self._messages_page(api.absolute_url(next_uri), None))
                     # Let the request go out before `on_page` holds the loop with its work.
                     for _ in range(PREFETCH_YIELDS):
@@ -172,7 +178,7 @@ class TwilioApi:
         finally:
             if fetching is not None:
                 fetching.cancel()
-        return Walk(pages, rest, reached)
+        return Walk(pages, rest, whole)
 
     async def _messages_page(
         self, url: str, params: dict[str, object] | None

@@ -34,7 +34,7 @@ class SqliteWatcherState:
         text, back = await self._db.read(_get_many, (COVERAGE, READING_BACK))
         if text is None:
             return None
-        since, through, interval = json.loads(text)
+        since, through, interval, *_ = json.loads(text)  # more, from a development build
         reading_back = None
         if back is not None:
             page, down_to, joins = json.loads(back)
