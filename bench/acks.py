@@ -13,7 +13,9 @@ Slack drops after 3 s) is timed.
 - steady: the watermark a minute old, so each cycle reads what is new and the settle
   window again; timed from the end of the first cycle;
 - first cycle: an empty store and 250 000 messages (a cycle's most) over 6 hours;
-- prune after a day down: RETENTION_DAYS a day shorter than the store holds;
+- prune after a day down: the last cycle a day ago (the account holding that day), and
+  RETENTION_DAYS a day shorter than the store holds, the page cache cold: the first
+  cycles read the day back while retention prunes a day;
 - empty rollup, page cache cold: the hourly rollup emptied and the file's pages dropped
   from the page cache before the bot starts, so cycles count the week again;
 - after 50 why: steady, with 50 `why SM…` sent at once when timing starts.
@@ -47,6 +49,7 @@ CASES = ("idle", "steady", "first cycle", "prune after a day down", "empty rollu
 CYCLES = {"idle": 0, "steady": 4, "first cycle": 1, "prune after a day down": 6}
 CYCLES |= {"empty rollup": 8, "after 50 why": 3}
 IDLE_SECONDS = 15
+DAY_DOWN = "prune after a day down"
 WHYS = 50
 
 
@@ -58,7 +61,9 @@ async def prepare(path: Path, case: str, days: int, built: datetime, now: dateti
 
     store = SqliteStore(str(path))
     try:
-        last = now - timedelta(minutes=1)
+        # After a day down the last cycle was a day ago: the first reads the day's messages
+        # (250 000 of them, the rest over the next cycles) while retention prunes a day.
+        last = now - (timedelta(days=1) if case == DAY_DOWN else timedelta(minutes=1))
         await store.watcher.put("messages_watermark", last.isoformat())
         await store.watcher.set_coverage(
             Coverage(built - timedelta(days=days), last, CYCLE_SECONDS)
@@ -70,6 +75,7 @@ async def prepare(path: Path, case: str, days: int, built: datetime, now: dateti
         db.execute("delete from message_hours")
         db.commit()
         db.close()
+    if case in ("empty rollup", DAY_DOWN):
         drop_page_cache(path)
 
 
@@ -146,7 +152,10 @@ async def run_case(
                 if case == "idle" and time.monotonic() - started > IDLE_SECONDS:
                     break
                 if time.monotonic() - started > 600:
-                    raise RuntimeError(f"{case}: the cycles did not end in 10 minutes")
+                    log.flush()
+                    tail = database.with_suffix(".log").read_text().splitlines()[-20:]
+                    problems = "\n".join(line for line in tail if "aiohttp.access" not in line)
+                    raise RuntimeError(f"{case}: the cycles did not end in 10 minutes\n{problems}")
                 tasks.append(asyncio.create_task(one(n)))
                 n += 1
                 due += interval  # on a fixed beat, whatever the answers do
@@ -228,9 +237,11 @@ def main() -> None:
                 messages, hours = 250_000, 6.0
             else:
                 shutil.copyfile(base, copy)
-                # The watcher's state as a cycle a minute ago left it.
                 asyncio.run(prepare(copy, case, args.days, built, datetime.now(UTC)))
-                messages, hours = args.per_day // 24, 1.0
+                # The account's last hour, or its last day after a day down.
+                messages, hours = (
+                    (args.per_day, 24.0) if case == DAY_DOWN else (args.per_day // 24, 1.0)
+                )
             with TwilioProcess(messages, hours, LATENCY_MS) as twilio:
                 f = asyncio.run(
                     run_case(

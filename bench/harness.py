@@ -65,7 +65,8 @@ def add_traffic(
 
 def twilio_simulator(messages: int, hours: float, latency_ms: float, seed: int = 7) -> Simulator:
     """The benchmark's account: `messages` spread over the last `hours`, plus the bench
-    routes `POST /bench/add?count=N` (new messages, created now) and `GET /bench/requests`."""
+    routes `POST /bench/add?count=N` (new messages, created now), `GET /bench/requests`,
+    `GET /bench/sids?count=N` and `GET /bench/count?since=ISO` (messages created since)."""
     rng = random.Random(seed)
     scenario = Scenario()
     scenario.add_account(ACCOUNT, TOKEN)
@@ -92,6 +93,14 @@ def serve_twilio_forever(argv: Sequence[str]) -> None:
     async def requests(_: web.Request) -> web.Response:
         return web.json_response({"requests": len(simulator.received)})
 
+    async def count(request: web.Request) -> web.Response:
+        since = datetime.fromisoformat(request.query["since"])
+        # As Twilio's API gives them: to the whole second.
+        held = [
+            m for m in simulator.scenario.messages if m.date_created.replace(microsecond=0) >= since
+        ]
+        return web.json_response({"messages": len(held)})
+
     async def sids(request: web.Request) -> web.Response:
         count = int(request.query["count"])
         return web.json_response([m.sid for m in simulator.scenario.messages[-count:]])
@@ -102,6 +111,7 @@ def serve_twilio_forever(argv: Sequence[str]) -> None:
         bench.router.add_post("/add", add)
         bench.router.add_get("/requests", requests)
         bench.router.add_get("/sids", sids)
+        bench.router.add_get("/count", count)
         app.add_subapp("/bench", bench)
         async with serving(app) as origin:
             print(origin, flush=True)

@@ -975,3 +975,37 @@ async def test_a_reading_back_that_fails_leaves_the_cycle_to_measure(
     else:  # and status keeps saying the history is short
         assert done.since == before.since and done.reading_back is None
         assert history.endswith("Twilio did not give the older messages (see the log)")
+
+
+async def test_a_first_walk_that_ends_early_claims_only_what_it_read(
+    tuned_world, scenario, twilio_sim
+):
+    """Review of issue 19: an empty page with no next part of the way through the first
+    walk was taken for the list's end, and the coverage claimed all of BACKFILL_HOURS."""
+    world = tuned_world(Tuning(page_size=100, max_pages=30))
+    a_day_of_quiet_traffic(scenario)
+    twilio_sim.inject(TwilioFault(status=0, body='{"messages": []}', path_contains="PageToken="))
+    first = await world.cycle()
+    assert first.ingested == 100  # one page, then an empty one
+    coverage = await world.store.watcher.coverage()
+    assert coverage is not None and coverage.reading_back is None
+    assert NOW - timedelta(hours=1, minutes=1) <= coverage.since <= NOW - timedelta(hours=1)
+    history = dict((await world.watcher.actions.status()).facts())["History"]
+    assert history.startswith("61 min of the last 24 h stored, to ")
+    assert history.endswith("Twilio did not give the older messages (see the log)")
+
+
+async def test_the_history_never_reaches_past_retention(tuned_world, scenario, twilio_sim):
+    """Review of issue 19: the coverage could claim messages retention had pruned."""
+    world = tuned_world(Tuning())
+    world.config = replace(world.config, retention=timedelta(hours=5))
+    world.watcher = world._watcher()
+    a_day_of_quiet_traffic(scenario)
+    await world.cycle()
+    coverage = await world.store.watcher.coverage()
+    assert coverage is not None and coverage.since == NOW - timedelta(hours=5)
+    stored = await world.store.messages.recent(NOW - timedelta(days=2))
+    assert stored and all(
+        m.date_created is not None and m.date_created >= NOW - timedelta(hours=5) for m in stored
+    )
+    assert "History" not in dict((await world.watcher.actions.status()).facts())

@@ -127,7 +127,11 @@ SETTINGS: tuple[Setting, ...] = (
         "STREAK_DAYS) to tolerate; one more and answers advise to stop sending to it.",
     ),
     Setting("STREAK_DAYS", "7", "The span STREAK_LIMIT counts a number's failures in."),
-    Setting("BACKFILL_HOURS", "24", "History read on the first poll, to build a baseline."),
+    Setting(
+        "BACKFILL_HOURS",
+        "24",
+        "History read on the first poll, to build a baseline (no more than RETENTION_DAYS).",
+    ),
     Setting(
         "RETENTION_DAYS",
         "8",

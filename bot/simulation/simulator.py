@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.simulation import wire
 from bot.simulation.faults import RANDOM_FAULTS, Fault, Received
+from bot.simulation.listing import Listing
 from bot.simulation.scenario import Scenario, SimMessage, SimNumber
 
 MAX_PAGE_SIZE = 1000
@@ -34,9 +35,7 @@ class Simulator:
         self.received: list[Received] = []
         self.latency_seconds = 0.0
         self.origin = ""  # set by whoever serves the app: "http://127.0.0.1:<port>"
-        self._index_size = -1
-        self._newest_first: dict[str, list[SimMessage]] = {}  # account SID -> its messages
-        self._by_sid: dict[str, SimMessage] = {}
+        self._listing = Listing()
         self._as_json: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._random: tuple[float, random.Random, float] | None = None
         self.faulted: Counter[str] = Counter()  # random faults served, by kind
@@ -145,24 +144,9 @@ class Simulator:
             }
         )
 
-    def _index(self) -> None:
-        """Sort and index the messages again when some were added: a benchmark lists a
-        100 000-message account page by page, and the simulator must not be what it measures.
-        Scenarios only ever append messages."""
-        if self._index_size == len(self.scenario.messages):
-            return
-        self._newest_first = {}
-        for m in sorted(
-            self.scenario.messages, key=lambda m: (m.date_created, m.sid), reverse=True
-        ):
-            self._newest_first.setdefault(m.account_sid, []).append(m)
-        self._by_sid = {m.sid: m for m in self.scenario.messages}
-        self._index_size = len(self.scenario.messages)
-
     async def _message(self, request: web.Request) -> web.Response:
         account, sid = request.match_info["account"], request.match_info["sid"]
-        self._index()
-        message = self._by_sid.get(sid)
+        message = self._listing.update(self.scenario.messages).by_sid.get(sid)
         if message is not None and message.account_sid == account:
             return web.json_response(self._cached_json(message))
         return wire.error(
@@ -185,8 +169,11 @@ class Simulator:
             return wire.error(400, 20001, "Invalid paging or date parameter")
         if page_size < 1:
             return wire.error(400, 20001, "PageSize must be positive")
-        self._index()
-        chosen = self._newest_first.get(account, [])
+        listing = self._listing.update(self.scenario.messages)
+        if "To" in query:  # a recipient's history, without scanning the whole account
+            chosen = listing.by_to.get((account, query["To"]), [])
+        else:
+            chosen = listing.newest_first.get(account, [])
         if any(name in query for name in ("To", "From", "DateSent", "DateSent<", "DateSent>")):
             chosen = [
                 m
@@ -198,7 +185,7 @@ class Simulator:
         if token := query.get("PageToken"):
             # Twilio's tokens point after the last item of the previous page ("PA" + its SID),
             # so pages stay stable while new messages arrive at the head of the list.
-            after_sid = self._by_sid.get(token[2:])
+            after_sid = listing.by_sid.get(token[2:])
             start = len(chosen)
             if after_sid is not None and after_sid.account_sid == account:
                 start = wire.position_after(chosen, after_sid)
