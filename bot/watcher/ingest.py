@@ -53,8 +53,7 @@ class Ingest:
         short, a slice more of what is older. Returns the messages read."""
         config = self.config
         mark = await self.store.watcher.get(WATERMARK)
-        # Nothing older than retention: the next prune would delete it again.
-        floor = now - min(config.backfill, config.retention)
+        floor = self._floor(now)
         since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
         since = max(floor, min(since, now - config.settle))
         head = await self._walk(since, None, config.tuning.max_pages)
@@ -128,17 +127,21 @@ class Ingest:
         """Record what is held from `start` on; health says while it is less than
         BACKFILL_HOURS (reading back, or given up), so status can show it."""
         config = self.config
-        reach = min(config.backfill, config.retention)
         start = max(start, now - config.retention)  # pruned, whatever was read
         await self.store.watcher.set_coverage(
             Coverage(start, now, config.poll_interval_seconds, back)
         )
-        wanted = now - reach
+        wanted = self._floor(now)
         self.health.history_since = start.timestamp()
         self.health.history_wanted_since = (
             wanted.timestamp() if start > wanted + PARTIAL_SLACK else None
         )
         self.health.history_reading_back = back is not None
+
+    def _floor(self, now: datetime) -> datetime:
+        """Where the history is to begin: BACKFILL_HOURS back, and nothing older than
+        RETENTION_DAYS (the next prune would delete it again)."""
+        return now - min(self.config.backfill, self.config.retention)
 
     async def _walk(self, since: datetime, resume: str | None, max_pages: int) -> Stretch:
         """Messages created from `since` on, newest first, at most `max_pages` pages

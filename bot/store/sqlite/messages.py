@@ -124,10 +124,10 @@ def _tally(db: sqlite_utils.Database, codes: list[int], edges: list[datetime]) -
     with db.atomic():  # one snapshot for every span
         for i, edge in enumerate(edges):
             # Each span up to the next edge; the last edge is a span of its own moment.
-            span = [moments[i], moments[i + 1] if i + 1 < len(edges) else None]
-            upper = f"{MOMENT} < ?" if span[1] is not None else f"{MOMENT} <= ?"
-            within = f"{MOMENT} >= ? and {upper} and {rollup.FINAL_OUTBOUND}"
-            bounds = [span[0], span[1] if span[1] is not None else span[0]]
+            last = i + 1 == len(edges)
+            upper = "<=" if last else "<"
+            within = f"{MOMENT} >= ? and {MOMENT} {upper} ? and {rollup.FINAL_OUTBOUND}"
+            bounds = [moments[i], moments[i] if last else moments[i + 1]]
             [(total,)] = db.execute(f"select count(*) from messages where {within}", bounds)
             for code in codes:
                 [(failed,)] = db.execute(
