@@ -23,7 +23,7 @@ from bot.answers.service import Service
 from bot.errors import StoreError
 from bot.settings import Settings, problems_for_twilio, problems_for_watching
 from bot.store import Store
-from bot.store.sqlite import SqliteStore
+from bot.store.backends import described, store_for
 from bot.tuning import DEFAULT_TUNING, Tuning
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
@@ -43,7 +43,7 @@ def build(
     """The bot's application, each part built whole, in the order they need each other:
     the store and Twilio, the watcher (while watching), the service that answers, Bolt.
     `tuning` and `clock` are for tests and benchmarks."""
-    store = SqliteStore(settings.database_path)
+    store = store_for(settings.database_url, settings.database_path)
     curated = load_curated(curated_directory(), settings.policy)
     twilio = None
     if not problems_for_twilio(settings):
@@ -78,6 +78,7 @@ def build(
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(_opened(store))  # first: everything after it uses the store
     if watcher is not None:
         app[WATCHER] = watcher
         app.cleanup_ctx.append(_watching(watcher))
@@ -111,7 +112,6 @@ def build(
     async def close(_: web.Application) -> None:
         if twilio is not None:
             await twilio.close()
-        store.close()
 
     app.on_cleanup.append(close)
     return app
@@ -131,11 +131,27 @@ def starting_line(settings: Settings, watching: bool) -> str:
         )
     else:
         watch = "not watching (SLACK_ALERT_CHANNEL and the Twilio settings turn it on)"
-    return f"serving {mode}; {watch}; database {settings.database_path}"
+    where = described(settings.database_url, settings.database_path)
+    return f"serving {mode}; {watch}; database {where}"
 
 
 RETENTION_EVERY_SECONDS = 3600
 HEALTHZ_DATABASE_SECONDS = 0.5  # /healthz answers within a second, the database or not
+
+
+def _opened(store: Store) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The store, readied (and its schema brought up to date) before anything serves,
+    closed after everything that uses it has stopped."""
+
+    async def opened(_: web.Application) -> AsyncIterator[None]:
+        if ran := await store.open():
+            log.info("database brought up to date: %s", ", ".join(ran))
+        try:
+            yield
+        finally:
+            await store.aclose()
+
+    return opened
 
 
 def _retention(

@@ -5,7 +5,7 @@
     ├── NotConfigured        an answer needs settings that are not set (Twilio's)
     ├── KnowledgeError       a curated knowledge file breaks the schema
     ├── DictionaryError      Twilio's error dictionary could not be fetched or read
-    ├── StoreError           the SQLite file cannot be opened or written
+    ├── StoreError           the database (SQLite file or PostgreSQL) cannot be used
     ├── LimitReached         a user has used up their paid Twilio lookups for the hour
     ├── WatcherBusy          another watcher is watching the same database
     ├── TwilioError          a Twilio API call gave no usable answer
@@ -47,7 +47,8 @@ class DictionaryError(BotError):
 
 
 class StoreError(BotError):
-    """The SQLite file cannot be opened or written (DATABASE_PATH)."""
+    """The database cannot be used: the SQLite file (DATABASE_PATH) or PostgreSQL
+    (DATABASE_URL); the message says what to do."""
 
 
 class NotConfigured(BotError):

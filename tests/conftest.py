@@ -5,7 +5,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
@@ -18,7 +18,11 @@ from bot import app as bot_app
 from bot import cli, settings
 from bot.simulation.scenario import Scenario, make_sid
 from bot.simulation.simulator import Simulator
+from bot.store import Store
+from bot.store.postgresql import PostgresStore
+from bot.store.sqlite import SqliteStore
 from tests.fake_slack import FakeSlack
+from tests.postgres import SKIP_REASON, Cluster, server_binaries
 
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -222,6 +226,52 @@ def run_cli(args: list[str], scenario: Scenario, tmp_path, **env: str) -> tuple[
 # Figures the hardening suites measure (requests failed, messages kept, inputs tried),
 # printed at the end of the run for the README's "Operating" section.
 FIGURES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL server for the run, started on first use."""
+    bindir = server_binaries()
+    if bindir is None:
+        FIGURES["PostgreSQL"] = SKIP_REASON
+        pytest.skip(SKIP_REASON)
+    cluster = Cluster(bindir)
+    try:
+        cluster.start()
+        FIGURES["PostgreSQL"] = f"a throwaway cluster of {bindir} on 127.0.0.1:{cluster.port}"
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Cluster) -> Iterator[str]:
+    """An empty database of its own for the test."""
+    name = postgres_cluster.new_database()
+    try:
+        yield postgres_cluster.url(name)
+    finally:
+        postgres_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """DATABASE_URL for each backend in turn: empty (the SQLite file), then PostgreSQL."""
+    return str(request.getfixturevalue("postgres_url")) if request.param == "postgresql" else ""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Store]:
+    """Each backend in turn, opened and up to date: the repository suite runs on both."""
+    if request.param == "sqlite":
+        opened: Store = SqliteStore(str(tmp_path / "bot.db"))
+    else:
+        opened = PostgresStore(request.getfixturevalue("postgres_url"))
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -3,6 +3,7 @@ real app a command, running the bot as a process. Not a test module itself."""
 
 import asyncio
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -130,3 +131,28 @@ async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
     async with asyncio.timeout(seconds):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+def traffic(seed: int, hours: float, now: datetime) -> list[Message]:
+    """Random messages over the `hours` before `now`: every status and direction, a few
+    never sent, some codes."""
+    rng = random.Random(seed)
+    found = []
+    for i in range(1500):
+        created = now - timedelta(seconds=rng.randrange(int(hours * 3600)))
+        status = rng.choice(["delivered", "delivered", "undelivered", "failed", "sent", "queued"])
+        code = rng.choice([30003, 30007, 30002]) if status in ("undelivered", "failed") else None
+        found.append(
+            Message(
+                sid=f"SM{i:032x}",
+                status=status,
+                to=rng.choice(["+1202555{:04d}", "+4474001{:05d}"]).format(rng.randrange(100)),
+                from_=rng.choice(["+15005550006", "+15005550010", "+15005550011"]),
+                messaging_service_sid=rng.choice([None, None, "", "MG1", "MG2"]),
+                direction=rng.choice(["outbound-api", "outbound-api", "inbound"]),
+                error_code=code,
+                date_created=created,
+                date_sent=None if status in ("failed", "queued") else created,
+            )
+        )
+    return found

@@ -17,6 +17,8 @@ OWNERS = {
     "twilio": "adapters/twilio",
     "sqlite_utils": "store/sqlite",
     "sqlite3": "store/sqlite",
+    "psycopg": "store/postgresql",
+    "psycopg_pool": "store/postgresql",
 }
 # Pure: values in, values out. No I/O library, no adapter, no backend, no clock of their own.
 PURE = [
@@ -28,7 +30,15 @@ PURE = [
     BOT / "watcher" / "health.py",
     BOT / "store" / "repositories.py",
 ]
-IMPURE = ("asyncio", "aiohttp", "bot.adapters", "bot.store.sqlite", "bot.simulation", "os")
+IMPURE = (
+    "asyncio",
+    "aiohttp",
+    "bot.adapters",
+    "bot.store.sqlite",
+    "bot.store.postgresql",
+    "bot.simulation",
+    "os",
+)
 
 
 def imports(path: Path) -> set[str]:

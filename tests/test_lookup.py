@@ -33,8 +33,11 @@ LOOKUPS = "/v2/PhoneNumbers/"
 
 
 @pytest.fixture
-async def live(fake_slack, twilio_sim, tmp_path, aiohttp_client):
-    settings = make_settings(fake_slack, tmp_path, twilio_sim, LOOKUPS_PER_USER_PER_HOUR="2")
+async def live(database_url, fake_slack, twilio_sim, tmp_path, aiohttp_client):
+    """The real app, wired to the fake Slack and the simulator, on each backend."""
+    settings = make_settings(
+        fake_slack, tmp_path, twilio_sim, LOOKUPS_PER_USER_PER_HOUR="2", DATABASE_URL=database_url
+    )
     # Twilio's retries 10 ms apart, not half a second: faults are injected here.
     return await aiohttp_client(bot_app.build(settings, Tuning(twilio_backoff_seconds=0.01)))
 

@@ -20,6 +20,7 @@ from bot.render.blocks import ACK_ACTION_ID, MUTE_ACTION_IDS, SAMPLES_ACTION_ID
 from bot.simulation.faults import Fault as TwilioFault
 from bot.simulation.simulator import Simulator
 from bot.tuning import Tuning
+from tests.backends import rows
 from tests.conftest import (
     ACCOUNT_SID,
     button_click,
@@ -30,7 +31,7 @@ from tests.conftest import (
     twilio_env,
 )
 from tests.fake_slack import FakeSlack, Fault
-from tests.support import on_writer, query, texts, until
+from tests.support import on_writer, texts, until
 from tests.watching import (
     CHANNEL,
     NOW,
@@ -49,8 +50,9 @@ POLICY = settings.load({}).policy
 
 
 @pytest.fixture
-async def world(fake_slack, twilio_sim, tmp_path):
-    w = World(fake_slack, twilio_sim, tmp_path)
+async def world(database_url, fake_slack, twilio_sim, tmp_path):
+    """The watcher on each backend in turn: it behaves the same on both."""
+    w = await World(fake_slack, twilio_sim, tmp_path, DATABASE_URL=database_url).open()
     yield w
     await w.close()
 
@@ -287,10 +289,12 @@ def test_poll_once_after_the_credentials_work_again(tmp_path, scenario, capsys):
 
 
 async def test_the_serving_app_watches_in_the_background(
-    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+    database_url, fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
 ):
     scenario.accounts[ACCOUNT_SID].status = "suspended"
-    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    client = await watching_app(
+        aiohttp_client, fake_slack, twilio_sim, tmp_path, database_url=database_url
+    )
     await fake_slack.wait_for(lambda: fake_slack.posted == 1)
     health = await (await client.get("/healthz")).json()
     assert health["status"] == "ok" and health["poller"]["account_status"] == "suspended"
@@ -351,10 +355,12 @@ async def click(client, fake_slack, action_id: str, value: str, name: str) -> di
 
 
 async def test_acknowledge_and_samples_buttons(
-    fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+    database_url, fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
 ):
     failing(scenario, 1, 2, code=30002)
-    client = await watching_app(aiohttp_client, fake_slack, twilio_sim, tmp_path)
+    client = await watching_app(
+        aiohttp_client, fake_slack, twilio_sim, tmp_path, database_url=database_url
+    )
     await fake_slack.wait_for(lambda: fake_slack.posted == 1)
     [alert] = posts(fake_slack)
     buttons = incident_buttons(alert)
@@ -644,7 +650,7 @@ async def test_a_walk_longer_than_a_save_batch_stores_every_message_once(
     send(scenario, 23, 5)  # six pages, saved in batches that straddle them
     result = await world.cycle()
     assert result.ingested == 23
-    stored = {row["sid"] for row in query(world.settings.database_path, "select sid from messages")}
+    stored = {sid for (sid,) in await rows(world.store, "select sid from messages")}
     assert stored == {m.sid for m in scenario.messages}
     assert twilio_sim.count("/Messages.json") == 6
 

@@ -23,9 +23,9 @@ from tests.support import RECIPIENT, ask, dead_number_story, texts
 
 
 @pytest.fixture
-async def live(fake_slack, twilio_sim, tmp_path, aiohttp_client):
-    """The real app, wired to the fake Slack and the simulator."""
-    settings = make_settings(fake_slack, tmp_path, twilio_sim)
+async def live(database_url, fake_slack, twilio_sim, tmp_path, aiohttp_client):
+    """The real app, wired to the fake Slack and the simulator, on each backend."""
+    settings = make_settings(fake_slack, tmp_path, twilio_sim, DATABASE_URL=database_url)
     # Twilio's retries 10 ms apart, not half a second: faults are injected here.
     return await aiohttp_client(bot_app.build(settings, Tuning(twilio_backoff_seconds=0.01)))
 

@@ -10,7 +10,7 @@ from bot import settings
 from bot.adapters.slack.poster import Poster, web_client
 from bot.adapters.twilio import TwilioApi
 from bot.answers.curated import curated_directory, load_curated
-from bot.store.sqlite import SqliteStore
+from bot.store.backends import store_for
 from bot.tuning import Tuning
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
@@ -33,23 +33,29 @@ class World:
     def __init__(
         self, fake_slack, twilio_sim, tmp_path, tuning: Tuning | None = None, **overrides: str
     ) -> None:
+        """`DATABASE_URL` among the overrides puts it on PostgreSQL; `await open()` next."""
         self.now = NOW
         self.settings = make_settings(
             fake_slack, tmp_path, twilio_sim, **{"SLACK_ALERT_CHANNEL": CHANNEL, **overrides}
         )
         self.config = WatcherConfig.from_settings(self.settings, tuning)
-        self.store = SqliteStore(self.settings.database_path)
+        self.store = store_for(self.settings.database_url, self.settings.database_path)
         self.twilio = TwilioApi(
             self.settings, backoff_seconds=self.config.tuning.twilio_backoff_seconds
         )
         self.watcher = self._watcher()
 
+    async def open(self) -> "World":
+        await self.store.open()
+        return self
+
     async def restart(self) -> Watcher:
-        """A fresh watcher on the same database file, as after a process restart (a clean
-        one, which gives the lease back)."""
+        """A fresh watcher on the same database, as after a process restart (a clean one,
+        which gives the lease back)."""
         await self.store.watcher.release_lease(self.watcher.owner)
-        self.store.close()
-        self.store = SqliteStore(self.settings.database_path)
+        await self.store.aclose()
+        self.store = store_for(self.settings.database_url, self.settings.database_path)
+        await self.store.open()
         # The settings as the restarted process reads them (a test may have changed them).
         self.config = WatcherConfig.from_settings(self.settings, self.config.tuning)
         self.watcher = self._watcher()
@@ -82,7 +88,7 @@ class World:
 
     async def close(self) -> None:
         await self.twilio.close()
-        self.store.close()
+        await self.store.aclose()
 
 
 def send(scenario, count: int, minutes_ago: float, at: datetime = NOW, **fields) -> None:
@@ -125,15 +131,24 @@ def incident_buttons(message: dict[str, Any]) -> dict[str, str]:
 
 
 async def watching_app(
-    aiohttp_client, fake_slack, twilio_sim, tmp_path, interval="0.05", tuning=None, clock=None
+    aiohttp_client,
+    fake_slack,
+    twilio_sim,
+    tmp_path,
+    interval="0.05",
+    tuning=None,
+    clock=None,
+    database_url="",
 ):
-    """The real serving app, polling every 50 ms (on the real clock unless given one)."""
+    """The real serving app, polling every 50 ms (on the real clock unless given one), on
+    the SQLite file or, given a URL, on PostgreSQL."""
     settings = make_settings(
         fake_slack,
         tmp_path,
         twilio_sim,
         SLACK_ALERT_CHANNEL=CHANNEL,
         POLL_INTERVAL_SECONDS=interval,
+        DATABASE_URL=database_url,
     )
     clock = clock or (lambda: datetime.now(UTC))
     return await aiohttp_client(bot_app.build(settings, tuning or Tuning(), clock))

@@ -17,6 +17,7 @@ from typing import TextIO
 from bot import settings
 from bot.answers import commands
 from bot.answers.dictionary import DICTIONARY_URL
+from bot.cli import database
 from bot.cli.output import PROG, TERMINAL_ONLY, settings_failure, without_secrets
 from bot.cli.runs import answer, knowledge, poll, serve
 from bot.domain.privacy import Redactor
@@ -55,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     download.add_argument("--url", default=DICTIONARY_URL, help="where to download it from")
     local = actions.add_parser("import", help="import a downloaded copy of the dictionary")
     local.add_argument("file", type=Path)
+    steps = made["db"].add_subparsers(dest="action", metavar="ACTION", required=True)
+    steps.add_parser("migrate", help="apply the migrations the database has not had")
+    copy = steps.add_parser("copy", help="copy a SQLite file's state into DATABASE_URL")
+    copy.add_argument(
+        "--from", dest="source", type=Path, help="the SQLite file (default: DATABASE_PATH)"
+    )
     return p
 
 
@@ -71,6 +78,7 @@ _ANSWERING = frozenset(
         "TWILIO_TIMEOUT_SECONDS",
         "DEFAULT_REGION",
         "LOOKUPS_PER_USER_PER_HOUR",
+        "DATABASE_URL",
         "DATABASE_PATH",
         "LOG_LEVEL",
     }
@@ -79,7 +87,8 @@ READS = {
     "why": _ANSWERING,
     "lookup": _ANSWERING,
     "help": frozenset({"LOG_LEVEL"}),
-    "knowledge": frozenset({"DATABASE_PATH", "LOG_LEVEL"}),
+    "knowledge": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
+    "db": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
     "demo": frozenset({"LOG_LEVEL"}),  # it makes up the rest
     "simulate": frozenset({"LOG_LEVEL"}),
 }
@@ -120,6 +129,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return serve(config)
         if args.command == "knowledge":
             return knowledge(args, config)
+        if args.command == "db":
+            return database.run(args, config)
         if args.command == "poll":
             return poll(args.once, config)
         if args.command == "demo":

@@ -30,6 +30,12 @@ TERMINAL_ONLY = (
         "knowledge sync [--url URL] | import FILE",
         "load Twilio's full error dictionary into the database",
     ),
+    (
+        "db",
+        "db migrate | copy [--from FILE]",
+        "bring the database up to date (a release phase), or copy a SQLite file's state "
+        "into DATABASE_URL",
+    ),
 )
 
 

@@ -18,7 +18,8 @@ from bot.cli.output import PROG, settings_failure, terminal_help_lines
 from bot.domain import spikes
 from bot.domain.alerting import Event
 from bot.render.terminal import render_text
-from bot.store.sqlite import SqliteStore
+from bot.store import Store
+from bot.store.backends import described, store_for
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 
@@ -38,8 +39,11 @@ def answer(command: str, arguments: str, config: settings.Settings) -> int:
 
 async def _answer(command: str, arguments: str, config: settings.Settings) -> commands.Answer:
     with_twilio = not settings.problems_for_twilio(config)
-    keep_store = with_twilio or Path(config.database_path).exists()
-    store = SqliteStore(config.database_path) if keep_store else None
+    keep_store = with_twilio or config.database_url or Path(config.database_path).exists()
+    store = None
+    if keep_store:
+        store = store_for(config.database_url, config.database_path)
+        await store.open()
     twilio = TwilioApi(config) if with_twilio else None
     try:
         curated = load_curated(curated_directory(), config.policy)
@@ -64,24 +68,36 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
         if twilio is not None:
             await twilio.close()
         if store is not None:
-            store.close()
+            await store.aclose()
 
 
 def knowledge(args: argparse.Namespace, config: settings.Settings) -> int:
     raw = (
         asyncio.run(sync.download(args.url)) if args.action == "sync" else sync.read_file(args.file)
     )
-    store = SqliteStore(config.database_path)
-    try:
-        today = datetime.now(UTC).date().isoformat()
-        read, written, skipped = asyncio.run(sync.import_bytes(raw, store, today))
-    finally:
-        store.close()
+    read, written, skipped = asyncio.run(_import(raw, config))
+    where = described(config.database_url, config.database_path)
     print(
         f"Read {read} error codes ({skipped} unreadable items skipped); stored {written} "
-        f"(entries already held in a newer version are kept) in {config.database_path}."
+        f"(entries already held in a newer version are kept) in {where}."
     )
     return 0
+
+
+async def _import(raw: bytes, config: settings.Settings) -> tuple[int, int, int]:
+    store = await opened(config)
+    try:
+        today = datetime.now(UTC).date().isoformat()
+        return await sync.import_bytes(raw, store, today)
+    finally:
+        await store.aclose()
+
+
+async def opened(config: settings.Settings) -> Store:
+    """The store the settings choose, readied."""
+    store = store_for(config.database_url, config.database_path)
+    await store.open()
+    return store
 
 
 def poll(once: bool, config: settings.Settings) -> int:
@@ -95,7 +111,7 @@ def poll(once: bool, config: settings.Settings) -> int:
 async def _poll(once: bool, config: settings.Settings) -> int:
     from bot.adapters.slack.poster import Poster, web_client
 
-    store = SqliteStore(config.database_path)
+    store = await opened(config)
     twilio = TwilioApi(config)
     poster = Poster(web_client(config))
     try:
@@ -109,7 +125,7 @@ async def _poll(once: bool, config: settings.Settings) -> int:
             await store.watcher.release_lease(watcher.owner)
     finally:
         await twilio.close()
-        store.close()
+        await store.aclose()
     print(f"Read {result.ingested} messages.")
     for reading, step in zip(result.readings, result.steps, strict=True):
         state = step.event or "no incident"

@@ -160,6 +160,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated Slack user IDs who may use /twilio; empty allows everyone.",
     ),
     Setting(
+        "DATABASE_URL",
+        "",
+        "postgresql://user:password@host:5432/database (libpq options such as sslmode=require "
+        "after ?): keep the bot's state in PostgreSQL, which any number of replicas share, "
+        "instead of the SQLite file.",
+    ),
+    Setting(
         "DATABASE_PATH",
         "twilio-ops-bot.db",
         "SQLite file for the bot's state, created on first use, readable by its owner only.",
@@ -193,6 +200,7 @@ SECRETS = (
     "SLACK_APP_TOKEN",
     "TWILIO_API_SECRET",
     "TWILIO_AUTH_TOKEN",
+    "DATABASE_URL",  # it may hold the database's password
 )
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.answers.phone_numbers import known_region
 from bot.domain.policy import Policy
@@ -41,6 +42,7 @@ class Settings:
     retention: timedelta
     allowed_channels: frozenset[str]
     allowed_users: frozenset[str]
+    database_url: str = field(repr=False)
     database_path: str
     host: str
     port: int
@@ -53,7 +55,9 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """The values no log line may carry."""
-        values = (getattr(self, name.lower()) for name in SECRETS)
+        values = [getattr(self, name.lower()) for name in SECRETS]
+        if self.database_url:  # the password alone too: an error may quote it without the URL
+            values.append(unquote(urlsplit(self.database_url).password or ""))
         return tuple(value for value in values if value)
 
     @property
@@ -128,6 +132,8 @@ def load(environ: Mapping[str, str]) -> Settings:
         problems["LOOKUPS_PER_USER_PER_HOUR"] = (
             f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {_shown(lookups)}"
         )
+    if problem := database_url_problem(raw["DATABASE_URL"]):
+        problems["DATABASE_URL"] = problem
     if problems:
         raise SettingsError(list(problems.values()), tuple(problems))
     return Settings(
@@ -156,6 +162,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         retention=retention,
         allowed_channels=_id_set(raw["ALLOWED_CHANNELS"]),
         allowed_users=_id_set(raw["ALLOWED_USERS"]),
+        database_url=raw["DATABASE_URL"],
         database_path=raw["DATABASE_PATH"],
         host=raw["HOST"],
         port=port,
@@ -193,6 +200,33 @@ def problems_for_twilio(settings: Settings) -> list[str]:
     elif not settings.twilio_api_key and not settings.twilio_auth_token:
         missing.append("TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET)")
     return missing
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def database_url_problem(url: str) -> str:
+    """Why DATABASE_URL cannot be a PostgreSQL URL, or "" when it can (or is not set).
+    Never quotes the URL: it may hold the password."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises on a port that is not a number
+    except ValueError:
+        return "DATABASE_URL cannot be read as a URL (its port or brackets are wrong)"
+    if parts.scheme not in ("postgres", "postgresql"):
+        scheme = f"{_shown(parts.scheme)}" if parts.scheme else "no scheme"
+        return (
+            "DATABASE_URL must be a PostgreSQL URL, postgresql://user:password@host:5432/"
+            f"database, not one with {scheme} (the SQLite file is DATABASE_PATH)"
+        )
+    if not parts.hostname and "host=" not in parts.query:
+        return "DATABASE_URL names no host: postgresql://user:password@HOST:5432/database"
+    modes = parse_qs(parts.query).get("sslmode", [])
+    if any(mode not in SSL_MODES for mode in modes):
+        return f"DATABASE_URL has an unknown sslmode; use one of {', '.join(SSL_MODES)}"
+    return ""
 
 
 SHOWN_CHARS = 12  # a rejected value longer than this may be a secret pasted in the wrong place

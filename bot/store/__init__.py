@@ -1,5 +1,6 @@
 """The store: what the bot keeps, behind one set of async repositories
-(`repositories`), with one package per backend (`sqlite`)."""
+(`repositories`), with one package per backend (`sqlite`, the embedded default, and
+`postgresql`), one schema history for both (`schema`); `backends` picks one."""
 
 from bot.store.repositories import (
     MAX_REFUSALS,

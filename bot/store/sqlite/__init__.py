@@ -30,7 +30,7 @@ class SqliteStore:
         try:
             if not memory:
                 _create_private(Path(path))
-            self.connections.start(migrate)
+            self._migrated = self.connections.start(migrate)
         except (StoreError, OSError) as exc:
             self.connections.close()
             raise StoreError(f"cannot use the database {path} (DATABASE_PATH): {exc}") from exc
@@ -41,6 +41,14 @@ class SqliteStore:
         self.incidents = SqliteIncidents(self.connections)
         self.outbox = SqliteOutbox(self.connections)
         self.watcher = SqliteWatcherState(self.connections, self._lock)
+
+    async def open(self) -> list[str]:
+        """Nothing left to do: the file was opened, and brought up to date, as the store
+        was built. Returns the migrations that ran then."""
+        return self._migrated
+
+    async def aclose(self) -> None:
+        self.close()
 
     def close(self) -> None:
         self.connections.close()

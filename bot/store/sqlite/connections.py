@@ -40,10 +40,10 @@ class Connections:
         self._opening = threading.Lock()
         self._closed = False
 
-    def start(self, prepare: Callable[[sqlite_utils.Database], None]) -> None:
+    def start(self, prepare: Callable[[sqlite_utils.Database], T]) -> T:
         """Open the writer's connection and run `prepare` (the migrations) on it. Blocks
         its caller: it runs once, at startup, before anything is served."""
-        self._writer.submit(_translated(self._open_writer), prepare).result()
+        return self._writer.submit(_translated(self._open_writer), prepare).result()
 
     async def read(
         self,
@@ -99,15 +99,16 @@ class Connections:
         for conn in self._opened:
             conn.close()
 
-    def _open_writer(self, prepare: Callable[[sqlite_utils.Database], None]) -> None:
+    def _open_writer(self, prepare: Callable[[sqlite_utils.Database], T]) -> T:
         db = self._connect(readonly=False)
         db.execute("PRAGMA journal_mode=WAL")
         # In WAL mode NORMAL loses nothing when the process dies, only possibly the last
         # transactions if the machine does, and spares an fsync per commit (about 13 ms
         # each, measured by bench/ingest.py).
         db.execute("PRAGMA synchronous=NORMAL")
-        prepare(db)
+        prepared = prepare(db)
         self._local.db = db
+        return prepared
 
     def _on_writer(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
         # Each write is one transaction that takes the write lock as it begins, so waiting

@@ -1,7 +1,6 @@
 """Incidents in SQLite: each with the reading its Slack message shows, where that message
 is, and the button clicks already acted on."""
 
-import json
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime
@@ -11,7 +10,8 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.domain.alerting import Incident, SlackMessage
-from bot.domain.spikes import Reading, Severity
+from bot.domain.spikes import Severity
+from bot.store.encoding import reading_from_json, reading_json
 from bot.store.repositories import Change, IncidentRecord
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections
@@ -73,7 +73,7 @@ def _record(db: sqlite_utils.Database, incident_id: int) -> IncidentRecord | Non
         return None
     return IncidentRecord(
         incident=_incident(row),
-        reading=_reading(row["reading"]) if row["reading"] else None,
+        reading=reading_from_json(row["reading"]) if row["reading"] else None,
         posted=SlackMessage(row["channel"], row["ts"]) if row["ts"] else None,
         shown=row["shown"] or "",
         queued=outbox.has_posts(db, incident_id),
@@ -97,7 +97,7 @@ def _apply(
         for name in _MOMENTS:
             row[name] = iso_or_none(row[name])  # type: ignore[arg-type]
         if change.reading is not None:
-            row["reading"] = _reading_json(change.reading)
+            row["reading"] = reading_json(change.reading)
         table = db.table("incidents")
         incident = change.incident
         if incident.id is None:
@@ -124,23 +124,6 @@ def _first_click(
             "insert or ignore into clicks (key, at) values (?, ?)", [key, iso(at)]
         ).rowcount
     return bool(added == 1)
-
-
-def _reading_json(reading: Reading) -> str:
-    values = {f.name: getattr(reading, f.name) for f in fields(Reading)}
-    values["since"], values["until"] = iso(reading.since), iso(reading.until)
-    return json.dumps(values)
-
-
-def _reading(text: str) -> Reading:
-    values = json.loads(text)
-    for name in ("since", "until"):
-        values[name] = datetime.fromisoformat(values[name])
-    for name in ("senders", "countries", "carriers"):
-        values[name] = tuple((label, n) for label, n in values[name])
-    values["samples"], values["spark"] = tuple(values["samples"]), tuple(values["spark"])
-    values["severity"] = Severity(values["severity"]) if values["severity"] else None
-    return Reading(**values)
 
 
 def _incident(row: dict[str, Any]) -> Incident:

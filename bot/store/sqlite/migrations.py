@@ -208,15 +208,18 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
 ]
 
 
-def migrate(db: "sqlite_utils.Database", upto: int | None = None) -> None:
+def migrate(db: "sqlite_utils.Database", upto: int | None = None) -> list[str]:
     """Bring the file up to date: run, in order, each migration it has not had (only the
-    first `upto`, to make a file as an older version left it)."""
+    first `upto`, to make a file as an older version left it). Returns those run."""
     applied = db.table("_migrations")
     if not applied.exists():
         applied.create({"name": str}, pk="name")
     done = {row["name"] for row in applied.rows}
+    ran = []
     for name, step in MIGRATIONS[:upto]:
         if name not in done:
             with db.atomic():
                 step(db)
                 applied.insert({"name": name})
+            ran.append(name)
+    return ran

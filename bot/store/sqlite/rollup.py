@@ -13,14 +13,13 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.messages import FINAL_STATUSES
+from bot.store.counting import HOUR, TOTAL, counted_in, whole_hours
 from bot.store.sqlite.migrations import MOMENT, iso
 
-TOTAL = -1  # the error_code of an hour's row counting all its final outbound messages
-HOUR = timedelta(hours=1)
 FINAL_OUTBOUND = "direction like 'outbound%' and status in ({})".format(
     ", ".join(f"'{status}'" for status in sorted(FINAL_STATUSES))
 )
@@ -70,19 +69,7 @@ def adjust(
 
 
 def _counts(row: Row | None) -> list[tuple[str, int]]:
-    """The (hour, code) rows a message counts in: TOTAL, and its code if it has one, in
-    the hour of its moment, if it is a final outbound message. As FINAL_OUTBOUND says."""
-    if row is None:
-        return []
-    moment = row.get("date_sent") or row.get("date_created")
-    direction = str(row.get("direction") or "").lower()
-    if not isinstance(moment, str) or not direction.startswith("outbound"):
-        return []
-    if row.get("status") not in FINAL_STATUSES:
-        return []
-    hour = moment[:13]
-    code = row.get("error_code")
-    return [(hour, TOTAL)] + ([(hour, int(code))] if code is not None else [])
+    return counted_in(row, lambda moment: moment[:13] if isinstance(moment, str) else None)
 
 
 def _hours(row: Row) -> set[str]:
@@ -138,12 +125,7 @@ def baseline(
     any other budget counts one hour at least), so a week's first count (seconds at a
     million messages a day) is spread over several calls while a small account's is done
     in one."""
-    first = _floor(since) + (HOUR if _floor(since) < since else timedelta())
-    hours = []
-    start = first
-    while start + HOUR <= until:
-        hours.append(start)
-        start += HOUR
+    hours = whole_hours(since, until)
     if not hours:
         return 0, 0, 0, 0
     keys = [hour_of(h) for h in hours]
@@ -182,7 +164,3 @@ def _count(conn: sqlite3.Connection, hour: datetime, key: str) -> None:
         f"where {where} and error_code is not null group by error_code",
         [key, *bounds],
     )
-
-
-def _floor(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

@@ -9,14 +9,17 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.errors import StoreError
-from bot.store.repositories import Coverage, ReadingBack
+from bot.store.encoding import (
+    COVERAGE,
+    READING_BACK,
+    coverage_from_values,
+    coverage_values,
+)
+from bot.store.repositories import Coverage
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.faults import database_problem
 from bot.store.sqlite.lock import ProcessLock
 from bot.store.sqlite.migrations import iso
-
-COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
-READING_BACK = "ingest_reading_back"  # where an ingest that stopped short goes on
 
 
 class SqliteWatcherState:
@@ -31,34 +34,10 @@ class SqliteWatcherState:
         await self._db.write(_put, name, value)
 
     async def coverage(self) -> Coverage | None:
-        text, back = await self._db.read(_get_many, (COVERAGE, READING_BACK))
-        if text is None:
-            return None
-        since, through, interval, *_ = json.loads(text)  # more, from a development build
-        reading_back = None
-        if back is not None:
-            page, down_to, joins = json.loads(back)
-            reading_back = ReadingBack(
-                page, datetime.fromisoformat(down_to), datetime.fromisoformat(joins)
-            )
-        return Coverage(
-            datetime.fromisoformat(since), datetime.fromisoformat(through), interval, reading_back
-        )
+        return coverage_from_values(*await self._db.read(_get_many, (COVERAGE, READING_BACK)))
 
     async def set_coverage(self, coverage: Coverage) -> None:
-        # The reading back under a name of its own: a version that knows nothing of it
-        # still reads the coverage (which then claims no more than is held).
-        value = [iso(coverage.since), iso(coverage.through), coverage.interval_seconds]
-        back = coverage.reading_back
-        await self._db.write(
-            _put_many,
-            {
-                COVERAGE: json.dumps(value),
-                READING_BACK: None
-                if back is None
-                else json.dumps([back.next_page, iso(back.down_to), iso(back.joins)]),
-            },
-        )
+        await self._db.write(_put_many, coverage_values(coverage))
 
     async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
         return await self._db.write(self._take_lease, owner, now, ttl)

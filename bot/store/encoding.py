@@ -1,0 +1,63 @@
+"""Encoding: how the store writes the values it keeps as JSON text, the same in every
+backend, so `db copy` moves them as they are."""
+
+import json
+from dataclasses import fields
+from datetime import UTC, datetime
+
+from bot.domain.spikes import Reading, Severity
+from bot.store.repositories import Coverage, ReadingBack
+
+COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
+READING_BACK = "ingest_reading_back"  # where an ingest that stopped short goes on
+
+
+def reading_json(reading: Reading) -> str:
+    values = {f.name: getattr(reading, f.name) for f in fields(Reading)}
+    values["since"] = reading.since.astimezone(UTC).isoformat()
+    values["until"] = reading.until.astimezone(UTC).isoformat()
+    return json.dumps(values)
+
+
+def reading_from_json(text: str) -> Reading:
+    values = json.loads(text)
+    for name in ("since", "until"):
+        values[name] = datetime.fromisoformat(values[name])
+    for name in ("senders", "countries", "carriers"):
+        values[name] = tuple((label, n) for label, n in values[name])
+    values["samples"], values["spark"] = tuple(values["samples"]), tuple(values["spark"])
+    values["severity"] = Severity(values["severity"]) if values["severity"] else None
+    return Reading(**values)
+
+
+def coverage_values(coverage: Coverage) -> dict[str, str | None]:
+    """The watcher-state values a coverage is kept as (None: deleted). The reading back
+    under a name of its own: a version that knows nothing of it still reads the coverage
+    (which then claims no more than is held)."""
+    value = [_iso(coverage.since), _iso(coverage.through), coverage.interval_seconds]
+    back = coverage.reading_back
+    return {
+        COVERAGE: json.dumps(value),
+        READING_BACK: None
+        if back is None
+        else json.dumps([back.next_page, _iso(back.down_to), _iso(back.joins)]),
+    }
+
+
+def coverage_from_values(text: str | None, back: str | None) -> Coverage | None:
+    if text is None:
+        return None
+    since, through, interval, *_ = json.loads(text)  # more, from a development build
+    reading_back = None
+    if back is not None:
+        page, down_to, joins = json.loads(back)
+        reading_back = ReadingBack(
+            page, datetime.fromisoformat(down_to), datetime.fromisoformat(joins)
+        )
+    return Coverage(
+        datetime.fromisoformat(since), datetime.fromisoformat(through), interval, reading_back
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()

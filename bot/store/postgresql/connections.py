@@ -1,0 +1,117 @@
+"""Connections: a pool of PostgreSQL connections, served to the repositories one
+transaction at a time.
+
+psycopg 3's asyncio interface waits on the socket, so the event loop only awaits; each
+call borrows a connection for one transaction, commits it (or rolls it back on an error)
+and gives it back. Every connection is set to UTC and to a statement timeout, so a lock
+or a slow disk delays the call waiting on it by seconds at most, never an ack.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from bot.errors import StoreError
+from bot.store.postgresql.faults import database_problem
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+Cursor = psycopg.AsyncCursor[tuple[Any, ...]]  # rows as the server typed them
+
+POOL_SIZE = 8  # connections a process may hold; commands, webhooks and the watcher share them
+STATEMENT_TIMEOUT_MS = 15_000  # the longest statement: a week's first hourly count, in a batch
+WAIT_SECONDS = 5.0  # how long a call waits for a connection (or the server) before failing
+
+
+class Connections:
+    def __init__(
+        self,
+        url: str,
+        size: int = POOL_SIZE,
+        statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+        wait_seconds: float = WAIT_SECONDS,
+    ) -> None:
+        self.url = url
+        self._statement_timeout_ms = statement_timeout_ms
+        self.wait_seconds = wait_seconds
+        self._pool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            open=False,
+            timeout=wait_seconds,
+            configure=self._configure,
+            # A broken connection (the server restarted) is noticed as it is lent, not by
+            # the call that gets it.
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"connect_timeout": max(1, round(wait_seconds))},
+            name="bot",
+        )
+        self._closed = False
+
+    async def open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=self.wait_seconds)
+        except PoolTimeout as exc:
+            await self._pool.close()
+            raise StoreError(_unreachable(self.wait_seconds)) from exc
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._pool.close()
+
+    async def read(
+        self,
+        work: Callable[Concatenate[Cursor, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`await work(cursor, ...)` in a transaction of its own."""
+        return await self._run(work, *args, **kwargs)
+
+    async def write(
+        self,
+        work: Callable[Concatenate[Cursor, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`await work(cursor, ...)` in a transaction of its own, committed when it returns.
+
+        A write once asked for is done even if its caller is cancelled meanwhile (a
+        shutdown), as on SQLite: the caller could not tell otherwise whether it happened,
+        such as Slack's answer to a post recorded or not."""
+        running = asyncio.ensure_future(self._run(work, *args, **kwargs))
+        running.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return await asyncio.shield(running)
+
+    async def _run(self, work: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
+        if self._closed:
+            raise StoreError("The bot's database is closed: the bot is stopping.")
+        try:
+            async with self._pool.connection() as conn, conn.cursor() as cursor:
+                return await work(cursor, *args, **kwargs)
+        except PoolTimeout as exc:
+            raise StoreError(_unreachable(self.wait_seconds)) from exc
+        except psycopg.Error as exc:
+            raise StoreError(database_problem(exc)) from exc
+
+    async def _configure(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        await conn.execute("set timezone = 'UTC'")
+        await conn.execute(f"set statement_timeout = {int(self._statement_timeout_ms)}")
+        # A transaction left open by a dying call must not hold its locks for long.
+        await conn.execute("set idle_in_transaction_session_timeout = 60000")
+        await conn.commit()
+
+
+def _unreachable(seconds: float) -> str:
+    return (
+        "The bot's database is unavailable: PostgreSQL (DATABASE_URL) gave no connection "
+        f"in {seconds:g} s; check that the server is up and reachable."
+    )

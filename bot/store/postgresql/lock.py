@@ -1,0 +1,51 @@
+"""Lock: a PostgreSQL advisory lock, held on a connection of its own by the replica that
+watches, as the SQLite store holds an OS lock beside its file.
+
+The server drops it when that connection ends, however its process died (SIGKILL
+included), so the next replica can tell a dead watcher from a living one and take over at
+once instead of waiting out the dead one's lease.
+"""
+
+from typing import Literal
+
+import psycopg
+
+Outcome = Literal["held", "taken", "busy"]
+
+WATCHER_LOCK = 0x7477_6F70_7377_6174  # "twopswat": the watcher's advisory lock
+
+
+class AdvisoryLock:
+    def __init__(self, url: str, connect_timeout_seconds: float) -> None:
+        self._url = url
+        self._timeout = max(1, round(connect_timeout_seconds))
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    async def acquire(self) -> Outcome:
+        """ "held" already, "taken" now, or "busy" (a living replica holds it). Raises
+        psycopg.Error when the server cannot be reached."""
+        if self._conn is not None:
+            try:
+                await self._conn.execute("select 1")
+                return "held"
+            except psycopg.Error:
+                await self.release()  # the connection, and so the lock, is gone
+        conn = await psycopg.AsyncConnection.connect(
+            self._url, autocommit=True, connect_timeout=self._timeout
+        )
+        try:
+            cursor = await conn.execute("select pg_try_advisory_lock(%s)", [WATCHER_LOCK])
+            row = await cursor.fetchone()
+        except BaseException:
+            await conn.close()
+            raise
+        if not (row and row[0]):
+            await conn.close()
+            return "busy"
+        self._conn = conn
+        return "taken"
+
+    async def release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()  # ending the session drops the lock

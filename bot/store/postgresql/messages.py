@@ -1,0 +1,243 @@
+"""Messages in PostgreSQL: what the watcher, `why SM…` and StatusCallback have seen, and
+the hourly rollup that keeps a week's baseline cheap. Same contract as on SQLite."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.domain import failures
+from bot.domain.failures import Failures
+from bot.domain.messages import FINAL_STATUSES, Message, takes_report
+from bot.domain.spikes import Baseline, Count
+from bot.store.postgresql import rollup
+from bot.store.postgresql.connections import Connections, Cursor
+from bot.store.postgresql.migrations import MOMENT
+
+COLUMNS = (
+    "sid",
+    "status",
+    "to",
+    "from_",
+    "direction",
+    "error_code",
+    "messaging_service_sid",
+    "num_segments",
+    "price",
+    "date_created",
+    "date_sent",
+    "date_updated",
+)
+_SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
+_CHUNK = 10_000  # SIDs a statement asks about at once
+
+
+class PostgresMessages:
+    def __init__(self, connections: Connections) -> None:
+        self._db = connections
+
+    async def save(self, messages: Sequence[Message]) -> None:
+        # One row a SID, the last given: the rollup moves each message's counts once.
+        rows = list({m.sid: message_row(m) for m in messages}.values())
+        if rows:
+            await self._db.write(_save, rows)
+
+    async def record_status(self, message: Message, decided: str | None) -> bool:
+        return await self._db.write(_record_status, message, decided)
+
+    async def to_number(self, to: str, since: datetime, limit: int = 50) -> list[Message]:
+        return await self._db.read(
+            _select,
+            'where "to" = %s and date_sent >= %s order by date_sent desc limit %s',
+            [to, since, limit],
+        )
+
+    async def by_sid(self, sids: Iterable[str]) -> list[Message]:
+        wanted = list(sids)
+        if not wanted:
+            return []
+        return await self._db.read(_select, "where sid = any(%s)", [wanted])
+
+    async def recent(self, since: datetime) -> list[Message]:
+        return await self._db.read(_select, f"where {MOMENT} >= %s", [since])
+
+    async def tally(self, codes: Iterable[int], edges: Sequence[datetime]) -> list[Count]:
+        return await self._db.read(_tally, sorted(set(codes)), list(edges))
+
+    async def earliest_moment(self) -> datetime | None:
+        return await self._db.read(_earliest_moment)
+
+    async def failures(self, code: int, since: datetime, until: datetime) -> Failures:
+        return await self._db.read(_failures, code, since, until)
+
+    async def baseline(
+        self, code: int, since: datetime, until: datetime, count_seconds: float | None = None
+    ) -> Baseline:
+        # A write: the hours it counts for the first time are kept in the rollup.
+        return await self._db.write(_baseline, code, since, until, count_seconds)
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        return await self._db.write(_prune, before, limit)
+
+
+async def _save(cursor: Cursor, rows: list[dict[str, Any]]) -> None:
+    held = await _held(cursor, [row["sid"] for row in rows])
+    # Each poll reads the settle window again, and most of it comes back as it was: only
+    # what is new or changed is written.
+    rows = [row for row in rows if held.get(row["sid"]) != row]
+    if not rows:
+        return
+    await rollup.adjust_upserts(cursor, rows, held)
+    # COPY into a table of this transaction, then one upsert from it: the driver's fast
+    # path, about ten times an executemany of the same rows (bench/ingest.py).
+    await cursor.execute(
+        "create temp table incoming (like messages including defaults) on commit drop"
+    )
+    async with cursor.copy(f"copy incoming ({_SELECT}) from stdin") as copy:
+        for row in rows:
+            await copy.write_row(tuple(row.values()))
+    await cursor.execute(
+        f"insert into messages ({_SELECT}) select {_SELECT} from incoming "
+        "on conflict (sid) do update set "
+        + ", ".join(f'"{c}" = excluded."{c}"' for c in COLUMNS if c != "sid")
+    )
+
+
+async def _held(cursor: Cursor, sids: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(sids), _CHUNK):
+        await cursor.execute(
+            f"select {_SELECT} from messages where sid = any(%s)", [sids[i : i + _CHUNK]]
+        )
+        found |= {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in await cursor.fetchall()}
+    return found
+
+
+async def _record_status(cursor: Cursor, message: Message, decided: str | None) -> bool:
+    # A known message keeps its dates and gains the new status; an unknown one is stored
+    # as it is, and the next poll fills it in. The row is locked: two reports at once are
+    # decided one after the other.
+    await cursor.execute(
+        f"select {_SELECT}, dlr_done from messages where sid = %s for update", [message.sid]
+    )
+    found = await cursor.fetchone()
+    row = dict(zip(COLUMNS, found, strict=False)) if found else None
+    held = message_from_row(row) if row else None
+    held_decided = found[-1] if found else None
+    if not takes_report(held, message, decided, held_decided):
+        return False
+    changes: dict[str, Any] = {
+        "status": message.status,
+        "error_code": message.error_code,
+        "date_updated": message.date_updated,
+    }
+    if message.status in FINAL_STATUSES:
+        changes["dlr_done"] = decided
+    written = {**(row if row else message_row(message)), **changes}
+    await rollup.adjust(cursor, [(row, written)])
+    if row:
+        await cursor.execute(
+            "update messages set " + ", ".join(f"{c} = %s" for c in changes) + " where sid = %s",
+            [*changes.values(), message.sid],
+        )
+    else:
+        names = ", ".join(f'"{c}"' for c in written)
+        await cursor.execute(
+            f"insert into messages ({names}) values ({', '.join(['%s'] * len(written))})",
+            list(written.values()),
+        )
+    return True
+
+
+async def _select(cursor: Cursor, where: str, params: list[object]) -> list[Message]:
+    await cursor.execute(f"select {_SELECT} from messages {where}", params)
+    return [
+        message_from_row(dict(zip(COLUMNS, row, strict=True))) for row in await cursor.fetchall()
+    ]
+
+
+async def _tally(cursor: Cursor, codes: list[int], edges: list[datetime]) -> list[Count]:
+    # One pass over the window: width_bucket puts each message in the span it starts
+    # at (the last edge is a span of its own moment).
+    if not edges:
+        return []
+    await cursor.execute(
+        f"select width_bucket({MOMENT}, %s::timestamptz[]) as span, "
+        "case when error_code = any(%s::int[]) then error_code end as code, count(*) "
+        f"from messages where {MOMENT} >= %s and {MOMENT} <= %s and {rollup.FINAL_OUTBOUND} "
+        "group by span, code",
+        [edges, codes, edges[0], edges[-1]],
+    )
+    found = [Count(edges[span - 1], code, n) for span, code, n in await cursor.fetchall()]
+    found.sort(key=lambda c: (c.moment, c.error_code is None, c.error_code or 0))
+    return found
+
+
+async def _earliest_moment(cursor: Cursor) -> datetime | None:
+    await cursor.execute(f"select min({MOMENT}) from messages")
+    row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+async def _failures(cursor: Cursor, code: int, since: datetime, until: datetime) -> Failures:
+    # Counted here, not read whole; ties broken as `failures.of_messages` breaks them.
+    where = f"{MOMENT} >= %s and {MOMENT} <= %s and {rollup.FINAL_OUTBOUND} and error_code = %s"
+    found = [since, until, code]
+    await cursor.execute("set transaction isolation level repeatable read")  # one snapshot
+    await cursor.execute(f'select "to", count(*) from messages where {where} group by "to"', found)
+    recipients = {to: n for to, n in await cursor.fetchall()}
+    await cursor.execute(
+        "select coalesce(nullif(messaging_service_sid, ''), from_) as sender, count(*) as n "
+        f"from messages where {where} group by sender having coalesce(nullif("
+        "messaging_service_sid, ''), from_) != '' order by n desc, sender limit %s",
+        [*found, failures.TOP],
+    )
+    senders = tuple((sender, n) for sender, n in await cursor.fetchall())
+    await cursor.execute(
+        f"select sid from messages where {where} order by {MOMENT} desc, sid desc limit %s",
+        [*found, failures.SAMPLES],
+    )
+    samples = tuple(sid for (sid,) in await cursor.fetchall())
+    return Failures(recipients=recipients, senders=senders, samples=samples)
+
+
+async def _baseline(
+    cursor: Cursor, code: int, since: datetime, until: datetime, count_seconds: float | None
+) -> Baseline:
+    final, failed, counted, asked = await rollup.baseline(cursor, code, since, until, count_seconds)
+    return Baseline(final=final, failed=failed, hours=counted if counted < asked else None)
+
+
+async def _prune(cursor: Cursor, before: datetime, limit: int) -> int:
+    # Messages by creation, a batch at a time; looked-up numbers by lookup, and the uses.
+    await cursor.execute(
+        "delete from messages where sid in "
+        "(select sid from messages where date_created < %s limit %s)",
+        [before, limit],
+    )
+    gone = cursor.rowcount
+    await rollup.forget_before(cursor, before)
+    await cursor.execute("delete from lookups where looked_up_at < %s", [before])
+    await cursor.execute("delete from lookup_uses where at < %s", [before])
+    return gone
+
+
+def message_row(m: Message) -> dict[str, Any]:
+    # Written out rather than built from fields(Message): a backfill calls this 100 000 times.
+    return {
+        "sid": m.sid,
+        "status": m.status,
+        "to": m.to,
+        "from_": m.from_,
+        "direction": m.direction,
+        "error_code": m.error_code,
+        "messaging_service_sid": m.messaging_service_sid,
+        "num_segments": m.num_segments,
+        "price": m.price,
+        "date_created": m.date_created,
+        "date_sent": m.date_sent,
+        "date_updated": m.date_updated,
+    }
+
+
+def message_from_row(row: dict[str, Any]) -> Message:
+    return Message(**{name: row[name] for name in COLUMNS})

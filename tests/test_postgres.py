@@ -1,0 +1,258 @@
+"""What only the PostgreSQL store has: its schema history beside SQLite's, migrations
+that replicas run once, the advisory lock behind the lease, a server that is down or
+goes away, `db migrate` and `db copy`. What every backend promises is in
+test_repositories.py."""
+
+import asyncio
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot import cli, settings
+from bot.answers.phone_numbers import Lookup
+from bot.domain.account_readings import credentials_reading
+from bot.domain.alerting import Incident, SlackMessage
+from bot.domain.spikes import Severity
+from bot.errors import StoreError
+from bot.store import Change, Coverage, Draft, Drawn, PostKind, schema
+from bot.store.postgresql import PostgresStore
+from bot.store.postgresql import migrations as pg_migrations
+from bot.store.sqlite import SqliteStore
+from bot.store.sqlite import migrations as sqlite_migrations
+from tests.backends import count, rows
+from tests.support import traffic
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+LEASE = timedelta(hours=1)
+
+
+def test_both_backends_follow_the_one_schema_history():
+    assert [name for name, _ in sqlite_migrations.MIGRATIONS] == list(schema.HISTORY)
+    assert [name for name, _ in pg_migrations.STEPS] == list(schema.HISTORY)
+
+
+async def test_an_older_database_is_brought_up_to_date_once(postgres_url):
+    old = PostgresStore(postgres_url)
+    assert await old.open(upto=2) == list(schema.HISTORY[:2])
+    await old.aclose()
+    store = PostgresStore(postgres_url)
+    assert await store.open() == list(schema.HISTORY[2:])
+    await store.aclose()
+    again = PostgresStore(postgres_url)
+    assert await again.open() == []
+    assert await count(again, "_migrations") == len(schema.HISTORY)
+    await again.aclose()
+
+
+async def test_replicas_starting_together_migrate_once(postgres_url):
+    stores = [PostgresStore(postgres_url) for _ in range(4)]
+    ran = await asyncio.gather(*(store.open() for store in stores))
+    assert sorted(len(steps) for steps in ran) == [0, 0, 0, len(schema.HISTORY)]
+    for store in stores:
+        await store.aclose()
+
+
+async def test_a_lease_whose_process_was_killed_is_taken_at_once(postgres_url):
+    """The advisory lock goes with its connection, so a watcher killed holding an hour's
+    lease is replaced by the next cycle of another replica, not an hour later."""
+    dies_holding_it = (
+        "import asyncio, os, signal, sys\n"
+        "from datetime import UTC, datetime, timedelta\n"
+        "from bot.store.postgresql import PostgresStore\n"
+        "async def main():\n"
+        "    store = PostgresStore(sys.argv[1])\n"
+        "    await store.open()\n"
+        "    assert await store.watcher.take_lease('dead', datetime.now(UTC), timedelta(hours=1))\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", dies_holding_it, postgres_url], timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        assert "dead" in (await store.watcher.get("lease") or "")  # an hour to run
+        # The server notices the dead connection within moments, not at once.
+        async with asyncio.timeout(10):
+            while not await store.watcher.take_lease("next", datetime.now(UTC), LEASE):
+                await asyncio.sleep(0.05)
+        assert "next" in (await store.watcher.get("lease") or "")
+    finally:
+        await store.aclose()
+
+
+async def test_a_server_that_is_not_there_is_named_without_the_password(postgres_cluster):
+    url = f"postgresql://bot:s3cret-pass@127.0.0.1:{postgres_cluster.port + 1}/nothing"
+    store = PostgresStore(url)
+    with pytest.raises(StoreError) as failed:
+        await store.open()
+    said = str(failed.value)
+    assert "unavailable" in said and "DATABASE_URL" in said and "s3cret-pass" not in said
+
+
+async def test_a_restarted_server_costs_the_calls_it_cut_off_and_no_more(
+    postgres_cluster, postgres_url
+):
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        await store.messages.save(traffic(20, 1, NOW)[:10])
+        await asyncio.to_thread(postgres_cluster.restart)
+        # The pool checks a connection as it lends it: the dead ones are replaced.
+        assert len(await store.messages.recent(NOW - timedelta(hours=2))) == 10
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mysql://u:pw-123456789@h/db", "must be a PostgreSQL URL"),
+        ("sqlite:///bot.db", "the SQLite file is DATABASE_PATH"),
+        ("postgresql://u:pw-123456789@h:port/db", "cannot be read as a URL"),
+        ("postgresql://u:pw-123456789@/db", "names no host"),
+        ("postgresql://u:pw-123456789@h/db?sslmode=always", "unknown sslmode"),
+    ],
+)
+def test_a_bad_database_url_is_a_settings_problem_that_never_shows_the_password(url, problem):
+    from bot.errors import SettingsError
+
+    with pytest.raises(SettingsError) as failed:
+        settings.load({"DATABASE_URL": url})
+    assert failed.value.names == ("DATABASE_URL",)
+    assert problem in str(failed.value) and "pw-123456789" not in str(failed.value)
+
+
+def test_good_database_urls_are_taken():
+    for url in (
+        "postgres://u:p@db.example.com:5432/d?sslmode=require",
+        "postgresql://u@127.0.0.1/d",
+        "postgresql:///d?host=/var/run/postgresql",
+    ):
+        assert settings.load({"DATABASE_URL": url}).database_url == url
+
+
+def test_db_migrate_says_what_it_applied(postgres_url, capsys):
+    env = {"DATABASE_URL": postgres_url}
+    assert cli.main(["db", "migrate"], env) == 0
+    assert f"applied {len(schema.HISTORY)} migrations" in capsys.readouterr().out
+    assert cli.main(["db", "migrate"], env) == 0
+    out = capsys.readouterr().out
+    assert "up to date" in out and "bot@" not in out  # where, without the user
+
+
+def test_the_procfile_migrates_in_the_release_phase():
+    from tests.support import ROOT
+
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    assert "release: python -m bot db migrate" in lines
+
+
+async def _state_in_sqlite(path: str) -> dict[str, Any]:
+    """A SQLite file as a bot left it: an open incident posted to Slack with a change
+    still queued, a lookup and its use, messages, the watcher's coverage and a click."""
+    store = SqliteStore(path)
+    await store.messages.save(traffic(21, 2, NOW))
+    await store.lookups.save(Lookup("+12025550100", True, carrier_name="Verizon"), NOW)
+    await store.lookups.add_use("U1", NOW, NOW - timedelta(hours=1), 5)
+    reading = credentials_reading(True, NOW)
+    opened = Incident("k", reading.code, Severity.CRITICAL, NOW, NOW)
+
+    def first(incident: Incident) -> Drawn:
+        return Drawn("v1", (Draft(PostKind.POST, "alert", [{"type": "divider"}]),))
+
+    saved = await store.incidents.apply(None, lambda _: Change(opened, reading, first), NOW)
+    assert saved is not None and saved.id is not None
+    [post] = await store.outbox.pending()
+    await store.outbox.mark_sent(post.id, NOW, SlackMessage("C0ALERTS", "1700000000.000001"))
+
+    def edit(incident: Incident) -> Drawn:
+        return Drawn("v2", (Draft(PostKind.UPDATE, "edited", []),))
+
+    await store.incidents.apply(saved.id, lambda r: Change(r.incident, None, edit), NOW)  # type: ignore[union-attr]
+    await store.watcher.set_coverage(Coverage(NOW - timedelta(hours=2), NOW, 60.0))
+    await store.incidents.first_click("clicked", NOW, NOW - timedelta(days=1))
+    await store.watcher.take_lease("old process", NOW, LEASE)
+    found = {
+        "record": await store.incidents.record(saved.id),
+        "pending": await store.outbox.pending(),
+        "messages": sorted(await store.messages.recent(NOW - timedelta(days=1)), key=str),
+        "lookup": await store.lookups.cached("+12025550100", NOW - timedelta(days=1)),
+        "uses": await store.lookups.uses("U1", NOW - timedelta(hours=1)),
+        "coverage": await store.watcher.coverage(),
+    }
+    store.close()
+    return found
+
+
+async def test_db_copy_moves_a_sqlite_file_s_state_and_loses_nothing(
+    postgres_url, tmp_path, capsys
+):
+    path = str(tmp_path / "bot.db")
+    before = await _state_in_sqlite(path)
+    env = {"DATABASE_URL": postgres_url, "DATABASE_PATH": path}
+    assert await asyncio.to_thread(cli.main, ["db", "copy"], env) == 0
+    assert "Copied" in capsys.readouterr().out
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        record = before["record"]
+        assert record.incident.id is not None and record.posted is not None
+        assert await store.incidents.record(record.incident.id) == record
+        assert await store.outbox.pending() == before["pending"]
+        messages = await store.messages.recent(NOW - timedelta(days=1))
+        assert sorted(messages, key=str) == before["messages"]
+        assert (
+            await store.lookups.cached("+12025550100", NOW - timedelta(days=1))
+            == (before["lookup"])
+        )
+        assert await store.lookups.uses("U1", NOW - timedelta(hours=1)) == before["uses"]
+        assert await store.watcher.coverage() == before["coverage"]
+        assert not await store.incidents.first_click("clicked", NOW, NOW - timedelta(days=1))
+        # The old file's watcher lease stays behind: this database's first watcher takes it.
+        assert await store.watcher.get("lease") is None
+        # New rows take ids after the copied ones: a button's incident id means one thing.
+        reading = credentials_reading(True, NOW)
+        later = Incident("k2", reading.code, Severity.WARNING, NOW, NOW)
+        saved = await store.incidents.apply(None, lambda _: Change(later, reading), NOW)
+        assert saved is not None and saved.id == record.incident.id + 1
+    finally:
+        await store.aclose()
+    # Into a database that holds state already: refused, nothing written twice.
+    assert await asyncio.to_thread(cli.main, ["db", "copy"], env) == 1
+    assert "already holds the bot's state" in capsys.readouterr().err
+    store = PostgresStore(postgres_url)
+    await store.open()
+    assert await count(store, "messages") == len(before["messages"])
+    await store.aclose()
+
+
+def test_db_copy_needs_a_database_url_and_a_file(tmp_path, postgres_url, capsys):
+    assert cli.main(["db", "copy"], {"DATABASE_PATH": str(tmp_path / "x.db")}) == 2
+    assert "set DATABASE_URL" in capsys.readouterr().err
+    env = {"DATABASE_URL": postgres_url}
+    assert cli.main(["db", "copy", "--from", str(tmp_path / "none.db")], env) == 1
+    assert "no SQLite file" in capsys.readouterr().err
+
+
+async def test_the_rollup_is_counted_again_after_a_copy(postgres_url, tmp_path):
+    """The hourly rollup is derived: not copied, it is counted as baselines need it, and
+    comes out as SQLite had it."""
+    path = str(tmp_path / "bot.db")
+    sqlite = SqliteStore(path)
+    await sqlite.messages.save(traffic(22, 30, NOW))
+    expected = await sqlite.messages.baseline(30003, NOW - timedelta(days=2), NOW)
+    sqlite.close()
+    env = {"DATABASE_URL": postgres_url, "DATABASE_PATH": path}
+    assert await asyncio.to_thread(cli.main, ["db", "copy"], env) == 0
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        assert await rows(store, "select count(*) from message_hours") == [(0,)]
+        assert await store.messages.baseline(30003, NOW - timedelta(days=2), NOW) == expected
+    finally:
+        await store.aclose()

@@ -1,0 +1,378 @@
+"""The repository suite: what every backend promises behind `bot.store.repositories`.
+Each test runs on SQLite and on PostgreSQL (the `store` fixture); what only one backend
+has (files, locks, WAL) is tested in test_store.py and test_postgres.py."""
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.answers.phone_numbers import Lookup
+from bot.domain import failures, spikes
+from bot.domain.account_readings import credentials_reading
+from bot.domain.alerting import Incident
+from bot.domain.messages import FINAL_STATUSES, Message, when
+from bot.domain.spikes import Baseline, Severity
+from bot.errors import StoreError
+from bot.store import CachedLookup, Change, Coverage, ReadingBack, Store
+from tests.backends import another, count, hour_key, rollup
+from tests.support import traffic
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+LEASE = timedelta(hours=1)
+
+
+async def test_a_lookup_comes_back_as_it_went_in(store: Store):
+    saved = Lookup(
+        phone_number="+12025550156",
+        valid=False,
+        validation_errors=("TOO_SHORT", "INVALID_LENGTH"),
+        national_format="(202) 555-0156",
+        country_code="US",
+        line_type=None,
+        line_type_error=60601,
+    )
+    await store.lookups.save(saved, NOW)
+    assert await store.lookups.cached("+12025550156", NOW - timedelta(days=7)) == CachedLookup(
+        saved, NOW
+    )
+    assert await store.lookups.cached("+12025550156", NOW + timedelta(seconds=1)) is None
+    assert await store.lookups.cached("+12025550157", NOW - timedelta(days=7)) is None
+    await store.lookups.save(replace(saved, valid=True, carrier_name="T-Mobile"), NOW)
+    assert await store.lookups.carriers() == {"+12025550156": "T-Mobile"}
+
+
+async def test_lookup_uses_are_counted_per_user_and_old_ones_dropped(store: Store):
+    hour_ago = NOW - timedelta(hours=1)
+    uses = store.lookups
+    await uses.add_use("U1", NOW - timedelta(hours=2), forget_before=hour_ago, limit=5)
+    await uses.add_use("U1", NOW - timedelta(minutes=5), forget_before=hour_ago, limit=5)
+    taken_back = await uses.add_use("U1", NOW, forget_before=hour_ago, limit=5)
+    await uses.add_use("U2", NOW, forget_before=hour_ago, limit=5)
+    assert taken_back is not None
+    await uses.remove_use(taken_back)
+    assert await uses.uses("U1", hour_ago) == [NOW - timedelta(minutes=5)]
+    assert await count(store, "lookup_uses") == 2  # the two-hour-old use was dropped
+
+
+async def test_a_use_past_the_limit_is_refused_and_not_counted(store: Store):
+    hour_ago = NOW - timedelta(hours=1)
+    taken = [
+        await store.lookups.add_use("U1", NOW, forget_before=hour_ago, limit=2) for _ in range(3)
+    ]
+    assert taken[0] is not None and taken[1] is not None and taken[2] is None
+    assert len(await store.lookups.uses("U1", hour_ago)) == 2
+    # Another asker has a limit of their own.
+    assert await store.lookups.add_use("U2", NOW, forget_before=hour_ago, limit=2)
+
+
+async def test_the_quota_holds_when_two_processes_ask_at_once(store: Store):
+    """The last use goes to one ask only, even from two stores (replicas) at once."""
+    import asyncio
+
+    other = await another(store)
+    try:
+        hour_ago = NOW - timedelta(hours=1)
+        asks = [
+            s.lookups.add_use("U1", NOW, forget_before=hour_ago, limit=5)
+            for _ in range(10)
+            for s in (store, other)
+        ]
+        taken = await asyncio.gather(*asks)
+        assert sum(use is not None for use in taken) == 5
+        assert len(await store.lookups.uses("U1", hour_ago)) == 5
+    finally:
+        await other.aclose()
+
+
+async def test_a_final_status_is_not_undone_by_a_late_callback(store: Store):
+    for status, code in (("undelivered", 30003), ("sent", None)):
+        await store.messages.record_status(
+            Message(
+                "SM" + "b" * 32,
+                status,
+                "+12025550156",
+                "+15005550006",
+                "outbound-api",
+                error_code=code,
+                date_created=NOW,
+                date_updated=NOW,
+            ),
+            None,
+        )
+    [message] = await store.messages.recent(NOW - timedelta(hours=1))
+    assert (message.status, message.error_code) == ("undelivered", 30003)
+
+
+async def test_messages_come_back_as_they_went_in(store: Store):
+    messages = traffic(16, 3, NOW)[:300]
+    await store.messages.save(messages)
+    back = await store.messages.by_sid([m.sid for m in messages])
+    assert sorted(back, key=lambda m: m.sid) == sorted(messages, key=lambda m: m.sid)
+    assert await store.messages.earliest_moment() == min(when(m) for m in messages)
+    to = messages[0].to
+    since = NOW - timedelta(hours=2)
+    expected = sorted(
+        (m for m in messages if m.to == to and m.date_sent and m.date_sent >= since),
+        key=lambda m: m.date_sent,  # type: ignore[arg-type, return-value]
+        reverse=True,
+    )
+    assert [m.sid for m in await store.messages.to_number(to, since)] == [m.sid for m in expected]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_the_stores_counts_equal_counting_the_messages(store: Store, seed):
+    messages = traffic(seed, 2, NOW)
+    await store.messages.save(messages)
+    window = timedelta(minutes=15)
+    edges = spikes.tally_edges(window, NOW)
+    counted = spikes.tally(await store.messages.tally([30002, 30003, 30007], edges), window, NOW)
+    assert counted == spikes.tally_messages(messages, window, NOW)
+    assert counted.final > 50 and counted.codes  # the data exercises every part
+    for code in (30003, 30002):
+        # Counted in SQL as in Python, ties and all (moments are whole seconds here).
+        found = await store.messages.failures(code, NOW - window, NOW)
+        assert found == failures.of_messages(messages, code, NOW - window, NOW)
+        assert found.failed == counted.codes[code] and len(found.senders) == failures.TOP
+        assert {country for country, _ in found.countries()} == {"US", "GB"}
+
+
+def _whole_hours_baseline(messages: list[Message], code: int, since: datetime, until: datetime):
+    counted = [
+        m
+        for m in messages
+        if m.direction.startswith("outbound")
+        and m.status in FINAL_STATUSES
+        and since <= when(m) < until
+    ]
+    return (len(counted), sum(m.error_code == code for m in counted))
+
+
+def _counts(baseline: Baseline) -> tuple[int, int]:
+    return baseline.final, baseline.failed
+
+
+async def test_the_hourly_baseline_follows_changes_to_counted_hours(store: Store):
+    messages = traffic(4, 30, NOW)
+    await store.messages.save(messages)
+    # [09:20, 11:40) holds the whole hours 10:00-11:00: that is what is counted.
+    since, until = NOW - timedelta(hours=2, minutes=40), NOW - timedelta(minutes=20)
+    hour = NOW.replace(hour=10)
+    expected = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
+    assert expected[0] > 10
+    assert _counts(await store.messages.baseline(30003, since, until)) == expected
+
+    def sent_in_hour(held: list[Message]) -> Message:
+        return next(
+            m
+            for m in held
+            if m.status == "sent"
+            and m.direction.startswith("outbound")
+            and m.date_sent is not None
+            and hour <= m.date_sent < NOW.replace(hour=11)
+        )
+
+    # A message of a counted hour changes (a late receipt): its counts move.
+    late = sent_in_hour(messages)
+    changed = replace(late, status="undelivered", error_code=30003)
+    await store.messages.save([changed])
+    messages = [changed if m.sid == late.sid else m for m in messages]
+    after = _whole_hours_baseline(messages, 30003, hour, hour + timedelta(hours=1))
+    assert after == (expected[0] + 1, expected[1] + 1)
+    assert _counts(await store.messages.baseline(30003, since, until)) == after
+    # A status callback for a counted message does the same.
+    sent = sent_in_hour(messages)
+    reported = replace(sent, status="undelivered", error_code=30003)
+    assert await store.messages.record_status(reported, None)
+    assert _counts(await store.messages.baseline(30003, since, until)) == (
+        after[0] + 1,
+        after[1] + 1,
+    )
+    # The week-long baseline is the sum of its hours.
+    week = await store.messages.baseline(30003, NOW - timedelta(days=7), until)
+    messages = [reported if m.sid == sent.sid else m for m in messages]
+    assert _counts(week) == _whole_hours_baseline(
+        messages, 30003, NOW - timedelta(days=7), NOW.replace(hour=11)
+    )
+
+
+async def _recounted(store: Store) -> dict[tuple[str, int], int]:
+    """What the rollup should hold for the hours it has counted, counted afresh from the
+    messages the store hands back."""
+    counted = {hour for (hour, code) in await rollup(store) if code == -1}
+    found: dict[tuple[str, int], int] = {}
+    for m in await store.messages.recent(NOW - timedelta(days=30)):
+        hour = hour_key(when(m))
+        if hour in counted and m.direction.startswith("outbound") and m.status in FINAL_STATUSES:
+            found[(hour, -1)] = found.get((hour, -1), 0) + 1
+            if m.error_code is not None:
+                found[(hour, m.error_code)] = found.get((hour, m.error_code), 0) + 1
+    return found
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+async def test_counted_hours_follow_every_change_without_being_counted_again(store: Store, seed):
+    """Issue 19, item 1: a write to a counted hour emptied it, and the next cycle counted
+    it again. Writes move the counts: after random late receipts, changed codes,
+    callbacks and new messages in counted hours, the rollup holds what a fresh count
+    says, and no hour was dropped."""
+    rng = random.Random(seed)
+    messages = traffic(seed, 30, NOW)
+    await store.messages.save(messages)
+    await store.messages.baseline(30003, NOW - timedelta(days=2), NOW)  # counts the hours
+    hours_before = {hour for hour, code in await rollup(store) if code == -1}
+    changed = []
+    for m in rng.sample(messages, 300):
+        status = rng.choice(["delivered", "undelivered", "failed", "sent"])
+        code = rng.choice([30003, 30007, None]) if status != "delivered" else None
+        changed.append(replace(m, status=status, error_code=code))
+    await store.messages.save(changed[:200])  # a poll's late receipts, `why` histories
+    for m in changed[200:]:  # StatusCallbacks
+        await store.messages.record_status(replace(m, date_updated=NOW, to="", from_=""), None)
+    new = [replace(m, sid=f"SMnew{i:029x}") for i, m in enumerate(rng.sample(messages, 100))]
+    await store.messages.save(new)
+    assert await rollup(store) == await _recounted(store)
+    assert {hour for hour, code in await rollup(store) if code == -1} == hours_before
+
+
+async def test_a_week_s_first_count_goes_over_several_calls_and_says_so(store: Store):
+    """Issue 19, item 1: with a budget, each call counts the newest hours it has time for,
+    and the baseline says how many hours it rests on."""
+    messages = traffic(14, 30, NOW)
+    await store.messages.save(messages)
+    since, until = NOW - timedelta(hours=30), NOW.replace(minute=0)
+    # Next to no time: one hour a call, the newest first; no time: none.
+    first = await store.messages.baseline(30003, since, until, count_seconds=1e-9)
+    assert first.hours == 1
+    assert max(hour for hour, _ in await rollup(store)) == hour_key(until - timedelta(hours=1))
+    assert (await store.messages.baseline(30007, since, until, count_seconds=0)).hours == 1
+    second = await store.messages.baseline(30003, since, until, count_seconds=1e-9)
+    assert second.hours == 2
+    # Time enough: the rest, and then the baseline is whole and equals a full count.
+    whole = await store.messages.baseline(30003, since, until, count_seconds=60)
+    assert whole.hours is None
+    assert _counts(whole) == _whole_hours_baseline(messages, 30003, since, until)
+
+
+async def test_the_rollup_counts_a_message_once_however_it_arrives(store: Store):
+    """Review of issue 19's rollup: a SID given twice in one save was counted twice; and a
+    StatusCallback's row, stored with the report's time for its creation, kept counting
+    in that hour once the poll wrote the real dates."""
+    counted_hour = NOW.replace(minute=0) - timedelta(hours=3)
+    await store.messages.save(traffic(15, 6, NOW))
+    await store.messages.baseline(30003, NOW - timedelta(hours=6), NOW.replace(minute=0))
+    failed = Message(
+        "SM" + "d" * 32,
+        "undelivered",
+        "+12025550199",
+        "+15005550006",
+        "outbound-api",
+        error_code=30003,
+        date_created=counted_hour + timedelta(minutes=5),
+        date_sent=counted_hour + timedelta(minutes=5),
+    )
+    await store.messages.save([failed, failed, replace(failed, to="+12025550199")])
+    # A callback for another message, before the poll has seen it: no dates but now's.
+    late = replace(
+        failed,
+        sid="SM" + "e" * 32,
+        date_created=counted_hour + timedelta(hours=1, minutes=10),
+        date_sent=None,
+    )
+    await store.messages.record_status(late, None)
+    await store.messages.save(
+        [replace(late, date_created=failed.date_created, date_sent=failed.date_sent)]
+    )
+    assert await rollup(store) == await _recounted(store)
+
+
+async def test_retention_also_forgets_looked_up_numbers(store: Store):
+    """Issue 14, item 11: lookups (numbers, carriers) outlived RETENTION_DAYS."""
+    old, recent = NOW - timedelta(days=9), NOW - timedelta(days=1)
+    await store.lookups.save(Lookup("+12025550100", True, carrier_name="Old Wireless"), old)
+    await store.lookups.save(Lookup("+12025550101", True, carrier_name="New Wireless"), recent)
+    await store.lookups.add_use("U0001", old, forget_before=old - timedelta(hours=1), limit=5)
+    await store.messages.prune(NOW - timedelta(days=8), limit=100)
+    assert await store.lookups.cached("+12025550100", NOW - timedelta(days=30)) is None
+    assert await store.lookups.cached("+12025550101", NOW - timedelta(days=30)) is not None
+    assert await store.lookups.uses("U0001", NOW - timedelta(days=30)) == []
+
+
+async def test_retention_deletes_messages_a_bounded_batch_at_a_time(store: Store):
+    """Issue 19, item 2: a day of a busy account deleted in one transaction held the
+    write lock for 10 s."""
+    old = [
+        replace(m, sid=f"SMold{i:029x}", date_created=NOW - timedelta(days=40))
+        for i, m in enumerate(traffic(9, 1, NOW))
+    ]
+    await store.messages.save(old[:25] + traffic(10, 1, NOW)[:5])
+    before = NOW - timedelta(days=30)
+    assert [await store.messages.prune(before, limit=10) for _ in range(4)] == [10, 10, 5, 0]
+    assert await count(store, "messages") == 5  # the recent ones
+
+
+async def test_an_incident_and_its_reading_come_back_typed(store: Store):
+    """Severity is an enum with one encoding: what the store hands back is one, not the
+    text it was written as."""
+    reading = credentials_reading(True, NOW)
+    opened = Incident("k", reading.code, Severity.CRITICAL, NOW, NOW)
+    saved = await store.incidents.apply(None, lambda record: Change(opened, reading), NOW)
+    assert saved is not None and saved.id is not None
+    record = await store.incidents.record(saved.id)
+    assert record is not None and record.reading == reading
+    assert type(record.incident.severity) is Severity
+    assert type(record.reading.severity) is Severity
+    assert record.incident == saved
+    assert await store.incidents.open_for("k") == saved
+    assert await store.incidents.on_code(reading.code) == [saved]
+    assert await store.incidents.record(saved.id + 1) is None
+
+
+async def test_a_click_is_acted_on_once(store: Store):
+    assert await store.incidents.first_click("k1", NOW, NOW - timedelta(days=1))
+    assert not await store.incidents.first_click("k1", NOW, NOW - timedelta(days=1))
+    # Forgotten once it is older than asked: a click that old is no replay.
+    assert await store.incidents.first_click("k1", NOW, NOW + timedelta(seconds=1))
+
+
+async def test_the_coverage_keeps_its_reading_back_apart_and_reads_older_forms(store: Store):
+    """Review of issue 19: the reading back has a key of its own, so a version that knows
+    nothing of it still reads the coverage; and a coverage a development build wrote
+    with it inline still reads."""
+    import json
+
+    back = ReadingBack("/2010-04-01/Accounts/AC1/Messages.json?PageToken=PASM1", NOW, NOW)
+    await store.watcher.set_coverage(Coverage(NOW, NOW, 60.0, back))
+    assert await store.watcher.coverage() == Coverage(NOW, NOW, 60.0, back)
+    plain = await store.watcher.get("ingest_coverage")
+    assert plain is not None and len(json.loads(plain)) == 3  # what an older version reads
+    await store.watcher.set_coverage(Coverage(NOW, NOW, 60.0))
+    assert await store.watcher.coverage() == Coverage(NOW, NOW, 60.0)
+    inline = json.dumps([NOW.isoformat(), NOW.isoformat(), 60.0, "page", NOW.isoformat(), "x"])
+    await store.watcher.put("ingest_coverage", inline)
+    assert await store.watcher.coverage() == Coverage(NOW, NOW, 60.0)
+
+
+async def test_the_lease_is_one_process_s_until_it_gives_it_back(store: Store):
+    second = await another(store)
+    now = datetime.now(UTC)
+    try:
+        assert await store.watcher.take_lease("first", now, LEASE)
+        assert await store.watcher.take_lease("first", now, LEASE)  # renewed
+        assert await store.watcher.holds_lease("first", now)
+        assert not await second.watcher.take_lease("second", now, LEASE)
+        assert not await second.watcher.holds_lease("second", now)
+        await store.watcher.release_lease("first")
+        assert await second.watcher.take_lease("second", now, LEASE)
+        assert not await store.watcher.take_lease("first", now, LEASE)
+    finally:
+        await second.aclose()
+
+
+async def test_a_closed_store_says_so(store: Store):
+    await store.aclose()
+    with pytest.raises(StoreError, match="closed"):
+        await store.messages.recent(NOW)
+    with pytest.raises(StoreError, match="closed"):
+        await store.messages.save(traffic(8, 1, NOW)[:1])
