@@ -8,6 +8,7 @@
     ├── StoreError           the database (SQLite file or PostgreSQL) cannot be used
     ├── LimitReached         a user has used up their paid Twilio lookups for the hour
     ├── WatcherBusy          another watcher is watching the same database
+    │   └── LeaseLost            this watcher's lease passed to another: its writes are refused
     ├── TwilioError          a Twilio API call gave no usable answer
     │   ├── NotFound             the resource does not exist in this account (20404)
     │   ├── CredentialsRejected  Twilio refused the credentials (401, 20003)
@@ -61,6 +62,10 @@ class LimitReached(BotError):
 
 class WatcherBusy(BotError):
     """Another watcher holds the database's lease; two would post every alert twice."""
+
+
+class LeaseLost(WatcherBusy):
+    """The lease passed to another watcher mid-cycle: this one's fenced writes are refused."""
 
 
 class TwilioError(BotError):

@@ -17,7 +17,7 @@ from bot.answers.phone_numbers import Lookup
 from bot.domain.account_readings import credentials_reading
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.spikes import Severity
-from bot.errors import StoreError
+from bot.errors import LeaseLost, StoreError
 from bot.store import Change, Coverage, Draft, Drawn, PostKind, schema
 from bot.store.postgresql import PostgresStore
 from bot.store.postgresql import migrations as pg_migrations
@@ -83,6 +83,40 @@ async def test_a_lease_whose_process_was_killed_is_taken_at_once(postgres_url):
         assert "next" in (await store.watcher.get("lease") or "")
     finally:
         await store.aclose()
+
+
+async def test_a_watcher_whose_lock_connection_was_cut_is_fenced_off(postgres_url):
+    """The lock's connection dropped (a network cut, a server that killed it) while its
+    process lives on: another replica takes over, and the old watcher's writes are
+    refused, not mixed with the new one's."""
+    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    await first.open()
+    await second.open()
+    try:
+        term = await first.watcher.take_lease("first", datetime.now(UTC), LEASE)
+        assert term is not None
+        assert await second.watcher.take_lease("second", datetime.now(UTC), LEASE) is None
+        await rows(
+            second,
+            "select pg_terminate_backend(pid) from pg_locks "
+            "where locktype = 'advisory' and granted",
+        )
+        async with asyncio.timeout(10):
+            while (
+                taken := await second.watcher.take_lease("second", datetime.now(UTC), LEASE)
+            ) is None:
+                await asyncio.sleep(0.05)
+        assert taken > term
+        reading = credentials_reading(True, NOW)
+        opened = Incident("k", reading.code, Severity.CRITICAL, NOW, NOW)
+        with pytest.raises(LeaseLost):
+            await first.incidents.apply(None, lambda _: Change(opened, reading), NOW, fence=term)
+        # Its next cycle finds the lease another's, and stands by.
+        assert await first.watcher.take_lease("first", datetime.now(UTC), LEASE) is None
+        assert await count(second, "incidents") == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
 
 
 async def test_a_server_that_is_not_there_is_named_without_the_password(postgres_cluster):

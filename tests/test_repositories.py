@@ -11,11 +11,21 @@ import pytest
 from bot.answers.phone_numbers import Lookup
 from bot.domain import failures, spikes
 from bot.domain.account_readings import credentials_reading
-from bot.domain.alerting import Incident
+from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.messages import FINAL_STATUSES, Message, when
 from bot.domain.spikes import Baseline, Severity
-from bot.errors import StoreError
-from bot.store import CachedLookup, Change, Coverage, ReadingBack, Store
+from bot.errors import LeaseLost, StoreError
+from bot.store import (
+    CLAIM_SECONDS,
+    CachedLookup,
+    Change,
+    Coverage,
+    Draft,
+    Drawn,
+    PostKind,
+    ReadingBack,
+    Store,
+)
 from tests.backends import another, count, hour_key, rollup
 from tests.support import traffic
 
@@ -360,9 +370,7 @@ async def test_the_lease_is_one_process_s_until_it_gives_it_back(store: Store):
     try:
         assert await store.watcher.take_lease("first", now, LEASE)
         assert await store.watcher.take_lease("first", now, LEASE)  # renewed
-        assert await store.watcher.holds_lease("first", now)
         assert not await second.watcher.take_lease("second", now, LEASE)
-        assert not await second.watcher.holds_lease("second", now)
         await store.watcher.release_lease("first")
         assert await second.watcher.take_lease("second", now, LEASE)
         assert not await store.watcher.take_lease("first", now, LEASE)
@@ -376,3 +384,121 @@ async def test_a_closed_store_says_so(store: Store):
         await store.messages.recent(NOW)
     with pytest.raises(StoreError, match="closed"):
         await store.messages.save(traffic(8, 1, NOW)[:1])
+
+
+async def _posted_incident(store: Store, key: str = "k") -> int:
+    """An incident whose first post is queued; returns its id."""
+    reading = credentials_reading(True, NOW)
+    opened = Incident(key, reading.code, Severity.CRITICAL, NOW, NOW)
+
+    def draw(incident: Incident) -> Drawn:
+        return Drawn("v1", (Draft(PostKind.POST, "alert", []),))
+
+    saved = await store.incidents.apply(None, lambda _: Change(opened, reading, draw), NOW)
+    assert saved is not None and saved.id is not None
+    return saved.id
+
+
+async def _queue(store: Store, incident_id: int, *kinds: PostKind) -> None:
+    def draw(incident: Incident) -> Drawn:
+        return Drawn("v", tuple(Draft(kind, str(kind), []) for kind in kinds))
+
+    await store.incidents.apply(incident_id, lambda r: Change(r.incident, None, draw), NOW)  # type: ignore[union-attr]
+
+
+async def test_the_lease_s_token_grows_with_each_holder_and_fences_the_last_one(store: Store):
+    """Issue 16: a watcher that lost the lease (its process paused, its connection cut)
+    must write and post nothing once another holds it."""
+    second = await another(store)
+    try:
+        first_term = await store.watcher.take_lease("first", NOW, LEASE)
+        assert first_term is not None
+        assert await store.watcher.take_lease("first", NOW, LEASE) == first_term  # renewed
+        incident_id = await _posted_incident(store)
+        [post] = await store.outbox.pending()
+        await store.watcher.release_lease("first")
+        second_term = await second.watcher.take_lease("second", NOW, LEASE)
+        assert second_term is not None and second_term > first_term
+        reading = credentials_reading(True, NOW)
+
+        def reopen(_: object) -> Change:
+            return Change(Incident("k2", reading.code, Severity.WARNING, NOW, NOW), reading)
+
+        with pytest.raises(LeaseLost):
+            await store.incidents.apply(None, reopen, NOW, fence=first_term)
+        with pytest.raises(LeaseLost):
+            await store.outbox.claim(post.id, NOW, fence=first_term)
+        assert [i.id for i in await store.incidents.open_all()] == [incident_id]  # unchanged
+        assert await second.incidents.apply(None, reopen, NOW, fence=second_term) is not None
+        assert await second.outbox.claim(post.id, NOW, fence=second_term) is not None
+        # Given back and taken again by its holder of before: a new term all the same.
+        await second.watcher.release_lease("second")
+        assert await second.watcher.take_lease("second", NOW, LEASE) == second_term + 1
+    finally:
+        await second.aclose()
+
+
+async def test_a_claimed_post_is_sent_by_one_process_only(store: Store):
+    second = await another(store)
+    try:
+        await _posted_incident(store)
+        [post] = await store.outbox.pending()
+        assert await store.outbox.claim(post.id, NOW) is not None
+        assert await second.outbox.claim(post.id, NOW) is None  # on its way from the first
+        later = NOW + timedelta(seconds=CLAIM_SECONDS + 1)
+        assert await second.outbox.claim(post.id, later) is not None  # the first went quiet
+        await second.outbox.mark_sent(post.id, later, SlackMessage("C1", "1.2"))
+        assert await store.outbox.claim(post.id, later + timedelta(hours=1)) is None
+    finally:
+        await second.aclose()
+
+
+async def test_a_post_waits_while_another_of_its_incident_is_on_its_way(store: Store):
+    """Nothing overtakes what its incident sent before it, whichever process sends."""
+    incident_id = await _posted_incident(store)
+    [first] = await store.outbox.pending()
+    assert await store.outbox.claim(first.id, NOW) is not None
+    await store.outbox.mark_sent(first.id, NOW, SlackMessage("C1", "1.2"))
+    await _queue(store, incident_id, PostKind.UPDATE, PostKind.REPLY)
+    edit, note = await store.outbox.pending()
+    other_id = await _posted_incident(store, "other")
+    [_, _, other] = await store.outbox.pending()
+    assert other.incident_id == other_id
+    assert await store.outbox.claim(edit.id, NOW) is not None
+    assert await store.outbox.claim(note.id, NOW) is None  # its edit is on its way
+    assert await store.outbox.claim(other.id, NOW) is not None  # another incident's: goes
+    await store.outbox.mark_failed(edit.id, "Slack: 503", refused=False)
+    assert await store.outbox.claim(note.id, NOW) is not None
+
+
+async def test_a_claim_made_under_an_earlier_lease_is_free_at_once(store: Store):
+    """A watcher killed while posting: the next holder sends the post without waiting
+    out CLAIM_SECONDS."""
+    second = await another(store)
+    try:
+        term = await store.watcher.take_lease("dead", NOW, LEASE)
+        await _posted_incident(store)
+        [post] = await store.outbox.pending()
+        assert await store.outbox.claim(post.id, NOW, fence=term) is not None
+        await store.watcher.release_lease("dead")  # as the lock does when its process dies
+        next_term = await second.watcher.take_lease("next", NOW, LEASE)
+        assert await second.outbox.claim(post.id, NOW, fence=next_term) is not None
+    finally:
+        await second.aclose()
+
+
+async def test_two_processes_claiming_at_once_send_each_post_once(store: Store):
+    import asyncio
+
+    second = await another(store)
+    try:
+        for i in range(10):
+            await _posted_incident(store, f"k{i}")
+        pending = await store.outbox.pending()
+        claims = await asyncio.gather(
+            *(s.outbox.claim(post.id, NOW) for post in pending for s in (store, second))
+        )
+        won = sorted(claim.id for claim in claims if claim is not None)
+        assert won == sorted(post.id for post in pending)
+    finally:
+        await second.aclose()

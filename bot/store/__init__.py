@@ -3,6 +3,7 @@
 `postgresql`), one schema history for both (`schema`); `backends` picks one."""
 
 from bot.store.repositories import (
+    CLAIM_SECONDS,
     MAX_REFUSALS,
     CachedLookup,
     Change,
@@ -17,6 +18,7 @@ from bot.store.repositories import (
 )
 
 __all__ = [
+    "CLAIM_SECONDS",
     "MAX_REFUSALS",
     "CachedLookup",
     "Change",

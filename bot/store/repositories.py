@@ -20,6 +20,10 @@ from bot.domain.messages import Message
 from bot.domain.spikes import Baseline, Count, Reading
 
 MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
+# How long a post claimed for sending is another process's to send, before anyone may
+# claim it again: longer than Slack's slowest answer with its retries. A claim made
+# before the watcher's lease changed hands is free at once.
+CLAIM_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -208,10 +212,13 @@ class IncidentRepository(Protocol):
         incident_id: int | None,
         decide: Callable[[IncidentRecord | None], Change | None],
         now: datetime,
+        fence: int | None = None,
     ) -> Incident | None:
         """In one transaction: read the incident `incident_id` (None: no current one), let
         `decide` (pure, no I/O) say what changes, write it, queue its drafts as of `now`.
-        Returns the incident as saved, with its id; None if `decide` changed nothing."""
+        Returns the incident as saved, with its id; None if `decide` changed nothing.
+        With a `fence` (the watcher's lease token), raises LeaseLost, writing nothing,
+        unless the lease is still that token's."""
         ...
 
     async def first_click(self, key: str, at: datetime, forget_before: datetime) -> bool:
@@ -226,9 +233,12 @@ class OutboxRepository(Protocol):
 
     async def pending(self) -> list[Outgoing]: ...
 
-    async def claim(self, post_id: int) -> Outgoing | None:
+    async def claim(self, post_id: int, now: datetime, fence: int | None = None) -> Outgoing | None:
         """The post as it stands, marked as on its way, so changes queued from now on wait
-        beside it; None if it was replaced or sent since it was listed."""
+        beside it and no other process sends it; None if it was replaced or sent since it
+        was listed, or it or another post of its incident is on its way from elsewhere
+        (a claim lasts CLAIM_SECONDS, or until the lease changes hands). With a `fence`,
+        raises LeaseLost unless the lease is still that token's."""
         ...
 
     async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
@@ -253,12 +263,12 @@ class WatcherStateRepository(Protocol):
 
     async def set_coverage(self, coverage: Coverage) -> None: ...
 
-    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
-        """Hold the watcher's lease until now + ttl, unless another holder's is current;
-        two processes can never both win."""
+    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> int | None:
+        """Hold the watcher's lease until now + ttl, unless another holder's is current,
+        and return its fencing token; None when another holds it. Two processes can never
+        both win. The token grows each time the lease changes hands, so writes fenced
+        with an older one (a watcher that lost it) are refused."""
         ...
-
-    async def holds_lease(self, owner: str, now: datetime) -> bool: ...
 
     async def release_lease(self, owner: str) -> None: ...
 

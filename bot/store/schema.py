@@ -15,4 +15,5 @@ HISTORY = (
     "0009_clicks",
     "0010_dlr_done",
     "0011_failures",
+    "0012_outbox_claims",
 )

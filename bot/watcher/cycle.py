@@ -64,9 +64,7 @@ class Watcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ingest = Ingest(config, store, twilio, self.health)
         self.delivery = Delivery(store, poster, config.alert_channel, self.health)
-        self.actions = Actions(
-            store, config, curated, self.delivery, self.health, self.owner, clock
-        )
+        self.actions = Actions(store, config, curated, self.delivery, self.health, clock)
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
 
     def _wall(self) -> float:
@@ -116,7 +114,8 @@ class Watcher:
         self.delivery.start_cycle()
         now = self.clock()
         lease = timedelta(seconds=3 * self.config.poll_interval_seconds + 60)
-        if not await self.store.watcher.take_lease(self.owner, now, lease):
+        term = await self.store.watcher.take_lease(self.owner, now, lease)
+        if term is None:
             # Standing by is alive and well: /healthz must not have the platform restart it.
             health.last_finished = self._wall()
             health.last_error = "another watcher is watching this database"
@@ -134,20 +133,20 @@ class Watcher:
             try:
                 account = await self.twilio.fetch_account()
             except CredentialsRejected:
-                await self._credentials(True, now)
+                await self._credentials(True, now, term)
                 raise
-            readings, steps = await self._credentials(False, now)
+            readings, steps = await self._credentials(False, now, term)
             health.account_status = account.status
             if account.status != "active":
                 await self.store.watcher.put(reads.INACTIVE_AT, now.astimezone(UTC).isoformat())
             ingested = await self.ingest.run(now)
             measured = await reads.measure(self.store, self.config, account.status, now)
             readings += measured
-            steps += tuple([await self._decide(reading, now) for reading in measured])
+            steps += tuple([await self._decide(reading, now, term) for reading in measured])
         except BotError as exc:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
-        delivered = await self.delivery.deliver(now)
+        delivered = await self.delivery.deliver(now, term)
         await self._prune(now)
         pending = len(await self.store.outbox.pending())
         trouble = self.delivery.trouble
@@ -184,14 +183,16 @@ class Watcher:
                 return pruned
 
     async def _credentials(
-        self, rejected: bool, now: datetime
+        self, rejected: bool, now: datetime, term: int
     ) -> tuple[tuple[Reading, ...], tuple[Step, ...]]:
         """The credentials reading and its step, while they concern an incident."""
         reading = account_readings.credentials_reading(rejected, now)
-        step = await self._decide(reading, now)
+        step = await self._decide(reading, now, term)
         return ((reading,), (step,)) if step.incident is not None else ((), ())
 
-    async def _decide(self, reading: Reading, now: datetime) -> Step:
+    async def _decide(self, reading: Reading, now: datetime, term: int) -> Step:
+        """Decide the reading's incident, fenced with the lease's `term`: once another
+        watcher has the lease, this one's decisions are refused (LeaseLost)."""
         key = alerting.incident_key(self.config.account_sid, reading.code)
         thresholds = detect.thresholds_for(reading, self.config.thresholds)
         current = await self.store.incidents.open_for(key)
@@ -205,5 +206,6 @@ class Watcher:
                 record, reading, key, thresholds, explained, now, decision
             ),
             now,
+            fence=term,
         )
         return decision.step

@@ -52,16 +52,17 @@ class Delivery:
         self.health = health  # what health says already, to tell a known problem
         self._sending = asyncio.Lock()  # a button and a cycle must not send the same post
 
-    async def deliver(self, now: datetime) -> int:
-        """Send what the outbox holds; returns how many went."""
+    async def deliver(self, now: datetime, fence: int | None = None) -> int:
+        """Send what the outbox holds; returns how many went. The watcher passes its
+        lease token (`fence`): once the lease has passed to another, it sends nothing."""
         async with self._sending:
-            return await self._deliver(now)
+            return await self._deliver(now, fence)
 
     def start_cycle(self) -> None:
         """Forget what the last cycle met."""
         self.trouble = SlackTrouble()
 
-    async def _deliver(self, now: datetime) -> int:
+    async def _deliver(self, now: datetime, fence: int | None) -> int:
         if self.poster is None:
             return 0
         sent = 0
@@ -81,10 +82,12 @@ class Delivery:
             if channel in blocked:
                 held.add(listed.incident_id)
                 continue
-            # While an earlier post waited on Slack, a button may have changed this one.
-            post = await self.store.outbox.claim(listed.id)
+            # While an earlier post waited on Slack, a button may have changed this one,
+            # or another process may have sent it, or be sending one of its incident's.
+            post = await self.store.outbox.claim(listed.id, now, fence)
             if post is None:
-                continue  # replaced by a newer edit, queued after it
+                held.add(listed.incident_id)  # what follows it waits for the next round
+                continue
             try:
                 posted = None
                 if post.kind == PostKind.POST:

@@ -13,6 +13,7 @@ from bot.domain.spikes import Severity
 from bot.store.encoding import reading_from_json, reading_json
 from bot.store.postgresql import outbox
 from bot.store.postgresql.connections import Connections, Cursor
+from bot.store.postgresql.watcher_state import fenced
 from bot.store.repositories import Change, IncidentRecord
 
 INCIDENT_COLUMNS = tuple(f.name for f in fields(Incident))
@@ -46,8 +47,9 @@ class PostgresIncidents:
         incident_id: int | None,
         decide: Callable[[IncidentRecord | None], Change | None],
         now: datetime,
+        fence: int | None = None,
     ) -> Incident | None:
-        return await self._db.write(_apply, incident_id, decide, now)
+        return await self._db.write(_apply, incident_id, decide, now, fence)
 
     async def first_click(self, key: str, at: datetime, forget_before: datetime) -> bool:
         return await self._db.write(_first_click, key, at, forget_before)
@@ -84,8 +86,10 @@ async def _apply(
     incident_id: int | None,
     decide: Callable[[IncidentRecord | None], Change | None],
     now: datetime,
+    fence: int | None,
 ) -> Incident | None:
     # One transaction: an incident is never saved without what Slack should see of it.
+    await fenced(cursor, fence)
     record = await _record(cursor, incident_id, True) if incident_id is not None else None
     change = decide(record)
     if change is None:

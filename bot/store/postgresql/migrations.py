@@ -68,6 +68,10 @@ _STEPS: dict[str, tuple[str, ...]] = {
         f"create index messages_failed on messages (error_code, {MOMENT}, direction, status) "
         "where error_code is not null",
     ),
+    "0012_outbox_claims": (
+        "alter table outbox add column claimed_at timestamptz",
+        "alter table outbox add column claim_token bigint",
+    ),
 }
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_STEPS.items())
 

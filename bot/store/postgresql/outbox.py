@@ -2,12 +2,13 @@
 them. Same contract as on SQLite; `enqueue` also runs in the incidents' transaction."""
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.alerting import SlackMessage
 from bot.store.postgresql.connections import Connections, Cursor
-from bot.store.repositories import MAX_REFUSALS, Draft, Outgoing, PostKind
+from bot.store.postgresql.watcher_state import fenced
+from bot.store.repositories import CLAIM_SECONDS, MAX_REFUSALS, Draft, Outgoing, PostKind
 
 _COLUMNS = ("id", "incident_id", "kind", "text", "blocks", "attempts")
 _SELECT = ", ".join(_COLUMNS)
@@ -21,8 +22,8 @@ class PostgresOutbox:
     async def pending(self) -> list[Outgoing]:
         return await self._db.read(_pending)
 
-    async def claim(self, post_id: int) -> Outgoing | None:
-        return await self._db.write(_claim, post_id)
+    async def claim(self, post_id: int, now: datetime, fence: int | None = None) -> Outgoing | None:
+        return await self._db.write(_claim, post_id, now, fence)
 
     async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
         await self._db.write(_mark_sent, post_id, now, posted)
@@ -78,10 +79,34 @@ async def _pending(cursor: Cursor) -> list[Outgoing]:
     return [_outgoing(row) for row in await cursor.fetchall()]
 
 
-async def _claim(cursor: Cursor, post_id: int) -> Outgoing | None:
+# A claim still in force: made under the lease's current token, within CLAIM_SECONDS.
+_IN_FLIGHT = (
+    "{t}.sending and coalesce({t}.claim_token, -1) >= %(token)s "
+    "and coalesce({t}.claimed_at, '-infinity') >= %(stale)s"
+)
+
+
+async def _claim(cursor: Cursor, post_id: int, now: datetime, fence: int | None) -> Outgoing | None:
+    token = await fenced(cursor, fence)
+    # The incident's row is locked first: two replicas claiming two of its posts at once
+    # are decided one after the other, so neither overtakes the other.
     await cursor.execute(
-        f"update outbox set sending = true where id = %s and sent_at is null returning {_SELECT}",
+        "select 1 from incidents where id = (select incident_id from outbox where id = %s) "
+        "for update",
         [post_id],
+    )
+    await cursor.execute(
+        "update outbox set sending = true, claimed_at = %(now)s, claim_token = %(token)s "
+        f"where id = %(id)s and sent_at is null and not ({_IN_FLIGHT.format(t='outbox')}) "
+        "and not exists (select 1 from outbox o where o.incident_id = outbox.incident_id "
+        f"and o.id != outbox.id and o.sent_at is null and {_IN_FLIGHT.format(t='o')}) "
+        f"returning {_SELECT}",
+        {
+            "now": now,
+            "token": token,
+            "id": post_id,
+            "stale": now - timedelta(seconds=CLAIM_SECONDS),
+        },
     )
     row = await cursor.fetchone()
     return _outgoing(row) if row else None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bot.errors import StoreError
+from bot.errors import LeaseLost, StoreError
 from bot.store.encoding import (
     COVERAGE,
     READING_BACK,
@@ -20,6 +20,7 @@ from bot.store.postgresql.lock import AdvisoryLock
 from bot.store.repositories import Coverage
 
 LEASE = "lease"
+LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
 
 
 class PostgresWatcherState:
@@ -39,22 +40,19 @@ class PostgresWatcherState:
     async def set_coverage(self, coverage: Coverage) -> None:
         await self._db.write(_put_many, coverage_values(coverage))
 
-    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> int | None:
         try:
             lock = await self._lock.acquire()
         except psycopg.Error as exc:
             raise StoreError(database_problem(exc)) from exc
         if lock == "busy":
-            return False
+            return None
         try:
             return await self._db.write(_take_lease, owner, now, ttl, lock == "taken")
         except BaseException:
             if lock == "taken":
                 await self._lock.release()  # so that the next try knows the holder is gone
             raise
-
-    async def holds_lease(self, owner: str, now: datetime) -> bool:
-        return await self._db.read(_holds_lease, owner, now)
 
     async def release_lease(self, owner: str) -> None:
         if await self._db.write(_release_lease, owner):
@@ -84,42 +82,50 @@ async def _put_many(cursor: Cursor, values: dict[str, str | None]) -> None:
             )
 
 
-async def _lease(cursor: Cursor, lock: bool) -> tuple[str, datetime] | None:
+async def _lease(cursor: Cursor, lock: str = "") -> tuple[str | None, datetime | None, int]:
+    """(holder, until, token) of the lease row, locked `for update` or `for share` when
+    asked; an older version's row has no token."""
     await cursor.execute(
-        "select value from poll_state where name = %s" + (" for update" if lock else ""), [LEASE]
+        "select value from poll_state where name = %s" + (f" for {lock}" if lock else ""), [LEASE]
     )
     row = await cursor.fetchone()
     if not row or not row[0]:
-        return None
-    holder, until = json.loads(str(row[0]))[:2]
-    return holder, datetime.fromisoformat(until)
+        return None, None, 0
+    holder, until, *rest = json.loads(str(row[0]))
+    return holder, datetime.fromisoformat(until), int(rest[0]) if rest else 0
+
+
+async def fenced(cursor: Cursor, fence: int | None) -> int:
+    """The lease's token, after checking a write fenced with `fence` may go ahead. The
+    lease row stays locked (shared) to the end of the caller's transaction, so the lease
+    cannot change hands before the write commits."""
+    token = (await _lease(cursor, "share"))[2]
+    if fence is not None and fence != token:
+        raise LeaseLost(LEASE_LOST)
+    return token
 
 
 async def _take_lease(
     cursor: Cursor, owner: str, now: datetime, ttl: timedelta, holder_gone: bool
-) -> bool:
+) -> int | None:
     # The row is locked as it is read: two replicas cannot both find it free and take it.
     await cursor.execute(
         "insert into poll_state (name, value) values (%s, null) on conflict (name) do nothing",
         [LEASE],
     )
-    held = await _lease(cursor, lock=True)
-    if held is not None:
-        holder, until = held
-        if holder != owner and until > now and not holder_gone:
-            return False
-    await _put_many(cursor, {LEASE: json.dumps([owner, _iso(now + ttl)])})
-    return True
-
-
-async def _holds_lease(cursor: Cursor, owner: str, now: datetime) -> bool:
-    held = await _lease(cursor, lock=False)
-    return held is not None and held[0] == owner and held[1] > now
+    holder, until, token = await _lease(cursor, "update")
+    if holder not in (None, owner) and until and until > now and not holder_gone:
+        return None
+    if holder != owner:
+        token += 1  # a new term: writes fenced with the last one are refused from now on
+    await _put_many(cursor, {LEASE: json.dumps([owner, _iso(now + ttl), token])})
+    return token
 
 
 async def _release_lease(cursor: Cursor, owner: str) -> bool:
-    held = await _lease(cursor, lock=True)
-    if held is None or held[0] != owner:
+    # The row stays, with no holder, so that the token goes on growing.
+    holder, until, token = await _lease(cursor, "update")
+    if holder != owner or until is None:
         return False
-    await cursor.execute("delete from poll_state where name = %s", [LEASE])
+    await _put_many(cursor, {LEASE: json.dumps([None, _iso(until), token])})
     return True

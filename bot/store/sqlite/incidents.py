@@ -16,6 +16,7 @@ from bot.store.repositories import Change, IncidentRecord
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import iso, iso_or_none
+from bot.store.sqlite.watcher_state import fenced
 
 _MOMENTS = ("opened_at", "updated_at", "resolved_at", "muted_until")
 
@@ -41,8 +42,9 @@ class SqliteIncidents:
         incident_id: int | None,
         decide: Callable[[IncidentRecord | None], Change | None],
         now: datetime,
+        fence: int | None = None,
     ) -> Incident | None:
-        return await self._db.write(_apply, incident_id, decide, now)
+        return await self._db.write(_apply, incident_id, decide, now, fence)
 
     async def first_click(self, key: str, at: datetime, forget_before: datetime) -> bool:
         return await self._db.write(_first_click, key, at, forget_before)
@@ -85,9 +87,11 @@ def _apply(
     incident_id: int | None,
     decide: Callable[[IncidentRecord | None], Change | None],
     now: datetime,
+    fence: int | None,
 ) -> Incident | None:
     # One transaction: an incident is never saved without what Slack should see of it.
     with db.atomic():
+        fenced(db, fence)
         change = decide(_record(db, incident_id) if incident_id is not None else None)
         if change is None:
             return None

@@ -193,6 +193,13 @@ def _index_failures(db: "sqlite_utils.Database") -> None:
     )
 
 
+def _claim_posts(db: "sqlite_utils.Database") -> None:
+    # Several processes may deliver: a post is claimed when, and under which lease token,
+    # so a claim outlives neither CLAIM_SECONDS nor the lease's holder.
+    db.table("outbox").add_column("claimed_at", str)
+    db.table("outbox").add_column("claim_token", int)
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -205,6 +212,7 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0009_clicks", _remember_clicks),
     ("0010_dlr_done", _remember_carrier_decisions),
     ("0011_failures", _index_failures),
+    ("0012_outbox_claims", _claim_posts),
 ]
 
 

@@ -5,15 +5,16 @@ shows; the rest serves delivery.
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from bot.domain.alerting import SlackMessage
-from bot.store.repositories import MAX_REFUSALS, Draft, Outgoing, PostKind
+from bot.store.repositories import CLAIM_SECONDS, MAX_REFUSALS, Draft, Outgoing, PostKind
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import iso
+from bot.store.sqlite.watcher_state import fenced
 
 
 class SqliteOutbox:
@@ -23,8 +24,8 @@ class SqliteOutbox:
     async def pending(self) -> list[Outgoing]:
         return await self._db.read(_pending)
 
-    async def claim(self, post_id: int) -> Outgoing | None:
-        return await self._db.write(_claim, post_id)
+    async def claim(self, post_id: int, now: datetime, fence: int | None = None) -> Outgoing | None:
+        return await self._db.write(_claim, post_id, now, fence)
 
     async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
         await self._db.write(_mark_sent, post_id, now, posted)
@@ -79,10 +80,27 @@ def _pending(db: sqlite_utils.Database) -> list[Outgoing]:
     return [_outgoing(row) for row in rows]
 
 
-def _claim(db: sqlite_utils.Database, post_id: int) -> Outgoing | None:
+# A claim still in force: made under the lease's current token, within CLAIM_SECONDS.
+_IN_FLIGHT = (
+    "coalesce({t}.sending, 0) = 1 and coalesce({t}.claim_token, -1) >= ? "
+    "and coalesce({t}.claimed_at, '') >= ?"
+)
+
+
+def _claim(
+    db: sqlite_utils.Database, post_id: int, now: datetime, fence: int | None
+) -> Outgoing | None:
+    # The writer runs one write at a time, so no other claim comes between the checks and
+    # the update; another process waits for the file's write lock.
     with db.atomic():
+        token = fenced(db, fence)
+        stale = iso(now - timedelta(seconds=CLAIM_SECONDS))
         claimed = db.execute(
-            "update outbox set sending = 1 where id = ? and sent_at is null", [post_id]
+            "update outbox set sending = 1, claimed_at = ?, claim_token = ? "
+            f"where id = ? and sent_at is null and not ({_IN_FLIGHT.format(t='outbox')}) "
+            f"and not exists (select 1 from outbox o where o.incident_id = outbox.incident_id "
+            f"and o.id != outbox.id and o.sent_at is null and {_IN_FLIGHT.format(t='o')})",
+            [iso(now), token, post_id, token, stale, token, stale],
         ).rowcount
         if not claimed:
             return None

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
-from bot.errors import StoreError
+from bot.errors import LeaseLost, StoreError
 from bot.store.encoding import (
     COVERAGE,
     READING_BACK,
@@ -20,6 +20,8 @@ from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.faults import database_problem
 from bot.store.sqlite.lock import ProcessLock
 from bot.store.sqlite.migrations import iso
+
+LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
 
 
 class SqliteWatcherState:
@@ -39,11 +41,8 @@ class SqliteWatcherState:
     async def set_coverage(self, coverage: Coverage) -> None:
         await self._db.write(_put_many, coverage_values(coverage))
 
-    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+    async def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> int | None:
         return await self._db.write(self._take_lease, owner, now, ttl)
-
-    async def holds_lease(self, owner: str, now: datetime) -> bool:
-        return await self._db.read(_holds_lease, owner, now)
 
     async def release_lease(self, owner: str) -> None:
         if await self._db.write(_release_lease, owner):
@@ -51,7 +50,7 @@ class SqliteWatcherState:
 
     def _take_lease(
         self, db: sqlite_utils.Database, owner: str, now: datetime, ttl: timedelta
-    ) -> bool:
+    ) -> int | None:
         # The process also holds an OS lock beside the file (lock.py): one that gets it
         # knows the lease's holder is gone, and takes over at once instead of waiting out
         # a dead holder's lease.
@@ -60,7 +59,7 @@ class SqliteWatcherState:
         except OSError as exc:
             raise StoreError(f"cannot lock {self._lock.path}: {exc}") from exc
         if lock == "busy":
-            return False
+            return None
         try:
             return _take_lease(db, owner, now, ttl, holder_gone=lock == "taken")
         except BaseException as exc:
@@ -98,33 +97,53 @@ def _put(db: sqlite_utils.Database, name: str, value: str) -> None:
         db.table("poll_state").upsert({"name": name, "value": value}, pk="name")
 
 
+def lease_token(db: sqlite_utils.Database) -> int:
+    """The lease's current fencing token (0 before any); call it inside a write."""
+    rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
+    return _lease(rows)[2]
+
+
+def fenced(db: sqlite_utils.Database, fence: int | None) -> int:
+    """The lease's token, after checking a write fenced with `fence` may go ahead."""
+    token = lease_token(db)
+    if fence is not None and fence != token:
+        raise LeaseLost(LEASE_LOST)
+    return token
+
+
+def _lease(rows: list[tuple[str | None]]) -> tuple[str | None, datetime | None, int]:
+    """(holder, until, token) of the lease row; an older version's row has no token."""
+    if not rows or not rows[0][0]:
+        return None, None, 0
+    holder, until, *rest = json.loads(rows[0][0])
+    return holder, datetime.fromisoformat(until), int(rest[0]) if rest else 0
+
+
 def _take_lease(
     db: sqlite_utils.Database, owner: str, now: datetime, ttl: timedelta, holder_gone: bool
-) -> bool:
+) -> int | None:
     # The write holds SQLite's write lock from its first statement (connections.py), so
     # two processes cannot both read the lease free and both take it.
-    rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
-    if rows and rows[0][0]:
-        holder, until = json.loads(rows[0][0])
-        if holder != owner and datetime.fromisoformat(until) > now and not holder_gone:
-            return False
-    lease = json.dumps([owner, iso(now + ttl)])
+    holder, until, token = _lease(
+        db.execute("select value from poll_state where name = 'lease'").fetchall()
+    )
+    if holder not in (None, owner) and until and until > now and not holder_gone:
+        return None
+    if holder != owner:
+        token += 1  # a new term: writes fenced with the last one are refused from now on
+    lease = json.dumps([owner, iso(now + ttl), token])
     db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
-    return True
-
-
-def _holds_lease(db: sqlite_utils.Database, owner: str, now: datetime) -> bool:
-    rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
-    if not rows or not rows[0][0]:
-        return False
-    holder, until = json.loads(rows[0][0])
-    return bool(holder == owner and datetime.fromisoformat(until) > now)
+    return token
 
 
 def _release_lease(db: sqlite_utils.Database, owner: str) -> bool:
+    # The row stays, with no holder, so that the token goes on growing.
     with db.atomic():
-        released = db.execute(
-            "delete from poll_state where name = 'lease' and json_extract(value, '$[0]') = ?",
-            [owner],
-        ).rowcount
-    return bool(released)
+        holder, until, token = _lease(
+            db.execute("select value from poll_state where name = 'lease'").fetchall()
+        )
+        if holder != owner or until is None:
+            return False
+        released = json.dumps([None, iso(until), token])
+        db.table("poll_state").upsert({"name": "lease", "value": released}, pk="name")
+    return True
