@@ -144,8 +144,13 @@ def _opened(store: Store) -> Callable[[web.Application], AsyncIterator[None]]:
     closed after everything that uses it has stopped."""
 
     async def opened(_: web.Application) -> AsyncIterator[None]:
-        if ran := await store.open():
-            log.info("database brought up to date: %s", ", ".join(ran))
+        try:
+            if ran := await store.open():
+                log.info("database brought up to date: %s", ", ".join(ran))
+        except StoreError as exc:
+            # Serve all the same: what needs no database still answers, the rest says it
+            # is unavailable, and the store catches up once the server answers.
+            log.error("%s Serving without it until it answers.", exc)
         try:
             yield
         finally:

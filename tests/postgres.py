@@ -74,9 +74,14 @@ class Cluster:
         self.stop()
         self._serve()
 
+    def resume(self) -> None:
+        """Start again after `stop`, on the same port."""
+        self._serve()
+
     def remove(self) -> None:
         try:
-            self.stop()
+            if (self.data / "postmaster.pid").exists():  # not stopped already
+                self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -98,3 +103,9 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def schemas(url: str) -> list[str]:
+    """The schemas of the database at `url`."""
+    with psycopg.connect(url) as conn:
+        return [name for (name,) in conn.execute("select nspname from pg_namespace")]

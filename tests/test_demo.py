@@ -3,11 +3,15 @@
 import pytest
 
 from bot import cli
+from tests.postgres import schemas
 
 
 @pytest.mark.slow
-def test_the_demo_tells_the_whole_story(capsys):
-    assert cli.main(["demo", "--suspend", "--fast"], {}) == 0
+def test_the_demo_tells_the_whole_story(capsys, database_url):
+    """On a SQLite file of its own, and, with DATABASE_URL, in a PostgreSQL schema of its
+    own that it drops at the end."""
+    env = {"DATABASE_URL": database_url} if database_url else {}
+    assert cli.main(["demo", "--suspend", "--fast"], env) == 0
     text = capsys.readouterr().out
     order = [
         "NEW MESSAGE 1 in C0DEMO",
@@ -47,3 +51,5 @@ def test_the_demo_tells_the_whole_story(capsys):
     channel = text[: text.index("$ python -m bot why")]
     assert "+1•••••••006" in channel
     assert "5005550006" not in channel
+    if database_url:
+        assert not [name for name in schemas(database_url) if name.startswith("bot_demo")]

@@ -36,8 +36,8 @@ def test_both_backends_follow_the_one_schema_history():
 
 
 async def test_an_older_database_is_brought_up_to_date_once(postgres_url):
-    old = PostgresStore(postgres_url)
-    assert await old.open(upto=2) == list(schema.HISTORY[:2])
+    old = PostgresStore(postgres_url, upto=2)
+    assert await old.open() == list(schema.HISTORY[:2])
     await old.aclose()
     store = PostgresStore(postgres_url)
     assert await store.open() == list(schema.HISTORY[2:])
@@ -124,6 +124,7 @@ async def test_a_server_that_is_not_there_is_named_without_the_password(postgres
     store = PostgresStore(url)
     with pytest.raises(StoreError) as failed:
         await store.open()
+    await store.aclose()
     said = str(failed.value)
     assert "unavailable" in said and "DATABASE_URL" in said and "s3cret-pass" not in said
 
@@ -159,6 +160,12 @@ def test_a_bad_database_url_is_a_settings_problem_that_never_shows_the_password(
         settings.load({"DATABASE_URL": url})
     assert failed.value.names == ("DATABASE_URL",)
     assert problem in str(failed.value) and "pw-123456789" not in str(failed.value)
+
+
+def test_a_url_libpq_cannot_read_is_named_at_once_without_the_password():
+    with pytest.raises(StoreError) as failed:
+        PostgresStore("postgresql://bot:pw-123456789@127.0.0.1/d?nonsense=1")
+    assert "nonsense" in str(failed.value) and "pw-123456789" not in str(failed.value)
 
 
 def test_good_database_urls_are_taken():

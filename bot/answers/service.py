@@ -25,7 +25,7 @@ from bot.domain import messages
 from bot.domain.messages import Message
 from bot.domain.policy import Policy
 from bot.domain.spikes import SUSPENDED_CODE
-from bot.errors import NotConfigured, TwilioError
+from bot.errors import NotConfigured, StoreError, TwilioError
 from bot.store import Coverage, Store
 from bot.watcher.actions import Actions
 
@@ -69,7 +69,13 @@ class Service:
         # A curated code costs no query.
         if self.store is None or code in self.curated:
             return knowledge.explain(code, self.curated)
-        return knowledge.explain(code, self.curated, await self.store.dictionary.entry(code))
+        try:
+            imported = await self.store.dictionary.entry(code)
+        except StoreError as exc:
+            # The imported dictionary is out of reach: answer from what ships with the bot.
+            log.warning("explaining %s without the imported dictionary: %s", code, exc)
+            imported = None
+        return knowledge.explain(code, self.curated, imported)
 
     async def explain_message(self, sid: str) -> MessageReport:
         """The message, its error explained, and the context around it.

@@ -89,7 +89,7 @@ READS = {
     "help": frozenset({"LOG_LEVEL"}),
     "knowledge": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
     "db": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
-    "demo": frozenset({"LOG_LEVEL"}),  # it makes up the rest
+    "demo": frozenset({"DATABASE_URL", "LOG_LEVEL"}),  # it makes up the rest
     "simulate": frozenset({"LOG_LEVEL"}),
 }
 
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             from bot.simulation import demo
 
             pause = 0 if args.fast else demo.SECONDS_PER_MINUTE
-            return asyncio.run(demo.run(suspend=args.suspend, seconds_per_minute=pause))
+            return asyncio.run(demo.run(args.suspend, pause, database_url=config.database_url))
         if args.command == "simulate":
             from bot.simulation import simulate
 

@@ -28,7 +28,8 @@ from bot.render.terminal import render_text
 from bot.simulation.console_slack import ConsoleSlack
 from bot.simulation.scenario import Scenario, make_sid
 from bot.simulation.simulator import Simulator
-from bot.store.sqlite import SqliteStore
+from bot.store.backends import store_for
+from bot.store.postgresql.scratch import scratch_schema
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 
@@ -55,6 +56,18 @@ async def run(
     suspend: bool = False,
     seconds_per_minute: float = SECONDS_PER_MINUTE,
     out: Callable[[str], None] = print,
+    database_url: str = "",
+) -> int:
+    """The demo, on a SQLite file of its own, or, given DATABASE_URL, in a schema of its
+    own in that PostgreSQL database, dropped at the end."""
+    if database_url:
+        async with scratch_schema(database_url, "bot_demo") as url:
+            return await _run(suspend, seconds_per_minute, out, url)
+    return await _run(suspend, seconds_per_minute, out, "")
+
+
+async def _run(
+    suspend: bool, seconds_per_minute: float, out: Callable[[str], None], database_url: str
 ) -> int:
     rng = random.Random(30003)
     start = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -79,6 +92,7 @@ async def run(
                     "TWILIO_AUTH_TOKEN": TOKEN,
                     "TWILIO_API_URL": twilio_origin,
                     "DATABASE_PATH": str(Path(tmp) / "demo.db"),
+                    "DATABASE_URL": database_url,
                     "BACKFILL_HOURS": "3",
                 }
             )
@@ -95,7 +109,8 @@ async def _watch(
     out: Callable[[str], None],
 ) -> int:
     now = [start]
-    store = SqliteStore(config.database_path)
+    store = store_for(config.database_url, config.database_path)
+    await store.open()
     twilio = TwilioApi(config)
     curated = load_curated(curated_directory(), config.policy)
     watcher = Watcher(
@@ -142,7 +157,7 @@ async def _watch(
         return 0
     finally:
         await twilio.close()
-        store.close()
+        await store.aclose()
 
 
 def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute: int) -> None:

@@ -2,12 +2,16 @@
 answered from the store; a change shows on the alert at once."""
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.answers.curated import Entry
 from bot.answers.status import StatusReport
+from bot.domain.alerting import Incident
 from bot.domain.messages import Message, utc, when
+from bot.domain.spikes import Reading
+from bot.errors import StoreError
 from bot.render.blocks import SLACK_USER_ID
 from bot.store import Store
 from bot.watcher import incidents, reads
@@ -83,22 +87,28 @@ class Actions:
         # This process's own record when it watches: the stored one is what the last cycle
         # could write, and a failing database is exactly what keeps it from writing.
         health: Health | None = self.health
-        if self.health.last_finished is None:
-            stored = await self.store.watcher.get(HEALTH)
-            health = Health.from_json(stored) if stored else None
-        status = (health.account_status if health else None) or "active"
-        readings = await reads.measure(self.store, self.config, status, now)
-        open_incidents = await self.store.incidents.open_all()
+        readings: tuple[Reading, ...] = ()
+        open_incidents: list[Incident] = []
         links = {}
-        poster = self.delivery.poster
-        for incident in open_incidents:
-            assert incident.id is not None  # read from the store
-            found = await self.store.incidents.record(incident.id)
-            if found is None or found.posted is None or poster is None:
-                continue
-            link = await poster.permalink(found.posted.channel, found.posted.ts)
-            if link:
-                links[incident.id] = link
+        try:
+            if self.health.last_finished is None:
+                stored = await self.store.watcher.get(HEALTH)
+                health = Health.from_json(stored) if stored else None
+            status = (health.account_status if health else None) or "active"
+            readings = await reads.measure(self.store, self.config, status, now)
+            open_incidents = await self.store.incidents.open_all()
+            poster = self.delivery.poster
+            for incident in open_incidents:
+                assert incident.id is not None  # read from the store
+                found = await self.store.incidents.record(incident.id)
+                if found is None or found.posted is None or poster is None:
+                    continue
+                link = await poster.permalink(found.posted.channel, found.posted.ts)
+                if link:
+                    links[incident.id] = link
+        except StoreError as exc:
+            # What the database cannot tell, left out; the status says why.
+            health = replace(health or self.health, database_problem=str(exc))
         return StatusReport(
             self.config.account_sid, health, readings, tuple(open_incidents), links, now
         )

@@ -85,7 +85,10 @@ class Watcher:
                     beat += interval
                 await asyncio.sleep(beat - time.monotonic())
         finally:
-            await self.store.watcher.release_lease(self.owner)
+            try:
+                await self.store.watcher.release_lease(self.owner)
+            except StoreError as exc:  # the next watcher waits out the lease, or the lock
+                log.warning("the watcher's lease was not given back: %s", exc)
 
     async def cycle_safely(self) -> CycleResult | None:
         try:

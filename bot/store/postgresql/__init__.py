@@ -5,6 +5,13 @@ Opening it (`open`) connects the pool and runs the migrations the database has n
 under an advisory lock, so replicas starting together apply each step once.
 """
 
+import functools
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from bot.errors import StoreError
 from bot.store.postgresql.connections import Connections
 from bot.store.postgresql.dictionary import PostgresDictionary
 from bot.store.postgresql.incidents import PostgresIncidents
@@ -20,8 +27,11 @@ class PostgresStore:
     """Every repository of `bot.store.repositories` over one PostgreSQL database. Built
     closed: `await open()` before the first call (the app does it as it starts)."""
 
-    def __init__(self, url: str, connections: Connections | None = None) -> None:
-        self.connections = connections or Connections(url)
+    def __init__(self, url: str, upto: int | None = None) -> None:
+        """`upto`: only the first steps of the schema, to make a database as an older
+        version left it (for tests)."""
+        _check(url)
+        self.connections = Connections(url, functools.partial(migrate, upto=upto))
         self._lock = AdvisoryLock(url, self.connections.wait_seconds)
         self.dictionary = PostgresDictionary(self.connections)
         self.messages = PostgresMessages(self.connections)
@@ -30,16 +40,27 @@ class PostgresStore:
         self.outbox = PostgresOutbox(self.connections)
         self.watcher = PostgresWatcherState(self.connections, self._lock)
 
-    async def open(self, upto: int | None = None) -> list[str]:
-        """Connect, and bring the schema up to date (only its first `upto` steps, to make
-        a database as an older version left it). Returns the steps run."""
-        await self.connections.open()
-        try:
-            return await self.connections.write(migrate, upto)
-        except BaseException:
-            await self.connections.close()
-            raise
+    async def open(self) -> list[str]:
+        """Connect, and bring the schema up to date; returns the steps run. When the
+        server does not answer, raises StoreError but stays usable: each call says the
+        database is unavailable until it answers, and the first that gets through runs
+        the migrations first."""
+        ran = await self.connections.open()
+        return list(ran) if isinstance(ran, list) else []
 
     async def aclose(self) -> None:
         await self._lock.release()
         await self.connections.close()
+
+
+def _check(url: str) -> None:
+    """A URL libpq cannot read is a settings problem, said at once, not a connection
+    that fails in the background. Its words never carry the URL's password."""
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        said = str(exc)
+        password = urlsplit(url).password
+        if password:
+            said = said.replace(password, "[secret]").replace(unquote(password), "[secret]")
+        raise StoreError(f"DATABASE_URL cannot be used: {said}") from exc

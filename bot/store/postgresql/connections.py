@@ -28,17 +28,25 @@ Cursor = psycopg.AsyncCursor[tuple[Any, ...]]  # rows as the server typed them
 POOL_SIZE = 8  # connections a process may hold; commands, webhooks and the watcher share them
 STATEMENT_TIMEOUT_MS = 15_000  # the longest statement: a week's first hourly count, in a batch
 WAIT_SECONDS = 5.0  # how long a call waits for a connection (or the server) before failing
+DOWN_WAIT_SECONDS = 0.5  # the same, while the last call found the server away
 
 
 class Connections:
     def __init__(
         self,
         url: str,
+        prepare: Callable[[Cursor], Awaitable[object]] | None = None,
         size: int = POOL_SIZE,
         statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
         wait_seconds: float = WAIT_SECONDS,
     ) -> None:
+        """`prepare` (the migrations) runs once, in a transaction of its own, before any
+        other work: as the pool opens, or, if the server was down then, first thing once
+        it answers."""
         self.url = url
+        self._prepare = prepare
+        self._prepared = prepare is None
+        self._preparing = asyncio.Lock()
         self._statement_timeout_ms = statement_timeout_ms
         self.wait_seconds = wait_seconds
         self._pool = AsyncConnectionPool(
@@ -55,13 +63,29 @@ class Connections:
             name="bot",
         )
         self._closed = False
+        self._away = False  # the last call found the server unreachable
 
-    async def open(self) -> None:
-        try:
-            await self._pool.open(wait=True, timeout=self.wait_seconds)
-        except PoolTimeout as exc:
-            await self._pool.close()
-            raise StoreError(_unreachable(self.wait_seconds)) from exc
+    async def open(self) -> object:
+        """Open the pool and prepare the database; returns what `prepare` returned. Raises
+        StoreError when the server does not answer, but stays open: the pool keeps
+        connecting in the background, and the first call it serves prepares first."""
+        await self._pool.open(wait=False)
+        return await self._ready()
+
+    def mark_away(self) -> None:
+        """The server did not answer another connection (the lease's): calls wait only a
+        moment for one until a call gets through."""
+        self._away = True
+
+    async def _ready(self) -> object:
+        if self._prepared or self._prepare is None:
+            return None
+        async with self._preparing:  # one call prepares; any others wait for it
+            if self._prepared:
+                return None
+            done = await self._run_now(self._prepare)
+            self._prepared = True
+            return done
 
     async def close(self) -> None:
         self._closed = True
@@ -94,13 +118,28 @@ class Connections:
     async def _run(self, work: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
         if self._closed:
             raise StoreError("The bot's database is closed: the bot is stopping.")
+        await self._ready()
+        return await self._run_now(work, *args, **kwargs)
+
+    async def _run_now(
+        self, work: Callable[..., Awaitable[T]], *args: object, **kwargs: object
+    ) -> T:
+        # Once the server is known to be away, a call waits a moment for a connection,
+        # not the whole wait: every command would otherwise take that long to say so.
+        wait = DOWN_WAIT_SECONDS if self._away else self.wait_seconds
         try:
-            async with self._pool.connection() as conn, conn.cursor() as cursor:
-                return await work(cursor, *args, **kwargs)
+            async with self._pool.connection(wait) as conn, conn.cursor() as cursor:
+                result = await work(cursor, *args, **kwargs)
         except PoolTimeout as exc:
-            raise StoreError(_unreachable(self.wait_seconds)) from exc
+            self._away = True
+            raise StoreError(_unreachable(wait)) from exc
+        except psycopg.OperationalError as exc:
+            self._away = True
+            raise StoreError(database_problem(exc)) from exc
         except psycopg.Error as exc:
             raise StoreError(database_problem(exc)) from exc
+        self._away = False
+        return result
 
     async def _configure(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
         await conn.execute("set timezone = 'UTC'")

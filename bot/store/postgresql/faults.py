@@ -20,4 +20,6 @@ def database_problem(exc: psycopg.Error) -> str:
     """A PostgreSQL failure in words someone running the bot can act on."""
     fix = next((fix for kind, fix in _PROBLEMS if isinstance(exc, kind)), "see the log")
     said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"The bot's database is failing ({said}): {fix}."
+    # Not reached, or gone: nothing is wrong with the data, and it passes once it answers.
+    state = "unavailable" if isinstance(exc, psycopg.OperationalError) else "failing"
+    return f"The bot's database is {state} ({said}): {fix}."

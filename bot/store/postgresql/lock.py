@@ -12,7 +12,9 @@ import psycopg
 
 Outcome = Literal["held", "taken", "busy"]
 
-WATCHER_LOCK = 0x7477_6F70_7377_6174  # "twopswat": the watcher's advisory lock
+# The watcher's advisory lock, keyed by the schema too: bots in two schemas of one
+# database (the demo beside a real one) each have their own.
+WATCHER_LOCK = 0x7761_7463  # "watc"
 
 
 class AdvisoryLock:
@@ -34,7 +36,9 @@ class AdvisoryLock:
             self._url, autocommit=True, connect_timeout=self._timeout
         )
         try:
-            cursor = await conn.execute("select pg_try_advisory_lock(%s)", [WATCHER_LOCK])
+            cursor = await conn.execute(
+                "select pg_try_advisory_lock(hashtext(current_schema()), %s::int)", [WATCHER_LOCK]
+            )
             row = await cursor.fetchone()
         except BaseException:
             await conn.close()

@@ -9,7 +9,7 @@ advisory lock, so replicas starting together apply each step once.
 from bot.store.postgresql.connections import Cursor
 
 MOMENT = "coalesce(date_sent, date_created)"
-MIGRATE_LOCK = 0x7477_6F70_7362_6F74  # "twopsbot": the advisory lock `migrate` holds
+MIGRATE_LOCK = 0x6D69_6772  # "migr": with the schema, the advisory lock `migrate` holds
 
 _STEPS: dict[str, tuple[str, ...]] = {
     "0001_dictionary": (
@@ -79,7 +79,9 @@ STEPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_STEPS.items())
 async def migrate(cursor: Cursor, upto: int | None = None) -> list[str]:
     """Run, in order and in the caller's transaction, each step the database has not had
     (only the first `upto`); returns the names of those run."""
-    await cursor.execute("select pg_advisory_xact_lock(%s)", [MIGRATE_LOCK])
+    await cursor.execute(
+        "select pg_advisory_xact_lock(hashtext(current_schema()), %s::int)", [MIGRATE_LOCK]
+    )
     await cursor.execute("create table if not exists _migrations (name text primary key)")
     await cursor.execute("select name from _migrations")
     done = {name for (name,) in await cursor.fetchall()}

@@ -44,6 +44,8 @@ class PostgresWatcherState:
         try:
             lock = await self._lock.acquire()
         except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError):
+                self._db.mark_away()
             raise StoreError(database_problem(exc)) from exc
         if lock == "busy":
             return None
