@@ -7,6 +7,7 @@ Run the benchmarks, not this: `python bench/ingest.py`, `python bench/commands.p
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -14,7 +15,7 @@ import random
 import resource
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,25 @@ def bench_watcher(origin: str, database: str, posting: bool) -> tuple[Any, Any, 
         load_curated(curated_directory(), config.policy),
     )
     return store, twilio, watcher
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the run (the tests' own: initdb as
+    nobody when run as root), removed afterwards; its `url(name)` names a database. Run as
+    a server is deployed: fsync on, every commit flushed, 512 MB of shared buffers."""
+    sys.path.insert(0, str(HERE.parent))
+    from tests.postgres import Cluster, server_binaries
+
+    bindir = server_binaries()
+    if bindir is None:
+        sys.exit("no PostgreSQL server binaries here (pg_config --bindir has no initdb)")
+    cluster = Cluster(bindir, "-c max_connections=200 -c shared_buffers=512MB")
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 def run_contender(script: Path, *args: str) -> dict[str, Any]:

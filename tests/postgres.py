@@ -33,9 +33,14 @@ def server_binaries() -> Path | None:
     return None
 
 
+TEST_OPTIONS = "-F -c max_connections=200 -c shared_buffers=64MB"  # no fsync: throwaway
+
+
 class Cluster:
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, options: str = TEST_OPTIONS) -> None:
+        """`options`: the server's own (postgres -c …); the tests' skip fsync."""
         self.bindir = bindir
+        self.options = options
         self.root = Path(tempfile.mkdtemp(prefix="bot-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -57,10 +62,7 @@ class Cluster:
         self._serve()
 
     def _serve(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -F "
-            "-c max_connections=200 -c shared_buffers=64MB"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {self.options}"
         self._run(
             str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
             "-l", str(self.root / "log"), "-w", "start",

@@ -99,8 +99,8 @@ def test_a_setting_the_command_reads_must_be_mended_first(capsys, tmp_path):
     assert "DEFAULT_REGION must be a country code" in err and "ignored" not in err
 
 
-def test_import_then_why_answers_from_twilios_dictionary(capsys, tmp_path):
-    env = {"DATABASE_PATH": str(tmp_path / "bot.db")}
+def test_import_then_why_answers_from_twilios_dictionary(capsys, tmp_path, database_url):
+    env = {"DATABASE_PATH": str(tmp_path / "bot.db"), "DATABASE_URL": database_url}
     assert cli.main(["why", "63016"], env) == 0
     assert "There is no explanation for 63016 here yet" in capsys.readouterr().out
 

@@ -70,22 +70,19 @@ def test_clean_markdown(markdown, plain):
     assert dictionary.clean_markdown(markdown.replace("\r\n", "\n")) == plain
 
 
-async def test_store_keeps_the_newer_entry_across_imports(tmp_path, parsed):
-    store = SqliteStore(str(tmp_path / "bot.db"))
-    try:
-        assert await store.dictionary.save(parsed.entries) == 4
-        older = dictionary.ImportedEntry(
-            **{**by_code(parsed)[21408].__dict__, "title": "Stale", "last_updated": "2020-01-01"}
-        )
-        assert await store.dictionary.save([older]) == 0
-        newer = await store.dictionary.entry(21408)
-        assert newer is not None and newer.title == "Newer sample title for 21408"
-        kept = await store.dictionary.entry(11750)
-        assert kept is not None and kept.causes == ("Older cause one", "Older cause two")
-        assert await store.dictionary.entry(40000) is None
-        assert await store.dictionary.size() == 4
-    finally:
-        store.close()
+async def test_store_keeps_the_newer_entry_across_imports(store, parsed):
+    """On each backend (the `store` fixture)."""
+    assert await store.dictionary.save(parsed.entries) == 4
+    older = dictionary.ImportedEntry(
+        **{**by_code(parsed)[21408].__dict__, "title": "Stale", "last_updated": "2020-01-01"}
+    )
+    assert await store.dictionary.save([older]) == 0
+    newer = await store.dictionary.entry(21408)
+    assert newer is not None and newer.title == "Newer sample title for 21408"
+    kept = await store.dictionary.entry(11750)
+    assert kept is not None and kept.causes == ("Older cause one", "Older cause two")
+    assert await store.dictionary.entry(40000) is None
+    assert await store.dictionary.size() == 4
 
 
 async def test_import_bytes_rejects_non_json(tmp_path):

@@ -246,6 +246,26 @@ async def test_counted_hours_follow_every_change_without_being_counted_again(sto
     assert {hour for hour, code in await rollup(store) if code == -1} == hours_before
 
 
+async def test_two_processes_writing_the_same_changes_at_once_count_them_once(store: Store):
+    """Replicas: the watcher's save and a `why` on another process can store the same
+    late receipts at the same moment; each change moves the rollup's counts once."""
+    import asyncio
+
+    second = await another(store)
+    try:
+        messages = traffic(17, 30, NOW)
+        await store.messages.save(messages)
+        await store.messages.baseline(30003, NOW - timedelta(days=2), NOW)  # counts the hours
+        changed = [replace(m, status="undelivered", error_code=30003) for m in messages[:400]]
+        await asyncio.gather(
+            *(s.messages.save(changed[i::8]) for i in range(8) for s in (store, second)),
+            *(s.messages.record_status(m, None) for m in changed[:40] for s in (store, second)),
+        )
+        assert await rollup(store) == await _recounted(store)
+    finally:
+        await second.aclose()
+
+
 async def test_a_week_s_first_count_goes_over_several_calls_and_says_so(store: Store):
     """Issue 19, item 1: with a budget, each call counts the newest hours it has time for,
     and the baseline says how many hours it rests on."""

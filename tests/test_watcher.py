@@ -258,10 +258,11 @@ def terminal_world(scenario, tmp_path, fake: FakeSlack) -> Iterator[dict[str, st
         }
 
 
-def test_poll_once_exit_codes(tmp_path, scenario, capsys):
+def test_poll_once_exit_codes(database_url, tmp_path, scenario, capsys):
     fake = FakeSlack()
     scenario.accounts[ACCOUNT_SID].status = "suspended"
     with terminal_world(scenario, tmp_path, fake) as env:
+        env["DATABASE_URL"] = database_url
         assert cli.main(["poll", "--once"], env) == 2  # no SLACK_ALERT_CHANNEL
         env["SLACK_ALERT_CHANNEL"] = CHANNEL
         fake.inject(Fault("chat.postMessage", error="channel_not_found"))

@@ -43,6 +43,8 @@ async def _load_all(
                 for row in batch:
                     await copy.write_row(row)
             copied[table] += len(batch)
+    for table, _, _ in tables:  # the planner's statistics, for what it has not seen yet
+        await cursor.execute(f"analyze {table}")
     for table in _IDS:
         await cursor.execute(
             f"select setval(pg_get_serial_sequence('{table}', 'id'), "

@@ -22,6 +22,19 @@ FINAL_OUTBOUND = "direction like 'outbound%%' and status in ({})".format(
 Row = Mapping[str, Any]  # a messages row: sid, status, direction, error_code, dates
 
 
+_WRITES_LOCK = 0x6D73_6773  # "msgs": with the schema, the lock every write of messages takes
+
+
+async def lock(cursor: Cursor) -> None:
+    """Take, to the end of the transaction, the lock that writes of messages take one at a
+    time, as SQLite's one writer runs them: each moves the rollup's counts from what it
+    read as held, so two at once (a replica's `why` beside the watcher's save, a baseline
+    counting an hour meanwhile) would both move them from the same rows."""
+    await cursor.execute(
+        "select pg_advisory_xact_lock(hashtext(current_schema()), %s::int)", [_WRITES_LOCK]
+    )
+
+
 def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
