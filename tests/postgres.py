@@ -21,7 +21,11 @@ SKIP_REASON = "PostgreSQL tests skipped: no server binaries (pg_config --bindir 
 
 
 def server_binaries() -> Path | None:
-    """The directory of initdb and pg_ctl: pg_config's answer, or Debian's usual place."""
+    """The directory of initdb and pg_ctl: PG_BINDIR if set, else pg_config's answer, or
+    Debian's usual place."""
+    if "PG_BINDIR" in os.environ:
+        given = Path(os.environ["PG_BINDIR"])
+        return given if (given / "initdb").exists() else None
     candidates = []
     if pg_config := shutil.which("pg_config"):
         found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)

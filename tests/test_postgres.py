@@ -4,6 +4,7 @@ goes away, `db migrate` and `db copy`. What every backend promises is in
 test_repositories.py."""
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -297,3 +298,20 @@ async def test_the_rollup_is_counted_again_after_a_copy(postgres_url, tmp_path):
         assert await store.messages.baseline(30003, NOW - timedelta(days=2), NOW) == expected
     finally:
         await store.aclose()
+
+
+def test_without_server_binaries_the_postgresql_tests_say_they_are_skipped():
+    """CI on a machine without PostgreSQL: skipped, with one line saying why, never
+    silently."""
+    from tests.postgres import SKIP_REASON
+    from tests.support import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_postgres.py", "-k", "older_database or migrate_says"],
+        cwd=ROOT, env={**os.environ, "PG_BINDIR": "/nonexistent"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "2 skipped" in done.stdout
+    assert f"PostgreSQL: {SKIP_REASON}" in done.stdout
