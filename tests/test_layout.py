@@ -29,6 +29,7 @@ PURE = [
     BOT / "watcher" / "incidents.py",
     BOT / "watcher" / "health.py",
     BOT / "store" / "repositories.py",
+    BOT / "store" / "values.py",
 ]
 IMPURE = (
     "asyncio",

@@ -4,11 +4,14 @@ goes away, `db migrate` and `db copy`. What every backend promises is in
 test_repositories.py."""
 
 import asyncio
+import functools
+import json
 import os
 import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +31,7 @@ from tests.backends import count, rows
 from tests.support import traffic
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+SAMPLE = Path(__file__).parent / "data" / "sample-error-codes.json"
 LEASE = timedelta(hours=1)
 
 
@@ -218,10 +222,16 @@ async def _state_in_sqlite(path: str) -> dict[str, Any]:
     await store.incidents.apply(saved.id, lambda r: Change(r.incident, None, edit), NOW)  # type: ignore[union-attr]
     await store.watcher.set_coverage(Coverage(NOW - timedelta(hours=2), NOW, 60.0))
     await store.incidents.first_click("clicked", NOW, NOW - timedelta(days=1))
-    await store.watcher.take_lease("old process", NOW, LEASE)
+    for process in ("first process", "second process", "old process"):  # the third term
+        await store.watcher.take_lease(process, NOW, LEASE)
+        if process != "old process":
+            await store.watcher.release_lease(process)
+    pending = await store.outbox.pending()
+    # The file's last watcher died sending the edit: it stays claimed under term 3.
+    assert await store.outbox.claim(pending[0].id, NOW, fence=3) is not None
     found = {
         "record": await store.incidents.record(saved.id),
-        "pending": await store.outbox.pending(),
+        "pending": pending,
         "messages": sorted(await store.messages.recent(NOW - timedelta(days=1)), key=str),
         "lookup": await store.lookups.cached("+12025550100", NOW - timedelta(days=1)),
         "uses": await store.lookups.uses("U1", NOW - timedelta(hours=1)),
@@ -255,8 +265,11 @@ async def test_db_copy_moves_a_sqlite_file_s_state_and_loses_nothing(
         assert await store.lookups.uses("U1", NOW - timedelta(hours=1)) == before["uses"]
         assert await store.watcher.coverage() == before["coverage"]
         assert not await store.incidents.first_click("clicked", NOW, NOW - timedelta(days=1))
-        # The old file's watcher lease stays behind: this database's first watcher takes it.
+        # The old file's watcher lease stays behind: this database's first watcher takes it
+        # (term 1 here), and sends the edit the file's watcher died sending, at once.
         assert await store.watcher.get("lease") is None
+        term = await store.watcher.take_lease("new process", NOW, LEASE)
+        assert await store.outbox.claim(before["pending"][0].id, NOW, fence=term) is not None
         # New rows take ids after the copied ones: a button's incident id means one thing.
         reading = credentials_reading(True, NOW)
         later = Incident("k2", reading.code, Severity.WARNING, NOW, NOW)
@@ -271,6 +284,30 @@ async def test_db_copy_moves_a_sqlite_file_s_state_and_loses_nothing(
     await store.open()
     assert await count(store, "messages") == len(before["messages"])
     await store.aclose()
+
+
+async def test_db_copy_refuses_a_database_with_a_dictionary_already(postgres_url, tmp_path, capsys):
+    """Review of issue 16: a dictionary imported into PostgreSQL first made the copy fail
+    on a duplicate key, with nothing to say why."""
+    path = str(tmp_path / "bot.db")
+    await _state_in_sqlite(path)
+    env = {"DATABASE_URL": postgres_url, "DATABASE_PATH": path}
+    assert await asyncio.to_thread(cli.main, ["knowledge", "import", str(SAMPLE)], env) == 0
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli.main, ["db", "copy"], env) == 1
+    said = capsys.readouterr().err
+    assert "already holds the bot's state (dictionary has rows)" in said
+    assert "import it again after the copy" in said
+
+
+def test_a_password_given_as_an_option_stays_out_of_what_is_said(capsys):
+    """Review of issue 16: libpq also takes the password as a `password=` option, and
+    only the user part's was kept out of errors."""
+    url = "postgresql://bot@127.0.0.1:1/d?password=Sekr1t%zz"
+    assert cli.main(["db", "migrate"], {"DATABASE_URL": url}) == 1
+    said = capsys.readouterr().err
+    assert "DATABASE_URL cannot be used" in said and "Sekr1t" not in said
+    assert "Sekr1t%zz" in settings.load({"DATABASE_URL": url}).secrets
 
 
 def test_db_copy_needs_a_database_url_and_a_file(tmp_path, postgres_url, capsys):
@@ -315,3 +352,67 @@ def test_without_server_binaries_the_postgresql_tests_say_they_are_skipped():
     assert done.returncode == 0, done.stdout[-2000:]
     assert "2 skipped" in done.stdout
     assert f"PostgreSQL: {SKIP_REASON}" in done.stdout
+
+
+def _same(change: Change, _: object) -> Change:
+    return change
+
+
+async def test_two_replicas_claiming_two_posts_of_one_incident_at_once_take_one(postgres_url):
+    """Review of issue 16: the claim checks that no other post of the incident is on its
+    way; without the incident's row locked first, two replicas each passed the check for
+    a different post and both went, in either order."""
+    first, second = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    await first.open()
+    await second.open()
+    try:
+        reading = credentials_reading(True, NOW)
+        for i in range(20):
+            opened = Incident(f"k{i}", reading.code, Severity.CRITICAL, NOW, NOW)
+
+            def draw(incident: Incident) -> Drawn:
+                return Drawn(
+                    "v", (Draft(PostKind.UPDATE, "edit", []), Draft(PostKind.REPLY, "n", []))
+                )
+
+            change = Change(opened, reading, draw)
+            saved = await first.incidents.apply(None, functools.partial(_same, change), NOW)
+            assert saved is not None
+            edit, note = [p for p in await first.outbox.pending() if p.incident_id == saved.id]
+            claims = await asyncio.gather(
+                first.outbox.claim(edit.id, NOW), second.outbox.claim(note.id, NOW)
+            )
+            assert sum(claim is not None for claim in claims) == 1, i
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_fenced_write_waits_for_a_handover_under_way_and_is_refused(postgres_url):
+    """Review of issue 16: the lease row is share-locked by a fenced write, so a handover
+    committing between the check and the write cannot let the old holder's write in."""
+    import psycopg
+
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        term = await store.watcher.take_lease("old", NOW, LEASE)
+        assert term is not None
+        reading = credentials_reading(True, NOW)
+        opened = Incident("k", reading.code, Severity.CRITICAL, NOW, NOW)
+        async with await psycopg.AsyncConnection.connect(postgres_url) as handover:
+            await handover.execute("select value from poll_state where name = 'lease' for update")
+            value = json.dumps(["new", (NOW + LEASE).isoformat(), term + 1])
+            await handover.execute("update poll_state set value = %s where name = 'lease'", [value])
+            write = asyncio.create_task(
+                store.incidents.apply(None, lambda _: Change(opened, reading), NOW, fence=term)
+            )
+            await asyncio.sleep(0.3)
+            done_early = write.done()
+            await handover.commit()
+        assert not done_early  # it waited for the handover to commit or not
+        with pytest.raises(LeaseLost):
+            await write
+        assert await count(store, "incidents") == 0
+    finally:
+        await store.aclose()

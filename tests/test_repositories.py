@@ -484,10 +484,11 @@ async def test_a_post_waits_while_another_of_its_incident_is_on_its_way(store: S
     other_id = await _posted_incident(store, "other")
     [_, _, other] = await store.outbox.pending()
     assert other.incident_id == other_id
-    assert await store.outbox.claim(edit.id, NOW) is not None
+    claimed = await store.outbox.claim(edit.id, NOW)
+    assert claimed is not None
     assert await store.outbox.claim(note.id, NOW) is None  # its edit is on its way
     assert await store.outbox.claim(other.id, NOW) is not None  # another incident's: goes
-    await store.outbox.mark_failed(edit.id, "Slack: 503", refused=False)
+    await store.outbox.mark_failed(edit.id, "Slack: 503", refused=False, claim=claimed.claim)
     assert await store.outbox.claim(note.id, NOW) is not None
 
 
@@ -522,3 +523,57 @@ async def test_two_processes_claiming_at_once_send_each_post_once(store: Store):
         assert won == sorted(post.id for post in pending)
     finally:
         await second.aclose()
+
+
+async def test_a_lease_that_ran_out_is_taken_though_its_holder_keeps_its_lock(store: Store):
+    """Review of issue 16: a holder stuck, or cut off while the server keeps its session
+    (and so its lock), kept every other process from watching for good."""
+    second = await another(store)
+    try:
+        stuck = await store.watcher.take_lease("stuck", NOW, timedelta(minutes=3))
+        assert stuck is not None
+        assert await second.watcher.take_lease("next", NOW + timedelta(minutes=2), LEASE) is None
+        taken = await second.watcher.take_lease("next", NOW + timedelta(minutes=4), LEASE)
+        assert taken is not None and taken > stuck
+        reading = credentials_reading(True, NOW)
+        opened = Incident("k", reading.code, Severity.CRITICAL, NOW, NOW)
+        with pytest.raises(LeaseLost):
+            await store.incidents.apply(None, lambda _: Change(opened, reading), NOW, stuck)
+        # Back, the stuck one finds the lease another's, stands by and lets its lock go:
+        # the new holder then has it, and a death of its own is noticed at once again.
+        later = NOW + timedelta(minutes=5)
+        assert await store.watcher.take_lease("stuck", later, LEASE) is None
+        assert await second.watcher.take_lease("next", later, LEASE) == taken
+    finally:
+        await second.aclose()
+
+
+async def test_only_a_claim_s_holder_gives_it_back(store: Store):
+    """Review of issue 16: a sender whose claim had passed to another (the lease changed
+    hands) gave the post back on failing, and a third process sent it again."""
+    second, third = await another(store), await another(store)
+    try:
+        old = await store.watcher.take_lease("old", NOW, LEASE)
+        await _posted_incident(store)
+        [post] = await store.outbox.pending()
+        first = await store.outbox.claim(post.id, NOW, fence=old)
+        assert first is not None
+        await store.watcher.release_lease("old")
+        new = await second.watcher.take_lease("new", NOW, LEASE)
+        again = await second.outbox.claim(post.id, NOW, fence=new)  # the old term's: free
+        assert again is not None and again.claim != first.claim
+        await store.outbox.mark_failed(post.id, "Slack: 503", refused=False, claim=first.claim)
+        assert await third.outbox.claim(post.id, NOW) is None  # still the new holder's
+        # A button's claim (no fence) is not the watcher's: a new term leaves it alone.
+        await second.outbox.mark_sent(post.id, NOW, SlackMessage("C1", "1.2"))
+        incident_id = post.incident_id
+        await _queue(store, incident_id, PostKind.UPDATE)
+        [edit] = await store.outbox.pending()
+        assert await third.outbox.claim(edit.id, NOW) is not None
+        await second.watcher.release_lease("new")
+        assert await store.watcher.take_lease("newer", NOW, LEASE) is not None
+        assert new is not None
+        assert await store.outbox.claim(edit.id, NOW, fence=new + 1) is None
+    finally:
+        await second.aclose()
+        await third.aclose()

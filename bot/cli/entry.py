@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
                 return 1
         return answer(args.command, " ".join(args.args), config)
     except BotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {without_secrets(str(exc), env)}", file=sys.stderr)
         return 1
 
 

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Mapping
 
 from bot import settings
-from bot.domain.privacy import Redactor
+from bot.domain.privacy import Redactor, url_passwords
 
 PROG = "python -m bot"
 
@@ -55,4 +55,5 @@ def without_secrets(text: str, env: Mapping[str, str]) -> str:
     # A problem quotes the value it could not use, which may be a secret pasted in the
     # wrong place.
     secrets = [env.get(name, "").strip() for name in settings.SECRETS]
+    secrets += url_passwords(env.get("DATABASE_URL", ""))
     return Redactor(secrets).redact(text)

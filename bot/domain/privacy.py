@@ -5,6 +5,7 @@ its message)."""
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # E.164 (also URL-encoded, as in query strings) or a bare run of 10+ digits; dates such
 # as 2010-04-01 and SIDs' hex are left alone.
@@ -26,6 +27,18 @@ _SLACK_TS = re.compile(r"(?<![\d.])(\d{10}\.\d{6})(?![\d.])")  # a message's ID:
 # starting with 1, which no North American number written without its + does. Kept: a
 # log reader needs it to see a clock that is off.
 _UNIX_TIME = re.compile(r"1[5-9]\d{8}")
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords a database URL holds, as written and decoded: in its user part and
+    in a `password=` option (libpq takes either). What no log or answer may carry."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unreadable (its brackets): the whole of it stays out
+        return [url]
+    found = [parts.password or "", *parse_qs(parts.query).get("password", [])]
+    found += [p.partition("=")[2] for p in parts.query.split("&") if p.startswith("password=")]
+    return sorted({value for text in found if text for value in (text, unquote(text))})
 
 
 def mask_number(number: str) -> str:

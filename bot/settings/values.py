@@ -6,10 +6,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from bot.answers.phone_numbers import known_region
 from bot.domain.policy import Policy
+from bot.domain.privacy import url_passwords
 from bot.domain.spikes import Thresholds
 from bot.errors import SettingsError
 from bot.settings.table import LOG_LEVELS, SECRETS, SETTINGS, TOKENS
@@ -56,8 +57,9 @@ class Settings:
     def secrets(self) -> tuple[str, ...]:
         """The values no log line may carry."""
         values = [getattr(self, name.lower()) for name in SECRETS]
-        if self.database_url:  # the password alone too: an error may quote it without the URL
-            values.append(unquote(urlsplit(self.database_url).password or ""))
+        # The password alone too (in the user part or a `password=` option): an error may
+        # quote it without the URL.
+        values += url_passwords(self.database_url)
         return tuple(value for value in values if value)
 
     @property

@@ -2,7 +2,8 @@
 (`repositories`), with one package per backend (`sqlite`, the embedded default, and
 `postgresql`), one schema history for both (`schema`); `backends` picks one."""
 
-from bot.store.repositories import (
+from bot.store.repositories import Store
+from bot.store.values import (
     CLAIM_SECONDS,
     MAX_REFUSALS,
     CachedLookup,
@@ -14,7 +15,6 @@ from bot.store.repositories import (
     Outgoing,
     PostKind,
     ReadingBack,
-    Store,
 )
 
 __all__ = [

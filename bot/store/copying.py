@@ -49,7 +49,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "outbox",
         (
             "id", "incident_id", "kind", "channel", "text", "blocks", "created_at", "attempts",
-            "last_error", "sent_at", "sending", "claimed_at", "claim_token",
+            "last_error", "sent_at", "sending",
         ),
     ),
     ("poll_state", ("name", "value")),

@@ -6,7 +6,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 
 from bot.domain.spikes import Reading, Severity
-from bot.store.repositories import Coverage, ReadingBack
+from bot.store.values import Coverage, ReadingBack
 
 COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
 READING_BACK = "ingest_reading_back"  # where an ingest that stopped short goes on

@@ -1,119 +1,28 @@
 """Repositories: what the bot keeps, as the rest of the code sees it.
 
 Every method is a coroutine, so a backend does its work off the event loop (the SQLite
-one on its own threads) and nothing waiting on the database can hold up an ack. One
-protocol per concern; a backend is one package under `bot.store` that provides all of
-them (`bot.store.sqlite`). The values that cross this seam are defined here.
+one on its own threads, the PostgreSQL one on asyncio sockets) and nothing waiting on the
+database can hold up an ack. One protocol per concern; a backend is one package under
+`bot.store` that provides all of them. The values that cross this seam are in `values`.
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.answers.dictionary import ImportedEntry
 from bot.answers.phone_numbers import Lookup
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.failures import Failures
 from bot.domain.messages import Message
-from bot.domain.spikes import Baseline, Count, Reading
-
-MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
-# How long a post claimed for sending is another process's to send, before anyone may
-# claim it again: longer than Slack's slowest answer with its retries. A claim made
-# before the watcher's lease changed hands is free at once.
-CLAIM_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class ReadingBack:
-    """An ingest that stopped short of where it was to begin (a first backfill of a busy
-    account, or a long gap): the messages from `next_page` (a Twilio next-page URI) down
-    to `down_to` are still to be read, and once they are, the coverage begins at `joins`."""
-
-    next_page: str
-    down_to: datetime
-    joins: datetime
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """The span of time whose every message the watcher has stored, as its last ingest
-    left it, and how often it reads: the span is current while cycles keep coming. While
-    the ingest reads back, `since` moves back each cycle."""
-
-    since: datetime
-    through: datetime
-    interval_seconds: float
-    reading_back: ReadingBack | None = None
-
-    def covers(self, since: datetime, now: datetime) -> bool:
-        """Whether [since, now] is held, give or take two missed cycles and a minute."""
-        late = (now - self.through).total_seconds()
-        return self.since <= since and late <= 2 * self.interval_seconds + 60
-
-
-@dataclass(frozen=True)
-class CachedLookup:
-    lookup: Lookup
-    at: datetime  # when Twilio answered it
-
-
-class PostKind(StrEnum):
-    POST = "post"  # an incident's message
-    UPDATE = "update"  # an edit of it
-    REPLY = "reply"  # a note in its thread
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A Slack post to queue for an incident."""
-
-    kind: PostKind
-    text: str
-    blocks: list[Any]
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A Slack post waiting in the outbox. Where it goes is settled as it is sent: a new
-    alert to the alert channel of that moment, the rest to the alert's own channel."""
-
-    id: int
-    incident_id: int
-    kind: PostKind
-    text: str
-    blocks: list[Any]
-    attempts: int
-
-
-@dataclass(frozen=True)
-class IncidentRecord:
-    incident: Incident
-    reading: Reading | None  # the reading its Slack message shows
-    posted: SlackMessage | None  # None until Slack took its first post
-    shown: str  # the digest of the blocks its message shows ("" before it was drawn)
-    queued: bool  # its first post is in the outbox (waiting or sent)
-
-
-@dataclass(frozen=True)
-class Drawn:
-    """What the channel should see of an incident after a change."""
-
-    shown: str  # the digest of the blocks its message shows from now on
-    drafts: tuple[Draft, ...]  # the posts that get it there
-
-
-@dataclass(frozen=True)
-class Change:
-    """What one decision on an incident writes, all in one transaction."""
-
-    incident: Incident  # its new state (id None: a new incident)
-    reading: Reading | None = None  # what its message shows from now on; None: unchanged
-    # Draws the incident as saved (a new one has its id by then: its buttons carry it);
-    # None leaves its message as it is.
-    draw: Callable[[Incident], Drawn] | None = None
+from bot.domain.spikes import Baseline, Count
+from bot.store.values import (
+    CachedLookup,
+    Change,
+    Coverage,
+    IncidentRecord,
+    Outgoing,
+)
 
 
 class DictionaryRepository(Protocol):
@@ -237,16 +146,18 @@ class OutboxRepository(Protocol):
         """The post as it stands, marked as on its way, so changes queued from now on wait
         beside it and no other process sends it; None if it was replaced or sent since it
         was listed, or it or another post of its incident is on its way from elsewhere
-        (a claim lasts CLAIM_SECONDS, or until the lease changes hands). With a `fence`,
-        raises LeaseLost unless the lease is still that token's."""
+        (a claim lasts CLAIM_SECONDS; the watcher's, made with its `fence`, also ends
+        when the lease changes hands). With a `fence`, raises LeaseLost unless the lease
+        is still that token's."""
         ...
 
     async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
         """Slack took it; for an incident's first post, `posted` says where it is."""
         ...
 
-    async def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
-        """Keep it for another try; only refusals count towards MAX_REFUSALS."""
+    async def mark_failed(self, post_id: int, error: str, refused: bool, claim: str) -> None:
+        """Keep it for another try; only refusals count towards MAX_REFUSALS. Only under
+        its `claim`: a claim that lapsed and was taken by another is that one's."""
         ...
 
     async def refused_posts(self) -> int: ...

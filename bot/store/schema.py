@@ -16,4 +16,5 @@ HISTORY = (
     "0010_dlr_done",
     "0011_failures",
     "0012_outbox_claims",
+    "0013_claim_ids",
 )

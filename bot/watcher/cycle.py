@@ -21,7 +21,7 @@ from bot.answers.curated import Entry
 from bot.domain import account_readings, alerting
 from bot.domain.alerting import Step
 from bot.domain.spikes import Reading
-from bot.errors import BotError, CredentialsRejected, StoreError, WatcherBusy
+from bot.errors import BotError, CredentialsRejected, LeaseLost, StoreError, WatcherBusy
 from bot.store import Store
 from bot.watcher import detect, incidents, reads
 from bot.watcher.actions import Actions
@@ -168,7 +168,8 @@ class Watcher:
         if failure is None:
             health.last_success = health.last_finished
             health.cycles += 1
-        await self.store.watcher.put(HEALTH, health.to_json())
+        if not isinstance(failure, LeaseLost):  # the lease's holder now says how it is
+            await self.store.watcher.put(HEALTH, health.to_json())
         if failure is not None:
             raise failure
         return CycleResult(ingested, readings, steps, delivered, pending)

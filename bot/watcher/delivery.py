@@ -98,7 +98,9 @@ class Delivery:
                     await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
                 await self.store.outbox.mark_sent(post.id, now, posted)
             except SlackUnavailable as exc:
-                await self.store.outbox.mark_failed(post.id, str(exc), refused=False)
+                await self.store.outbox.mark_failed(
+                    post.id, str(exc), refused=False, claim=post.claim
+                )
                 log.warning("Slack post %s held for the next cycle: %s", post.id, exc)
                 self.trouble.error = f"Slack: {exc}"
                 self.trouble.outage = True
@@ -108,7 +110,9 @@ class Delivery:
                 # token and the alert channel can be fixed; an older alert's channel, gone
                 # or closed, refuses its edits and notes like any post, up to the limit.
                 fixable = exc.channel in (None, self.alert_channel)
-                await self.store.outbox.mark_failed(post.id, str(exc), refused=not fixable)
+                await self.store.outbox.mark_failed(
+                    post.id, str(exc), refused=not fixable, claim=post.claim
+                )
                 if fixable:
                     self._setup_problem(exc)
                 else:
@@ -122,7 +126,9 @@ class Delivery:
             except SlackRejected as exc:
                 # Slack said no to this one (a deleted message, bad blocks): try again
                 # next cycle, up to a limit, but let others through.
-                await self.store.outbox.mark_failed(post.id, str(exc), refused=True)
+                await self.store.outbox.mark_failed(
+                    post.id, str(exc), refused=True, claim=post.claim
+                )
                 log.warning("Slack refused post %s: %s", post.id, exc)
                 self.trouble.error = f"Slack: {exc}"
                 held.add(post.incident_id)

@@ -16,7 +16,7 @@ from bot.domain import alerting
 from bot.domain.alerting import Incident, Step
 from bot.domain.spikes import Reading, Thresholds
 from bot.render.incident_blocks import render_incident
-from bot.store.repositories import Change, Draft, Drawn, IncidentRecord, PostKind
+from bot.store.values import Change, Draft, Drawn, IncidentRecord, PostKind
 
 
 @dataclass

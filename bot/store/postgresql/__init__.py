@@ -6,11 +6,11 @@ under an advisory lock, so replicas starting together apply each step once.
 """
 
 import functools
-from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from bot.domain.privacy import url_passwords
 from bot.errors import StoreError
 from bot.store.postgresql.connections import Connections
 from bot.store.postgresql.dictionary import PostgresDictionary
@@ -60,7 +60,6 @@ def _check(url: str) -> None:
         conninfo_to_dict(url)
     except psycopg.Error as exc:
         said = str(exc)
-        password = urlsplit(url).password
-        if password:
-            said = said.replace(password, "[secret]").replace(unquote(password), "[secret]")
+        for password in url_passwords(url):
+            said = said.replace(password, "[secret]")
         raise StoreError(f"DATABASE_URL cannot be used: {said}") from exc

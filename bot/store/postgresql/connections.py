@@ -59,7 +59,7 @@ class Connections:
             # A broken connection (the server restarted) is noticed as it is lent, not by
             # the call that gets it.
             check=AsyncConnectionPool.check_connection,
-            kwargs={"connect_timeout": max(1, round(wait_seconds))},
+            kwargs=session_options(wait_seconds),
             name="bot",
         )
         self._closed = False
@@ -147,6 +147,20 @@ class Connections:
         # A transaction left open by a dying call must not hold its locks for long.
         await conn.execute("set idle_in_transaction_session_timeout = 60000")
         await conn.commit()
+
+
+def session_options(wait_seconds: float) -> dict[str, Any]:
+    """libpq's options for every connection: a connect that gives up, and a connection
+    the kernel gives up on once the server stops answering (a network cut sends nothing:
+    without these, a call would wait on it for hours)."""
+    return {
+        "connect_timeout": max(1, round(wait_seconds)),
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 60_000,  # ms: data sent and not acknowledged for a minute
+    }
 
 
 def _unreachable(seconds: float) -> str:

@@ -14,7 +14,7 @@ from bot.store.encoding import reading_from_json, reading_json
 from bot.store.postgresql import outbox
 from bot.store.postgresql.connections import Connections, Cursor
 from bot.store.postgresql.watcher_state import fenced
-from bot.store.repositories import Change, IncidentRecord
+from bot.store.values import Change, IncidentRecord
 
 INCIDENT_COLUMNS = tuple(f.name for f in fields(Incident))
 _RECORD_COLUMNS = (*INCIDENT_COLUMNS, "reading", "channel", "ts", "shown")

@@ -10,7 +10,6 @@ from bot.store.postgresql import PostgresStore
 from bot.store.postgresql.connections import Cursor
 
 Batches = Iterable[list[tuple[Any, ...]]]
-_STATE = ("messages", "incidents", "outbox", "lookups", "poll_state")  # any row: not empty
 _IDS = ("incidents", "outbox")  # tables whose ids are copied: their next id follows them
 
 
@@ -23,13 +22,14 @@ async def load_all(
 async def _load_all(
     cursor: Cursor, tables: Sequence[tuple[str, tuple[str, ...], Batches]]
 ) -> dict[str, int]:
-    for table in _STATE:
+    for table, _, _ in tables:
         await cursor.execute(f"select exists (select 1 from {table})")
         row = await cursor.fetchone()
         if row and row[0]:
             raise StoreError(
                 f"The PostgreSQL database already holds the bot's state ({table} has rows): "
-                "`db copy` only fills an empty one, so that nothing is mixed or lost."
+                "`db copy` only fills an empty one, so that nothing is mixed or lost (a "
+                "dictionary imported there already: import it again after the copy)."
             )
     copied = {}
     for table, columns, batches in tables:

@@ -10,6 +10,8 @@ from typing import Literal
 
 import psycopg
 
+from bot.store.postgresql.connections import session_options
+
 Outcome = Literal["held", "taken", "busy"]
 
 # The watcher's advisory lock, keyed by the schema too: bots in two schemas of one
@@ -20,7 +22,7 @@ WATCHER_LOCK = 0x7761_7463  # "watc"
 class AdvisoryLock:
     def __init__(self, url: str, connect_timeout_seconds: float) -> None:
         self._url = url
-        self._timeout = max(1, round(connect_timeout_seconds))
+        self._timeout = connect_timeout_seconds
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
 
     async def acquire(self) -> Outcome:
@@ -33,7 +35,7 @@ class AdvisoryLock:
             except psycopg.Error:
                 await self.release()  # the connection, and so the lock, is gone
         conn = await psycopg.AsyncConnection.connect(
-            self._url, autocommit=True, connect_timeout=self._timeout
+            self._url, autocommit=True, **session_options(self._timeout)
         )
         try:
             cursor = await conn.execute(

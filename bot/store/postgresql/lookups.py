@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot.answers.phone_numbers import Lookup
 from bot.store.postgresql.connections import Connections, Cursor
-from bot.store.repositories import CachedLookup
+from bot.store.values import CachedLookup
 
 _COLUMNS = tuple(f.name for f in fields(Lookup))
 _QUOTA_LOCK = 0x7477_6F70_7371_7461  # "twopsqta": with the asker's hash, serialises their uses

@@ -72,6 +72,7 @@ _STEPS: dict[str, tuple[str, ...]] = {
         "alter table outbox add column claimed_at timestamptz",
         "alter table outbox add column claim_token bigint",
     ),
+    "0013_claim_ids": ("alter table outbox add column claim_id text",),
 }
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_STEPS.items())
 

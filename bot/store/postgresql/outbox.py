@@ -2,15 +2,16 @@
 them. Same contract as on SQLite; `enqueue` also runs in the incidents' transaction."""
 
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.alerting import SlackMessage
 from bot.store.postgresql.connections import Connections, Cursor
 from bot.store.postgresql.watcher_state import fenced
-from bot.store.repositories import CLAIM_SECONDS, MAX_REFUSALS, Draft, Outgoing, PostKind
+from bot.store.values import CLAIM_SECONDS, MAX_REFUSALS, Draft, Outgoing, PostKind
 
-_COLUMNS = ("id", "incident_id", "kind", "text", "blocks", "attempts")
+_COLUMNS = ("id", "incident_id", "kind", "text", "blocks", "attempts", "claim_id")
 _SELECT = ", ".join(_COLUMNS)
 _WAITING = "incident_id = %s and sent_at is null and not sending"
 
@@ -28,8 +29,8 @@ class PostgresOutbox:
     async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
         await self._db.write(_mark_sent, post_id, now, posted)
 
-    async def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
-        await self._db.write(_mark_failed, post_id, error, refused)
+    async def mark_failed(self, post_id: int, error: str, refused: bool, claim: str) -> None:
+        await self._db.write(_mark_failed, post_id, error, refused, claim)
 
     async def refused_posts(self) -> int:
         return await self._db.read(_refused_posts)
@@ -79,10 +80,11 @@ async def _pending(cursor: Cursor) -> list[Outgoing]:
     return [_outgoing(row) for row in await cursor.fetchall()]
 
 
-# A claim still in force: made under the lease's current token, within CLAIM_SECONDS.
+# A claim still in force: made within CLAIM_SECONDS and, if the watcher made it with its
+# lease token, under the token still current (a button's claim has none).
 _IN_FLIGHT = (
-    "{t}.sending and coalesce({t}.claim_token, -1) >= %(token)s "
-    "and coalesce({t}.claimed_at, '-infinity') >= %(stale)s"
+    "{t}.sending and coalesce({t}.claimed_at, '-infinity') >= %(stale)s "
+    "and ({t}.claim_token is null or {t}.claim_token >= %(token)s)"
 )
 
 
@@ -96,13 +98,16 @@ async def _claim(cursor: Cursor, post_id: int, now: datetime, fence: int | None)
         [post_id],
     )
     await cursor.execute(
-        "update outbox set sending = true, claimed_at = %(now)s, claim_token = %(token)s "
+        "update outbox set sending = true, claimed_at = %(now)s, claim_token = %(fence)s, "
+        "claim_id = %(claim)s "
         f"where id = %(id)s and sent_at is null and not ({_IN_FLIGHT.format(t='outbox')}) "
         "and not exists (select 1 from outbox o where o.incident_id = outbox.incident_id "
         f"and o.id != outbox.id and o.sent_at is null and {_IN_FLIGHT.format(t='o')}) "
         f"returning {_SELECT}",
         {
             "now": now,
+            "fence": fence,
+            "claim": uuid.uuid4().hex,
             "token": token,
             "id": post_id,
             "stale": now - timedelta(seconds=CLAIM_SECONDS),
@@ -128,12 +133,13 @@ async def _mark_sent(
         )
 
 
-async def _mark_failed(cursor: Cursor, post_id: int, error: str, refused: bool) -> None:
-    # Only refusals count towards MAX_REFUSALS: an outage never makes the bot give up.
+async def _mark_failed(cursor: Cursor, post_id: int, error: str, refused: bool, claim: str) -> None:
+    # Only refusals count towards MAX_REFUSALS: an outage never makes the bot give up. A
+    # claim that lapsed and was taken since is not ours to end.
     await cursor.execute(
         "update outbox set attempts = attempts + %s, last_error = %s, sending = false "
-        "where id = %s",
-        [int(refused), error, post_id],
+        "where id = %s and claim_id is not distinct from %s",
+        [int(refused), error, post_id, claim],
     )
 
 
@@ -154,4 +160,5 @@ def _outgoing(row: tuple[Any, ...]) -> Outgoing:
         text=values["text"],
         blocks=json.loads(values["blocks"]),
         attempts=values["attempts"],
+        claim=values["claim_id"] or "",
     )

@@ -17,7 +17,7 @@ from bot.store.encoding import (
 from bot.store.postgresql.connections import Connections, Cursor
 from bot.store.postgresql.faults import database_problem
 from bot.store.postgresql.lock import AdvisoryLock
-from bot.store.repositories import Coverage
+from bot.store.values import Coverage
 
 LEASE = "lease"
 LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
@@ -47,10 +47,14 @@ class PostgresWatcherState:
             if isinstance(exc, psycopg.OperationalError):
                 self._db.mark_away()
             raise StoreError(database_problem(exc)) from exc
-        if lock == "busy":
-            return None
+        # A busy lock (a holder's session alive) still lets a lease that ran out be taken:
+        # its holder may be stuck, or cut off while the server keeps its session; the new
+        # token fences its writes off.
         try:
-            return await self._db.write(_take_lease, owner, now, ttl, lock == "taken")
+            term = await self._db.write(_take_lease, owner, now, ttl, lock == "taken")
+            if term is None and lock in ("held", "taken"):
+                await self._lock.release()  # another holds the lease: let the lock go
+            return term
         except BaseException:
             if lock == "taken":
                 await self._lock.release()  # so that the next try knows the holder is gone

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 _LEFT_BEHIND = {"poll_state": "where name != 'lease'"}
-_NOT_NULL = {"sending": "coalesce(sending, 0)"}  # older rows never set it
+# A post on its way from a process of the file's goes as not claimed: the claim belongs
+# to the lease left behind, and would hold the post back in its new database.
+_SELECTED = {"sending": "0"}
 
 
 def batches(
@@ -19,7 +21,7 @@ def batches(
     # Each batch may be read on another thread (`db copy` reads them off the event loop).
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     try:
-        selected = ", ".join(_NOT_NULL.get(c, f"[{c}]") for c in columns)
+        selected = ", ".join(_SELECTED.get(c, f"[{c}]") for c in columns)
         cursor = conn.execute(f"select {selected} from [{table}] {_LEFT_BEHIND.get(table, '')}")
         while rows := cursor.fetchmany(size):
             yield rows

@@ -12,11 +12,11 @@ from sqlite_utils.db import NotFoundError
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.spikes import Severity
 from bot.store.encoding import reading_from_json, reading_json
-from bot.store.repositories import Change, IncidentRecord
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import iso, iso_or_none
 from bot.store.sqlite.watcher_state import fenced
+from bot.store.values import Change, IncidentRecord
 
 _MOMENTS = ("opened_at", "updated_at", "resolved_at", "muted_until")
 

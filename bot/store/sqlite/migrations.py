@@ -200,6 +200,11 @@ def _claim_posts(db: "sqlite_utils.Database") -> None:
     db.table("outbox").add_column("claim_token", int)
 
 
+def _name_claims(db: "sqlite_utils.Database") -> None:
+    # Which claim a post is under, so only its claimant gives it back.
+    db.table("outbox").add_column("claim_id", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -213,6 +218,7 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0010_dlr_done", _remember_carrier_decisions),
     ("0011_failures", _index_failures),
     ("0012_outbox_claims", _claim_posts),
+    ("0013_claim_ids", _name_claims),
 ]
 
 

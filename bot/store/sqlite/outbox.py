@@ -5,16 +5,17 @@ shows; the rest serves delivery.
 """
 
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
 from bot.domain.alerting import SlackMessage
-from bot.store.repositories import CLAIM_SECONDS, MAX_REFUSALS, Draft, Outgoing, PostKind
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import iso
 from bot.store.sqlite.watcher_state import fenced
+from bot.store.values import CLAIM_SECONDS, MAX_REFUSALS, Draft, Outgoing, PostKind
 
 
 class SqliteOutbox:
@@ -30,8 +31,8 @@ class SqliteOutbox:
     async def mark_sent(self, post_id: int, now: datetime, posted: SlackMessage | None) -> None:
         await self._db.write(_mark_sent, post_id, now, posted)
 
-    async def mark_failed(self, post_id: int, error: str, refused: bool) -> None:
-        await self._db.write(_mark_failed, post_id, error, refused)
+    async def mark_failed(self, post_id: int, error: str, refused: bool, claim: str) -> None:
+        await self._db.write(_mark_failed, post_id, error, refused, claim)
 
     async def refused_posts(self) -> int:
         return await self._db.read(_refused_posts)
@@ -80,10 +81,11 @@ def _pending(db: sqlite_utils.Database) -> list[Outgoing]:
     return [_outgoing(row) for row in rows]
 
 
-# A claim still in force: made under the lease's current token, within CLAIM_SECONDS.
+# A claim still in force: made within CLAIM_SECONDS and, if the watcher made it with its
+# lease token, under the token still current (a button's claim has none).
 _IN_FLIGHT = (
-    "coalesce({t}.sending, 0) = 1 and coalesce({t}.claim_token, -1) >= ? "
-    "and coalesce({t}.claimed_at, '') >= ?"
+    "coalesce({t}.sending, 0) = 1 and coalesce({t}.claimed_at, '') >= ? "
+    "and ({t}.claim_token is null or {t}.claim_token >= ?)"
 )
 
 
@@ -95,12 +97,13 @@ def _claim(
     with db.atomic():
         token = fenced(db, fence)
         stale = iso(now - timedelta(seconds=CLAIM_SECONDS))
+        claim = uuid.uuid4().hex
         claimed = db.execute(
-            "update outbox set sending = 1, claimed_at = ?, claim_token = ? "
+            "update outbox set sending = 1, claimed_at = ?, claim_token = ?, claim_id = ? "
             f"where id = ? and sent_at is null and not ({_IN_FLIGHT.format(t='outbox')}) "
             f"and not exists (select 1 from outbox o where o.incident_id = outbox.incident_id "
             f"and o.id != outbox.id and o.sent_at is null and {_IN_FLIGHT.format(t='o')})",
-            [iso(now), token, post_id, token, stale, token, stale],
+            [iso(now), fence, claim, post_id, stale, token, stale, token],
         ).rowcount
         if not claimed:
             return None
@@ -117,13 +120,16 @@ def _mark_sent(
             db.table("incidents").update(incident_id, {"channel": posted.channel, "ts": posted.ts})
 
 
-def _mark_failed(db: sqlite_utils.Database, post_id: int, error: str, refused: bool) -> None:
+def _mark_failed(
+    db: sqlite_utils.Database, post_id: int, error: str, refused: bool, claim: str
+) -> None:
     # Only refusals count towards MAX_REFUSALS: an outage, however long, never makes the
-    # bot give up on an alert.
+    # bot give up on an alert. A claim that lapsed and was taken since is not ours to end.
     with db.atomic():
         db.execute(
-            "update outbox set attempts = attempts + ?, last_error = ?, sending = 0 where id = ?",
-            [int(refused), error, post_id],
+            "update outbox set attempts = attempts + ?, last_error = ?, sending = 0 "
+            "where id = ? and claim_id is ?",
+            [int(refused), error, post_id, claim],
         )
 
 
@@ -139,4 +145,5 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
         text=row["text"],
         blocks=json.loads(row["blocks"]),
         attempts=row["attempts"],
+        claim=row.get("claim_id") or "",
     )

@@ -15,11 +15,11 @@ from bot.store.encoding import (
     coverage_from_values,
     coverage_values,
 )
-from bot.store.repositories import Coverage
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.faults import database_problem
 from bot.store.sqlite.lock import ProcessLock
 from bot.store.sqlite.migrations import iso
+from bot.store.values import Coverage
 
 LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
 
@@ -53,15 +53,17 @@ class SqliteWatcherState:
     ) -> int | None:
         # The process also holds an OS lock beside the file (lock.py): one that gets it
         # knows the lease's holder is gone, and takes over at once instead of waiting out
-        # a dead holder's lease.
+        # a dead holder's lease. One that finds it busy may still take a lease that ran
+        # out (its holder stuck): the new token fences the old holder's writes off.
         try:
             lock = self._lock.acquire()
         except OSError as exc:
             raise StoreError(f"cannot lock {self._lock.path}: {exc}") from exc
-        if lock == "busy":
-            return None
         try:
-            return _take_lease(db, owner, now, ttl, holder_gone=lock == "taken")
+            term = _take_lease(db, owner, now, ttl, holder_gone=lock == "taken")
+            if term is None and lock in ("held", "taken"):
+                self._lock.release()  # another holds the lease: the lock is no use here
+            return term
         except BaseException as exc:
             if lock == "taken":
                 self._lock.release()  # so that the next try knows the holder is gone
