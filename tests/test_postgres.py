@@ -156,6 +156,7 @@ async def test_a_restarted_server_costs_the_calls_it_cut_off_and_no_more(
         ("postgresql://u:pw-123456789@h:port/db", "cannot be read as a URL"),
         ("postgresql://u:pw-123456789@/db", "names no host"),
         ("postgresql://u:pw-123456789@h/db?sslmode=always", "unknown sslmode"),
+        ("postgresql://u:pw-1234#56789@h/db", "percent-encode them in the password"),
     ],
 )
 def test_a_bad_database_url_is_a_settings_problem_that_never_shows_the_password(url, problem):
@@ -308,6 +309,30 @@ def test_a_password_given_as_an_option_stays_out_of_what_is_said(capsys):
     said = capsys.readouterr().err
     assert "DATABASE_URL cannot be used" in said and "Sekr1t" not in said
     assert "Sekr1t%zz" in settings.load({"DATABASE_URL": url}).secrets
+
+
+def test_db_copy_refuses_a_file_whose_watcher_runs(tmp_path, postgres_url, capsys):
+    """Second review of issue 16: a copy taken while the file's bot watches would send
+    again from PostgreSQL what it sends meanwhile."""
+    from bot.store.sqlite.lock import ProcessLock
+
+    path = tmp_path / "bot.db"
+    SqliteStore(str(path)).close()
+    watching = ProcessLock(f"{path}-watcher.lock")
+    assert watching.acquire() == "taken"
+    try:
+        env = {"DATABASE_URL": postgres_url, "DATABASE_PATH": str(path)}
+        assert cli.main(["db", "copy"], env) == 1
+        assert "A bot is watching" in capsys.readouterr().err
+    finally:
+        watching.release()
+
+
+def test_a_password_with_a_hash_is_kept_out_however_it_is_read():
+    url = "postgresql://bot:4821#kQ7vZ@127.0.0.1:1/db"
+    from bot.domain.privacy import url_passwords
+
+    assert "4821#kQ7vZ" in url_passwords(url)
 
 
 def test_db_copy_needs_a_database_url_and_a_file(tmp_path, postgres_url, capsys):

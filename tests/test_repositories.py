@@ -577,3 +577,42 @@ async def test_only_a_claim_s_holder_gives_it_back(store: Store):
     finally:
         await second.aclose()
         await third.aclose()
+
+
+async def test_a_lease_taken_because_it_ran_out_leaves_its_holder_s_post_to_it(store: Store):
+    """Second review of issue 16: the holder of a lease that ran out may be alive and
+    mid-post (Slack rate limits can hold a post for minutes). Its claim stays in force
+    until CLAIM_SECONDS pass, so the new holder does not send the post again."""
+    second = await another(store)
+    try:
+        old = await store.watcher.take_lease("old", NOW, timedelta(minutes=4))
+        await _posted_incident(store)
+        [post] = await store.outbox.pending()
+        assert await store.outbox.claim(post.id, NOW, fence=old) is not None
+        later = NOW + timedelta(minutes=5)
+        new = await second.watcher.take_lease("new", later, LEASE)
+        assert new is not None
+        assert await second.outbox.claim(post.id, later, fence=new) is None  # still the old's
+        lapsed = NOW + timedelta(seconds=CLAIM_SECONDS + 1)
+        assert await second.outbox.claim(post.id, lapsed, fence=new) is not None
+    finally:
+        await second.aclose()
+
+
+async def test_a_lock_that_comes_free_does_not_prove_a_holder_without_it_gone(store: Store):
+    """Second review of issue 16: a lease taken without the lock (its last holder kept
+    the lock, stuck) was stolen from its live holder by the next process to get the lock
+    once the stuck one let it go."""
+    second, third = await another(store), await another(store)
+    try:
+        await store.watcher.take_lease("stuck", NOW, timedelta(minutes=4))
+        later = NOW + timedelta(minutes=5)
+        live = await second.watcher.take_lease("live", later, LEASE)  # the lock is busy
+        assert live is not None
+        assert await store.watcher.take_lease("stuck", later, LEASE) is None  # lets it go
+        assert await third.watcher.take_lease("third", later, LEASE) is None  # not stolen
+        # The live holder picks the lock up at its next cycle, as a holder should have it.
+        assert await second.watcher.take_lease("live", later, LEASE) == live
+    finally:
+        await second.aclose()
+        await third.aclose()

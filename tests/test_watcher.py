@@ -1022,3 +1022,23 @@ async def test_the_history_never_reaches_past_retention(tuned_world, scenario, t
         m.date_created is not None and m.date_created >= NOW - timedelta(hours=5) for m in stored
     )
     assert "History" not in dict((await world.watcher.actions.status()).facts())
+
+
+async def test_a_cycle_longer_than_its_lease_keeps_it(world, scenario):
+    """Review of issue 16: a standby may take a lease that ran out even while its holder
+    keeps the lock, so a holder whose Twilio reads outlast the lease renews it before it
+    decides anything."""
+    failing(scenario, 1, 2, code=30002)
+    standby = world.second_watcher()
+    ingest = world.watcher.ingest.run
+
+    async def slow_ingest(now: datetime) -> int:
+        read = await ingest(now)
+        world.now += timedelta(minutes=10)  # Twilio took longer than the lease lasts
+        return read
+
+    world.watcher.ingest.run = slow_ingest
+    result = await world.cycle()
+    assert any(step.incident is not None for step in result.steps)  # decided, not fenced
+    lease = timedelta(minutes=1)
+    assert await world.store.watcher.take_lease(standby.owner, world.now, lease) is None

@@ -36,7 +36,12 @@ def url_passwords(url: str) -> list[str]:
         parts = urlsplit(url)
     except ValueError:  # unreadable (its brackets): the whole of it stays out
         return [url]
-    found = [parts.password or "", *parse_qs(parts.query).get("password", [])]
+    # libpq reads the user part up to the last @ before the host, where urlsplit stops at
+    # a # or ? already: both readings are kept out.
+    authority = url.partition("://")[2].split("/")[0]
+    userinfo = authority.rpartition("@")[0] if "@" in authority else ""
+    found = [parts.password or "", userinfo.partition(":")[2]]
+    found += parse_qs(parts.query).get("password", [])
     found += [p.partition("=")[2] for p in parts.query.split("&") if p.startswith("password=")]
     return sorted({value for text in found if text for value in (text, unquote(text))})
 

@@ -212,11 +212,21 @@ def database_url_problem(url: str) -> str:
     Never quotes the URL: it may hold the password."""
     if not url:
         return ""
+    unreadable = "DATABASE_URL cannot be read as a URL (its port or brackets are wrong)"
     try:
         parts = urlsplit(url)
+    except ValueError:
+        return unreadable
+    # libpq reads the password up to the @ before the host; a URL parser stops at # or ?.
+    if "@" in url.partition("://")[2].split("/")[0] and "@" not in parts.netloc:
+        return (
+            "DATABASE_URL has a # or ? before its host: percent-encode them in the "
+            "password (%23, %3F)"
+        )
+    try:
         parts.port  # noqa: B018  # raises on a port that is not a number
     except ValueError:
-        return "DATABASE_URL cannot be read as a URL (its port or brackets are wrong)"
+        return unreadable
     if parts.scheme not in ("postgres", "postgresql"):
         scheme = f"{_shown(parts.scheme)}" if parts.scheme else "no scheme"
         return (

@@ -64,20 +64,24 @@ async def copy_sqlite_to(source: Path, database_url: str) -> dict[str, int]:
     from bot.store.postgresql import PostgresStore
     from bot.store.postgresql.loading import load_all
     from bot.store.sqlite import SqliteStore
-    from bot.store.sqlite.export import batches
+    from bot.store.sqlite.export import Snapshot
 
     if not source.is_file():
         raise StoreError(f"There is no SQLite file at {source} to copy (DATABASE_PATH, --from).")
     SqliteStore(str(source)).close()  # brought up to the schema's last step
-    target = PostgresStore(database_url)
-    await target.open()
+    snapshot = Snapshot(source)
     try:
-        return await load_all(
-            target,
-            [
-                (table, columns, batches(source, table, columns, BATCH_ROWS))
-                for table, columns in TABLES
-            ],
-        )
+        target = PostgresStore(database_url)
+        await target.open()
+        try:
+            return await load_all(
+                target,
+                [
+                    (table, columns, snapshot.batches(table, columns, BATCH_ROWS))
+                    for table, columns in TABLES
+                ],
+            )
+        finally:
+            await target.aclose()
     finally:
-        await target.aclose()
+        snapshot.close()

@@ -70,7 +70,7 @@ class Actions:
         """Send what a button queued, now, from whichever process the click reached: each
         post is claimed before it goes (`outbox.claim`), so it goes once, and after what
         its incident posted before it, whichever process sends it."""
-        return await self.delivery.deliver(self.clock())
+        return await self.delivery.deliver()
 
     async def samples(self, incident_id: int) -> list[Message]:
         """The incident's sample messages as the store holds them, newest first."""

@@ -63,7 +63,7 @@ class Watcher:
         self.health = Health(started_at=self._wall())
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ingest = Ingest(config, store, twilio, self.health)
-        self.delivery = Delivery(store, poster, config.alert_channel, self.health)
+        self.delivery = Delivery(store, poster, config.alert_channel, self.health, clock)
         self.actions = Actions(store, config, curated, self.delivery, self.health, clock)
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
 
@@ -143,13 +143,17 @@ class Watcher:
             if account.status != "active":
                 await self.store.watcher.put(reads.INACTIVE_AT, now.astimezone(UTC).isoformat())
             ingested = await self.ingest.run(now)
+            # The lease again after the long part: a slow Twilio must not let it run out
+            # under a cycle that is still deciding (a standby would take it over).
+            if await self.store.watcher.take_lease(self.owner, self.clock(), lease) != term:
+                raise LeaseLost("the lease passed to another watcher during this cycle")
             measured = await reads.measure(self.store, self.config, account.status, now)
             readings += measured
             steps += tuple([await self._decide(reading, now, term) for reading in measured])
         except BotError as exc:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
-        delivered = await self.delivery.deliver(now, term)
+        delivered = await self.delivery.deliver(term)
         await self._prune(now)
         pending = len(await self.store.outbox.pending())
         trouble = self.delivery.trouble

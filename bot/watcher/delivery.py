@@ -8,12 +8,13 @@ Slack refuses by itself is tried again up to MAX_REFUSALS times.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.alerting import SlackMessage
-from bot.errors import SlackMisconfigured, SlackRejected, SlackUnavailable
+from bot.errors import SlackMisconfigured, SlackRejected, SlackUnavailable, StoreError
 from bot.store import PostKind, Store
 from bot.watcher.health import Health
 
@@ -43,26 +44,43 @@ class SlackTrouble:
 
 class Delivery:
     def __init__(
-        self, store: Store, poster: Poster | None, alert_channel: str, health: Health
+        self,
+        store: Store,
+        poster: Poster | None,
+        alert_channel: str,
+        health: Health,
+        clock: Callable[[], datetime],
     ) -> None:
         self.store = store
+        self.clock = clock  # each claim and record at its own moment, not the cycle's start
         self.poster = poster  # None: nothing to send with; what is queued waits
         self.alert_channel = alert_channel
         self.trouble = SlackTrouble()
         self.health = health  # what health says already, to tell a known problem
         self._sending = asyncio.Lock()  # a button and a cycle must not send the same post
+        # Posts Slack took whose record the database refused: (id, when, where it is).
+        self._unrecorded: list[tuple[int, datetime, SlackMessage | None]] = []
 
-    async def deliver(self, now: datetime, fence: int | None = None) -> int:
+    async def deliver(self, fence: int | None = None) -> int:
         """Send what the outbox holds; returns how many went. The watcher passes its
         lease token (`fence`): once the lease has passed to another, it sends nothing."""
         async with self._sending:
-            return await self._deliver(now, fence)
+            await self._record_unrecorded()
+            return await self._deliver(fence)
+
+    async def _record_unrecorded(self) -> None:
+        """What Slack took while the database could not record it, recorded first: its
+        claim would otherwise lapse and the post go again."""
+        while self._unrecorded:
+            post_id, at, posted = self._unrecorded[0]
+            await self.store.outbox.mark_sent(post_id, at, posted)
+            self._unrecorded.pop(0)
 
     def start_cycle(self) -> None:
         """Forget what the last cycle met."""
         self.trouble = SlackTrouble()
 
-    async def _deliver(self, now: datetime, fence: int | None) -> int:
+    async def _deliver(self, fence: int | None) -> int:
         if self.poster is None:
             return 0
         sent = 0
@@ -84,7 +102,7 @@ class Delivery:
                 continue
             # While an earlier post waited on Slack, a button may have changed this one,
             # or another process may have sent it, or be sending one of its incident's.
-            post = await self.store.outbox.claim(listed.id, now, fence)
+            post = await self.store.outbox.claim(listed.id, self.clock(), fence)
             if post is None:
                 held.add(listed.incident_id)  # what follows it waits for the next round
                 continue
@@ -96,7 +114,7 @@ class Delivery:
                     await self.poster.update(channel, ts, post.text, post.blocks)
                 else:
                     await self.poster.post(channel, post.text, post.blocks, thread_ts=ts)
-                await self.store.outbox.mark_sent(post.id, now, posted)
+                await self._mark_sent(post.id, posted)
             except SlackUnavailable as exc:
                 await self.store.outbox.mark_failed(
                     post.id, str(exc), refused=False, claim=post.claim
@@ -135,6 +153,14 @@ class Delivery:
                 continue
             sent += 1
         return sent
+
+    async def _mark_sent(self, post_id: int, posted: SlackMessage | None) -> None:
+        at = self.clock()
+        try:
+            await self.store.outbox.mark_sent(post_id, at, posted)
+        except StoreError:
+            self._unrecorded.append((post_id, at, posted))
+            raise
 
     def _setup_problem(self, exc: SlackMisconfigured) -> None:
         # Loud the first time; the same problem again next cycle is only a warning.

@@ -81,15 +81,15 @@ async def _pending(cursor: Cursor) -> list[Outgoing]:
 
 
 # A claim still in force: made within CLAIM_SECONDS and, if the watcher made it with its
-# lease token, under the token still current (a button's claim has none).
+# lease token, not under a term the lease has freed since (a button's claim has none).
 _IN_FLIGHT = (
     "{t}.sending and coalesce({t}.claimed_at, '-infinity') >= %(stale)s "
-    "and ({t}.claim_token is null or {t}.claim_token >= %(token)s)"
+    "and ({t}.claim_token is null or {t}.claim_token > %(freed)s)"
 )
 
 
 async def _claim(cursor: Cursor, post_id: int, now: datetime, fence: int | None) -> Outgoing | None:
-    token = await fenced(cursor, fence)
+    freed = (await fenced(cursor, fence)).freed
     # The incident's row is locked first: two replicas claiming two of its posts at once
     # are decided one after the other, so neither overtakes the other.
     await cursor.execute(
@@ -108,7 +108,7 @@ async def _claim(cursor: Cursor, post_id: int, now: datetime, fence: int | None)
             "now": now,
             "fence": fence,
             "claim": uuid.uuid4().hex,
-            "token": token,
+            "freed": freed,
             "id": post_id,
             "stale": now - timedelta(seconds=CLAIM_SECONDS),
         },

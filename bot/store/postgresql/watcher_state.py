@@ -2,18 +2,19 @@
 of its ingest, and its lease, backed by an advisory lock (`lock`). The values are kept as
 the SQLite store keeps them, so `db copy` moves them as they are."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
 from bot.errors import LeaseLost, StoreError
+from bot.store import leases
 from bot.store.encoding import (
     COVERAGE,
     READING_BACK,
     coverage_from_values,
     coverage_values,
 )
+from bot.store.leases import LeaseRow, Lock
 from bot.store.postgresql.connections import Connections, Cursor
 from bot.store.postgresql.faults import database_problem
 from bot.store.postgresql.lock import AdvisoryLock
@@ -51,7 +52,7 @@ class PostgresWatcherState:
         # its holder may be stuck, or cut off while the server keeps its session; the new
         # token fences its writes off.
         try:
-            term = await self._db.write(_take_lease, owner, now, ttl, lock == "taken")
+            term = await self._db.write(_take_lease, owner, now, ttl, lock)
             if term is None and lock in ("held", "taken"):
                 await self._lock.release()  # another holds the lease: let the lock go
             return term
@@ -88,50 +89,43 @@ async def _put_many(cursor: Cursor, values: dict[str, str | None]) -> None:
             )
 
 
-async def _lease(cursor: Cursor, lock: str = "") -> tuple[str | None, datetime | None, int]:
-    """(holder, until, token) of the lease row, locked `for update` or `for share` when
-    asked; an older version's row has no token."""
+async def _lease(cursor: Cursor, lock: str = "") -> LeaseRow:
+    """The lease row, locked `for update` or `for share` when asked."""
     await cursor.execute(
         "select value from poll_state where name = %s" + (f" for {lock}" if lock else ""), [LEASE]
     )
     row = await cursor.fetchone()
-    if not row or not row[0]:
-        return None, None, 0
-    holder, until, *rest = json.loads(str(row[0]))
-    return holder, datetime.fromisoformat(until), int(rest[0]) if rest else 0
+    return LeaseRow.parse(row[0] if row else None)
 
 
-async def fenced(cursor: Cursor, fence: int | None) -> int:
-    """The lease's token, after checking a write fenced with `fence` may go ahead. The
-    lease row stays locked (shared) to the end of the caller's transaction, so the lease
+async def fenced(cursor: Cursor, fence: int | None) -> LeaseRow:
+    """The lease as it stands, after checking a write fenced with `fence` may go ahead.
+    The row stays share-locked to the end of the caller's transaction, so the lease
     cannot change hands before the write commits."""
-    token = (await _lease(cursor, "share"))[2]
-    if fence is not None and fence != token:
+    lease = await _lease(cursor, "share")
+    if fence is not None and fence != lease.token:
         raise LeaseLost(LEASE_LOST)
-    return token
+    return lease
 
 
 async def _take_lease(
-    cursor: Cursor, owner: str, now: datetime, ttl: timedelta, holder_gone: bool
+    cursor: Cursor, owner: str, now: datetime, ttl: timedelta, lock: Lock
 ) -> int | None:
     # The row is locked as it is read: two replicas cannot both find it free and take it.
     await cursor.execute(
         "insert into poll_state (name, value) values (%s, null) on conflict (name) do nothing",
         [LEASE],
     )
-    holder, until, token = await _lease(cursor, "update")
-    if holder not in (None, owner) and until and until > now and not holder_gone:
+    lease = leases.taken(await _lease(cursor, "update"), owner, now, ttl, lock)
+    if lease is None:
         return None
-    if holder != owner:
-        token += 1  # a new term: writes fenced with the last one are refused from now on
-    await _put_many(cursor, {LEASE: json.dumps([owner, _iso(now + ttl), token])})
-    return token
+    await _put_many(cursor, {LEASE: lease.text()})
+    return lease.token
 
 
 async def _release_lease(cursor: Cursor, owner: str) -> bool:
-    # The row stays, with no holder, so that the token goes on growing.
-    holder, until, token = await _lease(cursor, "update")
-    if holder != owner or until is None:
+    lease = leases.released(await _lease(cursor, "update"), owner)
+    if lease is None:
         return False
-    await _put_many(cursor, {LEASE: json.dumps([None, _iso(until), token])})
+    await _put_many(cursor, {LEASE: lease.text()})
     return True

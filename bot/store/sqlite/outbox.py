@@ -82,10 +82,10 @@ def _pending(db: sqlite_utils.Database) -> list[Outgoing]:
 
 
 # A claim still in force: made within CLAIM_SECONDS and, if the watcher made it with its
-# lease token, under the token still current (a button's claim has none).
+# lease token, not under a term the lease has freed since (a button's claim has none).
 _IN_FLIGHT = (
     "coalesce({t}.sending, 0) = 1 and coalesce({t}.claimed_at, '') >= ? "
-    "and ({t}.claim_token is null or {t}.claim_token >= ?)"
+    "and ({t}.claim_token is null or {t}.claim_token > ?)"
 )
 
 
@@ -95,7 +95,7 @@ def _claim(
     # The writer runs one write at a time, so no other claim comes between the checks and
     # the update; another process waits for the file's write lock.
     with db.atomic():
-        token = fenced(db, fence)
+        freed = fenced(db, fence).freed
         stale = iso(now - timedelta(seconds=CLAIM_SECONDS))
         claim = uuid.uuid4().hex
         claimed = db.execute(
@@ -103,7 +103,7 @@ def _claim(
             f"where id = ? and sent_at is null and not ({_IN_FLIGHT.format(t='outbox')}) "
             f"and not exists (select 1 from outbox o where o.incident_id = outbox.incident_id "
             f"and o.id != outbox.id and o.sent_at is null and {_IN_FLIGHT.format(t='o')})",
-            [iso(now), fence, claim, post_id, stale, token, stale, token],
+            [iso(now), fence, claim, post_id, stale, freed, stale, freed],
         ).rowcount
         if not claimed:
             return None

@@ -1,7 +1,6 @@
 """The watcher's state in SQLite: small named values (watermark, health), the coverage of
 its ingest, and its lease, backed by an OS lock beside the file."""
 
-import json
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -9,16 +8,17 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.errors import LeaseLost, StoreError
+from bot.store import leases
 from bot.store.encoding import (
     COVERAGE,
     READING_BACK,
     coverage_from_values,
     coverage_values,
 )
+from bot.store.leases import LeaseRow, Lock
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.faults import database_problem
 from bot.store.sqlite.lock import ProcessLock
-from bot.store.sqlite.migrations import iso
 from bot.store.values import Coverage
 
 LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
@@ -60,7 +60,7 @@ class SqliteWatcherState:
         except OSError as exc:
             raise StoreError(f"cannot lock {self._lock.path}: {exc}") from exc
         try:
-            term = _take_lease(db, owner, now, ttl, holder_gone=lock == "taken")
+            term = _take_lease(db, owner, now, ttl, lock)
             if term is None and lock in ("held", "taken"):
                 self._lock.release()  # another holds the lease: the lock is no use here
             return term
@@ -99,53 +99,36 @@ def _put(db: sqlite_utils.Database, name: str, value: str) -> None:
         db.table("poll_state").upsert({"name": name, "value": value}, pk="name")
 
 
-def lease_token(db: sqlite_utils.Database) -> int:
-    """The lease's current fencing token (0 before any); call it inside a write."""
+def _lease(db: sqlite_utils.Database) -> LeaseRow:
     rows = db.execute("select value from poll_state where name = 'lease'").fetchall()
-    return _lease(rows)[2]
+    return LeaseRow.parse(rows[0][0] if rows else None)
 
 
-def fenced(db: sqlite_utils.Database, fence: int | None) -> int:
-    """The lease's token, after checking a write fenced with `fence` may go ahead."""
-    token = lease_token(db)
-    if fence is not None and fence != token:
+def fenced(db: sqlite_utils.Database, fence: int | None) -> LeaseRow:
+    """The lease as it stands, after checking a write fenced with `fence` may go ahead;
+    call it inside a write."""
+    lease = _lease(db)
+    if fence is not None and fence != lease.token:
         raise LeaseLost(LEASE_LOST)
-    return token
-
-
-def _lease(rows: list[tuple[str | None]]) -> tuple[str | None, datetime | None, int]:
-    """(holder, until, token) of the lease row; an older version's row has no token."""
-    if not rows or not rows[0][0]:
-        return None, None, 0
-    holder, until, *rest = json.loads(rows[0][0])
-    return holder, datetime.fromisoformat(until), int(rest[0]) if rest else 0
+    return lease
 
 
 def _take_lease(
-    db: sqlite_utils.Database, owner: str, now: datetime, ttl: timedelta, holder_gone: bool
+    db: sqlite_utils.Database, owner: str, now: datetime, ttl: timedelta, lock: Lock
 ) -> int | None:
     # The write holds SQLite's write lock from its first statement (connections.py), so
     # two processes cannot both read the lease free and both take it.
-    holder, until, token = _lease(
-        db.execute("select value from poll_state where name = 'lease'").fetchall()
-    )
-    if holder not in (None, owner) and until and until > now and not holder_gone:
+    lease = leases.taken(_lease(db), owner, now, ttl, lock)
+    if lease is None:
         return None
-    if holder != owner:
-        token += 1  # a new term: writes fenced with the last one are refused from now on
-    lease = json.dumps([owner, iso(now + ttl), token])
-    db.table("poll_state").upsert({"name": "lease", "value": lease}, pk="name")
-    return token
+    db.table("poll_state").upsert({"name": "lease", "value": lease.text()}, pk="name")
+    return lease.token
 
 
 def _release_lease(db: sqlite_utils.Database, owner: str) -> bool:
-    # The row stays, with no holder, so that the token goes on growing.
     with db.atomic():
-        holder, until, token = _lease(
-            db.execute("select value from poll_state where name = 'lease'").fetchall()
-        )
-        if holder != owner or until is None:
+        lease = leases.released(_lease(db), owner)
+        if lease is None:
             return False
-        released = json.dumps([None, iso(until), token])
-        db.table("poll_state").upsert({"name": "lease", "value": released}, pk="name")
+        db.table("poll_state").upsert({"name": "lease", "value": lease.text()}, pk="name")
     return True
