@@ -1042,3 +1042,52 @@ async def test_a_cycle_longer_than_its_lease_keeps_it(world, scenario):
     assert any(step.incident is not None for step in result.steps)  # decided, not fenced
     lease = timedelta(minutes=1)
     assert await world.store.watcher.take_lease(standby.owner, world.now, lease) is None
+
+
+class _DatabaseFailsOnceSlackTakesIt:
+    """The alert channel, through the real poster, whose database stops taking writes in
+    the instant after Slack took a post: the record of it fails."""
+
+    def __init__(self, poster: Any, store: Any) -> None:
+        self.poster, self.store = poster, store
+
+    async def post(self, *args: Any, **kwargs: Any) -> Any:
+        posted = await self.poster.post(*args, **kwargs)
+        await on_writer(self.store, "PRAGMA query_only = ON")
+        return posted
+
+    async def update(self, *args: Any) -> None:
+        await self.poster.update(*args)
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        return str(await self.poster.permalink(channel, ts))
+
+
+async def test_a_post_slack_took_while_the_database_failed_is_recorded_not_sent_again(
+    fake_slack, twilio_sim, scenario, tmp_path
+):
+    """Second review of issue 16: the record failed, the claim lapsed, and the alert went
+    out again. Delivery keeps what Slack took and records it before sending anything."""
+    from bot.errors import StoreError
+    from bot.watcher.delivery import Delivery
+
+    world = World(fake_slack, twilio_sim, tmp_path)  # SQLite: the fault is a PRAGMA
+    try:
+        scenario.accounts[ACCOUNT_SID].status = "suspended"
+        fake_slack.inject(Fault("chat.postMessage", status=503))
+        assert (await world.cycle()).pending == 1
+        flaky = _DatabaseFailsOnceSlackTakesIt(world.watcher.delivery.poster, world.store)
+        delivery = Delivery(world.store, flaky, CHANNEL, world.watcher.health, lambda: world.now)
+        with pytest.raises(StoreError, match=r"read-only|readonly"):
+            await delivery.deliver()
+        assert fake_slack.posted == 1
+        await on_writer(world.store, "PRAGMA query_only = OFF")
+        world.now += timedelta(minutes=10)  # past CLAIM_SECONDS: the claim has lapsed
+        assert await delivery.deliver() == 0
+        assert fake_slack.posted == 1 and await world.store.outbox.pending() == []
+        [incident] = await world.store.incidents.open_all()
+        assert incident.id is not None
+        record = await world.store.incidents.record(incident.id)
+        assert record is not None and record.posted is not None  # where the alert is, kept
+    finally:
+        await world.close()
