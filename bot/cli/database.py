@@ -19,8 +19,10 @@ def run(args: argparse.Namespace, config: settings.Settings) -> int:
 
 async def _migrate(config: settings.Settings) -> int:
     store = store_for(config.database_url, config.database_path)
-    ran = await store.open()
-    await store.aclose()
+    try:
+        ran = await store.open()
+    finally:
+        await store.aclose()
     where = described(config.database_url, config.database_path)
     if ran:
         print(f"{where}: applied {len(ran)} migrations ({', '.join(ran)}).")

@@ -18,8 +18,7 @@ from bot.cli.output import PROG, settings_failure, terminal_help_lines
 from bot.domain import spikes
 from bot.domain.alerting import Event
 from bot.render.terminal import render_text
-from bot.store import Store
-from bot.store.backends import described, store_for
+from bot.store.backends import described, opened_store
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 
@@ -42,8 +41,7 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
     keep_store = with_twilio or config.database_url or Path(config.database_path).exists()
     store = None
     if keep_store:
-        store = store_for(config.database_url, config.database_path)
-        await store.open()
+        store = await opened_store(config.database_url, config.database_path)
     twilio = TwilioApi(config) if with_twilio else None
     try:
         curated = load_curated(curated_directory(), config.policy)
@@ -85,19 +83,12 @@ def knowledge(args: argparse.Namespace, config: settings.Settings) -> int:
 
 
 async def _import(raw: bytes, config: settings.Settings) -> tuple[int, int, int]:
-    store = await opened(config)
+    store = await opened_store(config.database_url, config.database_path)
     try:
         today = datetime.now(UTC).date().isoformat()
         return await sync.import_bytes(raw, store, today)
     finally:
         await store.aclose()
-
-
-async def opened(config: settings.Settings) -> Store:
-    """The store the settings choose, readied."""
-    store = store_for(config.database_url, config.database_path)
-    await store.open()
-    return store
 
 
 def poll(once: bool, config: settings.Settings) -> int:
@@ -111,7 +102,7 @@ def poll(once: bool, config: settings.Settings) -> int:
 async def _poll(once: bool, config: settings.Settings) -> int:
     from bot.adapters.slack.poster import Poster, web_client
 
-    store = await opened(config)
+    store = await opened_store(config.database_url, config.database_path)
     twilio = TwilioApi(config)
     poster = Poster(web_client(config))
     try:

@@ -28,7 +28,7 @@ from bot.render.terminal import render_text
 from bot.simulation.console_slack import ConsoleSlack
 from bot.simulation.scenario import Scenario, make_sid
 from bot.simulation.simulator import Simulator
-from bot.store.backends import store_for
+from bot.store.backends import opened_store
 from bot.store.postgresql.scratch import scratch_schema
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
@@ -109,8 +109,7 @@ async def _watch(
     out: Callable[[str], None],
 ) -> int:
     now = [start]
-    store = store_for(config.database_url, config.database_path)
-    await store.open()
+    store = await opened_store(config.database_url, config.database_path)
     twilio = TwilioApi(config)
     curated = load_curated(curated_directory(), config.policy)
     watcher = Watcher(

@@ -18,6 +18,18 @@ def store_for(database_url: str, database_path: str) -> Store:
     return SqliteStore(database_path)
 
 
+async def opened_store(database_url: str, database_path: str) -> Store:
+    """The store, built and readied; closed again if it cannot be readied (a PostgreSQL
+    pool opens before the server is found not to answer)."""
+    store = store_for(database_url, database_path)
+    try:
+        await store.open()
+    except BaseException:
+        await store.aclose()
+        raise
+    return store
+
+
 def described(database_url: str, database_path: str) -> str:
     """Where the state is, fit for a log line: never the URL's user or password."""
     if not database_url:

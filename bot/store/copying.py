@@ -62,7 +62,7 @@ async def copy_sqlite_to(source: Path, database_url: str) -> dict[str, int]:
     """Copy every table of the SQLite file `source` into the PostgreSQL database at
     `database_url`; returns how many rows each table gave."""
     from bot.store.postgresql import PostgresStore
-    from bot.store.postgresql.loading import load_all
+    from bot.store.postgresql.loading import Rows, load_all
     from bot.store.sqlite import SqliteStore
     from bot.store.sqlite.export import Snapshot
 
@@ -77,7 +77,7 @@ async def copy_sqlite_to(source: Path, database_url: str) -> dict[str, int]:
             return await load_all(
                 target,
                 [
-                    (table, columns, snapshot.batches(table, columns, BATCH_ROWS))
+                    Rows(table, columns, snapshot.batches(table, columns, BATCH_ROWS))
                     for table, columns in TABLES
                 ],
             )

@@ -34,13 +34,13 @@ def coverage_values(coverage: Coverage) -> dict[str, str | None]:
     """The watcher-state values a coverage is kept as (None: deleted). The reading back
     under a name of its own: a version that knows nothing of it still reads the coverage
     (which then claims no more than is held)."""
-    value = [_iso(coverage.since), _iso(coverage.through), coverage.interval_seconds]
+    value = [iso(coverage.since), iso(coverage.through), coverage.interval_seconds]
     back = coverage.reading_back
     return {
         COVERAGE: json.dumps(value),
         READING_BACK: None
         if back is None
-        else json.dumps([back.next_page, _iso(back.down_to), _iso(back.joins)]),
+        else json.dumps([back.next_page, iso(back.down_to), iso(back.joins)]),
     }
 
 
@@ -59,5 +59,7 @@ def coverage_from_values(text: str | None, back: str | None) -> Coverage | None:
     )
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """A moment as the store writes it in text: ISO 8601 in UTC, so text order is time
+    order (SQLite's columns, and the JSON values of both backends)."""
     return moment.astimezone(UTC).isoformat()

@@ -10,10 +10,14 @@ began because a lease ran out does not: its holder may be alive and mid-post.
 
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-Lock = Literal["held", "taken", "busy", "none"]  # what the backend's lock said
+from bot.errors import LeaseLost
+from bot.store.encoding import iso
+
+Lock = Literal["held", "taken", "busy", "none"]  # what a backend's lock said ("none": no lock)
+LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class LeaseRow:
         return cls(holder, datetime.fromisoformat(until), int(token), bool(locked), int(freed))
 
     def text(self) -> str:
-        until = self.until.astimezone(UTC).isoformat() if self.until else None
+        until = iso(self.until) if self.until else None
         return json.dumps([self.holder, until, self.token, self.locked, self.freed])
 
 
@@ -51,6 +55,14 @@ def taken(row: LeaseRow, owner: str, now: datetime, ttl: timedelta, lock: Lock) 
         return replace(row, until=now + ttl, locked=locked)
     freed = row.token if (row.holder is None or gone) else row.freed
     return LeaseRow(owner, now + ttl, row.token + 1, locked, freed)
+
+
+def fenced(row: LeaseRow, fence: int | None) -> LeaseRow:
+    """The lease, once a write fenced with `fence` (None: not fenced) may go ahead;
+    LeaseLost when the lease has passed to another term since."""
+    if fence is not None and fence != row.token:
+        raise LeaseLost(LEASE_LOST)
+    return row
 
 
 def released(row: LeaseRow, owner: str) -> LeaseRow | None:

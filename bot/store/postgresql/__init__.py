@@ -45,8 +45,7 @@ class PostgresStore:
         server does not answer, raises StoreError but stays usable: each call says the
         database is unavailable until it answers, and the first that gets through runs
         the migrations first."""
-        ran = await self.connections.open()
-        return list(ran) if isinstance(ran, list) else []
+        return await self.connections.open()
 
     async def aclose(self) -> None:
         await self._lock.release()

@@ -8,7 +8,6 @@ or a slow disk delays the call waiting on it by seconds at most, never an ack.
 """
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -17,8 +16,6 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot.errors import StoreError
 from bot.store.postgresql.faults import database_problem
-
-log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -35,7 +32,7 @@ class Connections:
     def __init__(
         self,
         url: str,
-        prepare: Callable[[Cursor], Awaitable[object]] | None = None,
+        prepare: Callable[[Cursor], Awaitable[list[str]]] | None = None,
         size: int = POOL_SIZE,
         statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
         wait_seconds: float = WAIT_SECONDS,
@@ -65,8 +62,9 @@ class Connections:
         self._closed = False
         self._away = False  # the last call found the server unreachable
 
-    async def open(self) -> object:
-        """Open the pool and prepare the database; returns what `prepare` returned. Raises
+    async def open(self) -> list[str]:
+        """Open the pool and prepare the database; returns what `prepare` returned (the
+        migrations run). Raises
         StoreError when the server does not answer, but stays open: the pool keeps
         connecting in the background, and the first call it serves prepares first."""
         await self._pool.open(wait=False)
@@ -77,12 +75,12 @@ class Connections:
         moment for one until a call gets through."""
         self._away = True
 
-    async def _ready(self) -> object:
+    async def _ready(self) -> list[str]:
         if self._prepared or self._prepare is None:
-            return None
+            return []
         async with self._preparing:  # one call prepares; any others wait for it
             if self._prepared:
-                return None
+                return []
             done = await self._run_now(self._prepare)
             self._prepared = True
             return done

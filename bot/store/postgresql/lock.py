@@ -6,13 +6,10 @@ included), so the next replica can tell a dead watcher from a living one and tak
 once instead of waiting out the dead one's lease.
 """
 
-from typing import Literal
-
 import psycopg
 
+from bot.store.leases import Lock
 from bot.store.postgresql.connections import session_options
-
-Outcome = Literal["held", "taken", "busy"]
 
 # The watcher's advisory lock, keyed by the schema too: bots in two schemas of one
 # database (the demo beside a real one) each have their own.
@@ -25,7 +22,7 @@ class AdvisoryLock:
         self._timeout = connect_timeout_seconds
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
 
-    async def acquire(self) -> Outcome:
+    async def acquire(self) -> Lock:
         """ "held" already, "taken" now, or "busy" (a living replica holds it). Raises
         psycopg.Error when the server cannot be reached."""
         if self._conn is not None:

@@ -2,11 +2,11 @@
 of its ingest, and its lease, backed by an advisory lock (`lock`). The values are kept as
 the SQLite store keeps them, so `db copy` moves them as they are."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import psycopg
 
-from bot.errors import LeaseLost, StoreError
+from bot.errors import StoreError
 from bot.store import leases
 from bot.store.encoding import (
     COVERAGE,
@@ -21,7 +21,6 @@ from bot.store.postgresql.lock import AdvisoryLock
 from bot.store.values import Coverage
 
 LEASE = "lease"
-LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
 
 
 class PostgresWatcherState:
@@ -66,10 +65,6 @@ class PostgresWatcherState:
             await self._lock.release()
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
 async def _get_many(cursor: Cursor, names: tuple[str, ...]) -> list[str | None]:
     await cursor.execute("select name, value from poll_state where name = any(%s)", [list(names)])
     found: dict[str, str | None] = dict(await cursor.fetchall())
@@ -102,10 +97,7 @@ async def fenced(cursor: Cursor, fence: int | None) -> LeaseRow:
     """The lease as it stands, after checking a write fenced with `fence` may go ahead.
     The row stays share-locked to the end of the caller's transaction, so the lease
     cannot change hands before the write commits."""
-    lease = await _lease(cursor, "share")
-    if fence is not None and fence != lease.token:
-        raise LeaseLost(LEASE_LOST)
-    return lease
+    return leases.fenced(await _lease(cursor, "share"), fence)
 
 
 async def _take_lease(

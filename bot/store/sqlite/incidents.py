@@ -11,10 +11,10 @@ from sqlite_utils.db import NotFoundError
 
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.spikes import Severity
-from bot.store.encoding import reading_from_json, reading_json
+from bot.store.encoding import iso, reading_from_json, reading_json
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections
-from bot.store.sqlite.migrations import iso, iso_or_none
+from bot.store.sqlite.migrations import iso_or_none
 from bot.store.sqlite.watcher_state import fenced
 from bot.store.values import Change, IncidentRecord
 

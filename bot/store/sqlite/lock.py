@@ -7,12 +7,11 @@ is none, and the store's lease alone decides.
 
 import os
 import sys
-from typing import Literal
+
+from bot.store.leases import Lock
 
 if sys.platform != "win32":
     import fcntl
-
-Outcome = Literal["held", "taken", "busy", "none"]
 
 
 class ProcessLock:
@@ -20,7 +19,7 @@ class ProcessLock:
         self.path = path  # None: no lock to take (a database in memory)
         self._fd: int | None = None
 
-    def acquire(self) -> Outcome:
+    def acquire(self) -> Lock:
         """ "held" already, "taken" now, "busy" (a living process holds it), or "none"
         (no such locks here). Raises OSError when the file cannot be opened."""
         if sys.platform == "win32" or self.path is None:

@@ -8,8 +8,8 @@ from datetime import datetime
 import sqlite_utils
 
 from bot.answers.phone_numbers import Lookup
+from bot.store.encoding import iso
 from bot.store.sqlite.connections import Connections
-from bot.store.sqlite.migrations import iso
 from bot.store.values import CachedLookup
 
 

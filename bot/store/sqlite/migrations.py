@@ -5,18 +5,15 @@ the sqlite-utils Database the store opened; `migrate` runs the ones a file has n
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from bot.store.encoding import iso
 
 if TYPE_CHECKING:  # only the store imports sqlite-utils; this module just gets its Database
     import sqlite_utils
 
 MOMENT = "coalesce(date_sent, date_created)"
-
-
-def iso(moment: datetime) -> str:
-    """A moment as the store writes it: ISO 8601 in UTC, so that text order is time order."""
-    return moment.astimezone(UTC).isoformat()
 
 
 def iso_or_none(moment: datetime | None) -> str | None:

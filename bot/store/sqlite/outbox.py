@@ -12,8 +12,8 @@ from typing import Any
 import sqlite_utils
 
 from bot.domain.alerting import SlackMessage
+from bot.store.encoding import iso
 from bot.store.sqlite.connections import Connections
-from bot.store.sqlite.migrations import iso
 from bot.store.sqlite.watcher_state import fenced
 from bot.store.values import CLAIM_SECONDS, MAX_REFUSALS, Draft, Outgoing, PostKind
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from bot.domain.messages import FINAL_STATUSES
 from bot.store.counting import HOUR, TOTAL, counted_in, whole_hours
-from bot.store.sqlite.migrations import MOMENT, iso
+from bot.store.encoding import iso
+from bot.store.sqlite.migrations import MOMENT
 
 FINAL_OUTBOUND = "direction like 'outbound%' and status in ({})".format(
     ", ".join(f"'{status}'" for status in sorted(FINAL_STATUSES))

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
-from bot.errors import LeaseLost, StoreError
+from bot.errors import StoreError
 from bot.store import leases
 from bot.store.encoding import (
     COVERAGE,
@@ -20,8 +20,6 @@ from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.faults import database_problem
 from bot.store.sqlite.lock import ProcessLock
 from bot.store.values import Coverage
-
-LEASE_LOST = "another watcher took the lease over; this one stands by and writes nothing"
 
 
 class SqliteWatcherState:
@@ -107,10 +105,7 @@ def _lease(db: sqlite_utils.Database) -> LeaseRow:
 def fenced(db: sqlite_utils.Database, fence: int | None) -> LeaseRow:
     """The lease as it stands, after checking a write fenced with `fence` may go ahead;
     call it inside a write."""
-    lease = _lease(db)
-    if fence is not None and fence != lease.token:
-        raise LeaseLost(LEASE_LOST)
-    return lease
+    return leases.fenced(_lease(db), fence)
 
 
 def _take_lease(
