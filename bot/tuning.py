@@ -2,8 +2,9 @@
 handed down by whoever builds the parts (`app.build`, the CLI, the test helpers), so no
 test has to patch a module's constant."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.domain.segments import Budget
 from bot.watcher.health import FIRST_CYCLE_GRACE_SECONDS
 
 
@@ -31,6 +32,12 @@ class Tuning:
     # second and third tries of an answer that response_url refused with a 5xx.
     slack_timeout_seconds: int = 10  # slack_sdk takes whole seconds
     answer_retry_seconds: tuple[float, ...] = (1.0, 3.0)
+    # Detection per segment: the chance per evaluation of any false alarm among all the
+    # segments, and how much the account's rate weighs in a segment's short history
+    # (bench/segments.py measures what they give).
+    segment_budget: Budget = field(
+        default_factory=lambda: Budget(alpha=1e-4, prior_messages=200, short_minutes=5)
+    )
 
 
 DEFAULT_TUNING = Tuning()

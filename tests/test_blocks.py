@@ -144,7 +144,8 @@ def test_an_incident_masks_numbers_and_mentions_only_who_acknowledged():
     from datetime import UTC, datetime, timedelta
 
     from bot.domain.alerting import Incident
-    from bot.domain.spikes import Reading, Severity
+    from bot.domain.spikes import Reading
+    from bot.domain.thresholds import Severity
     from bot.render.incident_blocks import render_incident
 
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -179,7 +180,7 @@ def test_status_names_who_acknowledged_with_a_mention_and_nothing_else():
 
     from bot.answers.status import StatusReport
     from bot.domain.alerting import Incident
-    from bot.domain.spikes import Severity
+    from bot.domain.thresholds import Severity
 
     now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
     incidents = (

@@ -209,7 +209,7 @@ def test_a_status_report_changes_a_message_only_forward(held, report, decided, h
 def test_the_incident_shown_is_the_open_one_else_the_one_the_message_fell_in():
     from bot.answers.account_view import incident_note
     from bot.domain.alerting import Incident
-    from bot.domain.spikes import Severity
+    from bot.domain.thresholds import Severity
 
     window = timedelta(minutes=15)
     opened, closed = NOW - timedelta(hours=2), NOW - timedelta(hours=1)

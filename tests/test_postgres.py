@@ -20,7 +20,7 @@ from bot import cli, settings
 from bot.answers.phone_numbers import Lookup
 from bot.domain.account_readings import credentials_reading
 from bot.domain.alerting import Incident, SlackMessage
-from bot.domain.spikes import Severity
+from bot.domain.thresholds import Severity
 from bot.errors import LeaseLost, StoreError
 from bot.store import Change, Coverage, Draft, Drawn, PostKind, schema
 from bot.store.postgresql import PostgresStore

@@ -13,7 +13,8 @@ from bot.domain import failures, spikes
 from bot.domain.account_readings import credentials_reading
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.messages import FINAL_STATUSES, Message, when
-from bot.domain.spikes import Baseline, Severity
+from bot.domain.spikes import Baseline
+from bot.domain.thresholds import Severity
 from bot.errors import LeaseLost, StoreError
 from bot.store import (
     CLAIM_SECONDS,

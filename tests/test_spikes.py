@@ -12,14 +12,8 @@ from bot.domain.account_readings import fresh_since, suspension_reading
 from bot.domain.alerting import Incident, evaluate, incident_key, keep_samples, worth_showing
 from bot.domain.failures import Failures
 from bot.domain.messages import Message, when
-from bot.domain.spikes import (
-    Baseline,
-    Reading,
-    Severity,
-    measure,
-    render_spark,
-    spark,
-)
+from bot.domain.spikes import Baseline, Reading, measure, render_spark, spark
+from bot.domain.thresholds import Severity
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 T = settings.load({}).thresholds  # the defaults, from the one settings table

@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.domain.failures import Failures
-from bot.domain.spikes import CREDENTIALS_CODE, Reading, Severity
+from bot.domain.spikes import CREDENTIALS_CODE, Reading
+from bot.domain.thresholds import Severity
 
 
 def credentials_reading(rejected: bool, now: datetime) -> Reading:

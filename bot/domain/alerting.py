@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.messages import utc
-from bot.domain.spikes import Reading, ReadingKind, Severity, Thresholds
+from bot.domain.spikes import Reading, ReadingKind
+from bot.domain.thresholds import Severity, Thresholds
 
 
 @dataclass(frozen=True)

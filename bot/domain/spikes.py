@@ -16,17 +16,13 @@ from typing import NamedTuple
 from bot.domain import failures
 from bot.domain.failures import Failures, outbound_final
 from bot.domain.messages import Message, when
+from bot.domain.thresholds import Severity, Thresholds
 
 SUSPENDED_CODE = 30002  # Account suspended: every message stops, so one is enough
 CREDENTIALS_CODE = 20003  # Twilio refused the bot's own credentials: the watcher is blind
 SPARK_BUCKETS = 12
 SPARK_SPAN = timedelta(hours=1)
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
-
-
-class Severity(StrEnum):
-    WARNING = "warning"
-    CRITICAL = "critical"
 
 
 class ReadingKind(StrEnum):
@@ -37,20 +33,6 @@ class ReadingKind(StrEnum):
     RATE = "rate"
     SUSPENSION = "suspension"
     CREDENTIALS = "credentials"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When a code's rate is an incident. No defaults here: the settings table holds them
-    (ALERT_*), the one place they are written."""
-
-    window: timedelta
-    min_messages: int  # final messages in the window
-    min_recipients: int  # distinct recipients with the code: one number retried is not it
-    warning_rate: float
-    critical_rate: float
-    baseline_factor: float
-    resolve_after: int  # quiet evaluations in a row before an incident is resolved
 
 
 @dataclass(frozen=True)
@@ -183,7 +165,7 @@ def measure_tally(
     rate = hits / final if final else 0.0
     return Reading(
         code=code,
-        severity=_severity(code, hits, final, recipients, rate, baseline, thresholds),
+        severity=severity(code, hits, final, recipients, rate, baseline, thresholds),
         failed=hits,
         final=final,
         recipients=recipients,
@@ -199,7 +181,7 @@ def measure_tally(
     )
 
 
-def _severity(
+def severity(
     code: int,
     failed: int,
     final: int,
@@ -208,6 +190,8 @@ def _severity(
     baseline: Baseline,
     t: Thresholds,
 ) -> Severity | None:
+    """The account-wide rule: fixed floors (messages, recipients, ALERT_WARNING_PERCENT) and
+    ALERT_BASELINE_FACTOR times the account's own baseline."""
     if code == SUSPENDED_CODE:
         return Severity.CRITICAL if failed else None
     if final < t.min_messages or recipients < t.min_recipients or rate < t.warning_rate:

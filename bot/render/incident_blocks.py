@@ -8,13 +8,8 @@ from bot.answers.knowledge import Explanation, Section
 from bot.domain.alerting import Incident
 from bot.domain.messages import utc
 from bot.domain.privacy import mask_numbers_in
-from bot.domain.spikes import (
-    Reading,
-    ReadingKind,
-    Severity,
-    history,
-    render_spark,
-)
+from bot.domain.spikes import Reading, ReadingKind, history, render_spark
+from bot.domain.thresholds import Severity
 from bot.render.blocks import (
     ACK_ACTION_ID,
     MUTE_ACTION_IDS,

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from bot.answers.phone_numbers import known_region
 from bot.domain.policy import Policy
 from bot.domain.privacy import url_passwords
-from bot.domain.spikes import Thresholds
+from bot.domain.thresholds import Thresholds
 from bot.errors import SettingsError
 from bot.settings.table import LOG_LEVELS, SECRETS, SETTINGS, TOKENS
 

@@ -5,7 +5,8 @@ import json
 from dataclasses import fields
 from datetime import UTC, datetime
 
-from bot.domain.spikes import Reading, Severity
+from bot.domain.spikes import Reading
+from bot.domain.thresholds import Severity
 from bot.store.values import Coverage, ReadingBack
 
 COVERAGE = "ingest_coverage"  # the span the watcher has read every message of

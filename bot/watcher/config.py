@@ -4,7 +4,7 @@ secrets, which stay with the clients that use them."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain.spikes import Thresholds
+from bot.domain.thresholds import Thresholds
 from bot.settings import Settings
 from bot.tuning import DEFAULT_TUNING, Tuning
 

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from bot.domain import account_readings, spikes
 from bot.domain.failures import Failures
-from bot.domain.spikes import Baseline, Reading, ReadingKind, Tally, Thresholds
+from bot.domain.spikes import Baseline, Reading, ReadingKind, Tally
+from bot.domain.thresholds import Thresholds
 
 BASELINE_SPAN = timedelta(days=7)
 

@@ -14,7 +14,8 @@ from typing import Any
 from bot.answers.knowledge import Explanation
 from bot.domain import alerting
 from bot.domain.alerting import Incident, Step
-from bot.domain.spikes import Reading, Thresholds
+from bot.domain.spikes import Reading
+from bot.domain.thresholds import Thresholds
 from bot.render.incident_blocks import render_incident
 from bot.store.values import Change, Draft, Drawn, IncidentRecord, PostKind
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.alerting import Incident, SlackMessage
-from bot.domain.spikes import Severity
+from bot.domain.thresholds import Severity
 from bot.store.encoding import reading_from_json, reading_json
 from bot.store.postgresql import outbox
 from bot.store.postgresql.connections import Connections, Cursor

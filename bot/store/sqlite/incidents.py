@@ -10,7 +10,7 @@ import sqlite_utils
 from sqlite_utils.db import NotFoundError
 
 from bot.domain.alerting import Incident, SlackMessage
-from bot.domain.spikes import Severity
+from bot.domain.thresholds import Severity
 from bot.store.encoding import iso, reading_from_json, reading_json
 from bot.store.sqlite import outbox
 from bot.store.sqlite.connections import Connections
