@@ -35,10 +35,21 @@ def hour_key(hour: str | datetime) -> str:
     return hour
 
 
-async def rollup(store: Store) -> dict[tuple[str, int], int]:
-    """The rollup's non-zero rows: (hour, code) to count."""
-    found = await rows(store, "select hour, error_code, final from message_hours")
-    return {(hour_key(hour), code): n for hour, code, n in found if n}
+RollupKey = tuple[str, str, str, int]  # hour, kind, segment, error_code
+
+
+async def rollup(store: Store) -> dict[RollupKey, int]:
+    """The rollup's non-zero rows: (hour, kind, segment, code) to count."""
+    found = await rows(store, "select hour, kind, segment, error_code, messages from message_hours")
+    return {(hour_key(hour), kind, segment, code): n for hour, kind, segment, code, n in found if n}
+
+
+async def counted_hours(store: Store) -> set[str]:
+    """The hours the rollup has counted (its mark: the account's row of final messages)."""
+    found = await rows(
+        store, "select hour from message_hours where kind = 'account' and error_code = -1"
+    )
+    return {hour_key(hour) for (hour,) in found}
 
 
 async def another(store: Store) -> Store:

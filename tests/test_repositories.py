@@ -3,6 +3,7 @@ Each test runs on SQLite and on PostgreSQL (the `store` fixture); what only one 
 has (files, locks, WAL) is tested in test_store.py and test_postgres.py."""
 
 import random
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from bot.domain import failures, spikes
 from bot.domain.account_readings import credentials_reading
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.messages import FINAL_STATUSES, Message, when
+from bot.domain.segments import Segment, SegmentKind
 from bot.domain.spikes import Baseline
 from bot.domain.thresholds import Severity
 from bot.errors import LeaseLost, StoreError
@@ -27,7 +29,7 @@ from bot.store import (
     ReadingBack,
     Store,
 )
-from tests.backends import another, count, hour_key, rollup
+from tests.backends import RollupKey, another, count, counted_hours, hour_key, rollup, rows
 from tests.support import traffic
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -208,18 +210,34 @@ async def test_the_hourly_baseline_follows_changes_to_counted_hours(store: Store
     )
 
 
-async def _recounted(store: Store) -> dict[tuple[str, int], int]:
+async def _recounted(store: Store, carriers: dict[str, str] | None = None) -> dict[RollupKey, int]:
     """What the rollup should hold for the hours it has counted, counted afresh from the
-    messages the store hands back."""
-    counted = {hour for (hour, code) in await rollup(store) if code == -1}
-    found: dict[tuple[str, int], int] = {}
+    messages the store hands back: for the account, every outbound message, those
+    delivered, the final ones and each code's; for each country, sender and carrier (as
+    `carriers` knew the numbers when they were stored), the final ones and each code's."""
+    counted = await counted_hours(store)
+    found: Counter[RollupKey] = Counter()
     for m in await store.messages.recent(NOW - timedelta(days=30)):
         hour = hour_key(when(m))
-        if hour in counted and m.direction.startswith("outbound") and m.status in FINAL_STATUSES:
-            found[(hour, -1)] = found.get((hour, -1), 0) + 1
-            if m.error_code is not None:
-                found[(hour, m.error_code)] = found.get((hour, m.error_code), 0) + 1
-    return found
+        if hour not in counted or not m.direction.startswith("outbound"):
+            continue
+        found[hour, "account", "", -2] += 1
+        if m.status == "delivered":
+            found[hour, "account", "", -3] += 1
+        if m.status not in FINAL_STATUSES:
+            continue
+        places = [
+            ("account", ""),
+            ("country", failures.country(m.to)),
+            ("sender", m.messaging_service_sid or m.from_),
+            ("carrier", (carriers or {}).get(m.to, "")),
+        ]
+        for kind, segment in places:
+            if kind == "account" or segment:
+                found[hour, kind, segment, -1] += 1
+                if m.error_code is not None:
+                    found[hour, kind, segment, m.error_code] += 1
+    return dict(found)
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
@@ -232,7 +250,7 @@ async def test_counted_hours_follow_every_change_without_being_counted_again(sto
     messages = traffic(seed, 30, NOW)
     await store.messages.save(messages)
     await store.messages.baseline(30003, NOW - timedelta(days=2), NOW)  # counts the hours
-    hours_before = {hour for hour, code in await rollup(store) if code == -1}
+    hours_before = await counted_hours(store)
     changed = []
     for m in rng.sample(messages, 300):
         status = rng.choice(["delivered", "undelivered", "failed", "sent"])
@@ -244,7 +262,7 @@ async def test_counted_hours_follow_every_change_without_being_counted_again(sto
     new = [replace(m, sid=f"SMnew{i:029x}") for i, m in enumerate(rng.sample(messages, 100))]
     await store.messages.save(new)
     assert await rollup(store) == await _recounted(store)
-    assert {hour for hour, code in await rollup(store) if code == -1} == hours_before
+    assert await counted_hours(store) == hours_before
 
 
 async def test_two_processes_writing_the_same_changes_at_once_count_them_once(store: Store):
@@ -276,7 +294,7 @@ async def test_a_week_s_first_count_goes_over_several_calls_and_says_so(store: S
     # Next to no time: one hour a call, the newest first; no time: none.
     first = await store.messages.baseline(30003, since, until, count_seconds=1e-9)
     assert first.hours == 1
-    assert max(hour for hour, _ in await rollup(store)) == hour_key(until - timedelta(hours=1))
+    assert max(await counted_hours(store)) == hour_key(until - timedelta(hours=1))
     assert (await store.messages.baseline(30007, since, until, count_seconds=0)).hours == 1
     second = await store.messages.baseline(30003, since, until, count_seconds=1e-9)
     assert second.hours == 2
@@ -316,6 +334,96 @@ async def test_the_rollup_counts_a_message_once_however_it_arrives(store: Store)
         [replace(late, date_created=failed.date_created, date_sent=failed.date_sent)]
     )
     assert await rollup(store) == await _recounted(store)
+
+
+async def test_a_message_is_stored_with_its_country_and_its_carrier_as_then_known(store: Store):
+    """Detection per segment: the carrier comes from the lookup cache as it stands when the
+    message is stored; the country from its number. The rollup counts them so, and a
+    message stored again after a lookup moves to its carrier."""
+    await store.lookups.save(Lookup("+12025550007", True, carrier_name="Verizon Wireless"), NOW)
+    messages = traffic(21, 6, NOW)
+    await store.messages.save(messages)
+    await store.messages.baseline(30003, NOW - timedelta(hours=8), NOW)  # counts the hours
+    stored = dict(await rows(store, "select sid, carrier from messages"))
+    known = {m.sid for m in messages if m.to == "+12025550007"}
+    assert known and {sid for sid, carrier in stored.items() if carrier} == known
+    assert {stored[sid] for sid in known} == {"Verizon Wireless"}
+    carriers = {"+12025550007": "Verizon Wireless"}
+    assert await rollup(store) == await _recounted(store, carriers)
+    [(country,)] = await rows(
+        store, "select distinct country from messages where sid = ?", (next(iter(known)),)
+    )
+    assert country == "US"
+    # Another number's carrier is learned; its messages, stored again, count under it.
+    await store.lookups.save(Lookup("+447400100042", True, carrier_name="EE"), NOW)
+    again = [m for m in messages if m.to == "+447400100042"]
+    assert again
+    await store.messages.save(again)
+    carriers["+447400100042"] = "EE"
+    assert await rollup(store) == await _recounted(store, carriers)
+
+
+async def test_a_window_is_counted_by_segment(store: Store):
+    """What detection per segment reads of a window: final outbound messages by country,
+    sender and carrier, and each watched code's failures and distinct numbers."""
+    messages = traffic(22, 2, NOW)
+    await store.lookups.save(Lookup("+12025550007", True, carrier_name="Verizon Wireless"), NOW)
+    await store.messages.save(messages)
+    since = NOW - timedelta(minutes=45)
+    found = await store.messages.segment_window([30003, 30007], since, NOW)
+    final = [
+        m
+        for m in messages
+        if m.direction.startswith("outbound")
+        and m.status in FINAL_STATUSES
+        and since <= when(m) <= NOW
+    ]
+    assert found.messages == len(final)
+    expected_final: Counter[Segment] = Counter()
+    expected_failed: Counter[tuple[Segment, int]] = Counter()
+    numbers: dict[tuple[Segment, int], set[str]] = {}
+    for m in final:
+        places = [
+            Segment(SegmentKind.COUNTRY, failures.country(m.to)),
+            Segment(SegmentKind.SENDER, m.messaging_service_sid or m.from_),
+        ]
+        if m.to == "+12025550007":
+            places.append(Segment(SegmentKind.CARRIER, "Verizon Wireless"))
+        for place in places:
+            if not place.value:
+                continue
+            expected_final[place] += 1
+            if m.error_code in (30003, 30007):
+                expected_failed[place, m.error_code] += 1
+                numbers.setdefault((place, m.error_code), set()).add(m.to)
+    assert found.final == dict(expected_final)
+    assert found.failed == dict(expected_failed)
+    assert found.recipients == {key: len(n) for key, n in numbers.items()}
+    assert Segment(SegmentKind.COUNTRY, "GB") in found.final  # the traffic has both
+    assert any(kind == 30007 for _, kind in found.failed)
+
+
+async def test_each_segment_s_history_is_its_counted_hours(store: Store):
+    messages = traffic(23, 30, NOW)
+    await store.messages.save(messages)
+    since, until = NOW - timedelta(hours=30), NOW.replace(minute=0)
+    # Nothing counted, nothing to tell.
+    assert await store.messages.segment_histories(30003, since, until) == {}
+    await store.messages.baseline(30003, since, until)  # counts the hours
+    found = await store.messages.segment_histories(30003, since, until)
+    counted = await rollup(store)
+    for segment, history in found.items():
+        rows_of = {
+            (hour, code): n
+            for (hour, kind, value, code), n in counted.items()
+            if (kind, value) == (segment.kind, segment.value)
+        }
+        assert history.final == sum(n for (_, code), n in rows_of.items() if code == -1)
+        assert history.failed == sum(n for (_, code), n in rows_of.items() if code == 30003)
+    senders = {s.value for s in found if s.kind == SegmentKind.SENDER}
+    assert senders == {"MG1", "MG2", "+15005550006", "+15005550010", "+15005550011"}
+    gb = found[Segment(SegmentKind.COUNTRY, "GB")]
+    assert gb.final > 0 and gb.failed > 0
 
 
 async def test_retention_also_forgets_looked_up_numbers(store: Store):

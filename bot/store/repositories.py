@@ -15,7 +15,9 @@ from bot.answers.phone_numbers import Lookup
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.failures import Failures
 from bot.domain.messages import Message
+from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
+from bot.domain.traffic import Traffic
 from bot.store.values import (
     CachedLookup,
     Change,
@@ -73,6 +75,20 @@ class MessageRepository(Protocol):
         """`code` against all final outbound messages of the whole hours of [since, until).
         Hours never counted are counted now, newest first, for at most `count_seconds`
         (None: all); while some are left, `hours` says how many the baseline rests on."""
+        ...
+
+    async def segment_window(
+        self, codes: Iterable[int], since: datetime, until: datetime
+    ) -> Traffic:
+        """The final outbound messages of [since, until] by segment (their country and
+        carrier as stored, their sender), and those that failed with each of `codes`."""
+        ...
+
+    async def segment_histories(
+        self, code: int, since: datetime, until: datetime
+    ) -> dict[Segment, History]:
+        """Each segment's history for `code` over the whole hours of [since, until) that
+        `baseline` has counted."""
         ...
 
     async def prune(self, before: datetime, limit: int) -> int:

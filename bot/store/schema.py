@@ -17,4 +17,5 @@ HISTORY = (
     "0011_failures",
     "0012_outbox_claims",
     "0013_claim_ids",
+    "0014_segments",
 )

@@ -73,6 +73,14 @@ _STEPS: dict[str, tuple[str, ...]] = {
         "alter table outbox add column claim_token bigint",
     ),
     "0013_claim_ids": ("alter table outbox add column claim_id text",),
+    "0014_segments": (
+        "alter table messages add column country text",
+        "alter table messages add column carrier text",
+        "drop table message_hours",
+        "create table message_hours (hour timestamptz not null, kind text not null, segment "
+        "text not null, error_code integer not null, messages bigint not null, "
+        "primary key (hour, kind, segment, error_code))",
+    ),
 }
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_STEPS.items())
 

@@ -1,7 +1,7 @@
-"""Rollup: hourly counts of final outbound messages, per error code, beside the messages
-table, as on SQLite (`bot.store.sqlite.rollup` says why): an hour is counted when a
-baseline first needs it, and from then on every write that changes one of its messages
-moves its counts, in the same transaction.
+"""Rollup: hourly counts of outbound messages, for the account and each segment, per
+error code, beside the messages table, as on SQLite (`bot.store.sqlite.rollup` says why):
+an hour is counted when a baseline first needs it, and from then on every write that
+changes one of its messages moves its counts, in the same transaction.
 """
 
 import time
@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.messages import FINAL_STATUSES
-from bot.store.counting import HOUR, TOTAL, counted_in, whole_hours
+from bot.store.counting import (
+    ACCOUNT,
+    GROUPS,
+    HOUR,
+    TOTAL,
+    Key,
+    counted_groups,
+    counted_in,
+    whole_hours,
+)
 from bot.store.postgresql.connections import Cursor
 from bot.store.postgresql.migrations import MOMENT
 
@@ -19,7 +28,7 @@ FINAL_OUTBOUND = "direction like 'outbound%%' and status in ({})".format(
     ", ".join(f"'{status}'" for status in sorted(FINAL_STATUSES))
 )
 
-Row = Mapping[str, Any]  # a messages row: sid, status, direction, error_code, dates
+Row = Mapping[str, Any]  # a messages row: its columns
 
 
 _WRITES_LOCK = 0x6D73_6773  # "msgs": with the schema, the lock every write of messages takes
@@ -59,21 +68,26 @@ async def adjust(
         counted = await _counted(
             cursor, {h for pair in changes for row in pair if row for h in _hours(row)}
         )
-    moved: Counter[tuple[datetime, int]] = Counter()
+    moved: Counter[Key[datetime]] = Counter()
     for before, after in changes:
         moved.subtract(_counts(before))
         moved.update(_counts(after))
-    rows = [(hour, code, n) for (hour, code), n in moved.items() if n and hour in counted]
+    rows = [(*key, n) for key, n in moved.items() if n and key[0] in counted]
     if rows:
         await cursor.executemany(
-            "insert into message_hours (hour, error_code, final) values (%s, %s, %s) "
-            "on conflict (hour, error_code) do update "
-            "set final = message_hours.final + excluded.final",
+            f"{_INSERT} on conflict (hour, kind, segment, error_code) do update "
+            "set messages = message_hours.messages + excluded.messages",
             rows,
         )
 
 
-def _counts(row: Row | None) -> list[tuple[datetime, int]]:
+_INSERT = (
+    "insert into message_hours (hour, kind, segment, error_code, messages) "
+    "values (%s, %s, %s, %s, %s)"
+)
+
+
+def _counts(row: Row | None) -> list[Key[datetime]]:
     return counted_in(row, lambda moment: hour_of(moment) if isinstance(moment, datetime) else None)
 
 
@@ -87,8 +101,9 @@ async def _counted(cursor: Cursor, hours: set[datetime]) -> set[datetime]:
     if not hours:
         return set()
     await cursor.execute(
-        "select hour from message_hours where error_code = %s and hour = any(%s)",
-        [TOTAL, sorted(hours)],
+        "select hour from message_hours where kind = %s and segment = '' and error_code = %s "
+        "and hour = any(%s)",
+        [ACCOUNT, TOTAL, sorted(hours)],
     )
     return {hour_of(hour) for (hour,) in await cursor.fetchall()}
 
@@ -111,8 +126,9 @@ async def baseline(
     if not hours:
         return 0, 0, 0, 0
     await cursor.execute(
-        "select hour from message_hours where error_code = %s and hour >= %s and hour <= %s",
-        [TOTAL, hours[0], hours[-1]],
+        "select hour from message_hours where kind = %s and segment = '' and error_code = %s "
+        "and hour >= %s and hour <= %s",
+        [ACCOUNT, TOTAL, hours[0], hours[-1]],
     )
     counted = {hour_of(hour) for (hour,) in await cursor.fetchall()}
     missing = [hour for hour in hours if hour not in counted]
@@ -123,10 +139,10 @@ async def baseline(
         if deadline is not None and time.monotonic() >= deadline:
             break
     await cursor.execute(
-        "select coalesce(sum(final) filter (where error_code = %s), 0), "
-        "coalesce(sum(final) filter (where error_code = %s), 0) "
-        "from message_hours where hour >= %s and hour <= %s",
-        [TOTAL, code, hours[0], hours[-1]],
+        "select coalesce(sum(messages) filter (where error_code = %s), 0), "
+        "coalesce(sum(messages) filter (where error_code = %s), 0) "
+        "from message_hours where kind = %s and segment = '' and hour >= %s and hour <= %s",
+        [TOTAL, code, ACCOUNT, hours[0], hours[-1]],
     )
     row = await cursor.fetchone()
     assert row is not None  # an aggregate always has its row
@@ -135,13 +151,13 @@ async def baseline(
 
 
 async def _count(cursor: Cursor, hour: datetime) -> None:
-    where = f"{MOMENT} >= %s and {MOMENT} < %s and {FINAL_OUTBOUND}"
+    """Count one hour's rows, grouped and counted as on SQLite (`counting.counted_groups`)."""
     await cursor.execute(
-        f"insert into message_hours select %s, %s, count(*) from messages where {where}",
-        [hour, TOTAL, hour, hour + HOUR],
+        f"select {GROUPS} from messages where {MOMENT} >= %s and {MOMENT} < %s "
+        "and direction like 'outbound%%' group by 1, 2, 3, 4, 5",
+        [hour, hour + HOUR],
     )
-    await cursor.execute(
-        "insert into message_hours select %s, error_code, count(*) from messages "
-        f"where {where} and error_code is not null group by error_code",
-        [hour, hour, hour + HOUR],
+    groups = await cursor.fetchall()
+    await cursor.executemany(
+        _INSERT, [(*row, n) for row, n in counted_groups(hour, groups).items()]
     )

@@ -202,6 +202,21 @@ def _name_claims(db: "sqlite_utils.Database") -> None:
     db.table("outbox").add_column("claim_id", str)
 
 
+def _segment_messages(db: "sqlite_utils.Database") -> None:
+    # Detection per segment: each message's country (from its number) and carrier (from
+    # the lookup cache) as it was stored; messages stored before have neither, and age
+    # out. The rollup gains the segments and the counts of sent and delivered messages:
+    # it is a cache, counted again as baselines need it.
+    db.table("messages").add_column("country", str)
+    db.table("messages").add_column("carrier", str)
+    db.execute("drop table if exists message_hours")
+    db.execute(
+        "create table message_hours (hour text not null, kind text not null, segment text "
+        "not null, error_code integer not null, messages integer not null, "
+        "primary key (hour, kind, segment, error_code))"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -216,6 +231,7 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0011_failures", _index_failures),
     ("0012_outbox_claims", _claim_posts),
     ("0013_claim_ids", _name_claims),
+    ("0014_segments", _segment_messages),
 ]
 
 

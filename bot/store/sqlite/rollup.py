@@ -1,6 +1,7 @@
-"""Rollup: hourly counts of final outbound messages, per error code, kept beside the
-messages table, so a 7-day baseline is a sum over 168 small rows rather than a scan of
-every message of the week (bench/detection.py: 7 s against 7 000 000 messages).
+"""Rollup: hourly counts of outbound messages, for the account and each segment, per
+error code (`bot.store.counting` says which rows), kept beside the messages table, so a
+7-day baseline is a sum over small rows rather than a scan of every message of the week
+(bench/detection.py: 7 s against 7 000 000 messages).
 
 A store helper over its connection: an hour is counted when a baseline first needs it,
 and from then on kept up to date: a write that changes a message of a counted hour moves
@@ -17,7 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.messages import FINAL_STATUSES
-from bot.store.counting import HOUR, TOTAL, counted_in, whole_hours
+from bot.store.counting import (
+    ACCOUNT,
+    GROUPS,
+    HOUR,
+    TOTAL,
+    Key,
+    counted_groups,
+    counted_in,
+    whole_hours,
+)
 from bot.store.encoding import iso
 from bot.store.sqlite.migrations import MOMENT
 
@@ -31,8 +41,8 @@ def hour_of(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
-Row = Mapping[str, Any]  # a messages row: sid, status, direction, error_code, dates as text
-_CHUNK = 500  # values a statement binds at once
+Row = Mapping[str, Any]  # a messages row: its columns, dates as text
+CHUNK = 500  # values a statement binds at once
 
 
 def adjust_upserts(conn: sqlite3.Connection, rows: Sequence[Row], held: Mapping[str, Row]) -> None:
@@ -58,18 +68,19 @@ def adjust(
         counted = _counted(
             conn, {h for pair in changes for row in pair if row for h in _hours(row)}
         )
-    moved: Counter[tuple[str, int]] = Counter()
+    moved: Counter[Key[str]] = Counter()
     for before, after in changes:
         moved.subtract(_counts(before))
         moved.update(_counts(after))
     conn.executemany(
-        "insert into message_hours (hour, error_code, final) values (?, ?, ?) "
-        "on conflict (hour, error_code) do update set final = final + excluded.final",
-        [(hour, code, n) for (hour, code), n in moved.items() if n and hour in counted],
+        "insert into message_hours (hour, kind, segment, error_code, messages) "
+        "values (?, ?, ?, ?, ?) on conflict (hour, kind, segment, error_code) "
+        "do update set messages = messages + excluded.messages",
+        [(*key, n) for key, n in moved.items() if n and key[0] in counted],
     )
 
 
-def _counts(row: Row | None) -> list[tuple[str, int]]:
+def _counts(row: Row | None) -> list[Key[str]]:
     return counted_in(row, lambda moment: moment[:13] if isinstance(moment, str) else None)
 
 
@@ -82,14 +93,14 @@ def _counted(conn: sqlite3.Connection, hours: set[str]) -> set[str]:
     """Those of `hours` a baseline has counted."""
     found: set[str] = set()
     ordered = sorted(hours)
-    for i in range(0, len(ordered), _CHUNK):
-        chunk = ordered[i : i + _CHUNK]
+    for i in range(0, len(ordered), CHUNK):
+        chunk = ordered[i : i + CHUNK]
         found |= {
             row[0]
             for row in conn.execute(
-                "select hour from message_hours where error_code = ? and hour in "
-                f"({', '.join('?' * len(chunk))})",
-                [TOTAL, *chunk],
+                "select hour from message_hours where kind = ? and segment = '' and "
+                f"error_code = ? and hour in ({', '.join('?' * len(chunk))})",
+                [ACCOUNT, TOTAL, *chunk],
             )
         }
     return found
@@ -98,8 +109,8 @@ def _counted(conn: sqlite3.Connection, hours: set[str]) -> set[str]:
 def held(conn: sqlite3.Connection, sids: list[str], columns: Sequence[str]) -> dict[str, Row]:
     """The rows the table holds under `sids`, by SID: `columns`, the first being sid."""
     found: dict[str, Row] = {}
-    for i in range(0, len(sids), _CHUNK):
-        chunk = sids[i : i + _CHUNK]
+    for i in range(0, len(sids), CHUNK):
+        chunk = sids[i : i + CHUNK]
         cursor = conn.execute(
             f"select {', '.join(f'[{c}]' for c in columns)} from messages "
             f"where sid in ({', '.join('?' * len(chunk))})",
@@ -133,8 +144,9 @@ def baseline(
     counted = {
         row[0]
         for row in conn.execute(
-            "select hour from message_hours where error_code = ? and hour >= ? and hour <= ?",
-            [TOTAL, keys[0], keys[-1]],
+            "select hour from message_hours where kind = ? and segment = '' and "
+            "error_code = ? and hour >= ? and hour <= ?",
+            [ACCOUNT, TOTAL, keys[0], keys[-1]],
         )
     }
     missing = [(h, k) for h, k in zip(hours, keys, strict=True) if k not in counted]
@@ -145,23 +157,25 @@ def baseline(
         if deadline is not None and time.monotonic() >= deadline:
             break
     [(final, failed)] = conn.execute(
-        "select coalesce(sum(case when error_code = ? then final end), 0), "
-        "coalesce(sum(case when error_code = ? then final end), 0) "
-        "from message_hours where hour >= ? and hour <= ?",
-        [TOTAL, code, keys[0], keys[-1]],
+        "select coalesce(sum(case when error_code = ? then messages end), 0), "
+        "coalesce(sum(case when error_code = ? then messages end), 0) "
+        "from message_hours where kind = ? and segment = '' and hour >= ? and hour <= ?",
+        [TOTAL, code, ACCOUNT, keys[0], keys[-1]],
     ).fetchall()
     return int(final), int(failed), len(counted), len(keys)
 
 
 def _count(conn: sqlite3.Connection, hour: datetime, key: str) -> None:
-    bounds = [iso(hour), iso(hour + HOUR)]
-    where = f"{MOMENT} >= ? and {MOMENT} < ? and {FINAL_OUTBOUND}"
-    conn.execute(
-        f"insert into message_hours select ?, ?, count(*) from messages where {where}",
-        [key, TOTAL, *bounds],
+    """Count one hour's rows: its outbound messages grouped by what the rollup tells apart,
+    each group counted as `counting.counted_in` counts one message, so the rows a count
+    makes are the rows the writes after it move."""
+    groups = conn.execute(
+        f"select {GROUPS} from messages where {MOMENT} >= ? and {MOMENT} < ? "
+        "and direction like 'outbound%' group by 1, 2, 3, 4, 5",
+        [iso(hour), iso(hour + HOUR)],
     )
-    conn.execute(
-        "insert into message_hours select ?, error_code, count(*) from messages "
-        f"where {where} and error_code is not null group by error_code",
-        [key, *bounds],
+    conn.executemany(
+        "insert into message_hours (hour, kind, segment, error_code, messages) "
+        "values (?, ?, ?, ?, ?)",
+        [(*row, n) for row, n in counted_groups(key, groups).items()],
     )

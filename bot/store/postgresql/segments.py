@@ -1,0 +1,50 @@
+"""Segments in PostgreSQL: a window's final outbound messages grouped by where they went,
+and each segment's hours of history from the rollup, as on SQLite."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.domain import traffic
+from bot.domain.segments import History, Segment
+from bot.domain.traffic import Traffic
+from bot.store.counting import ACCOUNT, SENDER_SQL, TOTAL, whole_hours
+from bot.store.postgresql import rollup
+from bot.store.postgresql.connections import Cursor
+from bot.store.postgresql.migrations import MOMENT
+
+
+async def window(cursor: Cursor, codes: Sequence[int], since: datetime, until: datetime) -> Traffic:
+    """The final outbound messages of [since, until], and the failures among them with
+    each of `codes`, by segment."""
+    where = f"{MOMENT} >= %s and {MOMENT} <= %s and {rollup.FINAL_OUTBOUND}"
+    places = f"country, {SENDER_SQL}, carrier"
+    await cursor.execute("set transaction isolation level repeatable read")  # one snapshot
+    await cursor.execute(
+        f"select {places}, count(*) from messages where {where} group by 1, 2, 3", [since, until]
+    )
+    totals = await cursor.fetchall()
+    await cursor.execute(
+        f'select {places}, error_code, "to", count(*) from messages where {where} '
+        "and error_code = any(%s) group by 1, 2, 3, 4, 5",
+        [since, until, list(codes)],
+    )
+    failures = await cursor.fetchall()
+    return traffic.traffic(
+        (((c, s, k), n) for c, s, k, n in totals),
+        (((c, s, k), code, to, n) for c, s, k, code, to, n in failures),
+    )
+
+
+async def histories(
+    cursor: Cursor, code: int, since: datetime, until: datetime
+) -> dict[Segment, History]:
+    """Each segment's counted hours within [since, until), for `code`."""
+    hours = whole_hours(since, until)
+    if not hours:
+        return {}
+    await cursor.execute(
+        "select hour, kind, segment, error_code, messages from message_hours "
+        "where kind != %s and hour >= %s and hour <= %s and error_code in (%s, %s)",
+        [ACCOUNT, hours[0], hours[-1], TOTAL, code],
+    )
+    return traffic.histories(await cursor.fetchall(), code, TOTAL)

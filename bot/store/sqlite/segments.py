@@ -1,0 +1,52 @@
+"""Segments in SQLite: a window's final outbound messages grouped by where they went, and
+each segment's hours of history from the rollup, for detection per segment."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlite_utils
+
+from bot.domain import traffic
+from bot.domain.segments import History, Segment
+from bot.domain.traffic import Traffic
+from bot.store.counting import ACCOUNT, SENDER_SQL, TOTAL, whole_hours
+from bot.store.sqlite import rollup
+from bot.store.sqlite.migrations import MOMENT, iso_or_none
+
+
+def window(
+    db: sqlite_utils.Database, codes: Sequence[int], since: datetime, until: datetime
+) -> Traffic:
+    """The final outbound messages of [since, until], and the failures among them with
+    each of `codes`, by segment."""
+    where = f"{MOMENT} >= ? and {MOMENT} <= ? and {rollup.FINAL_OUTBOUND}"
+    bounds = [iso_or_none(since), iso_or_none(until)]
+    places = f"country, {SENDER_SQL}, carrier"
+    with db.atomic():  # one snapshot for both
+        totals = db.execute(
+            f"select {places}, count(*) from messages where {where} group by 1, 2, 3", bounds
+        ).fetchall()
+        failures = db.execute(
+            f"select {places}, error_code, [to], count(*) from messages where {where} "
+            f"and error_code in ({', '.join('?' * len(codes))}) group by 1, 2, 3, 4, 5",
+            [*bounds, *codes],
+        ).fetchall()
+    return traffic.traffic(
+        (((c, s, k), n) for c, s, k, n in totals),
+        (((c, s, k), code, to, n) for c, s, k, code, to, n in failures),
+    )
+
+
+def histories(
+    db: sqlite_utils.Database, code: int, since: datetime, until: datetime
+) -> dict[Segment, History]:
+    """Each segment's counted hours within [since, until), for `code`."""
+    hours = whole_hours(since, until)
+    if not hours:
+        return {}
+    rows = db.execute(
+        "select hour, kind, segment, error_code, messages from message_hours "
+        "where kind != ? and hour >= ? and hour <= ? and error_code in (?, ?)",
+        [ACCOUNT, rollup.hour_of(hours[0]), rollup.hour_of(hours[-1]), TOTAL, code],
+    ).fetchall()
+    return traffic.histories(rows, code, TOTAL)
