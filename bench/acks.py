@@ -199,7 +199,7 @@ def base_store(path: Path, per_day: int, days: int) -> datetime:
         return datetime.fromisoformat(json.loads(meta.read_text())["now"])
     now = datetime.now(UTC).replace(microsecond=0)
     print(f"acks: building {days} x {per_day:,} messages …", flush=True)
-    build(path, per_day, days, now)
+    build(path, per_day, days, now, spread=False)
 
     async def count() -> None:
         from bot.store.sqlite import SqliteStore

@@ -217,7 +217,7 @@ async def evaluations(url: str, now: datetime, cluster: Any) -> dict[str, Any]:
     try:
         for _ in range(EVALUATIONS):
             started = time.perf_counter()
-            readings = await measure(store, watcher.config, "active", now)
+            readings = await measure(store, watcher.config, "active", now, watcher.histories)
             term = await store.watcher.take_lease(watcher.owner, now, timedelta(hours=1))
             assert term is not None
             steps = [await watcher._decide(reading, now, term) for reading in readings]

@@ -12,7 +12,7 @@ against each segment's 7-day baseline, as the watcher runs it. Reports:
   within two cycles of the start (the injected segment, or the account, firing), and
   within the window (15 cycles), by each rule.
 
-    python bench/segments.py [--months 3] [--per-day 100000] [--alpha A] [--prior N]
+    python bench/segments.py [--months 3] [--per-day 1000000] [--alpha A] [--prior N]
 
 The traffic: PER_DAY messages a day, by day and by night (a sine, 0.4 to 1.6 times the
 mean), to 25 countries, from 50 senders and over 30 carriers, each kind's shares falling
@@ -297,7 +297,7 @@ def _rank(severity: Severity | None) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", type=int, default=3, help="steady months a noise level")
-    parser.add_argument("--per-day", type=int, default=100_000)
+    parser.add_argument("--per-day", type=int, default=1_000_000)
     parser.add_argument("--alpha", type=float, default=DEFAULT_TUNING.segment_budget.alpha)
     parser.add_argument("--prior", type=int, default=DEFAULT_TUNING.segment_budget.prior_messages)
     parser.add_argument("--workers", type=int, default=2)
@@ -362,7 +362,9 @@ def main() -> None:
                     "account_within_2": share["account"][0],
                     "account_within_15": share["account"][1],
                 }
-    report("segments", rows, figures)
+    # bench/segments.json at the default volume, bench/segments-<per day>.json at others.
+    name = "segments" if args.per_day == 1_000_000 else f"segments-{args.per_day}"
+    report(name, rows, figures)
 
 
 if __name__ == "__main__":

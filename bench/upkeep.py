@@ -123,7 +123,7 @@ def main() -> None:
         path = args.database or Path(tmp) / "upkeep.db"
         now = datetime.now(UTC).replace(microsecond=0)
         print(f"upkeep: building {args.days} x {args.per_day} messages …", flush=True)
-        build(path, args.per_day, args.days, now)
+        build(path, args.per_day, args.days, now, spread=False)
         figures = asyncio.run(measure(str(path), now, args.days))
     figures |= {"per_day": args.per_day, "days": args.days}
     first, why, prune = figures["first_count"], figures["why_saves"], figures["prune"]

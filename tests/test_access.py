@@ -16,8 +16,10 @@ from bot.render.blocks import (
     DOCS_ACTION_ID,
     LOOKUP_ACTION_ID,
     MUTE_ACTION_IDS,
+    MUTE_SEGMENT_ACTION_IDS,
     SAMPLES_ACTION_ID,
     SHARE_ACTION_ID,
+    UNMUTE_ACTION_ID,
 )
 from tests.conftest import (
     FIGURES,
@@ -40,8 +42,16 @@ BUTTONS = {
     ACK_ACTION_ID: "{incident}",
     SAMPLES_ACTION_ID: "{incident}",
     **dict.fromkeys(MUTE_ACTION_IDS, "{incident}"),
+    **dict.fromkeys(MUTE_SEGMENT_ACTION_IDS, "{incident}"),
+    UNMUTE_ACTION_ID: "1",  # a mute's id
 }
-USERS_ONLY = {ACK_ACTION_ID, SAMPLES_ACTION_ID, *MUTE_ACTION_IDS}
+USERS_ONLY = {
+    ACK_ACTION_ID,
+    SAMPLES_ACTION_ID,
+    *MUTE_ACTION_IDS,
+    *MUTE_SEGMENT_ACTION_IDS,
+    UNMUTE_ACTION_ID,
+}
 REFUSED_USER = "Ask whoever runs it to add you to `ALLOWED_USERS`."
 REFUSED_CHANNEL = "ask to add this one to `ALLOWED_CHANNELS`"
 

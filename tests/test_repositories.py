@@ -27,6 +27,7 @@ from bot.store import (
     Drawn,
     PostKind,
     ReadingBack,
+    SegmentMute,
     Store,
 )
 from tests.backends import RollupKey, another, count, counted_hours, hour_key, rollup, rows
@@ -365,42 +366,48 @@ async def test_a_message_is_stored_with_its_country_and_its_carrier_as_then_know
 
 async def test_a_window_is_counted_by_segment(store: Store):
     """What detection per segment reads of a window: final outbound messages by country,
-    sender and carrier, and each watched code's failures and distinct numbers."""
+    sender and carrier, and each watched code's failures and distinct numbers; for nested
+    windows at once, each as if read alone."""
     messages = traffic(22, 2, NOW)
     await store.lookups.save(Lookup("+12025550007", True, carrier_name="Verizon Wireless"), NOW)
     await store.messages.save(messages)
-    since = NOW - timedelta(minutes=45)
-    found = await store.messages.segment_window([30003, 30007], since, NOW)
-    final = [
+    starts = [NOW - timedelta(minutes=45), NOW - timedelta(minutes=10)]
+    found = await store.messages.segment_windows([30003, 30007], starts, NOW)
+    assert [f.messages for f in found] == [len(_final_since(messages, s)) for s in starts]
+    for since, window in zip(starts, found, strict=True):
+        final: Counter[Segment] = Counter()
+        failed: Counter[tuple[Segment, int]] = Counter()
+        numbers: dict[tuple[Segment, int], set[str]] = {}
+        for m in _final_since(messages, since):
+            places = [
+                Segment(SegmentKind.COUNTRY, failures.country(m.to)),
+                Segment(SegmentKind.SENDER, m.messaging_service_sid or m.from_),
+            ]
+            if m.to == "+12025550007":
+                places.append(Segment(SegmentKind.CARRIER, "Verizon Wireless"))
+            for place in places:
+                if not place.value:
+                    continue
+                final[place] += 1
+                if m.error_code in (30003, 30007):
+                    failed[place, m.error_code] += 1
+                    numbers.setdefault((place, m.error_code), set()).add(m.to)
+        assert window.final == dict(final)
+        assert window.failed == dict(failed)
+        assert window.recipients == {key: len(n) for key, n in numbers.items()}
+    assert Segment(SegmentKind.COUNTRY, "GB") in found[0].final  # the traffic has both
+    assert any(kind == 30007 for _, kind in found[0].failed)
+    assert 0 < found[1].messages < found[0].messages
+
+
+def _final_since(messages: list[Message], since: datetime) -> list[Message]:
+    return [
         m
         for m in messages
         if m.direction.startswith("outbound")
         and m.status in FINAL_STATUSES
         and since <= when(m) <= NOW
     ]
-    assert found.messages == len(final)
-    expected_final: Counter[Segment] = Counter()
-    expected_failed: Counter[tuple[Segment, int]] = Counter()
-    numbers: dict[tuple[Segment, int], set[str]] = {}
-    for m in final:
-        places = [
-            Segment(SegmentKind.COUNTRY, failures.country(m.to)),
-            Segment(SegmentKind.SENDER, m.messaging_service_sid or m.from_),
-        ]
-        if m.to == "+12025550007":
-            places.append(Segment(SegmentKind.CARRIER, "Verizon Wireless"))
-        for place in places:
-            if not place.value:
-                continue
-            expected_final[place] += 1
-            if m.error_code in (30003, 30007):
-                expected_failed[place, m.error_code] += 1
-                numbers.setdefault((place, m.error_code), set()).add(m.to)
-    assert found.final == dict(expected_final)
-    assert found.failed == dict(expected_failed)
-    assert found.recipients == {key: len(n) for key, n in numbers.items()}
-    assert Segment(SegmentKind.COUNTRY, "GB") in found.final  # the traffic has both
-    assert any(kind == 30007 for _, kind in found.failed)
 
 
 async def test_each_segment_s_history_is_its_counted_hours(store: Store):
@@ -424,6 +431,32 @@ async def test_each_segment_s_history_is_its_counted_hours(store: Store):
     assert senders == {"MG1", "MG2", "+15005550006", "+15005550010", "+15005550011"}
     gb = found[Segment(SegmentKind.COUNTRY, "GB")]
     assert gb.final > 0 and gb.failed > 0
+
+
+async def test_a_segment_is_muted_until_it_runs_out_or_is_ended(store: Store):
+    gb = Segment(SegmentKind.COUNTRY, "GB")
+    sender = Segment(SegmentKind.SENDER, "+15005550102")
+    first = await store.mutes.mute(SegmentMute(30003, gb, NOW + timedelta(hours=24), "U1", NOW))
+    other = await store.mutes.mute(SegmentMute(30007, sender, NOW + timedelta(hours=1), "U2", NOW))
+    assert first != other
+    assert [(m.code, m.segment, m.by) for m in await store.mutes.active(NOW)] == [
+        (30007, sender, "U2"),  # the soonest to end first
+        (30003, gb, "U1"),
+    ]
+    # Muted again: the same mute, with the new end and who asked.
+    again = await store.mutes.mute(
+        SegmentMute(30003, gb, NOW + timedelta(days=7), "U3", NOW + timedelta(minutes=5))
+    )
+    assert again == first
+    [_, held] = await store.mutes.active(NOW)
+    assert (held.until, held.by, held.id) == (NOW + timedelta(days=7), "U3", first)
+    # Run out: no longer active.
+    assert [m.code for m in await store.mutes.active(NOW + timedelta(hours=2))] == [30003]
+    # Ended: gone, and said what it was; ending it again finds nothing.
+    ended = await store.mutes.unmute(first)
+    assert ended is not None and ended.segment == gb and ended.code == 30003
+    assert await store.mutes.unmute(first) is None
+    assert await store.mutes.active(NOW + timedelta(hours=2)) == []
 
 
 async def test_retention_also_forgets_looked_up_numbers(store: Store):

@@ -2,6 +2,8 @@
 false-alarm budget spread over all of them."""
 
 import random
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +19,7 @@ from bot.domain.segments import (
     judge,
     named,
 )
+from bot.domain.spikes import Reading
 from bot.domain.thresholds import Severity
 
 T = settings.load({}).thresholds
@@ -24,6 +27,7 @@ BUDGET = Budget(alpha=1e-4, prior_messages=200, short_minutes=5)
 GB = Segment(SegmentKind.COUNTRY, "GB")
 US = Segment(SegmentKind.COUNTRY, "US")
 SENDER = Segment(SegmentKind.SENDER, "+15005550102")
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def steady(rate: float, per_hour: int, hours: int = 168) -> History:
@@ -37,9 +41,8 @@ def counts(segment, final, failed, history, recipients=None) -> SegmentCounts:
     )
 
 
-def one_window(*found: SegmentCounts, account_final: int | None = None) -> list[Window]:
-    total = sum(c.final for c in found) if account_final is None else account_final
-    return [Window(15, total, tuple(found))]
+def one_window(*found: SegmentCounts, account_final: int = 10_000) -> list[Window]:
+    return [Window(15, account_final, tuple(found))]
 
 
 def test_a_small_country_failing_fires_where_the_account_rate_barely_moves():
@@ -47,6 +50,7 @@ def test_a_small_country_failing_fires_where_the_account_rate_barely_moves():
     windows = one_window(
         counts(GB, 40, 40, steady(0.01, 200)),
         counts(US, 1960, 20, steady(0.01, 7800)),
+        account_final=2000,
     )
     # The account: 60 of 2 000, 3 %: under the 5 % account-wide rule.
     [fired] = judge(windows, 0.01, T, BUDGET)
@@ -126,7 +130,8 @@ def test_spread_needs_hours_that_expect_failures():
     # An hour expecting under five failures says little about how the rate swings.
     assert segments.history([(100, 1), (100, 3)] * 84).spread == 0.0
     assert segments.history([]) == History()
-    assert segments.history([(100, 0)] * 168) == History(16_800, 0)
+    quiet = segments.history([(100, 0)] * 168)
+    assert (quiet.final, quiet.failed, quiet.spread) == (16_800, 0, 0.0)
 
 
 def test_each_segment_fires_once_in_its_worse_window():
@@ -138,6 +143,14 @@ def test_each_segment_fires_once_in_its_worse_window():
     both_warn = Window(5, 1000, (counts(GB, 70, 6, history),))  # 8.6 %: warning as well
     [fired] = judge([long, both_warn], 0.01, T, BUDGET)
     assert fired.minutes == 15  # the longer says more
+
+
+def test_a_segment_with_nearly_all_the_traffic_is_left_to_the_account_s_rule():
+    history = steady(0.01, 800)
+    assert (
+        judge(one_window(counts(US, 1800, 400, history), account_final=2000), 0.01, T, BUDGET) == ()
+    )
+    assert judge(one_window(counts(US, 1799, 400, history), account_final=2000), 0.01, T, BUDGET)
 
 
 def test_worst_first():
@@ -158,8 +171,43 @@ def test_worst_first():
 def test_an_incident_is_named_after_a_segment_holding_most_of_the_excess():
     history = steady(0.01, 800)
     [gb] = judge(one_window(counts(GB, 200, 100, history)), 0.01, T, BUDGET)
-    # The account: 130 of 2 000 failing against 1 %: an excess of 110, GB's is 98.
+    # The account: 130 of 2 000 failing against 1 %: an excess of 110, GB's is 98 (89 %).
     assert named([gb], 130, 2000, 0.01) == gb
-    # Failures everywhere: GB's 98 is under half of the account's 300.
+    # 150 failing: an excess of 130, GB's 98 is 75.4 % of it; 151: 74.8 %.
+    assert named([gb], 150, 2000, 0.01) == gb
+    assert named([gb], 151, 2000, 0.01) is None
+    # Failures everywhere: GB's 98 is a third of the account's 300.
     assert named([gb], 320, 2000, 0.01) is None
     assert named([], 130, 2000, 0.01) is None
+
+
+@pytest.mark.parametrize(
+    ("segment", "label"),
+    [
+        (GB, "United Kingdom (+44)"),
+        (Segment(SegmentKind.COUNTRY, "US"), "United States (+1)"),
+        (SENDER, "sender +1•••••••102"),  # a channel sees it: masked
+        (Segment(SegmentKind.SENDER, "MG" + "0" * 32), "Messaging Service MG" + "0" * 32),
+        (Segment(SegmentKind.CARRIER, "Vodafone UK"), "carrier Vodafone UK"),
+    ],
+)
+def test_a_segment_is_named_for_a_channel(segment, label):
+    assert segment.label == label
+
+
+def test_an_incident_the_segments_alone_make_is_named_after_the_worst():
+    history = steady(0.01, 800)
+    found = judge(
+        one_window(counts(GB, 200, 100, history), counts(US, 200, 100, history)),
+        0.01,
+        T,
+        BUDGET,
+    )
+    reading = Reading(
+        30003, Severity.CRITICAL, 200, 2000, 200, 0.01, NOW, NOW, (), (), (), (), (),
+        segments=found,
+    )  # fmt: skip
+    # Two countries failing alike: neither holds three quarters of the excess ...
+    assert replace(reading, account_severity=Severity.CRITICAL).named is None
+    # ... but with the account's rule quiet, the worst names the incident.
+    assert reading.named == found[0]

@@ -14,9 +14,11 @@ from bot.domain.failures import Failures
 from bot.domain.messages import Message, when
 from bot.domain.spikes import Baseline, Reading, measure, render_spark, spark
 from bot.domain.thresholds import Severity
+from bot.tuning import DEFAULT_TUNING
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 T = settings.load({}).thresholds  # the defaults, from the one settings table
+BUDGET = DEFAULT_TUNING.segment_budget
 QUIET = Baseline(final=10_000, failed=100)  # a 1 % baseline
 KEY = incident_key("AC" + "0" * 32, 30003)
 
@@ -292,7 +294,7 @@ def test_a_baseline_the_rollup_has_not_finished_says_the_history_it_rests_on():
         )
 
     def hours(e: detect.Evidence) -> float | None:
-        [_, reading] = detect.readings(e, (30003,), thresholds, "active", until, NOW)
+        [_, reading] = detect.readings(e, (30003,), thresholds, BUDGET, "active", until, NOW)
         return reading.baseline_hours
 
     assert hours(evidence(None, None)) is None  # a whole week

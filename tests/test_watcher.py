@@ -393,7 +393,7 @@ async def test_a_forged_incident_button_changes_nothing(
     body = button_click(ACK_ACTION_ID, "1", fake_slack.response_url("forged"))
     assert await post_signed(client, body, secret="wrong") == 401
     reply = await click(client, fake_slack, ACK_ACTION_ID, "not-a-number", "bad")
-    assert reply["text"] == "That button no longer carries a valid incident."
+    assert reply["text"] == "That button no longer carries a valid incident or mute."
 
 
 async def change_while_slack_holds(world, fake_slack, method: str) -> None:

@@ -47,11 +47,14 @@ class IncidentButton(StrEnum):
     ACK = "ack"
     MUTE = "mute"
     SAMPLES = "samples"
+    MUTE_SEGMENT = "mute_segment"  # the segment the incident is named after
+    UNMUTE_SEGMENT = "unmute_segment"  # from /twilio status: carries the mute's id
 
 
 @dataclass(frozen=True)
 class IncidentAction:
-    """What an incident's button asks for; `hours` for a mute."""
+    """What an incident's button asks for; `hours` for a mute, of the incident's messages
+    or of its segment."""
 
     button: IncidentButton
     hours: int = 0

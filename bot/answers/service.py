@@ -245,11 +245,15 @@ class Service:
         if self.watcher is None:
             return "The watcher is not running in this process, so incidents cannot change."
         if not re.fullmatch(r"[0-9]{1,12}", incident_id):
-            return "That button no longer carries a valid incident."
+            return "That button no longer carries a valid incident or mute."
         if action.button == IncidentButton.ACK:
             return await self.watcher.acknowledge(int(incident_id), user)
         if action.button == IncidentButton.MUTE:
             return await self.watcher.mute(int(incident_id), user, action.hours)
+        if action.button == IncidentButton.MUTE_SEGMENT:
+            return await self.watcher.mute_segment(int(incident_id), user, action.hours)
+        if action.button == IncidentButton.UNMUTE_SEGMENT:
+            return await self.watcher.unmute_segment(int(incident_id), user)
         found = await self.watcher.samples(int(incident_id))
         if not found:
             return "The samples of that incident are no longer in the bot's database."

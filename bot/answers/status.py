@@ -12,6 +12,7 @@ from bot.answers.knowledge import Section
 from bot.domain.alerting import Incident
 from bot.domain.messages import utc
 from bot.domain.spikes import Reading, history, render_spark
+from bot.store.values import SegmentMute
 from bot.watcher.health import Health
 
 
@@ -23,6 +24,7 @@ class StatusReport:
     incidents: tuple[Incident, ...]
     links: Mapping[int, str]  # incident id -> Slack permalink
     now: datetime
+    mutes: tuple[SegmentMute, ...] = ()  # segments left out of detection, now
 
     @property
     def account_status(self) -> str:
@@ -64,6 +66,8 @@ class StatusReport:
             for i in self.incidents
         ]
         found.append(Section("Open incidents", tuple(incidents) or ("None.",)))
+        if self.mutes:
+            found.append(Section("Muted segments", tuple(_muted(m) for m in self.mutes)))
         return found
 
 
@@ -71,10 +75,19 @@ def _line(r: Reading) -> str:
     baseline = "no baseline yet" if r.baseline is None else f"baseline {r.baseline:.1%}"
     if r.baseline is not None and r.baseline_hours is not None:
         baseline += f" over {history(r.baseline_hours)}"
-    return (
+    line = (
         f"{r.code}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
         f"`{render_spark(r.spark)}`"
     )
+    if r.segments:
+        line += " · failing in " + ", ".join(
+            f"{s.segment.label} ({s.rate:.0%}, normally {s.baseline:.1%})" for s in r.segments[:3]
+        )
+    return line
+
+
+def _muted(m: SegmentMute) -> str:
+    return f"{m.code} · {m.segment.label} · until {utc(m.until)} · muted by {m.by}"
 
 
 def _history(h: Health, ended: datetime) -> str:

@@ -76,7 +76,7 @@ def evaluate(
             severity=reading.severity,
             opened_at=now,
             updated_at=now,
-            peak_rate=reading.rate,
+            peak_rate=reading.headline_rate,
         )
         return Step(opened, Event.OPENED, tell_slack=True)
     if firing:
@@ -86,12 +86,12 @@ def evaluate(
             severity=reading.severity,
             updated_at=now,
             quiet=0,
-            peak_rate=max(current.peak_rate, reading.rate),
+            peak_rate=max(current.peak_rate, reading.headline_rate),
         )
         event, note = Event.UPDATED, None
         if reading.severity != current.severity:
             event = Event.ESCALATED if reading.severity == Severity.CRITICAL else Event.EASED
-            note = f"{utc(now)}: now {reading.severity}, at {reading.rate:.1%}."
+            note = f"{utc(now)}: now {reading.severity}, at {_headline(reading)}."
         return Step(state, event, note, tell_slack=not current.muted(now))
     quiet = current.quiet + 1
     if quiet < thresholds.resolve_after:
@@ -118,8 +118,9 @@ def worth_showing(
     """Whether the incident's message should be drawn again: when it is new, or when
     something a reader acts on has changed since it was last drawn (the severity it
     shows, resolution, the account's status, recovery starting or stopping, a mute that
-    has run out, the rate by EDIT_RATE_POINTS, the recipients doubling). Small moves of
-    the figures are left until then. `shown.severity` is the severity the message shows."""
+    has run out, the segments failing, the rate by EDIT_RATE_POINTS, the recipients
+    doubling). Small moves of the figures are left until then. `shown.severity` is the
+    severity the message shows."""
     if shown is None or before is None or before.resolved_at is not None:
         return True
     mute_over = after.muted_until is not None and shown.until < after.muted_until <= reading.until
@@ -129,7 +130,8 @@ def worth_showing(
         or mute_over
         or reading.account_status != shown.account_status
         or (before.quiet == 0) != (after.quiet == 0)
-        or abs(reading.rate - shown.rate) >= EDIT_RATE_POINTS
+        or _where(reading) != _where(shown)
+        or abs(reading.headline_rate - shown.headline_rate) >= EDIT_RATE_POINTS
         or (shown.recipients > 0 and reading.recipients >= 2 * shown.recipients)
     )
 
@@ -141,7 +143,7 @@ def catch_up_note(
     muted, written when it is drawn again."""
     if shown is None or incident.resolved_at is not None or shown.severity == incident.severity:
         return None
-    return f"{utc(now)}: after the mute, {incident.severity}, at {reading.rate:.1%}."
+    return f"{utc(now)}: after the mute, {incident.severity}, at {_headline(reading)}."
 
 
 def keep_samples(shown: Reading | None, reading: Reading) -> Reading:
@@ -152,6 +154,16 @@ def keep_samples(shown: Reading | None, reading: Reading) -> Reading:
     limit = max(len(shown.samples), len(reading.samples))
     kept = shown.samples + tuple(sid for sid in reading.samples if sid not in shown.samples)
     return replace(reading, samples=kept[:limit])
+
+
+def _where(reading: Reading) -> tuple[object, ...]:
+    """What a message says of where it fails: the segment named, and those failing."""
+    named = reading.named
+    return (named.segment if named else None, frozenset(s.segment for s in reading.segments))
+
+
+def _headline(reading: Reading) -> str:
+    return f"{reading.headline_rate:.1%}"
 
 
 def _duration(span: timedelta) -> str:

@@ -15,9 +15,12 @@ Pure. A segment is judged in three steps:
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from math import log, sqrt
 from statistics import median
 
+from bot.domain import countries
+from bot.domain.privacy import mask_numbers_in
 from bot.domain.significance import excess_p, holm, lognormal_binomial_tail
 from bot.domain.thresholds import Severity, Thresholds
 
@@ -32,6 +35,18 @@ class SegmentKind(StrEnum):
 class Segment:
     kind: SegmentKind
     value: str  # "GB"; "MG…" or "+14155550100"; "Vodafone UK"
+
+    @property
+    def label(self) -> str:
+        """As an alert names it, numbers masked (alerts go to a channel): "United Kingdom
+        (+44)", "sender +1•••••••102", "Messaging Service MG…", "carrier Vodafone UK"."""
+        if self.kind == SegmentKind.COUNTRY:
+            return countries.label(self.value)
+        if self.kind == SegmentKind.SENDER:
+            if self.value.startswith("MG"):
+                return f"Messaging Service {self.value}"
+            return f"sender {mask_numbers_in(self.value)}"
+        return f"carrier {self.value}"
 
 
 @dataclass(frozen=True)
@@ -48,13 +63,33 @@ class Budget:
 @dataclass(frozen=True)
 class History:
     """One segment's baseline for one code: its final messages, those with the code, and
-    how much its rate moves from hour to hour beyond chance."""
+    its hours, to tell how much its rate moves from hour to hour beyond chance."""
 
     final: int = 0
     failed: int = 0
-    spread: float = 0.0  # standard deviation of the hourly rate's logarithm, chance removed
+    hours: tuple[tuple[int, int], ...] = ()  # (final, failed) of each hour with traffic
+
+    @cached_property
+    def spread(self) -> float:
+        """The standard deviation of the hourly rate's logarithm, chance removed; 0 when it
+        cannot be told. Measured on the hours that expect a few failures at least,
+        robustly (median absolute deviation), so an outage last week does not make the
+        segment numb for the next one. Worked out only when a segment is judged."""
+        if not self.failed:
+            return 0.0
+        p = self.failed / self.final
+        usable = [(f, k) for f, k in self.hours if f * p >= _MIN_EXPECTED]
+        if len(usable) < _MIN_HOURS:
+            return 0.0
+        logs = [log((k + 0.5) / (f * p)) for f, k in usable]
+        centre = median(logs)
+        deviation = _MAD_TO_SD * median(abs(x - centre) for x in logs)
+        chance = median(1 / (f * p) for f, _ in usable)  # what sampling alone spreads a log by
+        return sqrt(max(0.0, deviation**2 - chance))
 
 
+NAMED = 0.75  # the share of the account's excess failures a segment must hold to name it
+WHOLE = 0.9  # a segment with this share of a window's traffic is not judged apart from it
 _EDGE = 1e-9  # how far under a threshold a rate may be and still be at it
 _MAD_TO_SD = 1.4826  # a normal's standard deviation is this many median absolute deviations
 _MIN_HOURS = 12  # hours with enough failures to measure a spread on
@@ -62,22 +97,9 @@ _MIN_EXPECTED = 5  # failures an hour must expect to take part
 
 
 def history(hours: Sequence[tuple[int, int]]) -> History:
-    """A History from hourly (final, failed) counts. The spread is measured on the hours
-    that expect a few failures at least, robustly (median absolute deviation), so an
-    outage last week does not make the segment numb for the next one."""
-    final = sum(f for f, _ in hours)
-    failed = sum(k for _, k in hours)
-    if not failed:
-        return History(final, failed)
-    p = failed / final
-    usable = [(f, k) for f, k in hours if f * p >= _MIN_EXPECTED]
-    if len(usable) < _MIN_HOURS:
-        return History(final, failed)
-    logs = [log((k + 0.5) / (f * p)) for f, k in usable]
-    centre = median(logs)
-    deviation = _MAD_TO_SD * median(abs(x - centre) for x in logs)
-    chance = median(1 / (f * p) for f, _ in usable)  # what sampling alone spreads a log by
-    return History(final, failed, sqrt(max(0.0, deviation**2 - chance)))
+    """A History from hourly (final, failed) counts."""
+    busy = tuple((f, k) for f, k in hours if f > 0)
+    return History(sum(f for f, _ in busy), sum(k for _, k in busy), busy)
 
 
 @dataclass(frozen=True)
@@ -134,12 +156,14 @@ def judge(
 ) -> tuple[SegmentReading, ...]:
     """The segments that fire, worst first (critical before warning, then by excess), each
     once: in the window where it is worse, or the longer of two equally bad. Every
-    segment with traffic in a window counts as one test of the family."""
+    segment with some but not nearly all of a window's traffic counts as one test of the
+    family."""
     judged = [
         (window, c, *_test(c, account_rate, thresholds, budget))
         for window in windows
         for c in window.counts
-        if c.final > 0
+        # A segment with (nearly) all the traffic is the account: its rule speaks for it.
+        if 0 < c.final < WHOLE * window.final
     ]
     believed = holm([p for _, _, _, p in judged], budget.alpha)
     found: dict[Segment, SegmentReading] = {}
@@ -205,11 +229,12 @@ def _worst_first(s: SegmentReading) -> tuple[bool, float, Segment]:
 def named(
     segments: Sequence[SegmentReading], failed: int, final: int, baseline: float | None
 ) -> SegmentReading | None:
-    """The segment an incident is named after: the worst, when it holds at least half of
-    the account's excess failures (else the trouble is wider than it, and the incident
-    is the account's). `failed`, `final`, `baseline`: the account's, in the window."""
+    """The segment an incident is named after: the worst, when it holds at least NAMED of
+    the account's excess failures (else the trouble is wider than it, and the incident is
+    the account's: two senders failing alike are not one sender's outage). `failed`,
+    `final`, `baseline`: the account's, in the window."""
     if not segments:
         return None
     worst = segments[0]
     account_excess = failed - final * (baseline or 0.0)
-    return worst if worst.excess >= account_excess / 2 else None
+    return worst if worst.excess >= NAMED * account_excess else None

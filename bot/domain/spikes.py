@@ -2,7 +2,8 @@
 is an incident.
 
 Pure: readings are built from values (the last hour of outbound messages, the code's
-7-day baseline, carriers known from the lookup cache, and `now`). The thresholds' defaults
+7-day baseline, carriers known from the lookup cache, and `now`); `detect` adds what the
+rule per segment (`segments`) finds. The thresholds' defaults
 follow seed 001 (above 5 % of sends is systemic, above 10 % is serious), as team policy.
 """
 
@@ -13,9 +14,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from bot.domain import failures
+from bot.domain import failures, segments
 from bot.domain.failures import Failures, outbound_final
 from bot.domain.messages import Message, when
+from bot.domain.segments import SegmentReading
 from bot.domain.thresholds import Severity, Thresholds
 
 SUSPENDED_CODE = 30002  # Account suspended: every message stops, so one is enough
@@ -65,10 +67,27 @@ class Reading:
     spark: tuple[float | None, ...]  # the code's rate per 5 minutes over the last hour
     account_status: str = "active"
     baseline_hours: float | None = None  # history behind the baseline, when under 7 days
+    segments: tuple[SegmentReading, ...] = ()  # those firing, worst first
+    account_severity: Severity | None = None  # the account's rule alone, beside segments
 
     @property
     def rate(self) -> float:
         return self.failed / self.final if self.final else 0.0
+
+    @property
+    def named(self) -> SegmentReading | None:
+        """The segment the incident is named after: the worst when the account's rule is
+        quiet (the segments alone make it an incident), or when it holds most of the
+        trouble."""
+        if self.segments and self.account_severity is None:
+            return self.segments[0]
+        return segments.named(self.segments, self.failed, self.final, self.baseline)
+
+    @property
+    def headline_rate(self) -> float:
+        """The rate the incident is about: its segment's, or the account's."""
+        named = self.named
+        return named.rate if named is not None else self.rate
 
     @property
     def kind(self) -> ReadingKind:

@@ -22,26 +22,41 @@ class Traffic:
 Where = tuple[str | None, str | None, str | None]  # a message's country, sender, carrier
 
 
-def traffic(
-    totals: Iterable[tuple[Where, int]], failures: Iterable[tuple[Where, int, str, int]]
-) -> Traffic:
-    """A Traffic from a window's final messages grouped by where they went (`totals`) and
-    its failures of the watched codes by where, code and number (`failures`)."""
-    messages = 0
-    final: Counter[Segment] = Counter()
-    failed: Counter[tuple[Segment, int]] = Counter()
-    numbers: dict[tuple[Segment, int], set[str]] = {}
-    for where, n in totals:
-        messages += n
-        for segment in _places(where):
-            final[segment] += n
-    for where, code, number, n in failures:
-        for segment in _places(where):
-            failed[segment, code] += n
-            numbers.setdefault((segment, code), set()).add(number)
-    return Traffic(
-        messages, dict(final), dict(failed), {key: len(found) for key, found in numbers.items()}
-    )
+def traffics(
+    spans: int,
+    totals: Iterable[tuple[Where, int, int]],
+    failures: Iterable[tuple[Where, int, int, str, int]],
+) -> list[Traffic]:
+    """One Traffic for each of `spans` nested windows ending together, the longest first,
+    from the final messages grouped by where they went and the innermost window they fall
+    in (`totals`: where, window, count) and the failures of the watched codes by where,
+    window, code and number (`failures`). A message counts in its window and every
+    longer one."""
+    messages = [0] * spans
+    final: list[Counter[Segment]] = [Counter() for _ in range(spans)]
+    failed: list[Counter[tuple[Segment, int]]] = [Counter() for _ in range(spans)]
+    numbers: list[dict[tuple[Segment, int], set[str]]] = [{} for _ in range(spans)]
+    for where, innermost, n in totals:
+        places = _places(where)
+        for i in range(innermost + 1):
+            messages[i] += n
+            for segment in places:
+                final[i][segment] += n
+    for where, innermost, code, number, n in failures:
+        places = _places(where)
+        for i in range(innermost + 1):
+            for segment in places:
+                failed[i][segment, code] += n
+                numbers[i].setdefault((segment, code), set()).add(number)
+    return [
+        Traffic(
+            messages[i],
+            dict(final[i]),
+            dict(failed[i]),
+            {key: len(found) for key, found in numbers[i].items()},
+        )
+        for i in range(spans)
+    ]
 
 
 def _places(where: Where) -> list[Segment]:
@@ -87,15 +102,18 @@ def histories(
 ) -> dict[Segment, History]:
     """Each segment's History for `code`, from rollup rows (hour, kind, segment,
     error_code, messages) of `total` (final messages) and of `code`."""
-    hours: dict[Segment, dict[object, list[int]]] = {}
+    hours: dict[tuple[str, str], dict[object, list[int]]] = {}
     for hour, kind, value, counted, n in rows:
-        if counted not in (total, code) or kind not in _KINDS:
-            continue
-        found = hours.setdefault(Segment(SegmentKind(kind), value), {})
-        found.setdefault(hour, [0, 0])[0 if counted == total else 1] += n
+        if counted == total:
+            hours.setdefault((kind, value), {}).setdefault(hour, [0, 0])[0] += n
+        elif counted == code:
+            hours.setdefault((kind, value), {}).setdefault(hour, [0, 0])[1] += n
     return {
-        segment: segments.history([(final, failed) for final, failed in by_hour.values()])
-        for segment, by_hour in hours.items()
+        Segment(SegmentKind(kind), value): segments.history(
+            [(final, failed) for final, failed in by_hour.values()]
+        )
+        for (kind, value), by_hour in hours.items()
+        if kind in _KINDS
     }
 
 

@@ -28,20 +28,31 @@ MAX_BUTTON_CHARS = 75
 DOCS_ACTION_ID = "open_twilio_docs"
 SHARE_ACTION_ID = "share_message"
 LOOKUP_ACTION_ID = "lookup_number"
-# The incident message's buttons, each with what it asks for; each carries the incident's id.
+# The incident message's buttons, each with what it asks for; each carries the incident's
+# id, but Unmute (on /twilio status), which carries the mute's.
 ACK_ACTION_ID = "incident_ack"
 SAMPLES_ACTION_ID = "incident_samples"
+UNMUTE_ACTION_ID = "segment_unmute"
 INCIDENT_ACTIONS = {
     ACK_ACTION_ID: IncidentAction(IncidentButton.ACK),
     "incident_mute_1h": IncidentAction(IncidentButton.MUTE, hours=1),
     "incident_mute_24h": IncidentAction(IncidentButton.MUTE, hours=24),
     SAMPLES_ACTION_ID: IncidentAction(IncidentButton.SAMPLES),
+    "segment_mute_24h": IncidentAction(IncidentButton.MUTE_SEGMENT, hours=24),
+    "segment_mute_7d": IncidentAction(IncidentButton.MUTE_SEGMENT, hours=7 * 24),
+    UNMUTE_ACTION_ID: IncidentAction(IncidentButton.UNMUTE_SEGMENT),
 }
 MUTE_ACTION_IDS = {  # id -> hours
     action_id: action.hours
     for action_id, action in INCIDENT_ACTIONS.items()
     if action.button == IncidentButton.MUTE
 }
+MUTE_SEGMENT_ACTION_IDS = {  # id -> hours
+    action_id: action.hours
+    for action_id, action in INCIDENT_ACTIONS.items()
+    if action.button == IncidentButton.MUTE_SEGMENT
+}
+MAX_MUTES_SHOWN = 20
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}$")
 
 
@@ -128,15 +139,21 @@ SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")  # safe to put in a <@...> men
 
 def render_status(report: StatusReport) -> tuple[str, list[Block]]:
     blocks = document(report.heading, report.facts(), report.sections())
-    # Who acknowledged an incident, as a mention (as on the alert), not a raw ID.
-    for who in {i.acknowledged_by for i in report.incidents if i.acknowledged_by}:
-        if SLACK_USER_ID.fullmatch(who):
+    # Who acknowledged an incident or muted a segment, as a mention (as on the alert),
+    # not a raw ID.
+    people = [("acknowledged by", i.acknowledged_by) for i in report.incidents]
+    people += [("muted by", m.by) for m in report.mutes]
+    for did, who in people:
+        if who and SLACK_USER_ID.fullmatch(who):
             for block in blocks:
                 if "text" in block and block["type"] == "section":
-                    text = block["text"]["text"].replace(
-                        f"acknowledged by {who}", f"acknowledged by <@{who}>"
-                    )
+                    text = block["text"]["text"].replace(f"{did} {who}", f"{did} <@{who}>")
                     block["text"]["text"] = text
+    # Each mute its Unmute button, a block each (an action_id may appear once a block).
+    for mute in report.mutes[:MAX_MUTES_SHOWN]:
+        label = f"Unmute {mute.code} · {mute.segment.label}"
+        unmute = button(label, UNMUTE_ACTION_ID, value=str(mute.id))
+        blocks.append({"type": "actions", "elements": [unmute]})
     return fallback(report.heading), blocks
 
 

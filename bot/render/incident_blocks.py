@@ -8,11 +8,14 @@ from bot.answers.knowledge import Explanation, Section
 from bot.domain.alerting import Incident
 from bot.domain.messages import utc
 from bot.domain.privacy import mask_numbers_in
+from bot.domain.segments import SegmentReading
 from bot.domain.spikes import Reading, ReadingKind, history, render_spark
 from bot.domain.thresholds import Severity
+from bot.render import places
 from bot.render.blocks import (
     ACK_ACTION_ID,
     MUTE_ACTION_IDS,
+    MUTE_SEGMENT_ACTION_IDS,
     SAMPLES_ACTION_ID,
     SLACK_USER_ID,
     Block,
@@ -46,11 +49,19 @@ def render_incident(
         sections = _suspension_sections(reading, over=incident.resolved_at is not None)
         summary = heading
     else:
+        named = reading.named
+        if named is not None:
+            what = f"{reading.code} · {named.segment.label}"
+            what += f": {title}" if title else ""
         if reading.account_status != "active":
             what = f"account {reading.account_status} ({what})"
         heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
         facts, sections = _spike_facts(incident, reading), _spike_sections(reading)
-        summary = f"{heading}: {reading.rate:.1%}"
+        summary = f"{heading}: {reading.headline_rate:.1%}"
+        if named is not None:
+            checks = places.RUNBOOKS[named.segment.kind]
+            title = f"First, for this {named.segment.kind}"
+            sections.append(Section(title, checks, numbered=True))
     if explanation is not None and explanation.fixes:
         sections.append(Section("Runbook", explanation.fixes[:3], numbered=True))
     blocks = document(heading, facts, sections)
@@ -71,13 +82,28 @@ def _spike_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:
     minutes = int((reading.until - reading.since).total_seconds() // 60)
     baseline = "no history yet" if reading.baseline is None else f"{reading.baseline:.1%}"
     span = "7 days" if reading.baseline_hours is None else history(reading.baseline_hours)
-    facts = [
-        ("Rate", f"{reading.rate:.1%} of {reading.final} final messages, last {minutes} min"),
-        ("Peak", f"{incident.peak_rate:.1%}" if incident.peak_rate > reading.rate else ""),
-        (f"Baseline ({span})", baseline),
-        ("Failures", f"{reading.failed}, to {reading.recipients} recipient(s)"),
-        ("Opened", utc(incident.opened_at)),
-    ]
+    named = reading.named
+    peak = incident.peak_rate > reading.headline_rate
+    if named is None:
+        facts = [
+            ("Rate", f"{reading.rate:.1%} of {reading.final} final messages, last {minutes} min"),
+            ("Peak", f"{incident.peak_rate:.1%}" if peak else ""),
+            (f"Baseline ({span})", baseline),
+            ("Failures", f"{reading.failed}, to {reading.recipients} recipient(s)"),
+        ]
+    else:
+        facts = [
+            ("Rate", f"{named.rate:.1%} of {named.final} final messages, last {named.minutes} min"),
+            ("Peak", f"{incident.peak_rate:.1%}" if peak else ""),
+            ("Its own baseline", _own_baseline(named)),
+            ("Share of traffic", f"{named.share:.1%} of the account's messages"),
+            ("Failures", f"{named.failed}, to {named.recipients} recipient(s)"),
+            (
+                "Account-wide",
+                f"{reading.rate:.1%} of {reading.final} (baseline {baseline}, {span})",
+            ),
+        ]
+    facts.append(("Opened", utc(incident.opened_at)))
     if incident.resolved_at:
         facts.append(("Resolved", utc(incident.resolved_at)))
     elif incident.quiet:
@@ -97,12 +123,39 @@ def _spike_sections(reading: Reading) -> list[Section]:
         )
         if pairs
     ]
-    sections = [Section("Last hour, 5-minute steps", (f"`{render_spark(reading.spark)}`",))]
+    sections = []
+    if reading.segments:
+        sections.append(Section("Failing against their own baseline", _segment_lines(reading)))
+    spark = "Last hour, 5-minute steps"
+    spark = f"Account-wide, l{spark[1:]}" if reading.segments else spark
+    sections.append(Section(spark, (f"`{render_spark(reading.spark)}`",)))
     if where:
         sections.append(Section("Where it fails", tuple(where)))
     if reading.samples:
         sections.append(Section("Samples", tuple(reading.samples)))
     return sections
+
+
+def _own_baseline(s: SegmentReading) -> str:
+    if s.history == 0:
+        return f"{s.baseline:.1%}, the account's (no history of its own yet)"
+    return f"{s.baseline:.1%} over its last {s.history} final messages"
+
+
+def _segment_lines(reading: Reading) -> tuple[str, ...]:
+    return tuple(
+        f"{s.segment.label}: {s.rate:.1%} of {s.final} in {s.minutes} min "
+        f"(normally {s.baseline:.1%}), {s.share:.1%} of traffic, "
+        f"{s.recipients} recipient(s)"
+        for s in reading.segments[:_SEGMENTS_SHOWN]
+    ) + (
+        (f"and {len(reading.segments) - _SEGMENTS_SHOWN} more",)
+        if len(reading.segments) > _SEGMENTS_SHOWN
+        else ()
+    )
+
+
+_SEGMENTS_SHOWN = 5
 
 
 def _suspension_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:
@@ -157,6 +210,12 @@ def _incident_buttons(incident: Incident, reading: Reading) -> list[Block]:
             buttons.append(button("Acknowledge", ACK_ACTION_ID, value=value))
         for action_id, hours in MUTE_ACTION_IDS.items():
             buttons.append(button(f"Mute {hours} h", action_id, value=value))
+        named = reading.named
+        if named is not None:  # detection leaves that segment out for a while
+            for action_id, hours in MUTE_SEGMENT_ACTION_IDS.items():
+                span = f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} h"
+                text = f"Mute {named.segment.label} {span}"
+                buttons.append(button(text, action_id, value=value))
     if reading.samples:
         buttons.append(button("Show samples", SAMPLES_ACTION_ID, value=value))
     return buttons

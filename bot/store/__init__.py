@@ -15,6 +15,7 @@ from bot.store.values import (
     Outgoing,
     PostKind,
     ReadingBack,
+    SegmentMute,
 )
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "Outgoing",
     "PostKind",
     "ReadingBack",
+    "SegmentMute",
     "Store",
 ]

@@ -55,6 +55,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("poll_state", ("name", "value")),
     ("clicks", ("key", "at")),
+    ("segment_mutes", ("id", "code", "kind", "segment", "until", "muted_by", "muted_at")),
 )  # fmt: skip
 BATCH_ROWS = 10_000
 

@@ -25,6 +25,7 @@ HOUR = timedelta(hours=1)
 # their rollup rows apart (the country and carrier are set when a message is stored).
 SENDER_SQL = "coalesce(nullif(messaging_service_sid, ''), from_)"
 GROUPS = f"country, {SENDER_SQL}, carrier, status, error_code, count(*)"
+SEGMENT_SQL = {"country": "country", "sender": SENDER_SQL, "carrier": "carrier"}  # by kind
 
 Key = tuple[K, str, str, int]
 

@@ -2,9 +2,11 @@
 backend, so `db copy` moves them as they are."""
 
 import json
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
+from typing import Any
 
+from bot.domain.segments import Segment, SegmentKind, SegmentReading
 from bot.domain.spikes import Reading
 from bot.domain.thresholds import Severity
 from bot.store.values import Coverage, ReadingBack
@@ -17,6 +19,9 @@ def reading_json(reading: Reading) -> str:
     values = {f.name: getattr(reading, f.name) for f in fields(Reading)}
     values["since"] = reading.since.astimezone(UTC).isoformat()
     values["until"] = reading.until.astimezone(UTC).isoformat()
+    values["segments"] = [
+        {**asdict(s), "segment": [s.segment.kind.value, s.segment.value]} for s in reading.segments
+    ]
     return json.dumps(values)
 
 
@@ -28,7 +33,20 @@ def reading_from_json(text: str) -> Reading:
         values[name] = tuple((label, n) for label, n in values[name])
     values["samples"], values["spark"] = tuple(values["samples"]), tuple(values["spark"])
     values["severity"] = Severity(values["severity"]) if values["severity"] else None
+    found = values.get("account_severity")
+    values["account_severity"] = Severity(found) if found else None
+    values["segments"] = tuple(_segment_reading(found) for found in values.get("segments", ()))
     return Reading(**values)
+
+
+def _segment_reading(values: dict[str, Any]) -> SegmentReading:
+    kind, value = values["segment"]
+    values = {
+        **values,
+        "segment": Segment(SegmentKind(kind), value),
+        "severity": Severity(values["severity"]),
+    }
+    return SegmentReading(**values)
 
 
 def coverage_values(coverage: Coverage) -> dict[str, str | None]:

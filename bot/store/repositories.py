@@ -24,6 +24,7 @@ from bot.store.values import (
     Coverage,
     IncidentRecord,
     Outgoing,
+    SegmentMute,
 )
 
 
@@ -64,9 +65,11 @@ class MessageRepository(Protocol):
 
     async def earliest_moment(self) -> datetime | None: ...
 
-    async def failures(self, code: int, since: datetime, until: datetime) -> Failures:
-        """The final outbound messages of [since, until] that failed with `code`, counted
-        as `failures.of_messages` counts them."""
+    async def failures(
+        self, code: int, since: datetime, until: datetime, segment: Segment | None = None
+    ) -> Failures:
+        """The final outbound messages of [since, until] that failed with `code` (and went
+        through `segment`, if one is given), counted as `failures.of_messages` counts them."""
         ...
 
     async def baseline(
@@ -77,11 +80,12 @@ class MessageRepository(Protocol):
         (None: all); while some are left, `hours` says how many the baseline rests on."""
         ...
 
-    async def segment_window(
-        self, codes: Iterable[int], since: datetime, until: datetime
-    ) -> Traffic:
-        """The final outbound messages of [since, until] by segment (their country and
-        carrier as stored, their sender), and those that failed with each of `codes`."""
+    async def segment_windows(
+        self, codes: Iterable[int], starts: Sequence[datetime], until: datetime
+    ) -> list[Traffic]:
+        """For each of `starts`, oldest first: the final outbound messages of [start,
+        until] by segment (their country and carrier as stored, their sender), and those
+        that failed with each of `codes`."""
         ...
 
     async def segment_histories(
@@ -200,6 +204,21 @@ class WatcherStateRepository(Protocol):
     async def release_lease(self, owner: str) -> None: ...
 
 
+class MuteRepository(Protocol):
+    async def mute(self, mute: SegmentMute) -> int:
+        """Leave a code's segment out of detection until `mute.until` (a segment muted
+        again keeps one row, with the new end and who asked); returns its id."""
+        ...
+
+    async def active(self, now: datetime) -> list[SegmentMute]:
+        """The mutes still running at `now`, the soonest to end first."""
+        ...
+
+    async def unmute(self, mute_id: int) -> SegmentMute | None:
+        """End a mute now; returns it as it was (None when there is no such mute)."""
+        ...
+
+
 class Store(Protocol):
     @property
     def dictionary(self) -> DictionaryRepository: ...
@@ -218,6 +237,9 @@ class Store(Protocol):
 
     @property
     def watcher(self) -> WatcherStateRepository: ...
+
+    @property
+    def mutes(self) -> MuteRepository: ...
 
     async def open(self) -> list[str]:
         """Ready the store for calls and bring its schema up to date; returns the

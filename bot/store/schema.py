@@ -18,4 +18,5 @@ HISTORY = (
     "0012_outbox_claims",
     "0013_claim_ids",
     "0014_segments",
+    "0015_segment_mutes",
 )

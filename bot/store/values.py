@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.answers.phone_numbers import Lookup
 from bot.domain.alerting import Incident, SlackMessage
+from bot.domain.segments import Segment
 from bot.domain.spikes import Reading
 
 MAX_REFUSALS = 5  # Slack refused a post this often: stop trying, and say so in health
@@ -107,3 +108,15 @@ class Change:
     # Draws the incident as saved (a new one has its id by then: its buttons carry it);
     # None leaves its message as it is.
     draw: Callable[[Incident], Drawn] | None = None
+
+
+@dataclass(frozen=True)
+class SegmentMute:
+    """One code's segment left out of detection until a moment, and who asked."""
+
+    code: int
+    segment: Segment
+    until: datetime
+    by: str  # the Slack user who muted it
+    at: datetime
+    id: int | None = None  # the store's, once saved

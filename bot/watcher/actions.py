@@ -13,7 +13,7 @@ from bot.domain.messages import Message, utc, when
 from bot.domain.spikes import Reading
 from bot.errors import StoreError
 from bot.render.blocks import SLACK_USER_ID
-from bot.store import Store
+from bot.store import SegmentMute, Store
 from bot.watcher import incidents, reads
 from bot.watcher.config import WatcherConfig
 from bot.watcher.delivery import Delivery
@@ -28,6 +28,7 @@ class Actions:
         curated: Mapping[int, Entry],
         delivery: Delivery,
         health: Health,
+        histories: reads.SegmentHistories,
         clock: Callable[[], datetime],
     ) -> None:
         self.store = store
@@ -35,6 +36,7 @@ class Actions:
         self.curated = curated
         self.delivery = delivery
         self.health = health  # this process's, when it watches
+        self.histories = histories
         self.clock = clock
 
     async def acknowledge(self, incident_id: int, user: str) -> str:
@@ -43,6 +45,32 @@ class Actions:
     async def mute(self, incident_id: int, user: str, hours: int) -> str:
         until = self.clock() + timedelta(hours=hours)
         return await self._change(incident_id, user, f"muted for {hours} h", muted_until=until)
+
+    async def mute_segment(self, incident_id: int, user: str, hours: int) -> str:
+        """Leave the segment the incident is named after out of detection for `hours`:
+        the incident resolves when nothing else keeps it open. Said in its thread."""
+        found = await self.store.incidents.record(incident_id)
+        if (reason := incidents.refusal(found)) is not None:
+            return reason
+        assert found is not None and found.reading is not None  # refusal() says why
+        named = found.reading.named
+        if named is None:
+            return "That incident is not about one segment any more: nothing was muted."
+        now = self.clock()
+        until = now + timedelta(hours=hours)
+        await self.store.mutes.mute(
+            SegmentMute(found.incident.code, named.segment, until, user, now)
+        )
+        span = f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} h"
+        what = f"{named.segment.label} muted for {span}"
+        done = await self._change(incident_id, user, what)
+        return f"{done} `/twilio status` lists it, with a button to end it sooner."
+
+    async def unmute_segment(self, mute_id: int, user: str) -> str:
+        ended = await self.store.mutes.unmute(mute_id)
+        if ended is None:
+            return "That mute has already ended."
+        return f"Done: {ended.code} · {ended.segment.label} is judged again from the next check."
 
     async def _change(self, incident_id: int, user: str, what: str, **changes: Any) -> str:
         """The button's change, decided on the incident as the writing transaction reads
@@ -88,6 +116,7 @@ class Actions:
         # could write, and a failing database is exactly what keeps it from writing.
         health: Health | None = self.health
         readings: tuple[Reading, ...] = ()
+        mutes: tuple[SegmentMute, ...] = ()
         open_incidents: list[Incident] = []
         links = {}
         try:
@@ -95,7 +124,8 @@ class Actions:
                 stored = await self.store.watcher.get(HEALTH)
                 health = Health.from_json(stored) if stored else None
             status = (health.account_status if health else None) or "active"
-            readings = await reads.measure(self.store, self.config, status, now)
+            readings = await reads.measure(self.store, self.config, status, now, self.histories)
+            mutes = tuple(await self.store.mutes.active(now))
             open_incidents = await self.store.incidents.open_all()
             poster = self.delivery.poster
             for incident in open_incidents:
@@ -110,5 +140,5 @@ class Actions:
             # What the database cannot tell, left out; the status says why.
             health = replace(health or self.health, database_problem=str(exc))
         return StatusReport(
-            self.config.account_sid, health, readings, tuple(open_incidents), links, now
+            self.config.account_sid, health, readings, tuple(open_incidents), links, now, mutes
         )

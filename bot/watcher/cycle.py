@@ -64,7 +64,10 @@ class Watcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ingest = Ingest(config, store, twilio, self.health)
         self.delivery = Delivery(store, poster, config.alert_channel, self.health, clock)
-        self.actions = Actions(store, config, curated, self.delivery, self.health, clock)
+        self.histories = reads.SegmentHistories()  # this process's, for cycles and status
+        self.actions = Actions(
+            store, config, curated, self.delivery, self.health, self.histories, clock
+        )
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
 
     def _wall(self) -> float:
@@ -147,7 +150,9 @@ class Watcher:
             # under a cycle that is still deciding (a standby would take it over).
             if await self.store.watcher.take_lease(self.owner, self.clock(), lease) != term:
                 raise LeaseLost("the lease passed to another watcher during this cycle")
-            measured = await reads.measure(self.store, self.config, account.status, now)
+            measured = await reads.measure(
+                self.store, self.config, account.status, now, self.histories
+            )
             readings += measured
             steps += tuple([await self._decide(reading, now, term) for reading in measured])
         except BotError as exc:

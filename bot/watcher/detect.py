@@ -4,13 +4,15 @@ Pure: every input is a value (`Evidence`, gathered by `reads.measure`), `now` in
 Suspension and rejected credentials are readings like any other, each with its code.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.domain import account_readings, spikes
+from bot.domain import account_readings, segments, spikes, traffic
 from bot.domain.failures import Failures
+from bot.domain.segments import Budget, History, Segment
 from bot.domain.spikes import Baseline, Reading, ReadingKind, Tally
-from bot.domain.thresholds import Thresholds
+from bot.domain.thresholds import Severity, Thresholds
+from bot.domain.traffic import Traffic
 
 BASELINE_SPAN = timedelta(days=7)
 
@@ -23,6 +25,10 @@ class Evidence:
     carriers: dict[str, str]  # carrier by number, from the lookup cache
     baselines: dict[int, Baseline]  # each code over the whole hours of the last week
     watched_since: datetime | None  # the start of what the watcher has read, if it has
+    # By segment: each span judged (its minutes and traffic), and each rate code's history.
+    spans: tuple[tuple[int, Traffic], ...] = ()
+    histories: dict[int, dict[Segment, History]] = field(default_factory=dict)
+    muted: dict[int, frozenset[Segment]] = field(default_factory=dict)  # by code
 
 
 def watched_codes(alert_codes: tuple[int, ...]) -> tuple[int, ...]:
@@ -39,11 +45,13 @@ def readings(
     evidence: Evidence,
     alert_codes: tuple[int, ...],
     thresholds: Thresholds,
+    budget: Budget,
     account_status: str,
     until: datetime,
     now: datetime,
 ) -> tuple[Reading, ...]:
-    """A reading per watched code; `until` is where the baseline ends."""
+    """A reading per watched code, judged account-wide and per segment; `until` is where
+    the baseline ends."""
     hours = None
     held = evidence.watched_since
     if held is not None and held > now - BASELINE_SPAN:
@@ -72,8 +80,52 @@ def readings(
                 evidence.fresh_suspensions,
                 watched=code in alert_codes,
             )
+        else:
+            reading = _by_segment(reading, evidence, thresholds, budget)
         found.append(reading)
     return tuple(found)
+
+
+def _by_segment(
+    reading: Reading, evidence: Evidence, thresholds: Thresholds, budget: Budget
+) -> Reading:
+    """The reading with the segments that fire on its code, and the worse severity of the
+    two rules. A muted segment is not judged, and its messages leave the account's rule
+    too, so the outage someone muted does not come back as the account's."""
+    code = reading.code
+    muted = evidence.muted.get(code, frozenset())
+    windows = traffic.windows(code, evidence.spans, evidence.histories.get(code, {}), muted)
+    firing = segments.judge(windows, reading.baseline, thresholds, budget)
+    account = reading.severity
+    if muted and account is not None and evidence.spans:
+        account = _without(reading, muted, evidence.spans[0][1], evidence, thresholds)
+    judged = replace(reading, segments=firing, account_severity=account)
+    # The incident's severity is its headline's: the segment it is named after (or the
+    # account's, if worse), else the account's; a segment that is one of several failing
+    # alike does not make the account's incident critical.
+    named = judged.named
+    severities = [named.severity] if named is not None else []
+    severities += [account] if account is not None else []
+    worst = max(severities, key=lambda s: s == Severity.CRITICAL, default=None)
+    return replace(judged, severity=worst)
+
+
+def _without(
+    reading: Reading,
+    muted: frozenset[Segment],
+    window: Traffic,
+    evidence: Evidence,
+    thresholds: Thresholds,
+) -> Severity | None:
+    """The account's rule on the window without the muted segments' messages."""
+    code = reading.code
+    final = max(0, reading.final - sum(window.final.get(s, 0) for s in muted))
+    failed = max(0, reading.failed - sum(window.failed.get((s, code), 0) for s in muted))
+    numbers = sum(window.recipients.get((s, code), 0) for s in muted)
+    recipients = max(0, reading.recipients - numbers)
+    rate = failed / final if final else 0.0
+    baseline = evidence.baselines[code]
+    return spikes.severity(code, failed, final, recipients, rate, baseline, thresholds)
 
 
 def thresholds_for(reading: Reading, thresholds: Thresholds) -> Thresholds:

@@ -1,27 +1,60 @@
 """Reads: what the watcher's pure stages need from the store, gathered."""
 
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from bot.answers import knowledge
 from bot.answers.curated import Entry
 from bot.answers.knowledge import Explanation
 from bot.domain import account_readings, spikes
-from bot.domain.spikes import Reading
-from bot.store import Store
+from bot.domain.segments import History, Segment
+from bot.domain.spikes import Baseline, Reading
+from bot.store import SegmentMute, Store
+from bot.store.counting import whole_hours
 from bot.watcher import detect
 from bot.watcher.config import WatcherConfig
 
 INACTIVE_AT = "account_inactive_at"  # the last cycle that saw the account not active
 
 
+class SegmentHistories:
+    """Each rate code's segment histories, kept between evaluations while the hours they
+    span stay the same: they move once an hour, and reading a week of every segment's
+    hours costs tens of milliseconds at a million messages a day (bench/detection.py). A
+    late receipt for an hour already counted shows from the next hour on."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[object, dict[Segment, History]]] = {}
+
+    async def get(
+        self, store: Store, code: int, since: datetime, until: datetime, baseline: Baseline
+    ) -> dict[Segment, History]:
+        hours = whole_hours(since, until)
+        # The hours counted so far are part of the key: a week's first count goes over
+        # several cycles, and each adds hours to every segment's history.
+        key = (hours[0], hours[-1], baseline.hours) if hours else None
+        held = self._held.get(code)
+        if held is not None and held[0] == key:
+            return held[1]
+        found = await store.messages.segment_histories(code, since, until)
+        self._held[code] = (key, found)
+        return found
+
+
 async def measure(
-    store: Store, config: WatcherConfig, account_status: str, now: datetime
+    store: Store,
+    config: WatcherConfig,
+    account_status: str,
+    now: datetime,
+    histories: SegmentHistories,
 ) -> tuple[Reading, ...]:
     """Each watched code, now: counts for the many messages and for those that failed
     (whole rows for none), and the baseline from the hourly rollup."""
     thresholds = config.thresholds
     codes = detect.watched_codes(config.alert_codes)
+    rates = [code for code in codes if code != spikes.SUSPENDED_CODE]  # judged per segment
+    spans = _spans(config) if rates else []
     until = detect.baseline_until(thresholds, config.settle, now)
     counted = await store.messages.tally(codes, spikes.tally_edges(thresholds.window, now))
     inactive = await store.watcher.get(INACTIVE_AT)
@@ -29,6 +62,15 @@ async def measure(
     held = await store.watcher.coverage()
     since = now - thresholds.window
     fresh = account_readings.fresh_since(since, inactive_at)
+    week = now - detect.BASELINE_SPAN
+    # The hours are shared by every code: the first counts for the cycle's budget, the
+    # others count none, so all rest on the same hours.
+    baselines = {
+        code: await store.messages.baseline(
+            code, week, until, config.tuning.baseline_seconds_per_cycle if i == 0 else 0
+        )
+        for i, code in enumerate(codes)
+    }
     evidence = detect.Evidence(
         counted=spikes.tally(counted, thresholds.window, now),
         failures={code: await store.messages.failures(code, since, now) for code in codes},
@@ -38,20 +80,50 @@ async def measure(
             else await store.messages.failures(spikes.SUSPENDED_CODE, fresh, now)
         ),
         carriers=await store.lookups.carriers(),
-        # The hours are shared by every code: the first counts for the cycle's budget,
-        # the others count none, so all rest on the same hours.
-        baselines={
-            code: await store.messages.baseline(
-                code,
-                now - detect.BASELINE_SPAN,
-                until,
-                config.tuning.baseline_seconds_per_cycle if i == 0 else 0,
-            )
-            for i, code in enumerate(codes)
-        },
+        baselines=baselines,
         watched_since=held.since if held is not None else None,
+        spans=tuple(
+            zip(
+                [minutes for minutes, _ in spans],
+                await store.messages.segment_windows(rates, [now - s for _, s in spans], now),
+                strict=True,
+            )
+        ),
+        histories={
+            code: await histories.get(store, code, week, until, baselines[code]) for code in rates
+        },
+        muted=_muted(await store.mutes.active(now)),
     )
-    return detect.readings(evidence, config.alert_codes, thresholds, account_status, until, now)
+    budget = config.tuning.segment_budget
+    found = detect.readings(
+        evidence, config.alert_codes, thresholds, budget, account_status, until, now
+    )
+    return tuple([await _segment_samples(store, reading, now) for reading in found])
+
+
+def _muted(mutes: list[SegmentMute]) -> dict[int, frozenset[Segment]]:
+    found: dict[int, set[Segment]] = {}
+    for mute in mutes:
+        found.setdefault(mute.code, set()).add(mute.segment)
+    return {code: frozenset(segments) for code, segments in found.items()}
+
+
+def _spans(config: WatcherConfig) -> list[tuple[int, timedelta]]:
+    """The windows each segment is judged over: the alert window, and its last minutes."""
+    window = config.thresholds.window
+    short = timedelta(minutes=config.tuning.segment_budget.short_minutes)
+    minutes = int(window.total_seconds() // 60)
+    return [(minutes, window)] + ([(short.seconds // 60, short)] if short < window else [])
+
+
+async def _segment_samples(store: Store, reading: Reading, now: datetime) -> Reading:
+    """An incident named after a segment shows that segment's failures as its samples."""
+    named = reading.named
+    if named is None:
+        return reading
+    since = now - timedelta(minutes=named.minutes)
+    found = await store.messages.failures(reading.code, since, now, named.segment)
+    return replace(reading, samples=found.samples)
 
 
 async def explanation(store: Store, curated: Mapping[int, Entry], code: int) -> Explanation:

@@ -19,6 +19,7 @@ from bot.store.postgresql.lock import AdvisoryLock
 from bot.store.postgresql.lookups import PostgresLookups
 from bot.store.postgresql.messages import PostgresMessages
 from bot.store.postgresql.migrations import migrate
+from bot.store.postgresql.mutes import PostgresMutes
 from bot.store.postgresql.outbox import PostgresOutbox
 from bot.store.postgresql.watcher_state import PostgresWatcherState
 
@@ -39,6 +40,7 @@ class PostgresStore:
         self.incidents = PostgresIncidents(self.connections)
         self.outbox = PostgresOutbox(self.connections)
         self.watcher = PostgresWatcherState(self.connections, self._lock)
+        self.mutes = PostgresMutes(self.connections)
 
     async def open(self) -> list[str]:
         """Connect, and bring the schema up to date; returns the steps run. When the

@@ -10,7 +10,11 @@ from bot.errors import StoreError
 from bot.store.postgresql import PostgresStore
 from bot.store.postgresql.connections import Cursor
 
-_IDS = ("incidents", "outbox")  # tables whose ids are copied: their next id follows them
+_IDS = (
+    "incidents",
+    "outbox",
+    "segment_mutes",
+)  # tables whose ids are copied: their next id follows them
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from bot.domain.messages import FINAL_STATUSES, Message, takes_report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
+from bot.store.counting import SEGMENT_SQL
 from bot.store.postgresql import rollup, segments
 from bot.store.postgresql.connections import Connections, Cursor
 from bot.store.postgresql.migrations import MOMENT
@@ -74,8 +75,10 @@ class PostgresMessages:
     async def earliest_moment(self) -> datetime | None:
         return await self._db.read(_earliest_moment)
 
-    async def failures(self, code: int, since: datetime, until: datetime) -> Failures:
-        return await self._db.read(_failures, code, since, until)
+    async def failures(
+        self, code: int, since: datetime, until: datetime, segment: Segment | None = None
+    ) -> Failures:
+        return await self._db.read(_failures, code, since, until, segment)
 
     async def baseline(
         self, code: int, since: datetime, until: datetime, count_seconds: float | None = None
@@ -86,10 +89,12 @@ class PostgresMessages:
     async def prune(self, before: datetime, limit: int) -> int:
         return await self._db.write(_prune, before, limit)
 
-    async def segment_window(
-        self, codes: Iterable[int], since: datetime, until: datetime
-    ) -> Traffic:
-        return await self._db.read(segments.window, sorted(set(codes)), since, until)
+    async def segment_windows(
+        self, codes: Iterable[int], starts: Sequence[datetime], until: datetime
+    ) -> list[Traffic]:
+        if not starts:
+            return []
+        return await self._db.read(segments.windows, sorted(set(codes)), sorted(starts), until)
 
     async def segment_histories(
         self, code: int, since: datetime, until: datetime
@@ -220,10 +225,15 @@ async def _earliest_moment(cursor: Cursor) -> datetime | None:
     return row[0] if row else None
 
 
-async def _failures(cursor: Cursor, code: int, since: datetime, until: datetime) -> Failures:
+async def _failures(
+    cursor: Cursor, code: int, since: datetime, until: datetime, segment: Segment | None
+) -> Failures:
     # Counted here, not read whole; ties broken as `failures.of_messages` breaks them.
     where = f"{MOMENT} >= %s and {MOMENT} <= %s and {rollup.FINAL_OUTBOUND} and error_code = %s"
-    found = [since, until, code]
+    found: list[object] = [since, until, code]
+    if segment is not None:
+        where += f" and {SEGMENT_SQL[segment.kind]} = %s"
+        found.append(segment.value)
     await cursor.execute("set transaction isolation level repeatable read")  # one snapshot
     await cursor.execute(f'select "to", count(*) from messages where {where} group by "to"', found)
     recipients = {to: n for to, n in await cursor.fetchall()}

@@ -13,25 +13,33 @@ from bot.store.postgresql.connections import Cursor
 from bot.store.postgresql.migrations import MOMENT
 
 
-async def window(cursor: Cursor, codes: Sequence[int], since: datetime, until: datetime) -> Traffic:
-    """The final outbound messages of [since, until], and the failures among them with
-    each of `codes`, by segment."""
+async def windows(
+    cursor: Cursor, codes: Sequence[int], starts: Sequence[datetime], until: datetime
+) -> list[Traffic]:
+    """For each of `starts` (oldest first), the final outbound messages of [start, until]
+    and the failures among them with each of `codes`, by segment, as on SQLite."""
     where = f"{MOMENT} >= %s and {MOMENT} <= %s and {rollup.FINAL_OUTBOUND}"
-    places = f"country, {SENDER_SQL}, carrier"
+    bounds = [starts[0], until]
+    # The innermost window each message falls in: the last start it is not before.
+    inner = f"width_bucket({MOMENT}, %s::timestamptz[]) - 1"
+    places = f"country, {SENDER_SQL}, carrier, {inner}"
+    starts = list(starts)
     await cursor.execute("set transaction isolation level repeatable read")  # one snapshot
     await cursor.execute(
-        f"select {places}, count(*) from messages where {where} group by 1, 2, 3", [since, until]
+        f"select {places}, count(*) from messages where {where} group by 1, 2, 3, 4",
+        [starts, *bounds],
     )
     totals = await cursor.fetchall()
     await cursor.execute(
         f'select {places}, error_code, "to", count(*) from messages where {where} '
-        "and error_code = any(%s) group by 1, 2, 3, 4, 5",
-        [since, until, list(codes)],
+        "and error_code = any(%s) group by 1, 2, 3, 4, 5, 6",
+        [starts, *bounds, list(codes)],
     )
     failures = await cursor.fetchall()
-    return traffic.traffic(
-        (((c, s, k), n) for c, s, k, n in totals),
-        (((c, s, k), code, to, n) for c, s, k, code, to, n in failures),
+    return traffic.traffics(
+        len(starts),
+        (((c, s, k), i, n) for c, s, k, i, n in totals),
+        (((c, s, k), i, code, to, n) for c, s, k, i, code, to, n in failures),
     )
 
 

@@ -15,6 +15,7 @@ from bot.store.sqlite.lock import ProcessLock
 from bot.store.sqlite.lookups import SqliteLookups
 from bot.store.sqlite.messages import SqliteMessages
 from bot.store.sqlite.migrations import migrate
+from bot.store.sqlite.mutes import SqliteMutes
 from bot.store.sqlite.outbox import SqliteOutbox
 from bot.store.sqlite.watcher_state import SqliteWatcherState
 
@@ -41,6 +42,7 @@ class SqliteStore:
         self.incidents = SqliteIncidents(self.connections)
         self.outbox = SqliteOutbox(self.connections)
         self.watcher = SqliteWatcherState(self.connections, self._lock)
+        self.mutes = SqliteMutes(self.connections)
 
     async def open(self) -> list[str]:
         """Nothing left to do: the file was opened, and brought up to date, as the store

@@ -14,6 +14,7 @@ from bot.domain.messages import FINAL_STATUSES, Message, takes_report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
+from bot.store.counting import SEGMENT_SQL
 from bot.store.sqlite import rollup, segments
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import MOMENT, iso_or_none
@@ -50,8 +51,10 @@ class SqliteMessages:
     async def earliest_moment(self) -> datetime | None:
         return await self._db.read(_earliest_moment)
 
-    async def failures(self, code: int, since: datetime, until: datetime) -> Failures:
-        return await self._db.read(_failures, code, since, until)
+    async def failures(
+        self, code: int, since: datetime, until: datetime, segment: Segment | None = None
+    ) -> Failures:
+        return await self._db.read(_failures, code, since, until, segment)
 
     async def baseline(
         self, code: int, since: datetime, until: datetime, count_seconds: float | None = None
@@ -62,10 +65,12 @@ class SqliteMessages:
     async def prune(self, before: datetime, limit: int) -> int:
         return await self._db.write(_prune, before, limit)
 
-    async def segment_window(
-        self, codes: Iterable[int], since: datetime, until: datetime
-    ) -> Traffic:
-        return await self._db.read(segments.window, sorted(set(codes)), since, until)
+    async def segment_windows(
+        self, codes: Iterable[int], starts: Sequence[datetime], until: datetime
+    ) -> list[Traffic]:
+        if not starts:
+            return []
+        return await self._db.read(segments.windows, sorted(set(codes)), sorted(starts), until)
 
     async def segment_histories(
         self, code: int, since: datetime, until: datetime
@@ -188,12 +193,21 @@ def _earliest_moment(db: sqlite_utils.Database) -> datetime | None:
     return datetime.fromisoformat(moment) if moment else None
 
 
-def _failures(db: sqlite_utils.Database, code: int, since: datetime, until: datetime) -> Failures:
+def _failures(
+    db: sqlite_utils.Database,
+    code: int,
+    since: datetime,
+    until: datetime,
+    segment: Segment | None,
+) -> Failures:
     # Counted here, not read whole: a spike at 1 M messages a day is about 1 600 rows in
     # the window, and building a Message of each cost most of an evaluation. Ties are
     # broken as `failures.of_messages` breaks them.
     where = f"{MOMENT} >= ? and {MOMENT} <= ? and {rollup.FINAL_OUTBOUND} and error_code = ?"
-    found = [iso_or_none(since), iso_or_none(until), code]
+    found: list[object] = [iso_or_none(since), iso_or_none(until), code]
+    if segment is not None:
+        where += f" and {SEGMENT_SQL[segment.kind]} = ?"
+        found.append(segment.value)
     with db.atomic():  # one snapshot for the three
         recipients = db.execute(
             f"select [to], count(*) from messages where {where} group by [to]", found

@@ -217,6 +217,15 @@ def _segment_messages(db: "sqlite_utils.Database") -> None:
     )
 
 
+def _mute_segments(db: "sqlite_utils.Database") -> None:
+    # A code's segment left out of detection until a moment; muted again, the same row.
+    db.execute(
+        "create table segment_mutes (id integer primary key, code integer not null, "
+        "kind text not null, segment text not null, until text not null, muted_by text "
+        "not null, muted_at text not null, unique (code, kind, segment))"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -232,6 +241,7 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0012_outbox_claims", _claim_posts),
     ("0013_claim_ids", _name_claims),
     ("0014_segments", _segment_messages),
+    ("0015_segment_mutes", _mute_segments),
 ]
 
 

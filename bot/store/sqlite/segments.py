@@ -14,26 +14,33 @@ from bot.store.sqlite import rollup
 from bot.store.sqlite.migrations import MOMENT, iso_or_none
 
 
-def window(
-    db: sqlite_utils.Database, codes: Sequence[int], since: datetime, until: datetime
-) -> Traffic:
-    """The final outbound messages of [since, until], and the failures among them with
-    each of `codes`, by segment."""
+def windows(
+    db: sqlite_utils.Database, codes: Sequence[int], starts: Sequence[datetime], until: datetime
+) -> list[Traffic]:
+    """For each of `starts` (oldest first), the final outbound messages of [start, until]
+    and the failures among them with each of `codes`, by segment: one pass over the
+    longest window."""
+    moments = [iso_or_none(start) for start in starts]
     where = f"{MOMENT} >= ? and {MOMENT} <= ? and {rollup.FINAL_OUTBOUND}"
-    bounds = [iso_or_none(since), iso_or_none(until)]
-    places = f"country, {SENDER_SQL}, carrier"
+    bounds = [moments[0], iso_or_none(until)]
+    # The innermost window each message falls in: the last start it is not before.
+    inner = " ".join(f"when {MOMENT} >= ? then {i}" for i in reversed(range(len(starts))))
+    inner_values = list(reversed(moments))
+    places = f"country, {SENDER_SQL}, carrier, case {inner} else 0 end"
     with db.atomic():  # one snapshot for both
         totals = db.execute(
-            f"select {places}, count(*) from messages where {where} group by 1, 2, 3", bounds
+            f"select {places}, count(*) from messages where {where} group by 1, 2, 3, 4",
+            [*inner_values, *bounds],
         ).fetchall()
         failures = db.execute(
             f"select {places}, error_code, [to], count(*) from messages where {where} "
-            f"and error_code in ({', '.join('?' * len(codes))}) group by 1, 2, 3, 4, 5",
-            [*bounds, *codes],
+            f"and error_code in ({', '.join('?' * len(codes))}) group by 1, 2, 3, 4, 5, 6",
+            [*inner_values, *bounds, *codes],
         ).fetchall()
-    return traffic.traffic(
-        (((c, s, k), n) for c, s, k, n in totals),
-        (((c, s, k), code, to, n) for c, s, k, code, to, n in failures),
+    return traffic.traffics(
+        len(starts),
+        (((c, s, k), i, n) for c, s, k, i, n in totals),
+        (((c, s, k), i, code, to, n) for c, s, k, i, code, to, n in failures),
     )
 
 
