@@ -48,6 +48,17 @@ def minute(scenario, minutes_ago: float, us: int, gb: int, gb_failing: bool) -> 
         )
 
 
+def uk_outage(scenario) -> None:
+    """A day of 200 messages an hour to the US and 6 to the UK, all well; then the last
+    quarter of an hour: the US as ever, every message to the UK failing."""
+    for hour in range(1, 24):
+        minute(scenario, hour * 60, 200, 6, gb_failing=False)
+    for m in range(1, 14):
+        minute(scenario, m, 20, 1, gb_failing=False)
+    for m in range(1, 11):
+        minute(scenario, m, 0, 1, gb_failing=True)
+
+
 @pytest.fixture
 async def world(database_url, fake_slack, twilio_sim, tmp_path):
     w = await World(fake_slack, twilio_sim, tmp_path, DATABASE_URL=database_url).open()
@@ -66,14 +77,7 @@ def text_of(message) -> str:
 async def test_a_country_outage_the_account_rule_misses_is_alerted_once_by_name(
     world, scenario, fake_slack
 ):
-    # A day: 200 messages an hour to the US, 6 to the UK, all well.
-    for hour in range(1, 24):
-        minute(scenario, hour * 60, 200, 6, gb_failing=False)
-    # The last quarter of an hour: the US as ever, every message to the UK failing.
-    for m in range(1, 14):
-        minute(scenario, m, 20, 1, gb_failing=False)
-    for m in range(1, 11):
-        minute(scenario, m, 0, 1, gb_failing=True)
+    uk_outage(scenario)
     result = await world.cycle()
 
     [reading] = [r for r in result.readings if r.code == 30003]
@@ -147,12 +151,7 @@ async def test_an_account_wide_failure_is_not_named_after_a_country(world, scena
 
 
 async def test_a_muted_segment_is_left_out_until_unmuted(world, scenario, fake_slack):
-    for hour in range(1, 24):
-        minute(scenario, hour * 60, 200, 6, gb_failing=False)
-    for m in range(1, 14):
-        minute(scenario, m, 20, 1, gb_failing=False)
-    for m in range(1, 11):
-        minute(scenario, m, 0, 1, gb_failing=True)
+    uk_outage(scenario)
     result = await world.cycle()
     [alert] = posts(fake_slack)
     buttons = incident_buttons(alert)
