@@ -35,7 +35,13 @@ USER, ROOM = "U0ALLOWED", "C0ALLOWED"
 CALLERS = {"stranger": ("U0STRANGER", ROOM), "elsewhere": (USER, "C0ELSEWHERE")}
 NUMBER = "+12025550156"
 
-COMMANDS = {"why": "why {sid}", "lookup": f"lookup {NUMBER}", "status": "status", "help": "help"}
+COMMANDS = {
+    "why": "why {sid}",
+    "lookup": f"lookup {NUMBER}",
+    "status": "status",
+    "hygiene": "hygiene",
+    "help": "help",
+}
 BUTTONS = {
     SHARE_ACTION_ID: "{sid}",
     LOOKUP_ACTION_ID: NUMBER,

@@ -4,6 +4,7 @@ import pytest
 
 from bot.answers import commands
 from bot.answers.commands import Notice, Usage
+from bot.answers.hygiene_report import HygieneReport
 from bot.answers.knowledge import Explanation
 from bot.answers.message_report import MessageReport
 from bot.answers.number_report import NumberReport
@@ -35,6 +36,10 @@ class Recorder:
 
     async def status(self) -> StatusReport:
         raise AssertionError("not asked")
+
+    async def hygiene(self, full: bool, as_csv: bool) -> HygieneReport:
+        self.asked.append(f"hygiene full={full} csv={as_csv}")
+        return Notice("hygiene")  # type: ignore[return-value]
 
 
 SID = "SM" + "0123456789abcdef" * 2
@@ -142,7 +147,7 @@ async def test_lookup_reads_the_number_and_passes_the_asker(text, asked):
 def test_help_lines_come_from_the_table():
     lines = commands.help_lines("/twilio")
     assert lines == [f"`/twilio {s.syntax}`: {s.help}" for s in commands.SUBCOMMANDS]
-    assert {s.name for s in commands.SUBCOMMANDS} == {"why", "lookup", "status", "help"}
+    assert {s.name for s in commands.SUBCOMMANDS} == {"why", "lookup", "status", "hygiene", "help"}
 
 
 @pytest.mark.parametrize(
@@ -161,3 +166,22 @@ def test_refusal(user, channel, users, channels, refused):
         assert result is None
     else:
         assert isinstance(result, Notice) and refused in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "asker", "asked", "said"),
+    [
+        ("hygiene", "U1", "hygiene full=False csv=False", None),  # Slack: masked, the newest
+        ("hygiene", None, "hygiene full=True csv=False", None),  # the terminal: everything
+        ("hygiene --csv", None, "hygiene full=True csv=True", None),
+        ("hygiene --csv", "U1", None, "python -m bot hygiene --csv"),  # not in a channel
+        ("hygiene all", "U1", None, "takes nothing after it but `--csv`"),
+    ],
+)
+async def test_hygiene_is_whole_only_in_the_terminal(text, asker, asked, said):
+    ctx = Recorder()
+    answer = await commands.answer(text, ctx, asker)
+    assert ctx.asked == ([asked] if asked else [])
+    if said:
+        shown = answer.text if isinstance(answer, Notice) else answer.said("/twilio")
+        assert said in shown

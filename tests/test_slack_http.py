@@ -37,6 +37,7 @@ async def test_the_ack_comes_before_the_slow_work(fake_slack, tmp_path, aiohttp_
 
     from bot.adapters import slack
     from bot.answers.commands import IncidentAction, Notice
+    from bot.answers.hygiene_report import HygieneReport
     from bot.answers.message_report import MessageReport
     from bot.answers.number_report import NumberReport
     from bot.answers.phone_numbers import PhoneNumber
@@ -61,6 +62,9 @@ async def test_the_ack_comes_before_the_slow_work(fake_slack, tmp_path, aiohttp_
             raise AssertionError("not asked")
 
         async def status(self) -> StatusReport:
+            raise AssertionError("not asked")
+
+        async def hygiene(self, full: bool, as_csv: bool) -> HygieneReport:
             raise AssertionError("not asked")
 
         async def first_click(self, key: str) -> bool:
@@ -209,6 +213,7 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
 
     from bot.adapters import slack
     from bot.answers.commands import IncidentAction
+    from bot.answers.hygiene_report import HygieneReport
     from bot.answers.message_report import MessageReport
     from bot.answers.status import StatusReport
     from tests.conftest import make_settings
@@ -226,6 +231,9 @@ async def test_a_bug_is_logged_and_the_user_gets_a_short_apology(
             raise RuntimeError("boom")
 
         async def status(self) -> StatusReport:
+            raise AssertionError("not asked")
+
+        async def hygiene(self, full: bool, as_csv: bool) -> HygieneReport:
             raise AssertionError("not asked")
 
         async def first_click(self, key: str) -> bool:

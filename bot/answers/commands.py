@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from bot.answers.hygiene_report import HygieneReport
 from bot.answers.knowledge import Explanation
 from bot.answers.message_report import MessageReport
 from bot.answers.number_report import NumberReport
@@ -38,6 +39,8 @@ class Context(Protocol):
     async def look_up(self, number: PhoneNumber, asker: str | None) -> NumberReport: ...
 
     async def status(self) -> StatusReport: ...
+
+    async def hygiene(self, full: bool, as_csv: bool) -> HygieneReport: ...
 
 
 CMD = "{cmd}"  # in a usage problem, where the command as it is typed goes
@@ -79,7 +82,7 @@ class Notice:
     settings: bool = False  # the answer needs settings that are not set
 
 
-Answer = Explanation | MessageReport | NumberReport | StatusReport | Usage | Notice
+Answer = Explanation | MessageReport | NumberReport | StatusReport | HygieneReport | Usage | Notice
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,21 @@ async def _status(arg: str, ctx: Context, asker: str | None) -> Answer:
         return Notice(str(exc), settings=isinstance(exc, NotConfigured))
 
 
+async def _hygiene(arg: str, ctx: Context, asker: str | None) -> Answer:
+    terminal = asker is None
+    if arg not in ("", "--csv"):
+        return Usage(f"`hygiene` takes nothing after it but `--csv`, not `{echo(arg)}`.")
+    if arg and not terminal:
+        return Notice(
+            "The CSV, with every number whole, is for the terminal: "
+            "`python -m bot hygiene --csv` where the bot runs."
+        )
+    try:
+        return await ctx.hygiene(full=terminal, as_csv=bool(arg))
+    except BotError as exc:
+        return Notice(str(exc), settings=isinstance(exc, NotConfigured))
+
+
 async def _help(arg: str, ctx: Context, asker: str | None) -> Answer:
     return Usage()
 
@@ -156,6 +174,13 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "status",
         "the account, the watcher's health, each watched code now, and open incidents",
         _status,
+    ),
+    Subcommand(
+        "hygiene",
+        "hygiene [--csv]",
+        "numbers to stop sending to or to fix, and senders writing to opted-out numbers "
+        "(--csv: every number, in the terminal)",
+        _hygiene,
     ),
     Subcommand("help", "help", "this help", _help),
 )

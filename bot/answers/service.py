@@ -15,13 +15,14 @@ from bot.answers import account_view, knowledge, message_report, number_report, 
 from bot.answers.account_view import AccountErrors, IncidentNote
 from bot.answers.commands import IncidentAction, IncidentButton
 from bot.answers.curated import Entry
+from bot.answers.hygiene_report import HygieneReport
 from bot.answers.knowledge import Explanation
 from bot.answers.lookups import NOT_CONFIGURED, PaidLookups, shared
 from bot.answers.message_report import MessageReport
 from bot.answers.number_report import NumberReport
 from bot.answers.phone_numbers import PhoneNumber
 from bot.answers.status import StatusReport
-from bot.domain import messages
+from bot.domain import hygiene, messages
 from bot.domain.messages import Message
 from bot.domain.policy import Policy
 from bot.domain.spikes import SUSPENDED_CODE
@@ -218,6 +219,20 @@ class Service:
         return number_report.build_report(
             number, found.lookup, found.at, found.cached, history, self.rules, now
         )
+
+    async def hygiene(self, full: bool, as_csv: bool) -> HygieneReport:
+        """The hygiene lists from every message the store holds."""
+        if self.store is None:
+            raise NotConfigured(
+                "The hygiene lists come from the bot's database, which this process has not opened."
+            )
+        now = self.clock()
+        since = await self.store.messages.earliest_moment() or now
+        found = await self.store.messages.outcomes(hygiene.CODES, since)
+        assessed = hygiene.assess(found, self.rules, since, now)
+        listed = {e.code for e in (*assessed.definitive, *assessed.suspect)}
+        titles = {code: knowledge.explain(code, self.curated).title for code in listed}
+        return HygieneReport(assessed, titles, self.rules, full, as_csv)
 
     async def status(self) -> StatusReport:
         if self.watcher is None:

@@ -50,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--suspend", action="store_true", help="the account is suspended")
     for command in commands.SUBCOMMANDS:
         one = sub.add_parser(command.name, help=command.help)
+        if command.name == "hygiene":  # an option, which REMAINDER would not take first
+            one.add_argument("--csv", action="store_true", help="every number, as CSV")
         one.add_argument("args", nargs=argparse.REMAINDER, help=command.syntax)
     actions = made["knowledge"].add_subparsers(dest="action", metavar="ACTION", required=True)
     download = actions.add_parser("sync", help="download Twilio's dictionary into the database")
@@ -89,6 +91,7 @@ READS = {
     "help": frozenset({"LOG_LEVEL"}),
     "knowledge": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
     "db": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
+    "hygiene": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
     "demo": frozenset({"DATABASE_URL", "LOG_LEVEL"}),  # it makes up the rest
     "simulate": frozenset({"LOG_LEVEL"}),
 }
@@ -148,7 +151,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             except OSError as exc:
                 print(f"error: cannot serve the simulator: {exc.strerror}", file=sys.stderr)
                 return 1
-        return answer(args.command, " ".join(args.args), config)
+        given = [*args.args, *(["--csv"] if getattr(args, "csv", False) else [])]
+        return answer(args.command, " ".join(given), config)
     except BotError as exc:
         print(f"error: {without_secrets(str(exc), env)}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from bot.answers.commands import Answer, IncidentAction, IncidentButton, Notice, Usage, help_lines
+from bot.answers.hygiene_report import HygieneReport
 from bot.answers.knowledge import Explanation, Section, source_label
 from bot.answers.message_report import MessageReport
 from bot.answers.number_report import NumberReport
@@ -90,6 +91,8 @@ def render(
         return render_number(answer)
     if isinstance(answer, StatusReport):
         return render_status(answer)
+    if isinstance(answer, HygieneReport):
+        return fallback(answer.heading), document(answer.heading, answer.facts(), answer.sections())
     return render_explanation(answer, prefix)
 
 

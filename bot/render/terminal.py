@@ -4,6 +4,7 @@ import textwrap
 from collections.abc import Sequence
 
 from bot.answers.commands import Answer, Notice, Usage, help_lines
+from bot.answers.hygiene_report import HygieneReport
 from bot.answers.knowledge import Explanation, Section
 from bot.answers.message_report import MessageReport
 from bot.answers.number_report import NumberReport
@@ -32,7 +33,9 @@ def render_text(answer: Answer, prefix: str = "python -m bot", also: Sequence[st
                 f"Twilio's page: {answer.explanation.link}",
             ]
         return "\n".join(out)
-    if isinstance(answer, NumberReport | StatusReport):
+    if isinstance(answer, HygieneReport) and answer.csv:
+        return answer.csv_text().rstrip("\n")
+    if isinstance(answer, NumberReport | StatusReport | HygieneReport):
         return "\n".join(_document(answer.heading, answer.facts(), answer.sections()))
     return _explanation(answer, prefix)
 

@@ -14,6 +14,7 @@ from bot.answers.dictionary import ImportedEntry
 from bot.answers.phone_numbers import Lookup
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.failures import Failures
+from bot.domain.hygiene import Outcome
 from bot.domain.messages import Message
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
@@ -86,6 +87,11 @@ class MessageRepository(Protocol):
         """For each of `starts`, oldest first: the final outbound messages of [start,
         until] by segment (their country and carrier as stored, their sender), and those
         that failed with each of `codes`."""
+        ...
+
+    async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
+        """Every final outbound message since `since` to a number that failed with one of
+        `codes` since then (for the hygiene lists)."""
         ...
 
     async def segment_histories(

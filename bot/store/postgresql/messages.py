@@ -8,12 +8,13 @@ from typing import Any
 
 from bot.domain import failures
 from bot.domain.failures import Failures
+from bot.domain.hygiene import Outcome
 from bot.domain.messages import FINAL_STATUSES, Message, takes_report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
 from bot.store.counting import SEGMENT_SQL
-from bot.store.postgresql import rollup, segments
+from bot.store.postgresql import hygiene, rollup, segments
 from bot.store.postgresql.connections import Connections, Cursor
 from bot.store.postgresql.migrations import MOMENT
 
@@ -96,6 +97,9 @@ class PostgresMessages:
             return []
         return await self._db.read(segments.windows, sorted(set(codes)), sorted(starts), until)
 
+    async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
+        return await self._db.read(hygiene.outcomes, sorted(set(codes)), since)
+
     async def segment_histories(
         self, code: int, since: datetime, until: datetime
     ) -> dict[Segment, History]:
@@ -106,21 +110,9 @@ def _message_rows(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return list({m.sid: message_row(m) for m in messages}.values())
 
 
-async def _add_carriers(cursor: Cursor, rows: list[dict[str, Any]]) -> None:
-    """Each row's carrier, as the lookup cache knows its number now (None if it does not)."""
-    await cursor.execute(
-        "select phone_number, carrier_name from lookups where carrier_name != '' "
-        "and phone_number = any(%s)",
-        [sorted({row["to"] for row in rows})],
-    )
-    known: dict[str, str] = dict(await cursor.fetchall())
-    for row in rows:
-        row["carrier"] = known.get(row["to"])
-
-
 async def _save(cursor: Cursor, rows: list[dict[str, Any]]) -> None:
     await rollup.lock(cursor)
-    await _add_carriers(cursor, rows)
+    await segments.add_carriers(cursor, rows)
     held = await _held(cursor, [row["sid"] for row in rows])
     # Each poll reads the settle window again, and most of it comes back as it was: only
     # what is new or changed is written.
@@ -179,7 +171,7 @@ async def _record_status(cursor: Cursor, message: Message, decided: str | None) 
         written = {**row, **changes}
     else:
         written = {**message_row(message), **changes}
-        await _add_carriers(cursor, [written])
+        await segments.add_carriers(cursor, [written])
     await rollup.adjust(cursor, [(row, written)])
     if row:
         await cursor.execute(

@@ -3,6 +3,7 @@ and each segment's hours of history from the rollup, as on SQLite."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.domain import traffic
 from bot.domain.segments import History, Segment
@@ -56,3 +57,15 @@ async def histories(
         [ACCOUNT, hours[0], hours[-1], TOTAL, code],
     )
     return traffic.histories(await cursor.fetchall(), code, TOTAL)
+
+
+async def add_carriers(cursor: Cursor, rows: list[dict[str, Any]]) -> None:
+    """Each row's carrier, as the lookup cache knows its number now (None if it does not)."""
+    await cursor.execute(
+        "select phone_number, carrier_name from lookups where carrier_name != '' "
+        "and phone_number = any(%s)",
+        [sorted({row["to"] for row in rows})],
+    )
+    known: dict[str, str] = dict(await cursor.fetchall())
+    for row in rows:
+        row["carrier"] = known.get(row["to"])

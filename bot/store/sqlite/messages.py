@@ -2,7 +2,6 @@
 hourly rollup that keeps a week's baseline cheap."""
 
 import asyncio
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -10,12 +9,13 @@ import sqlite_utils
 
 from bot.domain import failures
 from bot.domain.failures import Failures
+from bot.domain.hygiene import Outcome
 from bot.domain.messages import FINAL_STATUSES, Message, takes_report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
 from bot.store.counting import SEGMENT_SQL
-from bot.store.sqlite import rollup, segments
+from bot.store.sqlite import hygiene, rollup, segments
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import MOMENT, iso_or_none
 
@@ -72,6 +72,9 @@ class SqliteMessages:
             return []
         return await self._db.read(segments.windows, sorted(set(codes)), sorted(starts), until)
 
+    async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
+        return await self._db.read(hygiene.outcomes, sorted(set(codes)), since)
+
     async def segment_histories(
         self, code: int, since: datetime, until: datetime
     ) -> dict[Segment, History]:
@@ -84,7 +87,7 @@ def _message_rows(messages: Sequence[Message]) -> list[dict[str, object]]:
 
 def _save(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> None:
     with db.atomic():
-        _add_carriers(db.conn, rows)
+        segments.add_carriers(db.conn, rows)
         held = rollup.held(db.conn, [str(row["sid"]) for row in rows], _MESSAGE_COLUMNS)
         # Each poll reads the settle window again (21 000 messages a cycle at 1 M a day),
         # and most come back as they were: rewriting those cost the writer 2 to 3 s a
@@ -115,30 +118,13 @@ def _record_status(db: sqlite_utils.Database, message: Message, decided: str | N
             written = {**rows[0], **changes}
         else:
             written = {**_message_row(message), **changes}
-            _add_carriers(db.conn, [written])
+            segments.add_carriers(db.conn, [written])
         rollup.adjust(db.conn, [(rows[0] if rows else None, written)])
         if rows:
             table.update(message.sid, changes)
         else:
             table.insert(written)
     return True
-
-
-def _add_carriers(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> None:
-    """Each row's carrier, as the lookup cache knows its number now (None if it does not)."""
-    numbers = sorted({str(row["to"]) for row in rows})
-    known: dict[str, str] = {}
-    for i in range(0, len(numbers), rollup.CHUNK):
-        chunk = numbers[i : i + rollup.CHUNK]
-        known |= dict(
-            conn.execute(
-                "select phone_number, carrier_name from lookups where carrier_name != '' "
-                f"and phone_number in ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-        )
-    for row in rows:
-        row["carrier"] = known.get(str(row["to"]))
 
 
 def _to_number(db: sqlite_utils.Database, to: str, since: datetime, limit: int) -> list[Message]:

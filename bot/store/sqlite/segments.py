@@ -1,6 +1,7 @@
 """Segments in SQLite: a window's final outbound messages grouped by where they went, and
 each segment's hours of history from the rollup, for detection per segment."""
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -57,3 +58,20 @@ def histories(
         [ACCOUNT, rollup.hour_of(hours[0]), rollup.hour_of(hours[-1]), TOTAL, code],
     ).fetchall()
     return traffic.histories(rows, code, TOTAL)
+
+
+def add_carriers(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> None:
+    """Each row's carrier, as the lookup cache knows its number now (None if it does not)."""
+    numbers = sorted({str(row["to"]) for row in rows})
+    known: dict[str, str] = {}
+    for i in range(0, len(numbers), rollup.CHUNK):
+        chunk = numbers[i : i + rollup.CHUNK]
+        known |= dict(
+            conn.execute(
+                "select phone_number, carrier_name from lookups where carrier_name != '' "
+                f"and phone_number in ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+        )
+    for row in rows:
+        row["carrier"] = known.get(str(row["to"]))
