@@ -183,5 +183,6 @@ async def test_hygiene_is_whole_only_in_the_terminal(text, asker, asked, said):
     answer = await commands.answer(text, ctx, asker)
     assert ctx.asked == ([asked] if asked else [])
     if said:
+        assert isinstance(answer, Notice | Usage)
         shown = answer.text if isinstance(answer, Notice) else answer.said("/twilio")
         assert said in shown
