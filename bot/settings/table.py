@@ -139,6 +139,12 @@ SETTINGS: tuple[Setting, ...] = (
         "database (each watcher cycle, or hourly when the bot does not watch).",
     ),
     Setting(
+        "DIGEST_TIME",
+        "",
+        "Time of day in UTC (such as 09:00) when the watcher posts the day before's digest "
+        "to SLACK_ALERT_CHANNEL, once; empty: no digest.",
+    ),
+    Setting(
         "DEFAULT_REGION",
         "US",
         "Country (ISO code such as US or GB) of numbers typed without + and a calling code.",

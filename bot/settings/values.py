@@ -5,7 +5,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from bot.answers.phone_numbers import known_region
@@ -41,6 +41,7 @@ class Settings:
     settle: timedelta
     backfill: timedelta
     retention: timedelta
+    digest_time: time | None  # UTC; None: no daily digest
     allowed_channels: frozenset[str]
     allowed_users: frozenset[str]
     database_url: str = field(repr=False)
@@ -129,6 +130,16 @@ def load(environ: Mapping[str, str]) -> Settings:
     settle = timedelta(minutes=_number(raw, "SETTLE_MINUTES", float, problems))
     backfill = timedelta(hours=_number(raw, "BACKFILL_HOURS", float, problems))
     retention = timedelta(days=_number(raw, "RETENTION_DAYS", float, problems))
+    digest_time = None
+    if raw["DIGEST_TIME"]:
+        found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw["DIGEST_TIME"].strip())
+        if found is None:
+            problems["DIGEST_TIME"] = (
+                "DIGEST_TIME must be a time of day in UTC such as 09:00, or empty for no "
+                f"digest, not {_shown(raw['DIGEST_TIME'])}"
+            )
+        else:
+            digest_time = time(int(found.group(1)), int(found.group(2)))
     lookups = raw["LOOKUPS_PER_USER_PER_HOUR"]
     if not (lookups.isascii() and lookups.isdigit()):
         problems["LOOKUPS_PER_USER_PER_HOUR"] = (
@@ -162,6 +173,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         settle=settle,
         backfill=backfill,
         retention=retention,
+        digest_time=digest_time,
         allowed_channels=_id_set(raw["ALLOWED_CHANNELS"]),
         allowed_users=_id_set(raw["ALLOWED_USERS"]),
         database_url=raw["DATABASE_URL"],

@@ -89,6 +89,12 @@ class MessageRepository(Protocol):
         that failed with each of `codes`."""
         ...
 
+    async def account_totals(self, since: datetime, until: datetime) -> dict[int, int]:
+        """The account's outbound messages over the whole hours of [since, until) that
+        `baseline` has counted, by error code, with counting.SENT (every one),
+        counting.TOTAL (the final ones) and counting.DELIVERED."""
+        ...
+
     async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
         """Every final outbound message since `since` to a number that failed with one of
         `codes` since then (for the hygiene lists)."""
@@ -139,6 +145,10 @@ class IncidentRepository(Protocol):
         ...
 
     async def open_all(self) -> list[Incident]: ...
+
+    async def during(self, since: datetime, until: datetime) -> list[Incident]:
+        """The incidents open at some moment of [since, until), oldest first."""
+        ...
 
     async def record(self, incident_id: int) -> IncidentRecord | None: ...
 

@@ -2,8 +2,9 @@
 secrets, which stay with the clients that use them."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
+from bot.domain.policy import Policy
 from bot.domain.thresholds import Thresholds
 from bot.settings import Settings
 from bot.tuning import DEFAULT_TUNING, Tuning
@@ -19,6 +20,8 @@ class WatcherConfig:
     settle: timedelta  # how far back each cycle reads again, for late statuses
     backfill: timedelta  # how far back the first cycle reads
     retention: timedelta
+    policy: Policy  # the team's numbers, which the digest's hygiene counts use
+    digest_time: time | None = None  # UTC; None: no daily digest
     tuning: Tuning = DEFAULT_TUNING
 
     @classmethod
@@ -32,5 +35,7 @@ class WatcherConfig:
             settle=settings.settle,
             backfill=settings.backfill,
             retention=settings.retention,
+            policy=settings.policy,
+            digest_time=settings.digest_time,
             tuning=tuning or DEFAULT_TUNING,
         )

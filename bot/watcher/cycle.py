@@ -27,6 +27,7 @@ from bot.watcher import detect, incidents, reads
 from bot.watcher.actions import Actions
 from bot.watcher.config import WatcherConfig
 from bot.watcher.delivery import Delivery, Poster
+from bot.watcher.digests import Digests
 from bot.watcher.health import HEALTH, Health
 from bot.watcher.ingest import Ingest
 
@@ -65,6 +66,7 @@ class Watcher:
         self.ingest = Ingest(config, store, twilio, self.health)
         self.delivery = Delivery(store, poster, config.alert_channel, self.health, clock)
         self.histories = reads.SegmentHistories()  # this process's, for cycles and status
+        self.digests = Digests(store, poster, config, curated)
         self.actions = Actions(
             store, config, curated, self.delivery, self.health, self.histories, clock
         )
@@ -159,6 +161,8 @@ class Watcher:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
         delivered = await self.delivery.deliver(term)
+        if failure is None:  # the digest reads what this cycle stored
+            await self.digests.post_if_due(now)
         await self._prune(now)
         pending = len(await self.store.outbox.pending())
         trouble = self.delivery.trouble

@@ -39,6 +39,14 @@ class PostgresIncidents:
     async def open_all(self) -> list[Incident]:
         return await self._db.read(_incidents, "where resolved_at is null order by id", [])
 
+    async def during(self, since: datetime, until: datetime) -> list[Incident]:
+        return await self._db.read(
+            _incidents,
+            "where opened_at < %s and (resolved_at is null or resolved_at >= %s) "
+            "order by opened_at, id",
+            [until, since],
+        )
+
     async def record(self, incident_id: int) -> IncidentRecord | None:
         return await self._db.read(_record, incident_id, False)
 

@@ -97,6 +97,9 @@ class PostgresMessages:
             return []
         return await self._db.read(segments.windows, sorted(set(codes)), sorted(starts), until)
 
+    async def account_totals(self, since: datetime, until: datetime) -> dict[int, int]:
+        return await self._db.read(rollup.account_totals, since, until)
+
     async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
         return await self._db.read(hygiene.outcomes, sorted(set(codes)), since)
 

@@ -161,3 +161,17 @@ async def _count(cursor: Cursor, hour: datetime) -> None:
     await cursor.executemany(
         _INSERT, [(*row, n) for row, n in counted_groups(hour, groups).items()]
     )
+
+
+async def account_totals(cursor: Cursor, since: datetime, until: datetime) -> dict[int, int]:
+    """The account's rows summed over the counted whole hours of [since, until), as on
+    SQLite: error_code (SENT, TOTAL, DELIVERED or a code) to messages."""
+    hours = whole_hours(since, until)
+    if not hours:
+        return {}
+    await cursor.execute(
+        "select error_code, sum(messages) from message_hours where kind = %s and segment = '' "
+        "and hour >= %s and hour <= %s group by error_code",
+        [ACCOUNT, hours[0], hours[-1]],
+    )
+    return {int(code): int(n) for code, n in await cursor.fetchall()}

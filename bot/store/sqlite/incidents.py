@@ -34,6 +34,9 @@ class SqliteIncidents:
     async def open_all(self) -> list[Incident]:
         return await self._db.read(_open_all)
 
+    async def during(self, since: datetime, until: datetime) -> list[Incident]:
+        return await self._db.read(_during, since, until)
+
     async def record(self, incident_id: int) -> IncidentRecord | None:
         return await self._db.read(_record, incident_id)
 
@@ -65,6 +68,15 @@ def _on_code(db: sqlite_utils.Database, code: int, limit: int) -> list[Incident]
 
 def _open_all(db: sqlite_utils.Database) -> list[Incident]:
     rows = db.table("incidents").rows_where("resolved_at is null", order_by="id")
+    return [_incident(row) for row in rows]
+
+
+def _during(db: sqlite_utils.Database, since: datetime, until: datetime) -> list[Incident]:
+    rows = db.table("incidents").rows_where(
+        "opened_at < ? and (resolved_at is null or resolved_at >= ?)",
+        [iso(until), iso(since)],
+        order_by="opened_at, id",
+    )
     return [_incident(row) for row in rows]
 
 

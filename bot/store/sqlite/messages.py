@@ -72,6 +72,9 @@ class SqliteMessages:
             return []
         return await self._db.read(segments.windows, sorted(set(codes)), sorted(starts), until)
 
+    async def account_totals(self, since: datetime, until: datetime) -> dict[int, int]:
+        return await self._db.read(lambda db: rollup.account_totals(db.conn, since, until))
+
     async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
         return await self._db.read(hygiene.outcomes, sorted(set(codes)), since)
 

@@ -179,3 +179,17 @@ def _count(conn: sqlite3.Connection, hour: datetime, key: str) -> None:
         "values (?, ?, ?, ?, ?)",
         [(*row, n) for row, n in counted_groups(key, groups).items()],
     )
+
+
+def account_totals(conn: sqlite3.Connection, since: datetime, until: datetime) -> dict[int, int]:
+    """The account's rows summed over the whole hours of [since, until) that are counted:
+    error_code (SENT, TOTAL, DELIVERED or a code) to messages."""
+    hours = whole_hours(since, until)
+    if not hours:
+        return {}
+    rows = conn.execute(
+        "select error_code, sum(messages) from message_hours where kind = ? and segment = '' "
+        "and hour >= ? and hour <= ? group by error_code",
+        [ACCOUNT, hour_of(hours[0]), hour_of(hours[-1])],
+    )
+    return {int(code): int(n) for code, n in rows}
