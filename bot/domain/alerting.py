@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.messages import utc
+from bot.domain.segments import Segment
 from bot.domain.spikes import Reading, ReadingKind
 from bot.domain.thresholds import Severity, Thresholds
 
@@ -118,8 +119,8 @@ def worth_showing(
     """Whether the incident's message should be drawn again: when it is new, or when
     something a reader acts on has changed since it was last drawn (the severity it
     shows, resolution, the account's status, recovery starting or stopping, a mute that
-    has run out, the segments failing, the rate by EDIT_RATE_POINTS, the recipients
-    doubling). Small moves of the figures are left until then. `shown.severity` is the
+    has run out, the segment it is named after, the rate by EDIT_RATE_POINTS, the
+    recipients doubling). Small moves of the figures are left until then. `shown.severity` is the
     severity the message shows."""
     if shown is None or before is None or before.resolved_at is not None:
         return True
@@ -156,10 +157,22 @@ def keep_samples(shown: Reading | None, reading: Reading) -> Reading:
     return replace(reading, samples=kept[:limit])
 
 
-def _where(reading: Reading) -> tuple[object, ...]:
-    """What a message says of where it fails: the segment named, and those failing."""
+def keep_name(shown: Reading | None, reading: Reading) -> Reading:
+    """A quiet reading of an incident named after a segment, still named so: recovering
+    and resolved, the message says what recovered (its last figures), not the account."""
+    if reading.severity is not None or shown is None or reading.named is not None:
+        return reading
+    named = shown.named
+    if named is None:
+        return reading
+    return replace(reading, segments=shown.segments, account_severity=shown.account_severity)
+
+
+def _where(reading: Reading) -> Segment | None:
+    """Where a message says it fails: the segment it is named after, if any. (Which other
+    segments fail is a detail it updates with the next edit.)"""
     named = reading.named
-    return (named.segment if named else None, frozenset(s.segment for s in reading.segments))
+    return named.segment if named is not None else None
 
 
 def _headline(reading: Reading) -> str:

@@ -1,10 +1,15 @@
 """Demo: the whole loop on the built-in simulator, with no credentials and no network.
 
 A scripted story runs on an accelerated clock (one simulated minute per cycle): steady
-traffic with about 1 % 30003, a spike to about 15 %, recovery, and with `suspend` an
-account suspension and its end. The real watcher watches it and posts to a console stand-in for
-Slack, which prints every post, edit and thread reply. Then `why` explains one of the
-failed messages and `lookup` checks its number.
+traffic with about 1 % 30003, a spike to about 15 %, recovery; then the route to the
+United Kingdom fails, a country with about 2 % of the traffic, which the account-wide
+rule misses and detection per country catches; and with `suspend` an account suspension
+and its end. A few stale numbers keep failing all along (an unknown handset, a
+landline, a recipient who opted out, a phone switched off for days). The real watcher
+watches it and posts to a console stand-in for Slack, which prints every post, edit and
+thread reply. Then `why` explains
+one of the failed messages, `lookup` checks its number and `hygiene` lists the numbers
+to clean up.
 """
 
 import asyncio
@@ -39,9 +44,18 @@ CHANNEL = "C0DEMO"
 PER_MINUTE = 40  # messages sent each simulated minute
 HISTORY = timedelta(hours=2)  # steady traffic before the demo starts, for a baseline
 SPIKE = range(8, 24)  # simulated minutes with the spike
-MINUTES = 50
-SUSPEND_AT = 44
-RESTORE_AT = 48
+UK_OUTAGE = range(46, 58)  # every message to the United Kingdom fails
+MINUTES = 92
+SUSPEND_AT = 84
+RESTORE_AT = 88
+UK_NUMBERS = 40  # the United Kingdom's recipients, one message a minute among them
+# Stale numbers on the sending list: each fails now and then, the same way every time.
+STALE = (
+    (7, "+12025550199", 30005, "Unknown destination handset"),
+    (11, "+12025550142", 30006, "Landline or unreachable carrier"),
+    (13, "+12025550177", 21610, "Attempt to send to unsubscribed recipient"),
+    (17, "+12025550166", 30003, "Unreachable destination handset"),  # switched off for days
+)
 
 
 def story_rate(minute: int) -> float:
@@ -130,6 +144,14 @@ async def _watch(
                 out(f"\n{utc(now[0])}: a carrier starts dropping messages (about 15 % 30003).")
             if minute == SPIKE.stop:
                 out(f"\n{utc(now[0])}: the carrier recovers.")
+            if minute == UK_OUTAGE.start:
+                out(
+                    f"\n{utc(now[0])}: the route to the United Kingdom fails: every message "
+                    "to +44 is undelivered (30003). The UK has about 2 % of the traffic, so the "
+                    "account's rate stays under its 5 % rule; the UK's own is judged apart."
+                )
+            if minute == UK_OUTAGE.stop:
+                out(f"\n{utc(now[0])}: the route to the United Kingdom is back.")
             if suspend and minute == SUSPEND_AT:
                 scenario.accounts[ACCOUNT].status = "suspended"
                 out(f"\n{utc(now[0])}: Twilio suspends the account.")
@@ -149,7 +171,7 @@ async def _watch(
             clock=lambda: now[0],
             alert_window=config.thresholds.window,
         )
-        for command in (f"why {failed.sid}", f"lookup {failed.to}"):
+        for command in (f"why {failed.sid}", f"lookup {failed.to}", "hygiene"):
             out(f"\n$ python -m bot {command}\n")
             out(render_text(await commands.answer(command, service)))
         out("\nThat was the demo. `python -m bot --help` lists the settings for the real thing.")
@@ -162,6 +184,27 @@ async def _watch(
 def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute: int) -> None:
     at = start + timedelta(minutes=minute)
     scenario.send_minute(ACCOUNT, rng, at, PER_MINUTE, story_rate(minute))
+    uk_fails = minute in UK_OUTAGE
+    scenario.add_message(
+        ACCOUNT,
+        to=f"+4474001{minute % UK_NUMBERS:05d}",
+        from_="+15005550006",
+        status="undelivered" if uk_fails else "delivered",
+        error_code=30003 if uk_fails else None,
+        error_message="Unreachable destination handset" if uk_fails else None,
+        date_created=at + timedelta(seconds=30),
+    )
+    for every, number, code, title in STALE:
+        if minute % every == 0:
+            scenario.add_message(
+                ACCOUNT,
+                to=number,
+                from_="+15005550010",
+                status="undelivered" if code >= 30000 else "failed",
+                error_code=code,
+                error_message=title,
+                date_created=at + timedelta(seconds=45),
+            )
 
 
 @asynccontextmanager

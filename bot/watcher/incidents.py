@@ -45,7 +45,7 @@ def decide(
         return None
     changed = step.incident
     shown = record.reading if record else None  # the reading its message shows
-    fresh = alerting.keep_samples(shown, reading)
+    fresh = alerting.keep_name(shown, alerting.keep_samples(shown, reading))
     if step.tell_slack and alerting.worth_showing(shown, fresh, held, changed):
         note = step.note or alerting.catch_up_note(shown, changed, fresh, now)
         # Kept with the severity the message now shows, for the next comparison.
