@@ -55,7 +55,7 @@ def made(**changes) -> Digest:
                 "30007 Message filtered",
             ),
         ),
-        "hygiene": hygiene.assess([], POLICY, START, START),
+        "hygiene": hygiene.assess(hygiene.recorded([]), POLICY, START, START),
         "titles": {30003: "Unreachable destination handset"},
     }  # fmt: skip
     return Digest(**{**values, **changes})

@@ -10,7 +10,7 @@ from bot.answers.curated import curated_directory, load_curated
 from bot.answers.hygiene_report import SHOWN, HygieneReport
 from bot.answers.service import Service
 from bot.domain import hygiene
-from bot.domain.hygiene import Kind, Outcome
+from bot.domain.hygiene import Kind
 from bot.domain.messages import Message
 from bot.render.blocks import render
 from bot.render.terminal import render_text
@@ -27,12 +27,15 @@ def at(hours_ago: float) -> datetime:
     return NOW - timedelta(hours=hours_ago)
 
 
-def out(number: str, hours_ago: float, code: int | None, sender: str = "+15005550006"):
-    return Outcome(number, at(hours_ago), code, sender)
+Sent = tuple[str, datetime, int | None, str]  # a final message: number, moment, code, sender
 
 
-def assess(*outcomes: Outcome) -> hygiene.Hygiene:
-    return hygiene.assess(outcomes, POLICY, SINCE, NOW)
+def out(number: str, hours_ago: float, code: int | None, sender: str = "+15005550006") -> Sent:
+    return (number, at(hours_ago), code, sender)
+
+
+def assess(*sent: Sent) -> hygiene.Hygiene:
+    return hygiene.assess(hygiene.recorded(sent), POLICY, SINCE, NOW)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +73,7 @@ def test_what_is_listed(outcomes, listed):
     else:
         [entry] = entries
         assert (entry.kind, entry.code, entry.count) == listed
-        assert entry.last == max(o.moment for o in outcomes if o.code == entry.code)
+        assert entry.last == max(moment for _, moment, code, _ in outcomes if code == entry.code)
 
 
 def test_newest_first_and_senders_writing_after_opt_out():
@@ -142,10 +145,11 @@ async def test_from_the_store(store: Store):
         message(9, "+12025550199", 5, None),  # never failed: not read at all
     ]
     await store.messages.save(saved)
-    found = await store.messages.outcomes(hygiene.CODES, SINCE)
-    assert sorted((o.number, o.code or 0) for o in found) == sorted(
-        (m.to, m.error_code or 0) for m in saved if m.to != "+12025550199"
-    )
+    found = await store.messages.hygiene(hygiene.CODES, 30003, SINCE)
+    said = hygiene.recorded((m.to, m.date_sent, m.error_code, m.from_) for m in saved)
+    assert sorted(found.failures, key=repr) == sorted(said.failures, key=repr)
+    assert found.lasts == said.lasts
+    assert "+12025550199" not in found.lasts  # never failed: not read
     service = Service(load_curated(curated_directory(), POLICY), store, POLICY, clock=lambda: NOW)
     made = await service.hygiene(full=True, as_csv=False)
     assert [(e.number, e.kind) for e in made.hygiene.definitive] == [(A, Kind.DEFINITIVE)]

@@ -24,7 +24,7 @@ from bot.answers.phone_numbers import PhoneNumber
 from bot.answers.status import StatusReport
 from bot.domain import hygiene, messages
 from bot.domain.messages import Message
-from bot.domain.policy import Policy
+from bot.domain.policy import STREAK_CODE, Policy
 from bot.domain.spikes import SUSPENDED_CODE
 from bot.errors import NotConfigured, StoreError, TwilioError
 from bot.store import Coverage, Store
@@ -228,7 +228,7 @@ class Service:
             )
         now = self.clock()
         since = await self.store.messages.earliest_moment() or now
-        found = await self.store.messages.outcomes(hygiene.CODES, since)
+        found = await self.store.messages.hygiene(hygiene.CODES, STREAK_CODE, since)
         assessed = hygiene.assess(found, self.rules, since, now)
         listed = {e.code for e in (*assessed.definitive, *assessed.suspect)}
         titles = {code: knowledge.explain(code, self.curated).title for code in listed}

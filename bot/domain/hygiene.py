@@ -12,7 +12,7 @@ listed with how often and to how many numbers.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -38,13 +38,31 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """One final outbound message to a number: when, its error (None: delivered or no
-    error) and who sent it."""
+    """One final outbound message to a number that failed with one of CODES: when, its
+    error and who sent it."""
 
     number: str
     moment: datetime
-    code: int | None
+    code: int
     sender: str
+
+
+@dataclass(frozen=True)
+class Last:
+    """A number's latest final messages of another kind: the last that had no error, and
+    the last that did not fail with STREAK_CODE (which ends a run of it)."""
+
+    delivered: datetime | None
+    other: datetime | None
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the store holds that the lists are drawn from: the failures with CODES, and
+    for each number that has one, its Last."""
+
+    failures: tuple[Outcome, ...]
+    lasts: Mapping[str, Last]
 
 
 @dataclass(frozen=True)
@@ -78,12 +96,11 @@ class Hygiene:
 CODES = (*DEFINITIVE, STREAK_CODE)  # a number with one of these is worth a look
 
 
-def assess(outcomes: Iterable[Outcome], policy: Policy, since: datetime, now: datetime) -> Hygiene:
-    """The hygiene lists from every final outbound message since `since` to the numbers
-    that failed with one of CODES, newest entries first."""
+def assess(record: Record, policy: Policy, since: datetime, now: datetime) -> Hygiene:
+    """The hygiene lists, newest entries first."""
     by_number: dict[str, list[Outcome]] = defaultdict(list)
     senders: dict[str, list[Outcome]] = defaultdict(list)
-    for outcome in outcomes:
+    for outcome in record.failures:
         by_number[outcome.number].append(outcome)
         if outcome.code == OPTED_OUT and outcome.sender:
             senders[outcome.sender].append(outcome)
@@ -91,9 +108,10 @@ def assess(outcomes: Iterable[Outcome], policy: Policy, since: datetime, now: da
     streak_since = now - timedelta(days=policy.streak_days)
     for number, found in by_number.items():
         found.sort(key=lambda o: o.moment)
-        if (entry := _definitive(number, found)) is not None:
+        last = record.lasts.get(number, Last(None, None))
+        if (entry := _definitive(number, found, last)) is not None:
             definitive.append(entry)
-        elif (entry := _suspect(number, found, policy.streak_limit, streak_since)) is not None:
+        elif entry := _suspect(number, found, last, policy.streak_limit, streak_since):
             suspect.append(entry)
     opted_out = [
         SenderEntry(
@@ -114,29 +132,53 @@ def assess(outcomes: Iterable[Outcome], policy: Policy, since: datetime, now: da
     )
 
 
-def _definitive(number: str, found: list[Outcome]) -> NumberEntry | None:
+def recorded(messages: Iterable[tuple[str, datetime, int | None, str]]) -> Record:
+    """The Record of final outbound messages (number, moment, error code, sender): what
+    the store's queries return, said in Python."""
+    failures: list[Outcome] = []
+    lasts: dict[str, Last] = {}
+    found = list(messages)
+    failing = {number for number, _, code, _ in found if code in CODES}
+    for number, moment, code, sender in found:
+        if number not in failing:
+            continue
+        if code in CODES:
+            failures.append(Outcome(number, moment, code, sender))
+        held = lasts.get(number, Last(None, None))
+        delivered, other = held.delivered, held.other
+        if code is None and (delivered is None or moment > delivered):
+            delivered = moment
+        if code != STREAK_CODE and (other is None or moment > other):
+            other = moment
+        lasts[number] = Last(delivered, other)
+    return Record(tuple(failures), lasts)
+
+
+def _definitive(number: str, found: list[Outcome], last: Last) -> NumberEntry | None:
     """Listed while no message reached the number after its last definitive error."""
     failed = [o for o in found if o.code in DEFINITIVE]
-    if not failed or any(o.code is None and o.moment > failed[-1].moment for o in found):
+    if not failed or (last.delivered is not None and last.delivered > failed[-1].moment):
         return None
-    code = failed[-1].code
-    assert code is not None  # one of DEFINITIVE
     return NumberEntry(
-        number, Kind.DEFINITIVE, code, len(failed), failed[0].moment, failed[-1].moment
+        number, Kind.DEFINITIVE, failed[-1].code, len(failed), failed[0].moment, failed[-1].moment
     )
 
 
-def _suspect(number: str, found: list[Outcome], limit: int, since: datetime) -> NumberEntry | None:
-    """The trailing run of STREAK_CODE within the policy's days, when longer than it
-    tolerates."""
-    run = []
-    for outcome in reversed(found):
-        if outcome.code != STREAK_CODE or outcome.moment < since:
-            break
-        run.append(outcome)
+def _suspect(
+    number: str, found: list[Outcome], last: Last, limit: int, since: datetime
+) -> NumberEntry | None:
+    """The run of STREAK_CODE since anything else reached the number, within the policy's
+    days, when longer than it tolerates."""
+    run = [
+        o
+        for o in found
+        if o.code == STREAK_CODE
+        and o.moment >= since
+        and (last.other is None or o.moment > last.other)
+    ]
     if len(run) <= limit:
         return None
-    return NumberEntry(number, Kind.SUSPECT, STREAK_CODE, len(run), run[-1].moment, run[0].moment)
+    return NumberEntry(number, Kind.SUSPECT, STREAK_CODE, len(run), run[0].moment, run[-1].moment)
 
 
 def _newest_first(entry: NumberEntry) -> tuple[float, str]:

@@ -14,7 +14,7 @@ from bot.answers.dictionary import ImportedEntry
 from bot.answers.phone_numbers import Lookup
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.failures import Failures
-from bot.domain.hygiene import Outcome
+from bot.domain.hygiene import Record
 from bot.domain.messages import Message
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
@@ -95,9 +95,11 @@ class MessageRepository(Protocol):
         counting.TOTAL (the final ones) and counting.DELIVERED."""
         ...
 
-    async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
-        """Every final outbound message since `since` to a number that failed with one of
-        `codes` since then (for the hygiene lists)."""
+    async def hygiene(self, codes: Iterable[int], streak_code: int, since: datetime) -> Record:
+        """What the hygiene lists are drawn from, since `since`: the final outbound messages
+        that failed with one of `codes`, and for each of their numbers its last final
+        message with no error and its last that did not fail with `streak_code` (as
+        `hygiene.recorded` says it)."""
         ...
 
     async def segment_histories(

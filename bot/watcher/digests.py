@@ -15,6 +15,7 @@ from bot.answers.curated import Entry
 from bot.answers.digest import DAY, Digest, DigestIncident
 from bot.domain import hygiene
 from bot.domain.alerting import Incident
+from bot.domain.policy import STREAK_CODE
 from bot.errors import SlackError
 from bot.render.blocks import document, fallback
 from bot.store import Store
@@ -76,7 +77,7 @@ class Digests:
             return None
         incidents = await self.store.incidents.during(start, end)
         since = await self.store.messages.earliest_moment() or now
-        outcomes = await self.store.messages.outcomes(hygiene.CODES, since)
+        outcomes = await self.store.messages.hygiene(hygiene.CODES, STREAK_CODE, since)
         counts = await self.store.messages.account_totals(start, end)
         return Digest(
             day=day,

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.domain import failures
 from bot.domain.failures import Failures
-from bot.domain.hygiene import Outcome
+from bot.domain.hygiene import Record
 from bot.domain.messages import FINAL_STATUSES, Message, takes_report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
@@ -100,8 +100,8 @@ class PostgresMessages:
     async def account_totals(self, since: datetime, until: datetime) -> dict[int, int]:
         return await self._db.read(rollup.account_totals, since, until)
 
-    async def outcomes(self, codes: Iterable[int], since: datetime) -> list[Outcome]:
-        return await self._db.read(hygiene.outcomes, sorted(set(codes)), since)
+    async def hygiene(self, codes: Iterable[int], streak_code: int, since: datetime) -> Record:
+        return await self._db.read(hygiene.record, sorted(set(codes)), streak_code, since)
 
     async def segment_histories(
         self, code: int, since: datetime, until: datetime
