@@ -25,7 +25,9 @@ POLICY = settings.load({}).policy
     ("now", "at", "due"),
     [
         (datetime(2026, 12, 2, 9, 0, tzinfo=UTC), time(9, 0), DAY),  # at the minute
-        (datetime(2026, 12, 2, 8, 59, tzinfo=UTC), time(9, 0), None),  # not yet
+        # Before the time: the day before's is still due, until it has gone.
+        (datetime(2026, 12, 2, 8, 59, tzinfo=UTC), time(9, 0), date(2026, 11, 30)),
+        (datetime(2026, 12, 2, 0, 10, tzinfo=UTC), time(23, 59), date(2026, 11, 30)),
         (datetime(2026, 12, 2, 23, 0, tzinfo=UTC), time(9, 0), DAY),  # later the same day
         (datetime(2026, 12, 2, 0, 30, tzinfo=UTC), time(0, 0), DAY),
         (datetime(2026, 12, 2, 9, 0, tzinfo=UTC), None, None),  # no DIGEST_TIME

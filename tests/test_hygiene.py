@@ -47,6 +47,11 @@ def assess(*sent: Sent) -> hygiene.Hygiene:
         ([out(A, 20, 21614), out(A, 10, 21211)], (Kind.DEFINITIVE, 21211, 2)),
         ([out(A, 20, 30004)], (Kind.DEFINITIVE, 30004, 1)),
         ([out(A, 20, 21610)], (Kind.DEFINITIVE, 21610, 1)),
+        # Only what failed since the number last took a message counts.
+        (
+            [out(A, 40, 30005), out(A, 30, 30005), out(A, 20, None), out(A, 10, 30006)],
+            (Kind.DEFINITIVE, 30006, 1),
+        ),
         # Delivered since: they opted back in, the number was fixed: not listed.
         ([out(A, 20, 21610), out(A, 10, None)], None),
         # Four 30003 in a row within the policy's days: more than the limit of three.

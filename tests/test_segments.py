@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import settings
-from bot.domain import segments
+from bot.domain import alerting, segments, traffic
 from bot.domain.segments import (
     Budget,
     History,
@@ -195,7 +195,7 @@ def test_a_segment_is_named_for_a_channel(segment, label):
     assert segment.label == label
 
 
-def test_an_incident_the_segments_alone_make_is_named_after_the_worst():
+def test_two_segments_failing_alike_name_neither_whichever_rule_fires():
     history = steady(0.01, 800)
     found = judge(
         one_window(counts(GB, 200, 100, history), counts(US, 200, 100, history)),
@@ -207,7 +207,61 @@ def test_an_incident_the_segments_alone_make_is_named_after_the_worst():
         30003, Severity.CRITICAL, 200, 2000, 200, 0.01, NOW, NOW, (), (), (), (), (),
         segments=found,
     )  # fmt: skip
-    # Two countries failing alike: neither holds three quarters of the excess ...
+    # Neither holds three quarters of the excess: the account's incident, listing both,
+    # with the account's rule firing or not (a name must not come and go with it).
     assert replace(reading, account_severity=Severity.CRITICAL).named is None
-    # ... but with the account's rule quiet, the worst names the incident.
-    assert reading.named == found[0]
+    assert reading.named is None
+    assert [s.segment for s in reading.segments] == [GB, US]
+
+
+def test_a_mute_takes_its_messages_out_of_every_segment_and_the_account():
+    # 40 messages to GB, all failing, from sender MGuk over carrier EE; 960 to the US.
+    [found] = traffic.traffics(
+        1,
+        [(("GB", "MGuk", "EE"), 0, 40), (("US", "+15005550006", "EE"), 0, 960)],
+        [(("GB", "MGuk", "EE"), 0, 30003, f"+4474001{i:05d}", 1) for i in range(40)],
+    )
+    assert found.account_failed == {30003: 40} and found.messages == 1000
+    clean = found.without({GB})
+    assert clean.messages == 960 and clean.account_failed == {}
+    assert Segment(SegmentKind.SENDER, "MGuk") not in clean.final  # gone with GB
+    assert clean.final[Segment(SegmentKind.CARRIER, "EE")] == 960  # what is left of it
+    assert found.without(()) is found
+
+
+def test_carriers_count_only_where_most_of_the_traffic_has_one():
+    known = traffic.traffics(1, [(("US", "S", "EE"), 0, 60), (("US", "S", None), 0, 40)], [])
+    unknown = traffic.traffics(1, [(("US", "S", "EE"), 0, 40), (("US", "S", None), 0, 60)], [])
+    kinds = [
+        {c.segment.kind for c in w.counts}
+        for w in traffic.windows(30003, [(15, known[0])], {})
+        + traffic.windows(30003, [(15, unknown[0])], {})
+    ]
+    assert kinds == [
+        {SegmentKind.COUNTRY, SegmentKind.SENDER, SegmentKind.CARRIER},
+        {SegmentKind.COUNTRY, SegmentKind.SENDER},
+    ]
+
+
+def test_the_name_shown_is_kept_while_it_still_holds_the_trouble():
+    history = steady(0.01, 800)
+    sender = Segment(SegmentKind.SENDER, "MGuk")
+    # A country and its one sender carry the same failures: either could be worst.
+    found = judge(
+        one_window(counts(GB, 200, 100, history), counts(sender, 200, 101, history)),
+        0.01,
+        T,
+        BUDGET,
+    )
+    reading = Reading(
+        30003, Severity.CRITICAL, 101, 2000, 101, 0.01, NOW, NOW, (), (), (), (), (),
+        segments=found,
+    )  # fmt: skip
+    assert reading.named is not None and reading.named.segment == sender
+    shown = replace(reading, segments=tuple(reversed(found)))
+    assert shown.named is not None and shown.named.segment == GB
+    kept = alerting.keep_name(shown, reading)
+    assert kept.named is not None and kept.named.segment == GB
+    # Quiet: the message still says what it is about.
+    quiet = replace(reading, severity=None, segments=())
+    assert alerting.keep_name(shown, quiet).named == shown.named

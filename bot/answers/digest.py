@@ -20,12 +20,14 @@ DAY = timedelta(days=1)
 
 
 def due_day(now: datetime, at: time | None) -> date | None:
-    """The day whose digest is due at `now`: the day before, in UTC, once `at` has come
-    today; None before then, or with no DIGEST_TIME."""
+    """The day whose digest is due at `now`, in UTC: each day's from `at` the next day
+    until `at` the day after, so a digest that could not go out at once (Slack refusing,
+    its hours still being counted, `at` just before midnight) still goes; None with no
+    DIGEST_TIME."""
     if at is None:
         return None
     now = now.astimezone(UTC)
-    return now.date() - DAY if now.time() >= at else None
+    return now.date() - (DAY if now.time() >= at else 2 * DAY)
 
 
 def start_of(day: date) -> datetime:
@@ -47,6 +49,7 @@ class Digest:
     incidents: tuple[DigestIncident, ...]
     hygiene: Hygiene
     titles: Mapping[int, str]
+    read_from: datetime | None = None  # when the day's stored messages begin, if late
 
     @property
     def heading(self) -> str:
@@ -62,7 +65,11 @@ class Digest:
                 change = (rate - usual) * 100
                 delivered += f" ({change:+.1f} points against {usual:.1%} the {self._days} before)"
         h = self.hygiene
+        partial = []
+        if self.read_from is not None:
+            partial = [("Partial", f"the bot holds the day's messages from {utc(self.read_from)}")]
         return [
+            *partial,
             ("Sent", f"{sent:,} outbound messages, {final:,} with a final status"),
             ("Delivered", delivered),
             ("Incidents", self._incident_summary()),

@@ -158,14 +158,21 @@ def keep_samples(shown: Reading | None, reading: Reading) -> Reading:
 
 
 def keep_name(shown: Reading | None, reading: Reading) -> Reading:
-    """A quiet reading of an incident named after a segment, still named so: recovering
-    and resolved, the message says what recovered (its last figures), not the account."""
-    if reading.severity is not None or shown is None or reading.named is not None:
+    """The reading, keeping the segment the incident's message is named after: while it
+    still holds most of the trouble, it stays the name (two segments carrying the same
+    messages, a country and its one sender, would otherwise swap places cycle by cycle);
+    recovering and resolved, the message says what recovered (its last figures), not
+    the account."""
+    held = shown.named.segment if shown is not None and shown.named is not None else None
+    if held is None or shown is None:
         return reading
-    named = shown.named
-    if named is None:
-        return reading
-    return replace(reading, segments=shown.segments, account_severity=shown.account_severity)
+    if reading.severity is None:
+        if reading.named is not None:
+            return reading
+        return replace(reading, segments=shown.segments, account_severity=shown.account_severity)
+    first = tuple(sorted(reading.segments, key=lambda s: s.segment != held))
+    kept = replace(reading, segments=first)
+    return kept if kept.named is not None and kept.named.segment == held else reading
 
 
 def _where(reading: Reading) -> Segment | None:

@@ -156,8 +156,13 @@ def recorded(messages: Iterable[tuple[str, datetime, int | None, str]]) -> Recor
 
 def _definitive(number: str, found: list[Outcome], last: Last) -> NumberEntry | None:
     """Listed while no message reached the number after its last definitive error."""
-    failed = [o for o in found if o.code in DEFINITIVE]
-    if not failed or (last.delivered is not None and last.delivered > failed[-1].moment):
+    # Only what failed since the number last took a message counts.
+    failed = [
+        o
+        for o in found
+        if o.code in DEFINITIVE and (last.delivered is None or o.moment > last.delivered)
+    ]
+    if not failed:
         return None
     return NumberEntry(
         number, Kind.DEFINITIVE, failed[-1].code, len(failed), failed[0].moment, failed[-1].moment

@@ -198,8 +198,10 @@ def _test(
     """The rate `c` is judged against, and the p-value of its excess (1 when it does not
     look like an incident at all)."""
     h = c.history
-    base_final = h.final + budget.prior_messages
-    base_failed = h.failed + budget.prior_messages * (account_rate or 0.0)
+    # The account's rate stands in for a short history; unknown, it stands for nothing.
+    prior = budget.prior_messages if account_rate is not None else 0
+    base_final = h.final + prior
+    base_failed = h.failed + prior * (account_rate or 0.0)
     baseline = base_failed / base_final if base_final else 0.0
     rate = c.failed / c.final
     looks_like = (

@@ -6,7 +6,7 @@ term from its first, and Holm's step-down correction across the tests of one eva
 """
 
 from collections.abc import Sequence
-from math import exp, lgamma, log, log1p
+from math import ceil, exp, lgamma, log, log1p
 
 _SMALL = 1e-17  # a term this small beside the running sum no longer moves it
 
@@ -52,14 +52,14 @@ def excess_p(failed: int, final: int, base_failed: float, base_final: float) -> 
     one falls in the window with the window's share of the messages if the rate has not
     moved: a binomial, exact for small counts, and fair to a short history (its own
     uncertainty widens the test) where a rate taken as known would not be."""
-    history = round(base_failed)
+    history = ceil(base_failed)  # up, not to the nearest: a larger history errs toward quiet
     total = failed + history
     if failed <= 0 or final <= 0:
         return 1.0
     return binomial_tail(failed, total, final / (final + base_final))
 
 
-_GRID = [i / 4 for i in range(-28, 29)]  # standard normal points, -7 to 7, a quarter apart
+_GRID = [i / 10 for i in range(-70, 71)]  # standard normal points, -7 to 7, a tenth apart
 _WEIGHTS = [exp(-z * z / 2) for z in _GRID]
 _TOTAL = sum(_WEIGHTS)
 

@@ -76,11 +76,7 @@ class Reading:
 
     @property
     def named(self) -> SegmentReading | None:
-        """The segment the incident is named after: the worst when the account's rule is
-        quiet (the segments alone make it an incident), or when it holds most of the
-        trouble."""
-        if self.segments and self.account_severity is None:
-            return self.segments[0]
+        """The segment the incident is named after, when one holds most of the trouble."""
         return segments.named(self.segments, self.failed, self.final, self.baseline)
 
     @property

@@ -8,18 +8,64 @@ from dataclasses import dataclass, field
 from bot.domain import segments
 from bot.domain.segments import History, Segment, SegmentCounts, SegmentKind, Window
 
+Where = tuple[str | None, str | None, str | None]  # a message's country, sender, carrier
+Sent = tuple[Where, int]  # final messages that went one way: where, how many
+Failed = tuple[Where, int, str, int]  # failures: where, code, number, how many
+CARRIERS_KNOWN = 0.5  # the share of a window's traffic with a carrier before carriers count
+
 
 @dataclass(frozen=True)
 class Traffic:
-    """A window's final outbound messages, by segment."""
+    """A window's final outbound messages, by segment, and the grouped rows they were
+    counted from (so a mute can take its messages out of every segment and the account)."""
 
     messages: int = 0  # the account's
     final: Mapping[Segment, int] = field(default_factory=dict)
     failed: Mapping[tuple[Segment, int], int] = field(default_factory=dict)  # by code
     recipients: Mapping[tuple[Segment, int], int] = field(default_factory=dict)  # distinct
+    account_failed: Mapping[int, int] = field(default_factory=dict)  # by code
+    account_recipients: Mapping[int, int] = field(default_factory=dict)  # by code, distinct
+    sent: tuple[Sent, ...] = ()
+    failures: tuple[Failed, ...] = ()
+
+    def without(self, muted: Collection[Segment]) -> "Traffic":
+        """The window without every message that went through a muted segment."""
+        if not muted:
+            return self
+        gone = set(muted)
+        return counted(
+            [row for row in self.sent if gone.isdisjoint(_places(row[0]))],
+            [row for row in self.failures if gone.isdisjoint(_places(row[0]))],
+        )
 
 
-Where = tuple[str | None, str | None, str | None]  # a message's country, sender, carrier
+def counted(sent: Iterable[Sent], failures: Iterable[Failed]) -> Traffic:
+    """A Traffic from its grouped rows."""
+    sent, failures = tuple(sent), tuple(failures)
+    final: Counter[Segment] = Counter()
+    failed: Counter[tuple[Segment, int]] = Counter()
+    numbers: dict[tuple[Segment, int], set[str]] = {}
+    account_failed: Counter[int] = Counter()
+    account_numbers: dict[int, set[str]] = {}
+    for where, n in sent:
+        for segment in _places(where):
+            final[segment] += n
+    for where, code, number, n in failures:
+        account_failed[code] += n
+        account_numbers.setdefault(code, set()).add(number)
+        for segment in _places(where):
+            failed[segment, code] += n
+            numbers.setdefault((segment, code), set()).add(number)
+    return Traffic(
+        sum(n for _, n in sent),
+        dict(final),
+        dict(failed),
+        {key: len(found) for key, found in numbers.items()},
+        dict(account_failed),
+        {code: len(found) for code, found in account_numbers.items()},
+        sent,
+        failures,
+    )
 
 
 def traffics(
@@ -32,31 +78,15 @@ def traffics(
     in (`totals`: where, window, count) and the failures of the watched codes by where,
     window, code and number (`failures`). A message counts in its window and every
     longer one."""
-    messages = [0] * spans
-    final: list[Counter[Segment]] = [Counter() for _ in range(spans)]
-    failed: list[Counter[tuple[Segment, int]]] = [Counter() for _ in range(spans)]
-    numbers: list[dict[tuple[Segment, int], set[str]]] = [{} for _ in range(spans)]
+    sent: list[list[Sent]] = [[] for _ in range(spans)]
+    failed: list[list[Failed]] = [[] for _ in range(spans)]
     for where, innermost, n in totals:
-        places = _places(where)
         for i in range(innermost + 1):
-            messages[i] += n
-            for segment in places:
-                final[i][segment] += n
+            sent[i].append((where, n))
     for where, innermost, code, number, n in failures:
-        places = _places(where)
         for i in range(innermost + 1):
-            for segment in places:
-                failed[i][segment, code] += n
-                numbers[i].setdefault((segment, code), set()).add(number)
-    return [
-        Traffic(
-            messages[i],
-            dict(final[i]),
-            dict(failed[i]),
-            {key: len(found) for key, found in numbers[i].items()},
-        )
-        for i in range(spans)
-    ]
+            failed[i].append((where, code, number, n))
+    return [counted(sent[i], failed[i]) for i in range(spans)]
 
 
 def _places(where: Where) -> list[Segment]:
@@ -73,10 +103,11 @@ def windows(
     code: int,
     spans: Sequence[tuple[int, Traffic]],
     histories: Mapping[Segment, History],
-    muted: Collection[Segment] = (),
 ) -> list[Window]:
-    """What `judge` looks at for `code`: each span (its minutes and its traffic) with every
-    segment that had traffic in it, but those muted."""
+    """What `judge` looks at for `code`: each span (its minutes and its traffic, mutes
+    already taken out) with every segment that had traffic in it. Carriers count only in
+    a window where most of the traffic has a known carrier: with the lookup cache alone,
+    the numbers someone looked up (mostly failing ones) would make a carrier look sick."""
     return [
         Window(
             minutes,
@@ -90,11 +121,16 @@ def windows(
                     histories.get(segment, History()),
                 )
                 for segment, final in sorted(found.final.items())
-                if segment not in muted
+                if segment.kind != SegmentKind.CARRIER or _carriers_known(found)
             ),
         )
         for minutes, found in spans
     ]
+
+
+def _carriers_known(found: Traffic) -> bool:
+    known = sum(n for s, n in found.final.items() if s.kind == SegmentKind.CARRIER)
+    return known >= CARRIERS_KNOWN * found.messages > 0
 
 
 def histories(

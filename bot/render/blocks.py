@@ -151,7 +151,7 @@ def render_status(report: StatusReport) -> tuple[str, list[Block]]:
             for block in blocks:
                 if "text" in block and block["type"] == "section":
                     text = block["text"]["text"].replace(f"{did} {who}", f"{did} <@{who}>")
-                    block["text"]["text"] = text
+                    block["text"]["text"] = clip(text, MAX_SECTION_CHARS)
     # Each mute its Unmute button, a block each (an action_id may appear once a block).
     for mute in report.mutes[:MAX_MUTES_SHOWN]:
         label = f"Unmute {mute.code} · {mute.segment.label}"

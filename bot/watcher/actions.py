@@ -64,6 +64,12 @@ class Actions:
         span = f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} h"
         what = f"{named.segment.label} muted for {span}"
         done = await self._change(incident_id, user, what)
+        if not done.startswith("Done"):  # refused as the change was written: undo the mute
+            muted = [m for m in await self.store.mutes.active(now) if m.segment == named.segment]
+            for held in muted:
+                if held.code == found.incident.code and held.at == now and held.id is not None:
+                    await self.store.mutes.unmute(held.id)
+            return done
         return f"{done} `/twilio status` lists it, with a button to end it sooner."
 
     async def unmute_segment(self, mute_id: int, user: str) -> str:

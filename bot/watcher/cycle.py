@@ -161,8 +161,10 @@ class Watcher:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
         delivered = await self.delivery.deliver(term)
-        if failure is None:  # the digest reads what this cycle stored
+        try:
             await self.digests.post_if_due(now)
+        except BotError as exc:  # the database, most likely: the next cycle tries again
+            log.warning("the daily digest waits: %s", exc)
         await self._prune(now)
         pending = len(await self.store.outbox.pending())
         trouble = self.delivery.trouble

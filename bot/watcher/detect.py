@@ -90,39 +90,28 @@ def _by_segment(
     reading: Reading, evidence: Evidence, thresholds: Thresholds, budget: Budget
 ) -> Reading:
     """The reading with the segments that fire on its code, and the worse severity of the
-    two rules. A muted segment is not judged, and its messages leave the account's rule
-    too, so the outage someone muted does not come back as the account's."""
+    two rules. A muted segment's messages leave every segment and the account's rule
+    too, so the outage someone muted does not come back under another name."""
     code = reading.code
     muted = evidence.muted.get(code, frozenset())
-    windows = traffic.windows(code, evidence.spans, evidence.histories.get(code, {}), muted)
+    spans = tuple((minutes, found.without(muted)) for minutes, found in evidence.spans)
+    windows = traffic.windows(code, spans, evidence.histories.get(code, {}))
     firing = segments.judge(windows, reading.baseline, thresholds, budget)
     account = reading.severity
-    if muted and account is not None and evidence.spans:
-        account = _without(reading, muted, evidence.spans[0][1], evidence, thresholds)
-    judged = replace(reading, segments=firing, account_severity=account)
-    # The incident's severity is its headline's: the segment it is named after (or the
-    # account's, if worse), else the account's; a segment that is one of several failing
-    # alike does not make the account's incident critical.
-    named = judged.named
-    severities = [named.severity] if named is not None else []
-    severities += [account] if account is not None else []
+    if muted and account is not None and spans:
+        account = _without(reading, spans[0][1], evidence, thresholds)
+    severities = [s.severity for s in firing] + ([account] if account is not None else [])
     worst = max(severities, key=lambda s: s == Severity.CRITICAL, default=None)
-    return replace(judged, severity=worst)
+    return replace(reading, severity=worst, segments=firing, account_severity=account)
 
 
 def _without(
-    reading: Reading,
-    muted: frozenset[Segment],
-    window: Traffic,
-    evidence: Evidence,
-    thresholds: Thresholds,
+    reading: Reading, window: Traffic, evidence: Evidence, thresholds: Thresholds
 ) -> Severity | None:
     """The account's rule on the window without the muted segments' messages."""
     code = reading.code
-    final = max(0, reading.final - sum(window.final.get(s, 0) for s in muted))
-    failed = max(0, reading.failed - sum(window.failed.get((s, code), 0) for s in muted))
-    numbers = sum(window.recipients.get((s, code), 0) for s in muted)
-    recipients = max(0, reading.recipients - numbers)
+    final, failed = window.messages, window.account_failed.get(code, 0)
+    recipients = window.account_recipients.get(code, 0)
     rate = failed / final if final else 0.0
     baseline = evidence.baselines[code]
     return spikes.severity(code, failed, final, recipients, rate, baseline, thresholds)

@@ -79,6 +79,8 @@ class Digests:
         since = await self.store.messages.earliest_moment() or now
         outcomes = await self.store.messages.hygiene(hygiene.CODES, STREAK_CODE, since)
         counts = await self.store.messages.account_totals(start, end)
+        held = await self.store.watcher.coverage()
+        read_from = held.since if held is not None and held.since > start else None
         return Digest(
             day=day,
             counts=counts,
@@ -86,6 +88,7 @@ class Digests:
             days_before=max(0.0, (start - before) / DAY),
             incidents=tuple([DigestIncident(i, await self._name(i)) for i in incidents]),
             hygiene=hygiene.assess(outcomes, self.config.policy, since, now),
+            read_from=read_from,
             titles={
                 code: knowledge.explain(code, self.curated).title for code in counts if code > 0
             },

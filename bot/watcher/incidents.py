@@ -40,12 +40,13 @@ def decide(
     """Evaluate `reading` against the incident as the transaction reads it (a button may
     have changed it since the cycle last looked) and say what to write."""
     held = record.incident if record is not None else None
+    shown = record.reading if record else None  # the reading its message shows
+    reading = alerting.keep_name(shown, reading)
     step = decision.step = alerting.evaluate(held, reading, key, thresholds, now)
     if step.incident is None:
         return None
     changed = step.incident
-    shown = record.reading if record else None  # the reading its message shows
-    fresh = alerting.keep_name(shown, alerting.keep_samples(shown, reading))
+    fresh = alerting.keep_samples(shown, reading)
     if step.tell_slack and alerting.worth_showing(shown, fresh, held, changed):
         note = step.note or alerting.catch_up_note(shown, changed, fresh, now)
         # Kept with the severity the message now shows, for the next comparison.

@@ -24,7 +24,7 @@ from bot.store.counting import (
 from bot.store.postgresql.connections import Cursor
 from bot.store.postgresql.migrations import MOMENT
 
-FINAL_OUTBOUND = "direction like 'outbound%%' and status in ({})".format(
+FINAL_OUTBOUND = "direction ilike 'outbound%%' and status in ({})".format(
     ", ".join(f"'{status}'" for status in sorted(FINAL_STATUSES))
 )
 
@@ -154,7 +154,7 @@ async def _count(cursor: Cursor, hour: datetime) -> None:
     """Count one hour's rows, grouped and counted as on SQLite (`counting.counted_groups`)."""
     await cursor.execute(
         f"select {GROUPS} from messages where {MOMENT} >= %s and {MOMENT} < %s "
-        "and direction like 'outbound%%' group by 1, 2, 3, 4, 5",
+        "and direction ilike 'outbound%%' group by 1, 2, 3, 4, 5",
         [hour, hour + HOUR],
     )
     groups = await cursor.fetchall()

@@ -219,8 +219,10 @@ def _segment_messages(db: "sqlite_utils.Database") -> None:
 
 def _mute_segments(db: "sqlite_utils.Database") -> None:
     # A code's segment left out of detection until a moment; muted again, the same row.
+    # AUTOINCREMENT: an Unmute button on an old status reply must not end a later mute
+    # that took a reused id.
     db.execute(
-        "create table segment_mutes (id integer primary key, code integer not null, "
+        "create table segment_mutes (id integer primary key autoincrement, code integer not null, "
         "kind text not null, segment text not null, until text not null, muted_by text "
         "not null, muted_at text not null, unique (code, kind, segment))"
     )
