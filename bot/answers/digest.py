@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.answers.knowledge import Section
-from bot.domain.alerting import Incident
+from bot.domain.alerting import Incident, duration
 from bot.domain.hygiene import Hygiene
 from bot.domain.messages import utc
 from bot.store.counting import DELIVERED, SENT, TOTAL
@@ -124,7 +124,7 @@ class Digest:
         i = found.incident
         line = f"{i.severity} · {found.name} · opened {utc(i.opened_at)}"
         if i.resolved_at is not None:
-            line += f", resolved after {_duration(i.resolved_at - i.opened_at)}"
+            line += f", resolved after {duration(i.resolved_at - i.opened_at)}"
         else:
             line += ", still open"
         return line
@@ -133,9 +133,3 @@ class Digest:
 def _delivered(counts: Mapping[int, int]) -> float | None:
     final = counts.get(TOTAL, 0)
     return counts.get(DELIVERED, 0) / final if final else None
-
-
-def _duration(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -99,7 +99,7 @@ def evaluate(
         state = replace(current, updated_at=now, quiet=quiet)
         return Step(state, Event.UPDATED, tell_slack=not current.muted(now))
     resolved = replace(current, updated_at=now, quiet=quiet, resolved_at=now)
-    lasted = f"{utc(now)}: resolved after {_duration(now - current.opened_at)}"
+    lasted = f"{utc(now)}: resolved after {duration(now - current.opened_at)}"
     # Neither of these is a rate: no peak to report.
     if reading.kind == ReadingKind.SUSPENSION:
         note = f"{lasted}: the account is active and no message fails with 30002."
@@ -186,7 +186,8 @@ def _headline(reading: Reading) -> str:
     return f"{reading.headline_rate:.1%}"
 
 
-def _duration(span: timedelta) -> str:
+def duration(span: timedelta) -> str:
+    """A span as a thread note or a digest says it: "12 min", "1 h", "2 h 5 min"."""
     minutes = int(span.total_seconds() // 60)
     if minutes < 60:
         return f"{minutes} min"

@@ -8,7 +8,7 @@ Pure. A segment is judged in three steps:
 - its excess must be significant: a one-sided test of the window against its own history
   (`significance.excess_p`), whose baseline leans toward the account's rate while the
   segment's own history is short (`Budget.prior_messages`);
-- and believed across the segments of the evaluation: Holm's correction at `Budget.alpha`,
+- and believed across the segments of the code's evaluation: Holm's correction at `Budget.alpha`,
   the chance per evaluation of any false alarm at all.
 """
 
@@ -53,7 +53,7 @@ class Segment:
 class Budget:
     """How much noise detection per segment may turn into incidents."""
 
-    alpha: float  # chance per evaluation that any segment fires on noise alone
+    alpha: float  # chance per evaluation of one code that any segment fires on noise alone
     prior_messages: int  # the account's rate counts as this many messages of a segment's history
     # Each segment is judged over the alert window and over its last minutes too, so an
     # outage is not diluted by the quarter of an hour before it began.

@@ -54,6 +54,13 @@ MUTE_SEGMENT_ACTION_IDS = {  # id -> hours
     if action.button == IncidentButton.MUTE_SEGMENT
 }
 MAX_MUTES_SHOWN = 20
+
+
+def mute_span(hours: int) -> str:
+    """How long a segment mute lasts, as its button and its thread note say it."""
+    return f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} h"
+
+
 _CUT_ENTITY = re.compile(r"&[a-z]{0,4}$")
 
 

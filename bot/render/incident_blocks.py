@@ -23,6 +23,7 @@ from bot.render.blocks import (
     context,
     document,
     fallback,
+    mute_span,
 )
 
 _ICONS = {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", "resolved": "✅"}
@@ -213,8 +214,7 @@ def _incident_buttons(incident: Incident, reading: Reading) -> list[Block]:
         named = reading.named
         if named is not None:  # detection leaves that segment out for a while
             for action_id, hours in MUTE_SEGMENT_ACTION_IDS.items():
-                span = f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} h"
-                text = f"Mute {named.segment.label} {span}"
+                text = f"Mute {named.segment.label} {mute_span(hours)}"
                 buttons.append(button(text, action_id, value=value))
     if reading.samples:
         buttons.append(button("Show samples", SAMPLES_ACTION_ID, value=value))

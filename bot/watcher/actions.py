@@ -12,7 +12,7 @@ from bot.domain.alerting import Incident
 from bot.domain.messages import Message, utc, when
 from bot.domain.spikes import Reading
 from bot.errors import StoreError
-from bot.render.blocks import SLACK_USER_ID
+from bot.render.blocks import SLACK_USER_ID, mute_span
 from bot.store import SegmentMute, Store
 from bot.watcher import incidents, reads
 from bot.watcher.config import WatcherConfig
@@ -58,17 +58,12 @@ class Actions:
             return "That incident is not about one segment any more: nothing was muted."
         now = self.clock()
         until = now + timedelta(hours=hours)
-        await self.store.mutes.mute(
-            SegmentMute(found.incident.code, named.segment, until, user, now)
-        )
-        span = f"{hours // 24} days" if hours % 24 == 0 and hours > 24 else f"{hours} h"
-        what = f"{named.segment.label} muted for {span}"
+        mute = SegmentMute(found.incident.code, named.segment, until, user, now)
+        mute_id = await self.store.mutes.mute(mute)
+        what = f"{named.segment.label} muted for {mute_span(hours)}"
         done = await self._change(incident_id, user, what)
         if not done.startswith("Done"):  # refused as the change was written: undo the mute
-            muted = [m for m in await self.store.mutes.active(now) if m.segment == named.segment]
-            for held in muted:
-                if held.code == found.incident.code and held.at == now and held.id is not None:
-                    await self.store.mutes.unmute(held.id)
+            await self.store.mutes.unmute(mute_id)
             return done
         return f"{done} `/twilio status` lists it, with a button to end it sooner."
 
