@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from bot.adapters import slack, webhook
+from bot.adapters.event_streams import sink
 from bot.adapters.slack.poster import Poster, web_client
 from bot.adapters.twilio import TwilioApi
 from bot.answers import phone_numbers
@@ -92,6 +93,18 @@ def build(
         app.router.add_post(
             webhook.PATH,
             webhook.status_callback(store, settings.public_url, settings.twilio_auth_token, clock),
+        )
+        app.router.add_post(
+            sink.PATH,
+            sink.event_sink(
+                store,
+                settings.public_url,
+                settings.twilio_auth_token,
+                frozenset({settings.twilio_account_sid}),
+                settings.events_credentials,
+                watcher.nudge if watcher is not None else lambda: None,
+                clock,
+            ),
         )
     if settings.socket_mode:
         app.cleanup_ctx.append(slack.socket_mode_connection(bolt, settings))
@@ -223,6 +236,9 @@ HEALTHZ_FIELDS = (
     "slack_outage",
     "twilio_faults",
     "twilio_gave_up",
+    "events_live",
+    "sweep_found",
+    "sweep_found_total",
 )
 
 
@@ -260,6 +276,10 @@ async def healthz(request: web.Request) -> web.Response:
         watcher["last_cycle_failed"] = health.last_error is not None
         watcher["slack_needs_fix"] = health.slack_problem is not None
         watcher["database_failing"] = health.database_problem is not None
+        received = health.events_received
+        watcher["events_age_seconds"] = (
+            None if received is None else round(running.clock().timestamp() - received, 1)
+        )
         body["poller"] = watcher  # "poller": the key health checks already read
         if health.database_problem:
             body["status"] = "database failing"  # what and what to do: /twilio status, the log

@@ -14,6 +14,7 @@ from bot.domain import failures, spikes
 from bot.domain.account_readings import credentials_reading
 from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.messages import FINAL_STATUSES, Message, when
+from bot.domain.reports import Report
 from bot.domain.segments import Segment, SegmentKind
 from bot.domain.spikes import Baseline
 from bot.domain.thresholds import Severity
@@ -31,7 +32,7 @@ from bot.store import (
     Store,
 )
 from tests.backends import RollupKey, another, count, counted_hours, hour_key, rollup, rows
-from tests.support import traffic
+from tests.support import msg, traffic
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LEASE = timedelta(hours=1)
@@ -758,3 +759,92 @@ async def test_a_lock_that_comes_free_does_not_prove_a_holder_without_it_gone(st
     finally:
         await second.aclose()
         await third.aclose()
+
+
+def _report(
+    sid: str, status: str, minute: float, code: int | None = None, event: str = ""
+) -> Report:
+    at = NOW - timedelta(minutes=60 - minute)
+    message = Message(
+        sid,
+        status,
+        "+12025550156",
+        "+15005550006",
+        "outbound-api",
+        error_code=code,
+        date_created=at,
+        date_updated=at,
+    )
+    return Report(event or f"EZ{sid[2:10]}{status}{minute}", message, at, "AC" + "0" * 32)
+
+
+async def test_reports_are_stored_once_each_and_in_the_order_they_happened(store: Store):
+    """Issue 18, item 1: Event Streams delivers at least once and in no order. The same
+    event again is skipped by its id; `delivered` then a late `sent` stays delivered; of
+    two final statuses the later change wins; a message first seen in a report is
+    stored with the first change's time."""
+    a, b = "SM" + "a" * 32, "SM" + "b" * 32
+    first = [_report(a, "delivered", 5), _report(a, "sent", 1), _report(b, "undelivered", 3, 30003)]
+    recorded = await store.messages.record_reports(first, NOW)
+    assert (recorded.events, recorded.repeated, recorded.changed) == (3, 0, 2)
+    again = await store.messages.record_reports([first[0], first[2], first[0]], NOW)
+    assert (again.events, again.repeated, again.changed) == (0, 3, 0)
+    held = {m.sid: m for m in await store.messages.by_sid([a, b])}
+    assert (held[a].status, held[b].status, held[b].error_code) == (
+        "delivered",
+        "undelivered",
+        30003,
+    )
+    assert held[a].date_created == NOW - timedelta(minutes=59)  # the `sent`, first
+    # An earlier final change arriving late changes nothing; a later one does.
+    await store.messages.record_reports([_report(b, "delivered", 2)], NOW)
+    assert (await store.messages.by_sid([b]))[0].status == "undelivered"
+    await store.messages.record_reports([_report(b, "delivered", 9)], NOW)
+    assert (await store.messages.by_sid([b]))[0].status == "delivered"
+    assert await store.messages.last_report() == NOW
+
+
+async def test_a_poll_read_before_a_report_does_not_undo_it(store: Store):
+    """Issue 18, item 1: the list read says `sent`, the event says `undelivered` and is
+    stored first: the final status stays. A poll's save says how many final statuses it
+    brought that the store did not hold (the sweep's findings)."""
+    sid = "SM" + "c" * 32
+    await store.messages.record_reports([_report(sid, "undelivered", 5, 30003)], NOW)
+    stale = msg(50, status="sent", code=None, sid=sid)
+    missed = msg(40, status="undelivered", sid="SM" + "d" * 32)
+    assert await store.messages.save([stale, missed]) == 1
+    held = {m.sid: m for m in await store.messages.by_sid([sid, missed.sid])}
+    assert (held[sid].status, held[sid].error_code) == ("undelivered", 30003)
+    assert held[sid].date_sent == stale.date_sent  # the poll's dates are taken
+    assert await store.messages.save([missed]) == 0
+
+
+async def test_reports_move_the_rollup_as_a_recount_says(store: Store):
+    """Issue 18, item 1: events in counted hours move the counts once each, whether they
+    create a message, change it, or come again."""
+    rng = random.Random(18)
+    messages = traffic(18, 30, NOW)
+    await store.messages.save(messages)
+    await store.messages.baseline(30003, NOW - timedelta(days=2), NOW)  # counts the hours
+    reports = []
+    for i, m in enumerate(rng.sample(messages, 200)):
+        status = rng.choice(["delivered", "undelivered", "failed", "sent"])
+        code = 30003 if status in ("undelivered", "failed") else None
+        at = when(m) + timedelta(minutes=rng.randint(1, 30))
+        reports.append(Report(f"EZ{i}", replace(m, status=status, error_code=code), at, "AC"))
+    reports += [
+        replace(r, event_id=r.event_id + "new", message=replace(r.message, sid=f"SMev{i:030x}"))
+        for i, r in enumerate(reports[:50])
+    ]
+    await store.messages.record_reports(reports[::2], NOW)
+    await store.messages.record_reports(reports, NOW)
+    assert await rollup(store) == await _recounted(store)
+
+
+async def test_event_ids_are_forgotten_after_a_while(store: Store):
+    await store.messages.record_reports(
+        [_report("SM" + "e" * 32, "sent", 1)], NOW - timedelta(hours=7)
+    )
+    await store.messages.record_reports([_report("SM" + "f" * 32, "sent", 1)], NOW)
+    assert await store.messages.forget_reports(NOW - timedelta(hours=6)) == 1
+    assert await count(store, "stream_events") == 1

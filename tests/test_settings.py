@@ -220,3 +220,25 @@ def test_each_slack_token_must_be_the_right_kind(env, problem):
     with pytest.raises(SettingsError) as caught:
         settings.load(env)
     assert caught.value.problems == [problem]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"EVENTS_USER": "twilio"}, "EVENTS_USER and EVENTS_PASSWORD go together"),
+        ({"EVENTS_PASSWORD": "p"}, "EVENTS_USER and EVENTS_PASSWORD go together"),
+        ({"EVENTS_USER": "a:b", "EVENTS_PASSWORD": "p"}, "cannot hold a colon"),
+        ({"EVENTS_SWEEP_MINUTES": "0"}, "EVENTS_SWEEP_MINUTES must be a positive number"),
+    ],
+)
+def test_event_streams_settings_that_cannot_work_are_named(env, problem):
+    with pytest.raises(SettingsError) as raised:
+        settings.load(env)
+    assert problem in str(raised.value)
+
+
+def test_event_streams_credentials_are_a_pair_and_a_secret():
+    loaded = settings.load({"EVENTS_USER": "twilio", "EVENTS_PASSWORD": "s3cret-pass"})
+    assert loaded.events_credentials == ("twilio", "s3cret-pass")
+    assert "s3cret-pass" in loaded.secrets and "s3cret-pass" not in repr(loaded)
+    assert settings.load({}).events_credentials is None

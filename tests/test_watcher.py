@@ -1032,8 +1032,8 @@ async def test_a_cycle_longer_than_its_lease_keeps_it(world, scenario):
     standby = world.second_watcher()
     ingest = world.watcher.ingest.run
 
-    async def slow_ingest(now: datetime) -> int:
-        read = await ingest(now)
+    async def slow_ingest(now: datetime, every_seconds: float | None = None) -> int:
+        read = await ingest(now, every_seconds)
         world.now += timedelta(minutes=10)  # Twilio took longer than the lease lasts
         return read
 

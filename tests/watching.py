@@ -154,6 +154,28 @@ async def watching_app(
     return await aiohttp_client(bot_app.build(settings, tuning or Tuning(), clock))
 
 
+PUBLIC_URL = "https://bot.example.com"
+
+
+async def sink_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, database_url="", **env):
+    """The serving app with its Event Streams sink (PUBLIC_URL set; polling hourly, so
+    only the stream, a nudge or the first cycle bring messages in), which the
+    simulator's pushes reach through PUBLIC_URL as a proxy would make it."""
+    settings = make_settings(
+        fake_slack,
+        tmp_path,
+        twilio_sim,
+        DATABASE_URL=database_url,
+        PUBLIC_URL=PUBLIC_URL,
+        SLACK_ALERT_CHANNEL=CHANNEL,
+        POLL_INTERVAL_SECONDS="3600",
+        **env,
+    )
+    client = await aiohttp_client(bot_app.build(settings, Tuning(nudge_gap_seconds=0.01)))
+    twilio_sim.event_streams.reachable[PUBLIC_URL] = str(client.make_url("")).rstrip("/")
+    return client
+
+
 def app_watcher(client) -> Watcher:
     return client.server.app[bot_app.WATCHER]
 

@@ -52,6 +52,7 @@ class StatusReport:
             ("Posts Slack refused", str(h.refused_posts or "")),
             ("Slack needs a fix", h.slack_problem or ""),
             ("Twilio faults since start", _faults(h)),
+            ("Event Streams", _stream(h, self.now)),
         ]
         return [(label, value) for label, value in pairs if value]
 
@@ -104,6 +105,22 @@ def _history(h: Health, ended: datetime) -> str:
         else "Twilio did not give the older messages (see the log)"
     )
     return f"{_span(held)} of the last {_span(wanted)} stored, to {since}; {more}"
+
+
+def _stream(h: Health, now: datetime) -> str:
+    """When the last event came, and what the sweeps found that the stream never sent."""
+    if h.events_received is None:
+        return ""
+    ago = max(0, int(now.timestamp() - h.events_received))
+    line = f"last event {_span(ago)} ago"
+    if not h.events_live:
+        return line + "; the stream is quiet, so the Messages list is read every cycle"
+    if h.sweep_found is not None:
+        line += (
+            f"; the last sweep found {h.sweep_found} final statuses the stream had not sent"
+            f" ({h.sweep_found_total} since the watcher started)"
+        )
+    return line
 
 
 def _faults(h: Health) -> str:

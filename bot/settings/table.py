@@ -110,6 +110,19 @@ SETTINGS: tuple[Setting, ...] = (
         "against it.",
     ),
     Setting(
+        "EVENTS_USER",
+        "",
+        "With EVENTS_PASSWORD: HTTP Basic credentials every Event Streams delivery to "
+        "/twilio/events must carry (put them in the sink URL as user:password@).",
+    ),
+    Setting("EVENTS_PASSWORD", "", "The password of EVENTS_USER."),
+    Setting(
+        "EVENTS_SWEEP_MINUTES",
+        "15",
+        "While Event Streams delivers, the Messages list is read this often instead of "
+        "every poll, to catch what the stream missed.",
+    ),
+    Setting(
         "RETRY_WAIT_MINUTES",
         "30",
         "Team policy shown in answers: wait at least this long before sending a 30003 again.",
@@ -206,6 +219,7 @@ SECRETS = (
     "SLACK_APP_TOKEN",
     "TWILIO_API_SECRET",
     "TWILIO_AUTH_TOKEN",
+    "EVENTS_PASSWORD",
     "DATABASE_URL",  # it may hold the database's password
 )
 

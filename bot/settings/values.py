@@ -6,13 +6,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 from bot.answers.phone_numbers import known_region
 from bot.domain.policy import Policy
 from bot.domain.privacy import url_passwords
 from bot.domain.thresholds import Thresholds
 from bot.errors import SettingsError
+from bot.settings.database_url import database_url_problem, shown
 from bot.settings.table import LOG_LEVELS, SECRETS, SETTINGS, TOKENS
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
@@ -34,6 +34,9 @@ class Settings:
     lookups_per_user_per_hour: int
     slack_alert_channel: str
     public_url: str
+    events_user: str
+    events_password: str = field(repr=False)
+    events_sweep: timedelta
     poll_interval_seconds: float
     alert_codes: tuple[int, ...]
     thresholds: Thresholds
@@ -64,6 +67,11 @@ class Settings:
         return tuple(value for value in values if value)
 
     @property
+    def events_credentials(self) -> tuple[str, str] | None:
+        """What every Event Streams delivery must carry as HTTP Basic, if anything."""
+        return (self.events_user, self.events_password) if self.events_user else None
+
+    @property
     def twilio_credentials(self) -> tuple[str, str]:
         """(username, password) for Basic auth: the API key pair when set, else the token."""
         if self.twilio_api_key:
@@ -81,7 +89,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         if not 0 < port < 65536:
             raise ValueError
     except ValueError:
-        problems["PORT"] = f"PORT must be a port number, not {_shown(raw['PORT'])}"
+        problems["PORT"] = f"PORT must be a port number, not {shown(raw['PORT'])}"
     log_level = raw["LOG_LEVEL"].upper()
     if log_level not in LOG_LEVELS:
         problems["LOG_LEVEL"] = f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}"
@@ -104,7 +112,7 @@ def load(environ: Mapping[str, str]) -> Settings:
     if not known_region(region):
         problems["DEFAULT_REGION"] = (
             "DEFAULT_REGION must be a country code such as US or GB, not "
-            f"{_shown(raw['DEFAULT_REGION'])}"
+            f"{shown(raw['DEFAULT_REGION'])}"
         )
     poll_interval = _number(raw, "POLL_INTERVAL_SECONDS", float, problems)
     codes = _codes(raw["ALERT_CODES"], problems)
@@ -128,6 +136,11 @@ def load(environ: Mapping[str, str]) -> Settings:
         streak_days=int(_number(raw, "STREAK_DAYS", int, problems)),
     )
     settle = timedelta(minutes=_number(raw, "SETTLE_MINUTES", float, problems))
+    events_sweep = timedelta(minutes=_number(raw, "EVENTS_SWEEP_MINUTES", float, problems))
+    if bool(raw["EVENTS_USER"]) != bool(raw["EVENTS_PASSWORD"]):
+        problems["EVENTS_USER"] = "EVENTS_USER and EVENTS_PASSWORD go together: set both or neither"
+    elif ":" in raw["EVENTS_USER"]:
+        problems["EVENTS_USER"] = "EVENTS_USER cannot hold a colon (HTTP Basic splits on it)"
     backfill = timedelta(hours=_number(raw, "BACKFILL_HOURS", float, problems))
     retention = timedelta(days=_number(raw, "RETENTION_DAYS", float, problems))
     digest_time = None
@@ -136,14 +149,14 @@ def load(environ: Mapping[str, str]) -> Settings:
         if found is None:
             problems["DIGEST_TIME"] = (
                 "DIGEST_TIME must be a time of day in UTC such as 09:00, or empty for no "
-                f"digest, not {_shown(raw['DIGEST_TIME'])}"
+                f"digest, not {shown(raw['DIGEST_TIME'])}"
             )
         else:
             digest_time = time(int(found.group(1)), int(found.group(2)))
     lookups = raw["LOOKUPS_PER_USER_PER_HOUR"]
     if not (lookups.isascii() and lookups.isdigit()):
         problems["LOOKUPS_PER_USER_PER_HOUR"] = (
-            f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {_shown(lookups)}"
+            f"LOOKUPS_PER_USER_PER_HOUR must be a whole number, not {shown(lookups)}"
         )
     if problem := database_url_problem(raw["DATABASE_URL"]):
         problems["DATABASE_URL"] = problem
@@ -166,6 +179,9 @@ def load(environ: Mapping[str, str]) -> Settings:
         lookups_per_user_per_hour=int(lookups),
         slack_alert_channel=raw["SLACK_ALERT_CHANNEL"],
         public_url=raw["PUBLIC_URL"].rstrip("/"),
+        events_user=raw["EVENTS_USER"],
+        events_password=raw["EVENTS_PASSWORD"],
+        events_sweep=events_sweep,
         poll_interval_seconds=poll_interval,
         alert_codes=codes,
         thresholds=thresholds,
@@ -216,54 +232,6 @@ def problems_for_twilio(settings: Settings) -> list[str]:
     return missing
 
 
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-
-def database_url_problem(url: str) -> str:
-    """Why DATABASE_URL cannot be a PostgreSQL URL, or "" when it can (or is not set).
-    Never quotes the URL: it may hold the password."""
-    if not url:
-        return ""
-    unreadable = "DATABASE_URL cannot be read as a URL (its port or brackets are wrong)"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return unreadable
-    # libpq reads the password up to the @ before the host; a URL parser stops at # or ?.
-    if "@" in url.partition("://")[2].split("/")[0] and "@" not in parts.netloc:
-        return (
-            "DATABASE_URL has a # or ? before its host: percent-encode them in the "
-            "password (%23, %3F)"
-        )
-    try:
-        parts.port  # noqa: B018  # raises on a port that is not a number
-    except ValueError:
-        return unreadable
-    if parts.scheme not in ("postgres", "postgresql"):
-        scheme = f"{_shown(parts.scheme)}" if parts.scheme else "no scheme"
-        return (
-            "DATABASE_URL must be a PostgreSQL URL, postgresql://user:password@host:5432/"
-            f"database, not one with {scheme} (the SQLite file is DATABASE_PATH)"
-        )
-    if not parts.hostname and "host=" not in parts.query:
-        return "DATABASE_URL names no host: postgresql://user:password@HOST:5432/database"
-    modes = parse_qs(parts.query).get("sslmode", [])
-    if any(mode not in SSL_MODES for mode in modes):
-        return f"DATABASE_URL has an unknown sslmode; use one of {', '.join(SSL_MODES)}"
-    return ""
-
-
-SHOWN_CHARS = 12  # a rejected value longer than this may be a secret pasted in the wrong place
-
-
-def _shown(value: str) -> str:
-    """A rejected value as a problem may quote it: a short, plain one as it is; anything
-    longer, or unusual, only by its length, since it may be a secret in the wrong setting."""
-    if len(value) <= SHOWN_CHARS and value.isprintable():
-        return repr(value)
-    return f"a value of {len(value)} characters (not shown)"
-
-
 def _number(
     raw: dict[str, str], name: str, kind: type[int] | type[float], problems: dict[str, str]
 ) -> float:
@@ -272,7 +240,7 @@ def _number(
     except ValueError:
         value = 0
     if not (0 < value < math.inf):  # also refuses nan
-        problems[name] = f"{name} must be a positive number, not {_shown(raw[name])}"
+        problems[name] = f"{name} must be a positive number, not {shown(raw[name])}"
         value = 1
     return value
 
@@ -281,7 +249,7 @@ def _codes(value: str, problems: dict[str, str]) -> tuple[int, ...]:
     parts = [part.strip() for part in value.split(",") if part.strip()]
     if not parts or not all(p.isascii() and p.isdigit() and len(p) == 5 for p in parts):
         problems["ALERT_CODES"] = (
-            f"ALERT_CODES must be 5-digit Twilio error codes, not {_shown(value)}"
+            f"ALERT_CODES must be 5-digit Twilio error codes, not {shown(value)}"
         )
         return ()
     return tuple(dict.fromkeys(int(p) for p in parts))

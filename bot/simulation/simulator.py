@@ -2,7 +2,8 @@
 
 An aiohttp app (run it on 127.0.0.1, port 0) serving Accounts fetch, Messages fetch and
 list (v2010 shapes, RFC 2822 dates, `To`/`From`/`DateSent` filters, newest first, paged
-through `next_page_uri`) and Lookup v2 with line type intelligence, behind Basic auth.
+through `next_page_uri`), Lookup v2 with line type intelligence, and Event Streams'
+Sinks and Subscriptions with their pushes (`event_streams`), behind Basic auth.
 Data comes from a `Scenario` (bot/simulation/scenario.py) built in code; faults (429 with
 Retry-After, 5xx, slow or truncated answers) are scripted with `inject`, or drawn at
 random for a share of all requests with `fail_at_random`. Tests, the demo and the
@@ -20,6 +21,8 @@ import phonenumbers
 from aiohttp import web
 
 from bot.simulation import wire
+from bot.simulation.event_streams import EventStreams
+from bot.simulation.events_api import EventsApi
 from bot.simulation.faults import RANDOM_FAULTS, Fault, Received
 from bot.simulation.listing import Listing
 from bot.simulation.scenario import Scenario, SimMessage, SimNumber
@@ -39,6 +42,7 @@ class Simulator:
         self._as_json: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self._random: tuple[float, random.Random, float] | None = None
         self.faulted: Counter[str] = Counter()  # random faults served, by kind
+        self.event_streams = EventStreams(scenario)
 
     def inject(self, fault: Fault) -> None:
         self.faults.append(fault)
@@ -74,6 +78,7 @@ class Simulator:
         app.router.add_get(base + "/Messages.json", self._messages)
         app.router.add_get(base + "/Messages/{sid}.json", self._message)
         app.router.add_get("/v2/PhoneNumbers/{number}", self._lookup)
+        EventsApi(self.event_streams).routes(app)
         return app
 
     # -- faults and auth ---------------------------------------------------------------

@@ -27,7 +27,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "sid", "status", "to", "from_", "direction", "error_code", "messaging_service_sid",
             "num_segments", "price", "date_created", "date_sent", "date_updated", "dlr_done",
-            "country", "carrier",
+            "country", "carrier", "status_at",
         ),
     ),
     (
@@ -56,6 +56,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("poll_state", ("name", "value")),
     ("clicks", ("key", "at")),
     ("segment_mutes", ("id", "code", "kind", "segment", "until", "muted_by", "muted_at")),
+    ("stream_events", ("id", "received")),
 )  # fmt: skip
 BATCH_ROWS = 10_000
 

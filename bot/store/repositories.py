@@ -16,6 +16,7 @@ from bot.domain.alerting import Incident, SlackMessage
 from bot.domain.failures import Failures
 from bot.domain.hygiene import Record
 from bot.domain.messages import Message
+from bot.domain.reports import Report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
@@ -25,6 +26,7 @@ from bot.store.values import (
     Coverage,
     IncidentRecord,
     Outgoing,
+    Recorded,
     SegmentMute,
 )
 
@@ -41,8 +43,26 @@ class DictionaryRepository(Protocol):
 
 
 class MessageRepository(Protocol):
-    async def save(self, messages: Sequence[Message]) -> None:
-        """Upsert by SID: a message seen twice, or with a later status, is one row."""
+    async def save(self, messages: Sequence[Message]) -> int:
+        """Upsert by SID: a message seen twice, or with a later status, is one row. A
+        final status held is kept over one that is not (the list was read before a report
+        arrived). Returns how many final statuses the store did not hold: with the stream
+        on, what it missed."""
+        ...
+
+    async def record_reports(self, reports: Sequence[Report], received: datetime) -> Recorded:
+        """A batch of pushed status changes, in one transaction: an event id already
+        stored is skipped; each message takes the change `reports.settled` picks; a
+        message not held is stored with what the events tell of it."""
+        ...
+
+    async def last_report(self) -> datetime | None:
+        """When the newest event stored was received, or None."""
+        ...
+
+    async def forget_reports(self, before: datetime) -> int:
+        """Event ids received before `before` are forgotten (Twilio stops retrying after
+        4 hours); a change seen again after that is still caught by its content."""
         ...
 
     async def record_status(self, message: Message, decided: str | None) -> bool:

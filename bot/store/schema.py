@@ -19,4 +19,5 @@ HISTORY = (
     "0013_claim_ids",
     "0014_segments",
     "0015_segment_mutes",
+    "0016_stream_events",
 )

@@ -120,3 +120,13 @@ class SegmentMute:
     by: str  # the Slack user who muted it
     at: datetime
     id: int | None = None  # the store's, once saved
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What storing a batch of reports did: events never seen before, events seen
+    already (Twilio delivers some twice), and messages whose status changed."""
+
+    events: int
+    repeated: int
+    changed: int

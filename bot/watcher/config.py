@@ -22,6 +22,8 @@ class WatcherConfig:
     retention: timedelta
     policy: Policy  # the team's numbers, which the digest's hygiene counts use
     digest_time: time | None = None  # UTC; None: no daily digest
+    # While Event Streams delivers, how often the Messages list is read (a sweep).
+    events_sweep: timedelta = timedelta(minutes=15)
     tuning: Tuning = DEFAULT_TUNING
 
     @classmethod
@@ -37,5 +39,6 @@ class WatcherConfig:
             retention=settings.retention,
             policy=settings.policy,
             digest_time=settings.digest_time,
+            events_sweep=settings.events_sweep,
             tuning=tuning or DEFAULT_TUNING,
         )

@@ -33,6 +33,9 @@ from bot.watcher.ingest import Ingest
 
 log = logging.getLogger(__name__)
 
+# Event ids are kept this long: Twilio stops delivering an event again after 4 hours.
+REPORT_IDS_KEPT = timedelta(hours=6)
+
 
 @dataclass(frozen=True)
 class CycleResult:
@@ -71,6 +74,13 @@ class Watcher:
             store, config, curated, self.delivery, self.health, self.histories, clock
         )
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
+        self._nudged = asyncio.Event()
+        self._swept: datetime | None = None  # when this process last read the Messages list
+
+    def nudge(self) -> None:
+        """A cycle soon, before the beat: Event Streams has delivered failures. Several
+        nudges make one cycle, no sooner than `nudge_gap_seconds` after the last."""
+        self._nudged.set()
 
     def _wall(self) -> float:
         """The watcher's clock as seconds since the epoch, for health: one clock for the
@@ -81,19 +91,37 @@ class Watcher:
         """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
         try:
             interval = self.config.poll_interval_seconds
+            gap = self.config.tuning.nudge_gap_seconds
             beat = time.monotonic()
             while not self.stopping:
+                began = time.monotonic()
                 await self.cycle_safely()
                 beat += interval
                 # A cycle longer than the interval skips the beats it overran, not the next.
                 while beat < time.monotonic():
                     beat += interval
-                await asyncio.sleep(beat - time.monotonic())
+                # Until the beat, a cycle for each nudge, the gap apart.
+                while not self.stopping and await self._nudge_before(beat):
+                    await asyncio.sleep(max(0.0, min(began + gap, beat) - time.monotonic()))
+                    if time.monotonic() >= beat:
+                        break
+                    began = time.monotonic()
+                    await self.cycle_safely()
+                await asyncio.sleep(max(0.0, beat - time.monotonic()))
         finally:
             try:
                 await self.store.watcher.release_lease(self.owner)
             except StoreError as exc:  # the next watcher waits out the lease, or the lock
                 log.warning("the watcher's lease was not given back: %s", exc)
+
+    async def _nudge_before(self, beat: float) -> bool:
+        """Wait for a nudge until the monotonic moment `beat`; whether one came."""
+        try:
+            await asyncio.wait_for(self._nudged.wait(), max(0.0, beat - time.monotonic()))
+        except TimeoutError:
+            return False
+        self._nudged.clear()
+        return True
 
     async def cycle_safely(self) -> CycleResult | None:
         try:
@@ -147,7 +175,7 @@ class Watcher:
             health.account_status = account.status
             if account.status != "active":
                 await self.store.watcher.put(reads.INACTIVE_AT, now.astimezone(UTC).isoformat())
-            ingested = await self.ingest.run(now)
+            ingested = await self._read_messages(now)
             # The lease again after the long part: a slow Twilio must not let it run out
             # under a cycle that is still deciding (a standby would take it over).
             if await self.store.watcher.take_lease(self.owner, self.clock(), lease) != term:
@@ -189,11 +217,36 @@ class Watcher:
             raise failure
         return CycleResult(ingested, readings, steps, delivered, pending)
 
+    async def _read_messages(self, now: datetime) -> int:
+        """The Messages list: read every cycle while no stream delivers; while Event
+        Streams does (an event received within EVENTS_SWEEP_MINUTES), swept that often
+        for what the stream missed, which health counts."""
+        health, sweep = self.health, self.config.events_sweep
+        last = await self.store.messages.last_report()
+        health.events_received = last.timestamp() if last else None
+        health.events_live = last is not None and now - last <= sweep
+        # Half a beat early: cycles come on the beat, so "due" must not wait one more.
+        due = sweep - min(timedelta(seconds=self.config.poll_interval_seconds), sweep) / 2
+        if health.events_live and self._swept is not None and now - self._swept < due:
+            return 0
+        read = await self.ingest.run(now, sweep.total_seconds() if health.events_live else None)
+        self._swept = now
+        health.swept_at = now.timestamp()
+        health.sweep_found = self.ingest.found if health.events_live else None
+        if health.events_live:
+            health.sweep_found_total += self.ingest.found
+            if self.ingest.found:
+                log.info(
+                    "the sweep found %d final statuses the stream had not sent", self.ingest.found
+                )
+        return read
+
     async def _prune(self, now: datetime) -> int:
         """Retention, in batches, for at most the cycle's share of time: after days down,
         the backlog goes over several cycles rather than holding one."""
         tuning = self.config.tuning
         deadline = time.monotonic() + tuning.prune_seconds_per_cycle
+        await self.store.messages.forget_reports(now - REPORT_IDS_KEPT)
         pruned = 0
         while True:
             gone = await self.store.messages.prune(now - self.config.retention, tuning.prune_batch)

@@ -29,6 +29,14 @@ class Health:
     last_success: float | None = None
     twilio_faults: int = 0  # since the start: 429/5xx/timeouts/unreadable answers, retried
     twilio_gave_up: int = 0  # since the start: requests that failed every attempt
+    # Event Streams: when the newest event was received (any process's sink), whether the
+    # stream counts as delivering (so the Messages list is only swept), and what the
+    # last sweep and all sweeps since the start found that the stream had not delivered.
+    events_received: float | None = None
+    events_live: bool = False
+    swept_at: float | None = None
+    sweep_found: int | None = None
+    sweep_found_total: int = 0
 
     def stalled(
         self, now: float, interval: float, grace: float = FIRST_CYCLE_GRACE_SECONDS

@@ -47,11 +47,17 @@ class Ingest:
         self.store = store
         self.twilio = twilio
         self.health = health
+        self.found = 0  # final statuses the last run stored that the store did not hold
+        self.every_seconds = config.poll_interval_seconds  # how often runs come, now
 
-    async def run(self, now: datetime) -> int:
+    async def run(self, now: datetime, every_seconds: float | None = None) -> int:
         """Read what is new (and the settle window), then, if an earlier walk stopped
-        short, a slice more of what is older. Returns the messages read."""
+        short, a slice more of what is older. Returns the messages read. `every_seconds`:
+        how often runs come now (the poll interval, or the sweep's while the stream
+        delivers), which the coverage says."""
         config = self.config
+        self.found = 0
+        self.every_seconds = every_seconds or config.poll_interval_seconds
         mark = await self.store.watcher.get(WATERMARK)
         floor = self._floor(now)
         since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
@@ -128,9 +134,7 @@ class Ingest:
         BACKFILL_HOURS (reading back, or given up), so status can show it."""
         config = self.config
         start = max(start, now - config.retention)  # pruned, whatever was read
-        await self.store.watcher.set_coverage(
-            Coverage(start, now, config.poll_interval_seconds, back)
-        )
+        await self.store.watcher.set_coverage(Coverage(start, now, self.every_seconds, back))
         wanted = self._floor(now)
         self.health.history_since = start.timestamp()
         self.health.history_wanted_since = (
@@ -160,7 +164,7 @@ class Ingest:
             found = [m for m in page if m.date_created is None or m.date_created >= since]
             unsaved.extend(found)
             if len(unsaved) >= tuning.save_batch:
-                await self.store.messages.save(unsaved)
+                self.found += await self.store.messages.save(unsaved)
                 unsaved.clear()
             read += len(found)
             for moment in (m.date_created for m in found if m.date_created is not None):
@@ -176,5 +180,5 @@ class Ingest:
             max_pages=max_pages,
             resume=resume,
         )
-        await self.store.messages.save(unsaved)
+        self.found += await self.store.messages.save(unsaved)
         return Stretch(read, newest, oldest, walk.rest, walk.whole)

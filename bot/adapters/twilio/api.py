@@ -255,6 +255,15 @@ def signature_valid(auth_token: str, url: str, params: dict[str, str], signature
     return bool(signature) and bool(RequestValidator(auth_token).validate(url, params, signature))
 
 
+def body_signature_valid(auth_token: str, url: str, body: str, signature: str) -> bool:
+    """Whether a JSON webhook (an Event Streams delivery) comes from Twilio: the body's
+    SHA-256 is in the URL's `bodySHA256` parameter, and X-Twilio-Signature is an HMAC of
+    the full URL alone, keyed by the Auth Token."""
+    if not signature or "bodySHA256" not in url:
+        return False  # without the hash, the validator would read the body as form fields
+    return bool(RequestValidator(auth_token).validate(url, body, signature))
+
+
 def _rest_error(exc: TwilioRestException, not_found: str) -> TwilioError:
     status, code = exc.status, exc.code
     if status == 404 or code == 20404:

@@ -10,46 +10,47 @@ from bot.domain import failures
 from bot.domain.failures import Failures
 from bot.domain.hygiene import Record
 from bot.domain.messages import FINAL_STATUSES, Message, takes_report
+from bot.domain.reports import Report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
 from bot.store.counting import SEGMENT_SQL
+from bot.store.merging import kept_final, news
 from bot.store.postgresql import hygiene, rollup, segments
+from bot.store.postgresql import reports as stream
 from bot.store.postgresql.connections import Connections, Cursor
 from bot.store.postgresql.migrations import MOMENT
-
-COLUMNS = (
-    "sid",
-    "status",
-    "to",
-    "from_",
-    "direction",
-    "error_code",
-    "messaging_service_sid",
-    "num_segments",
-    "price",
-    "date_created",
-    "date_sent",
-    "date_updated",
+from bot.store.postgresql.rows import (
+    COLUMNS,
+    SELECT_NAMES,
+    STORED,
+    STORED_NAMES,
+    TYPES,
+    held_rows,
+    message_from_row,
+    message_row,
 )
-_SELECT = ", ".join(f'"{c}"' for c in COLUMNS)
-# What the store keeps of a message beyond the Message: where it went, as it was stored.
-STORED = (*COLUMNS, "country", "carrier")
-_STORED = ", ".join(f'"{c}"' for c in STORED)
-_TYPES = [*["text"] * 5, "int4", "text", "int4", "text", *["timestamptz"] * 3, "text", "text"]
-_CHUNK = 10_000  # SIDs a statement asks about at once
+from bot.store.values import Recorded
 
 
 class PostgresMessages:
     def __init__(self, connections: Connections) -> None:
         self._db = connections
 
-    async def save(self, messages: Sequence[Message]) -> None:
+    async def save(self, messages: Sequence[Message]) -> int:
         # One row a SID, the last given: the rollup moves each message's counts once.
         # Built on a thread: the country of a number not seen before costs about 35 us.
         rows = await asyncio.to_thread(_message_rows, messages)
-        if rows:
-            await self._db.write(_save, rows)
+        return await self._db.write(_save, rows) if rows else 0
+
+    async def record_reports(self, reports: Sequence[Report], received: datetime) -> Recorded:
+        return await self._db.write(stream.record, reports, received)
+
+    async def last_report(self) -> datetime | None:
+        return await self._db.read(stream.last_received)
+
+    async def forget_reports(self, before: datetime) -> int:
+        return await self._db.write(stream.forget, before)
 
     async def record_status(self, message: Message, decided: str | None) -> bool:
         return await self._db.write(_record_status, message, decided)
@@ -113,15 +114,17 @@ def _message_rows(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return list({m.sid: message_row(m) for m in messages}.values())
 
 
-async def _save(cursor: Cursor, rows: list[dict[str, Any]]) -> None:
+async def _save(cursor: Cursor, rows: list[dict[str, Any]]) -> int:
     await rollup.lock(cursor)
     await segments.add_carriers(cursor, rows)
-    held = await _held(cursor, [row["sid"] for row in rows])
+    held = await held_rows(cursor, [row["sid"] for row in rows])
+    rows = [kept_final(row, held.get(row["sid"])) for row in rows]
+    found = sum(1 for row in rows if news(row, held.get(row["sid"])))
     # Each poll reads the settle window again, and most of it comes back as it was: only
     # what is new or changed is written.
     rows = [row for row in rows if held.get(row["sid"]) != row]
     if not rows:
-        return
+        return found
     await rollup.adjust_upserts(cursor, rows, held)
     # COPY into a table of this transaction, then one upsert from it: the driver's fast
     # path. Binary, with the types given, is about twice as fast as text (a COPY of
@@ -129,24 +132,15 @@ async def _save(cursor: Cursor, rows: list[dict[str, Any]]) -> None:
     await cursor.execute(
         "create temp table incoming (like messages including defaults) on commit drop"
     )
-    async with cursor.copy(f"copy incoming ({_STORED}) from stdin (format binary)") as copy:
-        copy.set_types(_TYPES)
+    async with cursor.copy(f"copy incoming ({STORED_NAMES}) from stdin (format binary)") as copy:
+        copy.set_types(TYPES)
         for row in rows:
             await copy.write_row(tuple(row.values()))
     await cursor.execute(
-        f"insert into messages ({_STORED}) select {_STORED} from incoming "
+        f"insert into messages ({STORED_NAMES}) select {STORED_NAMES} from incoming "
         "on conflict (sid) do update set "
         + ", ".join(f'"{c}" = excluded."{c}"' for c in STORED if c != "sid")
     )
-
-
-async def _held(cursor: Cursor, sids: list[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(sids), _CHUNK):
-        await cursor.execute(
-            f"select {_STORED} from messages where sid = any(%s)", [sids[i : i + _CHUNK]]
-        )
-        found |= {row[0]: dict(zip(STORED, row, strict=True)) for row in await cursor.fetchall()}
     return found
 
 
@@ -155,7 +149,7 @@ async def _record_status(cursor: Cursor, message: Message, decided: str | None) 
     # as it is, and the next poll fills it in.
     await rollup.lock(cursor)
     await cursor.execute(
-        f"select {_STORED}, dlr_done from messages where sid = %s for update", [message.sid]
+        f"select {STORED_NAMES}, dlr_done from messages where sid = %s for update", [message.sid]
     )
     found = await cursor.fetchone()
     row = dict(zip(STORED, found, strict=False)) if found else None
@@ -191,7 +185,7 @@ async def _record_status(cursor: Cursor, message: Message, decided: str | None) 
 
 
 async def _select(cursor: Cursor, where: str, params: list[object]) -> list[Message]:
-    await cursor.execute(f"select {_SELECT} from messages {where}", params)
+    await cursor.execute(f"select {SELECT_NAMES} from messages {where}", params)
     return [
         message_from_row(dict(zip(COLUMNS, row, strict=True))) for row in await cursor.fetchall()
     ]
@@ -268,27 +262,3 @@ async def _prune(cursor: Cursor, before: datetime, limit: int) -> int:
     await cursor.execute("delete from lookups where looked_up_at < %s", [before])
     await cursor.execute("delete from lookup_uses where at < %s", [before])
     return gone
-
-
-def message_row(m: Message) -> dict[str, Any]:
-    # Written out rather than built from fields(Message): a backfill calls this 100 000 times.
-    return {
-        "sid": m.sid,
-        "status": m.status,
-        "to": m.to,
-        "from_": m.from_,
-        "direction": m.direction,
-        "error_code": m.error_code,
-        "messaging_service_sid": m.messaging_service_sid,
-        "num_segments": m.num_segments,
-        "price": m.price,
-        "date_created": m.date_created,
-        "date_sent": m.date_sent,
-        "date_updated": m.date_updated,
-        "country": failures.country(m.to) or None,
-        "carrier": None,  # from the lookup cache, in the writing transaction
-    }
-
-
-def message_from_row(row: dict[str, Any]) -> Message:
-    return Message(**{name: row[name] for name in COLUMNS})

@@ -87,6 +87,11 @@ _STEPS: dict[str, tuple[str, ...]] = {
         "timestamptz not null, muted_by text not null, muted_at timestamptz not null, "
         "unique (code, kind, segment))",
     ),
+    "0016_stream_events": (
+        "alter table messages add column status_at timestamptz",
+        "create table stream_events (id text primary key, received timestamptz not null)",
+        "create index stream_events_received on stream_events (received)",
+    ),
 }
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_STEPS.items())
 

@@ -11,26 +11,39 @@ from bot.domain import failures
 from bot.domain.failures import Failures
 from bot.domain.hygiene import Record
 from bot.domain.messages import FINAL_STATUSES, Message, takes_report
+from bot.domain.reports import Report
 from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
 from bot.store.counting import SEGMENT_SQL
+from bot.store.merging import kept_final, news
 from bot.store.sqlite import hygiene, rollup, segments
+from bot.store.sqlite import reports as stream
 from bot.store.sqlite.connections import Connections
 from bot.store.sqlite.migrations import MOMENT, iso_or_none
+from bot.store.sqlite.rows import MESSAGE_COLUMNS, UPSERT_MESSAGE, message_from_row, message_row
+from bot.store.values import Recorded
 
 
 class SqliteMessages:
     def __init__(self, connections: Connections) -> None:
         self._db = connections
 
-    async def save(self, messages: Sequence[Message]) -> None:
+    async def save(self, messages: Sequence[Message]) -> int:
         # One row a SID, the last given (as the upsert would leave it): the rollup moves
         # each message's counts once. Built on a thread of its own: reading the country of
         # numbers not seen before costs about 35 us each.
         rows = await asyncio.to_thread(_message_rows, messages)
-        if rows:
-            await self._db.write(_save, rows)
+        return await self._db.write(_save, rows) if rows else 0
+
+    async def record_reports(self, reports: Sequence[Report], received: datetime) -> Recorded:
+        return await self._db.write(stream.record, reports, received)
+
+    async def last_report(self) -> datetime | None:
+        return await self._db.read(stream.last_received)
+
+    async def forget_reports(self, before: datetime) -> int:
+        return await self._db.write(stream.forget, before)
 
     async def record_status(self, message: Message, decided: str | None) -> bool:
         return await self._db.write(_record_status, message, decided)
@@ -85,19 +98,22 @@ class SqliteMessages:
 
 
 def _message_rows(messages: Sequence[Message]) -> list[dict[str, object]]:
-    return list({m.sid: _message_row(m) for m in messages}.values())
+    return list({m.sid: message_row(m) for m in messages}.values())
 
 
-def _save(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> None:
+def _save(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> int:
     with db.atomic():
         segments.add_carriers(db.conn, rows)
-        held = rollup.held(db.conn, [str(row["sid"]) for row in rows], _MESSAGE_COLUMNS)
+        held = rollup.held(db.conn, [str(row["sid"]) for row in rows], MESSAGE_COLUMNS)
+        rows = [kept_final(row, held.get(str(row["sid"]))) for row in rows]
+        found = sum(1 for row in rows if news(row, held.get(str(row["sid"]))))
         # Each poll reads the settle window again (21 000 messages a cycle at 1 M a day),
         # and most come back as they were: rewriting those cost the writer 2 to 3 s a
         # cycle. Only what is new or changed is written.
         rows = [row for row in rows if held.get(str(row["sid"])) != row]
         rollup.adjust_upserts(db.conn, rows, held)
-        db.conn.executemany(_UPSERT_MESSAGE, [tuple(row.values()) for row in rows])
+        db.conn.executemany(UPSERT_MESSAGE, [tuple(row.values()) for row in rows])
+    return found
 
 
 def _record_status(db: sqlite_utils.Database, message: Message, decided: str | None) -> bool:
@@ -120,7 +136,7 @@ def _record_status(db: sqlite_utils.Database, message: Message, decided: str | N
         if rows:
             written = {**rows[0], **changes}
         else:
-            written = {**_message_row(message), **changes}
+            written = {**message_row(message), **changes}
             segments.add_carriers(db.conn, [written])
         rollup.adjust(db.conn, [(rows[0] if rows else None, written)])
         if rows:
@@ -245,43 +261,3 @@ def _prune(db: sqlite_utils.Database, before: datetime, limit: int) -> int:
         db.execute("delete from lookups where looked_up_at < ?", [moment])
         db.execute("delete from lookup_uses where at < ?", [moment])
     return cursor.rowcount
-
-
-def _message_row(m: Message) -> dict[str, object]:
-    # Written out rather than built from fields(Message): a backfill calls this 100 000 times.
-    return {
-        "sid": m.sid,
-        "status": m.status,
-        "to": m.to,
-        "from_": m.from_,
-        "direction": m.direction,
-        "error_code": m.error_code,
-        "messaging_service_sid": m.messaging_service_sid,
-        "num_segments": m.num_segments,
-        "price": m.price,
-        "date_created": iso_or_none(m.date_created),
-        "date_sent": iso_or_none(m.date_sent),
-        "date_updated": iso_or_none(m.date_updated),
-        "country": failures.country(m.to) or None,
-        "carrier": None,  # from the lookup cache, in the writing transaction
-    }
-
-
-# One prepared statement for a batch: sqlite-utils' upsert_all builds its SQL per chunk
-# and costs about 50 µs a row, which a backfill of 100 000 messages feels.
-_MESSAGE_COLUMNS = tuple(_message_row(Message("", "", "", "", "")))
-_UPSERT_MESSAGE = (
-    f"insert into messages ({', '.join(f'[{c}]' for c in _MESSAGE_COLUMNS)}) "
-    f"values ({', '.join('?' * len(_MESSAGE_COLUMNS))}) on conflict(sid) do update set "
-    + ", ".join(f"[{c}] = excluded.[{c}]" for c in _MESSAGE_COLUMNS if c != "sid")
-)
-
-
-def message_from_row(row: dict[str, object]) -> Message:
-    values = dict(row)
-    for stored in ("dlr_done", "country", "carrier"):  # the store's, not the message's
-        values.pop(stored, None)
-    for name in ("date_created", "date_sent", "date_updated"):
-        text = values[name]
-        values[name] = datetime.fromisoformat(text) if isinstance(text, str) else None
-    return Message(**values)  # type: ignore[arg-type]

@@ -228,6 +228,15 @@ def _mute_segments(db: "sqlite_utils.Database") -> None:
     )
 
 
+def _stream_events(db: "sqlite_utils.Database") -> None:
+    # Event Streams: each CloudEvent id once (Twilio delivers at least once, retrying for
+    # up to 4 hours), and when the change that set a message's status happened, so a
+    # late event never undoes a later one.
+    db.table("messages").add_column("status_at", str)
+    db.execute("create table stream_events (id text primary key, received text not null)")
+    db.execute("create index stream_events_received on stream_events (received)")
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -244,6 +253,7 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0013_claim_ids", _name_claims),
     ("0014_segments", _segment_messages),
     ("0015_segment_mutes", _mute_segments),
+    ("0016_stream_events", _stream_events),
 ]
 
 

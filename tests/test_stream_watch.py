@@ -1,0 +1,128 @@
+"""The watcher fed by Event Streams (issue 18, item 1): the stream raises the incident
+polling would, sooner, without reading the Messages list; while it delivers, the list is
+only swept, and health says what the sweep found that the stream had not sent."""
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.adapters.event_streams.cloudevents import read_batch
+from bot.simulation.event_streams import STATUS_TYPES, status_event
+from tests.conftest import ACCOUNT_SID
+from tests.support import until
+from tests.watching import (
+    PUBLIC_URL,
+    World,
+    a_day_of_quiet_traffic,
+    app_watcher,
+    header,
+    posts,
+    send,
+    sink_app,
+)
+
+
+def _spike(scenario, at: datetime) -> list[dict[str, object]]:
+    """97 messages over the minutes before `at`, 7 of them undelivered with 30003 to
+    seven recipients (a warning), as the events Twilio would push: `sent`, then the
+    receipt, each twice, in no order."""
+    events = []
+    for i in range(97):
+        moment = at - timedelta(minutes=5, seconds=-i * 3)
+        m = scenario.add_message(
+            ACCOUNT_SID, to=f"+1202777{i:04d}", status="sent", date_created=moment
+        )
+        events.append(status_event(m, moment))
+        m.status, m.error_code = ("undelivered", 30003) if i < 7 else ("delivered", None)
+        events.append(status_event(m, moment + timedelta(seconds=20)))
+    events *= 2
+    random.Random(7).shuffle(events)
+    return events
+
+
+async def test_pushed_failures_raise_the_incident_at_once_without_reading_the_list(
+    database_url, fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    """The poll interval is an hour: only the stream's push can bring the spike in, and
+    the watcher's next cycle comes from the nudge, not the beat. The alert is the one a
+    poll of the same messages raises (the World below)."""
+    a_day_of_quiet_traffic(scenario)
+    client = await sink_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, database_url)
+    watcher = app_watcher(client)
+    await until(lambda: watcher.health.last_finished is not None)
+    assert watcher.health.last_error is None, watcher.health.last_error
+    reads = twilio_sim.count("/Messages.json")
+    sink = twilio_sim.event_streams.add_webhook(
+        ACCOUNT_SID, PUBLIC_URL + "/twilio/events", STATUS_TYPES
+    )
+    events = _spike(scenario, datetime.now(UTC))
+    for i in range(0, len(events), 100):
+        assert (await twilio_sim.event_streams.push(sink, events[i : i + 100])).status == 200
+    await fake_slack.wait_for(lambda: posts(fake_slack))
+    [alert] = posts(fake_slack)
+    assert header(alert) == "🟠 Warning: 30003 Unreachable destination handset"
+    assert twilio_sim.count("/Messages.json") == reads  # the stream, not the list
+    assert watcher.health.events_live
+    health = await (await client.get("/healthz")).json()
+    assert health["poller"]["events_live"] is True
+    assert 0 <= health["poller"]["events_age_seconds"] < 60
+
+
+async def test_polling_the_same_spike_raises_the_same_alert(
+    fake_slack, twilio_sim, scenario, tmp_path
+):
+    a_day_of_quiet_traffic(scenario)
+    world = await World(fake_slack, twilio_sim, tmp_path).open()
+    try:
+        world.now = datetime.now(UTC).replace(microsecond=0)
+        _spike(scenario, world.now)
+        await world.cycle()
+        [alert] = posts(fake_slack)
+        assert header(alert) == "🟠 Warning: 30003 Unreachable destination handset"
+    finally:
+        await world.close()
+
+
+@pytest.fixture
+async def world(database_url, fake_slack, twilio_sim, tmp_path):
+    w = await World(fake_slack, twilio_sim, tmp_path, DATABASE_URL=database_url).open()
+    yield w
+    await w.close()
+
+
+async def _stream(world, messages) -> None:
+    """What the sink stores of `messages`' current statuses, at the world's now."""
+    body = json.dumps([status_event(m, world.now) for m in messages]).encode()
+    await world.store.messages.record_reports(read_batch(body, world.now).reports, world.now)
+
+
+async def test_while_the_stream_delivers_the_list_is_only_swept(world, scenario, twilio_sim):
+    """EVENTS_SWEEP_MINUTES (15 by default): cycles between sweeps read no list; the sweep
+    reads it, and health counts the final statuses it found that the stream never sent."""
+    send(scenario, 20, 30, at=world.now)
+    await world.cycle()  # polling: nothing has come from a stream yet
+    assert not world.watcher.health.events_live
+    seen = scenario.messages[-5:]
+    await _stream(world, seen)
+    reads = twilio_sim.count("/Messages.json")
+    for _ in range(3):
+        await world.cycle(minutes_later=1)
+        assert world.watcher.health.events_live
+    assert twilio_sim.count("/Messages.json") == reads
+    # Three messages the stream never delivered, and the stream going on.
+    send(scenario, 3, 0, at=world.now, status="undelivered", error_code=30003)
+    for _ in range(12):
+        await world.cycle(minutes_later=1)
+        await _stream(world, seen[:1])
+    assert twilio_sim.count("/Messages.json") > reads  # the sweep, 15 minutes on
+    assert world.watcher.health.sweep_found == 3
+    assert world.watcher.health.sweep_found_total == 3
+    # Once the stream falls silent for the sweep's span, the list is read every cycle.
+    world.now += timedelta(minutes=16)
+    before = twilio_sim.count("/Messages.json")
+    await world.cycle()
+    await world.cycle(minutes_later=1)
+    assert not world.watcher.health.events_live
+    assert twilio_sim.count("/Messages.json") >= before + 2
