@@ -2,6 +2,7 @@
 signed as Twilio signs them, through the real app into the store; the order and
 duplicate rules; forged, unauthenticated and malformed pushes refused."""
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -13,6 +14,7 @@ from twilio.request_validator import RequestValidator
 from yarl import URL
 
 from bot import app as bot_app
+from bot import cli
 from bot.adapters.event_streams.cloudevents import Unreadable, read_batch
 from bot.domain.messages import Message
 from bot.domain.reports import Report, settled, takes_report
@@ -101,6 +103,9 @@ def test_a_batch_is_read_into_reports_tests_and_counts():
     assert (report.message.status, report.message.error_code) == ("undelivered", 30003)
     assert report.at == datetime(2026, 12, 2, 11, 59, 30, tzinfo=UTC)
     assert (batch.tests, batch.other, batch.unreadable) == (("TE1",), 1, 3)
+    # A sink made without batching sends one event a request, not in an array.
+    [alone] = read_batch(json.dumps(_event()).encode(), NOW).reports
+    assert alone == report
 
 
 @pytest.mark.parametrize("body", [b"", b"{}", b"[1, 2]", b"not json", b"\xff\xfe", b'{"a": [}'])
@@ -269,3 +274,69 @@ def test_status_says_how_the_stream_is_doing(fields, said):
     health = Health(last_finished=140.0, last_duration_seconds=1.0, **fields)
     facts = dict(StatusReport("AC" + "0" * 32, health, (), (), {}, now).facts())
     assert facts.get("Event Streams") == said
+
+
+async def test_events_setup_status_and_teardown_against_the_events_api(
+    fake_slack, twilio_sim, tmp_path, aiohttp_client, capsys
+):
+    """Issue 18, item 1: setup makes the sink (with EVENTS_USER's credentials in its URL)
+    and the subscription, has Twilio send the test event, waits for the serving bot to
+    store it, and validates with its id; run again it makes nothing twice; status shows
+    them and the last event; teardown removes what setup made and leaves a sink of
+    someone else's."""
+    credentials = {"EVENTS_USER": "twilio", "EVENTS_PASSWORD": "s3cret-pass"}
+    await sink_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, **credentials)
+    streams = twilio_sim.event_streams
+    theirs = streams.add_webhook(ACCOUNT_SID, "https://elsewhere.example.com/hook", STATUS_TYPES)
+    env = {
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_URL": twilio_sim.origin,
+        "PUBLIC_URL": PUBLIC_URL,
+        **credentials,
+    }
+
+    async def bot_cli(*args: str) -> tuple[int, str]:
+        code = await asyncio.to_thread(cli.main, ["events", *args], env)
+        return code, capsys.readouterr().out
+
+    code, said = await bot_cli("setup", "--wait", "5")
+    assert code == 0, said
+    [ours] = [s for s in streams.sinks.values() if s["sid"] != theirs["sid"]]
+    assert ours["sink_configuration"]["destination"] == (
+        "https://twilio:s3cret-pass@bot.example.com/twilio/events"
+    )
+    assert ours["status"] == "active"  # Validate took the test event's id
+    [subscription] = [s for s in streams.subscriptions.values() if s["sink_sid"] == ours["sid"]]
+    assert {t["type"] for t in subscription["types"]} >= set(STATUS_TYPES)
+    assert "s3cret-pass" not in said and "twilio:•••@bot.example.com" in said
+    code, said = await bot_cli("setup", "--wait", "5")
+    assert code == 0 and "there already" in said
+    assert len(streams.sinks) == 2 and len(streams.subscriptions) == 2
+
+    code, said = await bot_cli("status")
+    assert code == 0 and ours["sid"] in said and theirs["sid"] not in said
+    assert subscription["sid"] in said and "s3cret-pass" not in said
+
+    code, said = await bot_cli("teardown")
+    assert code == 0 and said.count("Removed") == 2
+    assert list(streams.sinks) == [theirs["sid"]] and len(streams.subscriptions) == 1
+
+
+async def test_events_setup_says_when_the_bot_never_got_the_test_event(
+    twilio_sim, tmp_path, capsys
+):
+    """No bot serving at PUBLIC_URL: setup makes the sink, waits, and says what to check."""
+    env = {
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_URL": twilio_sim.origin,
+        "PUBLIC_URL": PUBLIC_URL,
+    }
+    twilio_sim.event_streams.reachable[PUBLIC_URL] = "http://127.0.0.1:9"  # nothing listens
+    code = await asyncio.to_thread(cli.main, ["events", "setup", "--wait", "0.5"], env)
+    said = capsys.readouterr().out
+    assert code == 1
+    assert "did not receive the test event" in said and PUBLIC_URL in said

@@ -17,7 +17,7 @@ from typing import TextIO
 from bot import settings
 from bot.answers import commands
 from bot.answers.dictionary import DICTIONARY_URL
-from bot.cli import database
+from bot.cli import database, events
 from bot.cli.output import PROG, TERMINAL_ONLY, settings_failure, without_secrets
 from bot.cli.runs import answer, knowledge, poll, serve
 from bot.domain.privacy import Redactor
@@ -64,6 +64,16 @@ def parser() -> argparse.ArgumentParser:
     copy.add_argument(
         "--from", dest="source", type=Path, help="the SQLite file (default: DATABASE_PATH)"
     )
+    streams = made["events"].add_subparsers(dest="action", metavar="ACTION", required=True)
+    setup = streams.add_parser("setup", help="make the sink and its subscription, and test it")
+    setup.add_argument(
+        "--wait",
+        type=float,
+        default=events.TEST_WAIT_SECONDS,
+        help="seconds to wait for the bot to receive Twilio's test event",
+    )
+    streams.add_parser("status", help="show the sink, its subscription and the last event")
+    streams.add_parser("teardown", help="remove what setup made")
     return p
 
 
@@ -92,6 +102,7 @@ READS = {
     "knowledge": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
     "db": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
     "hygiene": frozenset({"DATABASE_URL", "DATABASE_PATH", "LOG_LEVEL"}),
+    "events": _ANSWERING | {"PUBLIC_URL", "EVENTS_USER", "EVENTS_PASSWORD"},
     "demo": frozenset({"DATABASE_URL", "LOG_LEVEL"}),  # it makes up the rest
     "simulate": frozenset({"LOG_LEVEL"}),
 }
@@ -134,6 +145,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             return knowledge(args, config)
         if args.command == "db":
             return database.run(args, config)
+        if args.command == "events":
+            return events.run(args, config)
         if args.command == "poll":
             return poll(args.once, config)
         if args.command == "demo":

@@ -31,6 +31,11 @@ TERMINAL_ONLY = (
         "load Twilio's full error dictionary into the database",
     ),
     (
+        "events",
+        "events setup [--wait S] | status | teardown",
+        "make, show or remove the account's Event Streams sink at PUBLIC_URL/twilio/events",
+    ),
+    (
         "db",
         "db migrate | copy [--from FILE]",
         "bring the database up to date (a release phase), or copy a SQLite file's state "

@@ -1,7 +1,8 @@
 """CloudEvents: Twilio's Event Streams batches read into values, and nothing else.
 
 A webhook sink receives a JSON array of CloudEvents 1.0 (`specversion`, `type`, `id`,
-`time`, `data`, ...). Message status events are `com.twilio.messaging.message.<status>`
+`time`, `data`, ...), or one event alone when the sink was made without `batch_events`.
+Message status events are `com.twilio.messaging.message.<status>`
 with `data` giving `messageSid`, `accountSid`, `from`, `to`, `messageStatus`, `errorCode`,
 `messagingServiceSid`, `numberOfSegments` and `timestamp`. The sink test event that
 `Sinks/{Sid}/Test` sends carries its id as `data.test_id` (the shape is not documented
@@ -46,6 +47,8 @@ def read_batch(body: bytes, received: datetime) -> Batch:
         events = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise Unreadable("not JSON") from exc
+    if isinstance(events, dict) and "type" in events:
+        events = [events]  # a sink made without batching gets one event a request
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise Unreadable("not a JSON array of objects")
     reports: list[Report] = []

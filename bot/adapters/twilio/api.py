@@ -81,7 +81,7 @@ class TwilioApi:
         await self.http.close()
 
     async def fetch_message(self, sid: str) -> Message:
-        instance = await _call(
+        instance = await call(
             self.client.messages(sid).fetch_async(),
             f"no message {sid} in account {self.account_sid}",
         )
@@ -204,7 +204,7 @@ class TwilioApi:
         return found, payload.get("next_page_uri") or None
 
     async def fetch_account(self) -> Account:
-        instance = await _call(
+        instance = await call(
             self.client.api.v2010.accounts(self.account_sid).fetch_async(),
             f"no account {self.account_sid}",
         )
@@ -215,7 +215,7 @@ class TwilioApi:
         )
 
     async def lookup(self, e164: str) -> Lookup:
-        instance = await _call(
+        instance = await call(
             self.client.lookups.v2.phone_numbers(e164).fetch_async(fields="line_type_intelligence"),
             "Lookup does not know this number",
         )
@@ -234,10 +234,10 @@ class TwilioApi:
         )
 
 
-async def _call(call: Awaitable[T], not_found: str) -> T:
+async def call(pending: Awaitable[T], not_found: str) -> T:
     """Await a twilio-python call, turning its failures into ours."""
     try:
-        return await call
+        return await pending
     except TwilioError:
         raise
     except TwilioRestException as exc:

@@ -82,6 +82,8 @@ class HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
                     problem = f"HTTP {response.status_code}"
                     if (retry_after := _retry_after(response)) is not None:
                         wait = retry_after
+                elif response.status_code == 204:
+                    return response  # a delete's answer: no body at all
                 elif 200 <= response.status_code < 300 and (parsed := _json(response)) is None:
                     problem = "a body that is not JSON"
                 elif 200 <= response.status_code < 300 and (shape := _shape_problem(url, parsed)):
