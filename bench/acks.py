@@ -41,7 +41,7 @@ from commands import bot_env, command, free_port, percentile, send, slack_stand_
 from detection import build
 from harness import ACCOUNT, TOKEN, TwilioProcess, drop_page_cache, report
 
-from bot.simulation.demo import serving
+from bot.simulation.serving import serving
 
 CYCLE_SECONDS = 5
 LATENCY_MS = 50

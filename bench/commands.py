@@ -28,7 +28,7 @@ from aiohttp import web
 from harness import ACCOUNT, TOKEN, TwilioProcess, report
 from slack_sdk.signature import SignatureVerifier
 
-from bot.simulation.demo import serving
+from bot.simulation.serving import serving
 
 SECRET = "bench-signing-secret"
 MESSAGES = 5_000

@@ -22,8 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.simulation.demo import serving
 from bot.simulation.scenario import Scenario, make_sid
+from bot.simulation.serving import serving
 from bot.simulation.simulator import Simulator
 
 ACCOUNT = make_sid("AC", "bench account")

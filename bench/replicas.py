@@ -33,7 +33,7 @@ from commands import (
 )
 from harness import ACCOUNT, TOKEN, TwilioProcess, postgres_server, report
 
-from bot.simulation.demo import serving
+from bot.simulation.serving import serving
 
 MESSAGES = 20_000  # the account's last 20 hours
 

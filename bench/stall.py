@@ -37,7 +37,7 @@ from commands import (
 )
 from harness import ACCOUNT, TOKEN, TwilioProcess, report
 
-from bot.simulation.demo import serving
+from bot.simulation.serving import serving
 
 LATENCY_MS = 50
 

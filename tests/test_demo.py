@@ -72,3 +72,33 @@ def test_the_demo_tells_the_whole_story(capsys, database_url):
     assert "5005550006" not in channel
     if database_url:
         assert not [name for name in schemas(database_url) if name.startswith("bot_demo")]
+
+
+@pytest.mark.slow
+def test_the_demo_through_event_streams(capsys):
+    """Issue 18, item 4: `demo --events` sets the sink up with `events setup`'s own code,
+    and the same story arrives through the stream (duplicates, out of order, a few
+    events lost): the same incidents open and resolve, the Messages list is read only at
+    the first cycle and each sweep, and the sweeps find what the stream lost."""
+    assert cli.main(["demo", "--fast", "--events"], {}) == 0
+    text = capsys.readouterr().out
+    order = [
+        "$ python -m bot events setup",
+        "The bot received the test event",
+        "🟠 Warning: 30003 Unreachable destination handset",
+        "✅ Resolved: 30003",
+        "🔴 Critical: 30003 · United Kingdom (+44): Unreachable destination handset",
+        "✅ Resolved: 30003 · United Kingdom (+44)",
+        "Event Streams pushed",
+    ]
+    positions = [text.index(piece) for piece in order]
+    assert positions == sorted(positions)
+    summary = re.search(
+        r"; (\d+) lost on the way\)\. The watcher read the Messages list in (\d+) requests.*"
+        r"the sweeps found (\d+) final statuses",
+        text.replace("\n", " "),
+    )
+    assert summary is not None
+    lost, reads, found = (int(n) for n in summary.groups())
+    assert reads <= 92 // 15 + 14  # first cycle's pages and a page or two a sweep
+    assert 0 < found <= lost

@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
     made["demo"].add_argument(
         "--fast", action="store_true", help="no pause between simulated minutes"
     )
+    made["demo"].add_argument(
+        "--events", action="store_true", help="statuses arrive through Event Streams"
+    )
     made["poll"].add_argument(
         "--once", action="store_true", help="run exactly one cycle, then exit"
     )
@@ -153,7 +156,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             from bot.simulation import demo
 
             pause = 0 if args.fast else demo.SECONDS_PER_MINUTE
-            return asyncio.run(demo.run(args.suspend, pause, database_url=config.database_url))
+            return asyncio.run(
+                demo.run(args.suspend, pause, database_url=config.database_url, events=args.events)
+            )
         if args.command == "simulate":
             from bot.simulation import simulate
 

@@ -11,6 +11,7 @@ subscriptions carry DESCRIPTION, and only ours point at PUBLIC_URL.
 import argparse
 import asyncio
 import time
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 from bot import settings
@@ -50,7 +51,7 @@ async def _run(action: str, config: settings.Settings, wait_seconds: float) -> i
     try:
         events = TwilioEvents(twilio)
         if action == "setup":
-            return await _setup(events, store, config, wait_seconds)
+            return await setup(events, store, config, wait_seconds)
         if action == "status":
             return await _status(events, store, config)
         return await _teardown(events, config)
@@ -89,36 +90,42 @@ def _ours(sink: Sink, config: settings.Settings) -> bool:
     )
 
 
-async def _setup(
-    events: TwilioEvents, store: Store, config: settings.Settings, wait_seconds: float
+async def setup(
+    events: TwilioEvents,
+    store: Store,
+    config: settings.Settings,
+    wait_seconds: float,
+    out: Callable[[str], None] = print,
 ) -> int:
+    """Make (or find) the sink and its subscription, and prove them with a test event;
+    0 when the bot received it, 1 when it did not within `wait_seconds`."""
     wanted = destination(config)
     held = [s for s in await events.sinks() if _ours(s, config)]
     sink = next((s for s in held if s.destination == wanted), None)
     if sink is None:
         sink = await events.create_sink(DESCRIPTION, wanted)
-        print(f"Made sink {sink.sid}: {shown(sink.destination)}")
+        out(f"Made sink {sink.sid}: {shown(sink.destination)}")
     else:
-        print(f"Sink {sink.sid} is there already: {shown(sink.destination)}")
+        out(f"Sink {sink.sid} is there already: {shown(sink.destination)}")
     subscribed = [s for s in await events.subscriptions() if s.sink_sid == sink.sid]
     if subscribed:
-        print(f"Subscription {subscribed[0].sid} is there already.")
+        out(f"Subscription {subscribed[0].sid} is there already.")
     else:
         made = await events.subscribe(DESCRIPTION, sink.sid, STATUS_TYPES)
-        print(f"Made subscription {made.sid}: {', '.join(t for t, _ in STATUS_TYPES)}")
+        out(f"Made subscription {made.sid}: {', '.join(t for t, _ in STATUS_TYPES)}")
     before = await store.watcher.get(SINK_TEST)
     await events.test_sink(sink.sid)
-    print(f"Asked Twilio to send the sink a test event; waiting up to {wait_seconds:g} s.")
+    out(f"Asked Twilio to send the sink a test event; waiting up to {wait_seconds:g} s.")
     test_id = await _test_received(store, before, wait_seconds)
     if test_id is None:
-        print(
+        out(
             f"The bot did not receive the test event within {wait_seconds:g} s. Is it "
             f"serving at {config.public_url}, with this database, TWILIO_AUTH_TOKEN and "
             "PUBLIC_URL set as here? The sink and subscription stay; run setup again."
         )
         return 1
     result = await events.validate_sink(sink.sid, test_id)
-    print(f"The bot received the test event ({test_id}); Twilio says the sink is {result}.")
+    out(f"The bot received the test event ({test_id}); Twilio says the sink is {result}.")
     return 0
 
 

@@ -17,7 +17,7 @@ TERMINAL_ONLY = (
     ("poll", "poll [--once]", "watch the account and post alerts, without serving Slack"),
     (
         "demo",
-        "demo [--suspend] [--fast]",
+        "demo [--suspend] [--fast] [--events]",
         "watch a simulated account: no credentials, no network",
     ),
     (

@@ -15,12 +15,9 @@ to clean up.
 import asyncio
 import random
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from aiohttp import web
 
 from bot import settings
 from bot.adapters.slack.poster import Poster, web_client
@@ -30,8 +27,10 @@ from bot.answers.curated import curated_directory, load_curated
 from bot.answers.service import Service
 from bot.domain.messages import utc
 from bot.render.terminal import render_text
+from bot.simulation import stream
 from bot.simulation.console_slack import ConsoleSlack
 from bot.simulation.scenario import Scenario, make_sid
+from bot.simulation.serving import serving
 from bot.simulation.simulator import Simulator
 from bot.store.backends import opened_store
 from bot.store.postgresql.scratch import scratch_schema
@@ -71,17 +70,23 @@ async def run(
     seconds_per_minute: float = SECONDS_PER_MINUTE,
     out: Callable[[str], None] = print,
     database_url: str = "",
+    events: bool = False,
 ) -> int:
     """The demo, on a SQLite file of its own, or, given DATABASE_URL, in a schema of its
-    own in that PostgreSQL database, dropped at the end."""
+    own in that PostgreSQL database, dropped at the end. With `events`, the messages
+    arrive through Event Streams (`stream`), and the list is only swept."""
     if database_url:
         async with scratch_schema(database_url, "bot_demo") as url:
-            return await _run(suspend, seconds_per_minute, out, url)
-    return await _run(suspend, seconds_per_minute, out, "")
+            return await _run(suspend, seconds_per_minute, out, url, events)
+    return await _run(suspend, seconds_per_minute, out, "", events)
 
 
 async def _run(
-    suspend: bool, seconds_per_minute: float, out: Callable[[str], None], database_url: str
+    suspend: bool,
+    seconds_per_minute: float,
+    out: Callable[[str], None],
+    database_url: str,
+    events: bool,
 ) -> int:
     rng = random.Random(30003)
     start = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -91,10 +96,12 @@ async def _run(
         _send_minute(scenario, rng, start, minute)
     simulator = Simulator(scenario)
     console = ConsoleSlack(out)
+    now = [start]
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             serving(simulator.app()) as twilio_origin,
             serving(console.app()) as slack_origin,
+            stream.sink_serving(lambda: now[0]) as sink,
         ):
             simulator.origin = twilio_origin
             config = settings.load(
@@ -108,21 +115,26 @@ async def _run(
                     "DATABASE_PATH": str(Path(tmp) / "demo.db"),
                     "DATABASE_URL": database_url,
                     "BACKFILL_HOURS": "3",
+                    "PUBLIC_URL": sink.origin if events else "",
                 }
             )
-            return await _watch(config, scenario, rng, start, suspend, seconds_per_minute, out)
+            streaming = stream.Streaming(simulator, sink) if events else None
+            return await _watch(
+                config, scenario, rng, now, suspend, seconds_per_minute, out, streaming
+            )
 
 
 async def _watch(
     config: settings.Settings,
     scenario: Scenario,
     rng: random.Random,
-    start: datetime,
+    now: list[datetime],
     suspend: bool,
     seconds_per_minute: float,
     out: Callable[[str], None],
+    streaming: "stream.Streaming | None",
 ) -> int:
-    now = [start]
+    start = now[0]
     store = await opened_store(config.database_url, config.database_path)
     twilio = TwilioApi(config)
     curated = load_curated(curated_directory(), config.policy)
@@ -137,9 +149,14 @@ async def _watch(
     try:
         out("Demo: a simulated Twilio account, watched by the bot; one minute per cycle.")
         out(f"{utc(start)}: two hours of steady traffic so far, about 1 % failing with 30003.")
+        if streaming is not None:
+            await streaming.set_up(store, twilio, config, out)
         for minute in range(MINUTES):
             now[0] = start + timedelta(minutes=minute + 1)
+            held = len(scenario.messages)
             _send_minute(scenario, rng, start, minute)
+            if streaming is not None:
+                await streaming.push(scenario.messages[held:])
             if minute == SPIKE.start:
                 out(f"\n{utc(now[0])}: a carrier starts dropping messages (about 15 % 30003).")
             if minute == SPIKE.stop:
@@ -160,6 +177,8 @@ async def _watch(
                 out(f"\n{utc(now[0])}: Twilio reinstates the account.")
             await watcher.cycle_safely()
             await asyncio.sleep(seconds_per_minute)
+        if streaming is not None:
+            out(streaming.summary(watcher.health))
         spike_start = start + timedelta(minutes=SPIKE.start)
         failures = [m for m in scenario.messages if m.error_code]
         failed = next((m for m in failures if m.date_created >= spike_start), failures[-1])
@@ -205,16 +224,3 @@ def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute
                 error_message=title,
                 date_created=at + timedelta(seconds=45),
             )
-
-
-@asynccontextmanager
-async def serving(app: web.Application, port: int = 0) -> AsyncIterator[str]:
-    """`app` served on 127.0.0.1 (any free port by default); yields its origin."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()

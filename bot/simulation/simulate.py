@@ -11,8 +11,9 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.simulation.demo import HISTORY, PER_MINUTE, serving
+from bot.simulation.demo import HISTORY, PER_MINUTE
 from bot.simulation.scenario import Scenario, make_sid
+from bot.simulation.serving import serving
 from bot.simulation.simulator import Simulator
 
 ACCOUNT = make_sid("AC", "simulated account")

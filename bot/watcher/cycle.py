@@ -230,10 +230,12 @@ class Watcher:
         if health.events_live and self._swept is not None and now - self._swept < due:
             return 0
         read = await self.ingest.run(now, sweep.total_seconds() if health.events_live else None)
+        # This process's first read catches up on whatever came before it: not a sweep.
+        swept = health.events_live and self._swept is not None
         self._swept = now
         health.swept_at = now.timestamp()
-        health.sweep_found = self.ingest.found if health.events_live else None
-        if health.events_live:
+        health.sweep_found = self.ingest.found if swept else None
+        if swept:
             health.sweep_found_total += self.ingest.found
             if self.ingest.found:
                 log.info(
