@@ -28,7 +28,7 @@ from tests.conftest import (
     post_signed,
     slash_command,
 )
-from tests.support import query
+from tests.support import query, until
 from tests.watching import CHANNEL, failing
 
 USER, ROOM = "U0ALLOWED", "C0ALLOWED"
@@ -83,6 +83,9 @@ async def guarded(fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client):
     )
     client = await aiohttp_client(bot_app.build(settings))
     await fake_slack.wait_for(lambda: fake_slack.posted == 1)
+    # The cycle goes on after the post (registrations, the digest): it ends first, so
+    # what reaches Twilio after this is what the commands asked.
+    await until(lambda: client.server.app[bot_app.WATCHER].health.last_finished is not None)
     return client
 
 

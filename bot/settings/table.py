@@ -123,6 +123,13 @@ SETTINGS: tuple[Setting, ...] = (
         "every poll, to catch what the stream missed.",
     ),
     Setting(
+        "REGISTRATION_CHECK_MINUTES",
+        "60",
+        "How often the watcher reads the account's A2P 10DLC brands and campaigns and its "
+        "toll-free verifications, and posts when one is rejected, fails, is suspended or "
+        "is approved.",
+    ),
+    Setting(
         "RETRY_WAIT_MINUTES",
         "30",
         "Team policy shown in answers: wait at least this long before sending a 30003 again.",

@@ -37,6 +37,7 @@ class Settings:
     events_user: str
     events_password: str = field(repr=False)
     events_sweep: timedelta
+    registration_check: timedelta
     poll_interval_seconds: float
     alert_codes: tuple[int, ...]
     thresholds: Thresholds
@@ -137,6 +138,7 @@ def load(environ: Mapping[str, str]) -> Settings:
     )
     settle = timedelta(minutes=_number(raw, "SETTLE_MINUTES", float, problems))
     events_sweep = timedelta(minutes=_number(raw, "EVENTS_SWEEP_MINUTES", float, problems))
+    check = timedelta(minutes=_number(raw, "REGISTRATION_CHECK_MINUTES", float, problems))
     if bool(raw["EVENTS_USER"]) != bool(raw["EVENTS_PASSWORD"]):
         problems["EVENTS_USER"] = "EVENTS_USER and EVENTS_PASSWORD go together: set both or neither"
     elif ":" in raw["EVENTS_USER"]:
@@ -182,6 +184,7 @@ def load(environ: Mapping[str, str]) -> Settings:
         events_user=raw["EVENTS_USER"],
         events_password=raw["EVENTS_PASSWORD"],
         events_sweep=events_sweep,
+        registration_check=check,
         poll_interval_seconds=poll_interval,
         alert_codes=codes,
         thresholds=thresholds,

@@ -3,13 +3,13 @@
 A scripted story runs on an accelerated clock (one simulated minute per cycle): steady
 traffic with about 1 % 30003, a spike to about 15 %, recovery; then the route to the
 United Kingdom fails, a country with about 2 % of the traffic, which the account-wide
-rule misses and detection per country catches; and with `suspend` an account suspension
-and its end. A few stale numbers keep failing all along (an unknown handset, a
-landline, a recipient who opted out, a phone switched off for days). The real watcher
-watches it and posts to a console stand-in for Slack, which prints every post, edit and
-thread reply. Then `why` explains
-one of the failed messages, `lookup` checks its number and `hygiene` lists the numbers
-to clean up.
+rule misses and detection per country catches; Twilio's review fails the 10DLC campaign
+of a Messaging Service, which is posted before any message fails for it; and with
+`suspend` an account suspension and its end. A few stale numbers keep failing all along
+(an unknown handset, a landline, a recipient who opted out, a phone switched off for
+days). The real watcher watches it and posts to a console stand-in for Slack, which
+prints every post, edit and thread reply. Then `why` explains one of the failed
+messages, `lookup` checks its number and `hygiene` lists the numbers to clean up.
 """
 
 import asyncio
@@ -44,6 +44,7 @@ PER_MINUTE = 40  # messages sent each simulated minute
 HISTORY = timedelta(hours=2)  # steady traffic before the demo starts, for a baseline
 SPIKE = range(8, 24)  # simulated minutes with the spike
 UK_OUTAGE = range(46, 58)  # every message to the United Kingdom fails
+CAMPAIGN_FAILS_AT = 72  # Twilio's review fails the service's 10DLC campaign
 MINUTES = 92
 SUSPEND_AT = 84
 RESTORE_AT = 88
@@ -92,6 +93,8 @@ async def _run(
     start = datetime.now(UTC).replace(second=0, microsecond=0)
     scenario = Scenario()
     scenario.add_account(ACCOUNT, TOKEN)
+    scenario.add_registration(ACCOUNT, "brand", "APPROVED", about="STANDARD")
+    scenario.add_registration(ACCOUNT, "campaign", "IN_PROGRESS", about="MARKETING")
     for minute in range(-int(HISTORY.total_seconds() // 60), 0):
         _send_minute(scenario, rng, start, minute)
     simulator = Simulator(scenario)
@@ -115,6 +118,7 @@ async def _run(
                     "DATABASE_PATH": str(Path(tmp) / "demo.db"),
                     "DATABASE_URL": database_url,
                     "BACKFILL_HOURS": "3",
+                    "REGISTRATION_CHECK_MINUTES": "5",
                     "PUBLIC_URL": sink.origin if events else "",
                 }
             )
@@ -169,6 +173,12 @@ async def _watch(
                 )
             if minute == UK_OUTAGE.stop:
                 out(f"\n{utc(now[0])}: the route to the United Kingdom is back.")
+            if minute == CAMPAIGN_FAILS_AT:
+                _fail_campaign(scenario)
+                out(
+                    f"\n{utc(now[0])}: Twilio's review fails the Messaging Service's 10DLC "
+                    "campaign. No message has failed for it yet."
+                )
             if suspend and minute == SUSPEND_AT:
                 scenario.accounts[ACCOUNT].status = "suspended"
                 out(f"\n{utc(now[0])}: Twilio suspends the account.")
@@ -198,6 +208,14 @@ async def _watch(
     finally:
         await twilio.close()
         await store.aclose()
+
+
+def _fail_campaign(scenario: Scenario) -> None:
+    campaign = next(r for r in scenario.registrations if r.kind == "campaign")
+    campaign.status = "FAILED"
+    campaign.reason = (
+        "The sample messages do not show the opt-out language the campaign description promises."
+    )
 
 
 def _send_minute(scenario: Scenario, rng: random.Random, start: datetime, minute: int) -> None:

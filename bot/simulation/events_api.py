@@ -31,11 +31,7 @@ class EventsApi:
         app.on_cleanup.append(self.streams.close)
 
     def _account_of(self, request: web.Request) -> str:
-        user, _ = wire.basic_auth(request.headers.get("Authorization", ""))
-        for account in self.streams.scenario.accounts.values():
-            if user == account.sid or user in account.api_keys:
-                return account.sid
-        return ""
+        return wire.account_of(self.streams.scenario, request)
 
     async def _create_sink(self, request: web.Request) -> web.Response:
         form = await request.post()

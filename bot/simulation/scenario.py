@@ -55,10 +55,36 @@ class SimNumber:
 
 
 @dataclass
+class SimRegistration:
+    """A brand, a campaign (of a Messaging Service) or a toll-free verification, with
+    what Twilio's Messaging API v1 says of it; tests change `status` and `reason`."""
+
+    kind: str  # "brand", "campaign" or "toll-free"
+    sid: str
+    account_sid: str
+    status: str
+    reason: str = ""
+    about: str = ""  # a brand's type, a campaign's use case, a toll-free number
+    service_sid: str = ""  # a campaign's Messaging Service
+
+
+@dataclass
 class Scenario:
     accounts: dict[str, SimAccount] = field(default_factory=dict)
     messages: list[SimMessage] = field(default_factory=list)
     numbers: dict[str, SimNumber] = field(default_factory=dict)
+    registrations: list[SimRegistration] = field(default_factory=list)
+
+    def add_registration(
+        self, account_sid: str, kind: str, status: str, **fields: Any
+    ) -> SimRegistration:
+        prefix = {"brand": "BN", "campaign": "QE", "toll-free": "HH"}[kind]
+        fields.setdefault("sid", make_sid(prefix, account_sid, len(self.registrations)))
+        if kind == "campaign":
+            fields.setdefault("service_sid", make_sid("MG", account_sid, "service"))
+        made = SimRegistration(kind, account_sid=account_sid, status=status, **fields)
+        self.registrations.append(made)
+        return made
 
     def add_account(self, sid: str, auth_token: str, **fields: Any) -> SimAccount:
         self.accounts[sid] = SimAccount(sid, auth_token, **fields)

@@ -25,6 +25,7 @@ from bot.simulation.event_streams import EventStreams
 from bot.simulation.events_api import EventsApi
 from bot.simulation.faults import RANDOM_FAULTS, Fault, Received
 from bot.simulation.listing import Listing
+from bot.simulation.registrations import RegistrationsApi
 from bot.simulation.scenario import Scenario, SimMessage, SimNumber
 
 MAX_PAGE_SIZE = 1000
@@ -79,6 +80,7 @@ class Simulator:
         app.router.add_get(base + "/Messages/{sid}.json", self._message)
         app.router.add_get("/v2/PhoneNumbers/{number}", self._lookup)
         EventsApi(self.event_streams).routes(app)
+        RegistrationsApi(self.scenario).routes(app)
         return app
 
     # -- faults and auth ---------------------------------------------------------------

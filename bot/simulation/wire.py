@@ -9,7 +9,7 @@ from typing import Any
 import phonenumbers
 from aiohttp import web
 
-from bot.simulation.scenario import SimMessage
+from bot.simulation.scenario import Scenario, SimMessage
 
 LINE_TYPES = {
     phonenumbers.PhoneNumberType.MOBILE: "mobile",
@@ -132,6 +132,15 @@ def basic_auth(header: str) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError):
         return "", ""
     return user, password
+
+
+def account_of(scenario: "Scenario", request: web.Request) -> str:
+    """The account a request's Basic credentials belong to ("" for none)."""
+    user, _ = basic_auth(request.headers.get("Authorization", ""))
+    for account in scenario.accounts.values():
+        if user == account.sid or user in account.api_keys:
+            return account.sid
+    return ""
 
 
 def error(

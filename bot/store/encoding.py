@@ -13,6 +13,8 @@ from bot.store.values import Coverage, ReadingBack
 
 COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
 READING_BACK = "ingest_reading_back"  # where an ingest that stopped short goes on
+# When the registrations were last read (ISO 8601); empty: read them at the next cycle.
+REGISTRATIONS_CHECKED = "registrations_checked"
 
 
 def reading_json(reading: Reading) -> str:

@@ -24,6 +24,8 @@ class WatcherConfig:
     digest_time: time | None = None  # UTC; None: no daily digest
     # While Event Streams delivers, how often the Messages list is read (a sweep).
     events_sweep: timedelta = timedelta(minutes=15)
+    # How often brands, campaigns and toll-free verifications are read.
+    registration_check: timedelta = timedelta(hours=1)
     tuning: Tuning = DEFAULT_TUNING
 
     @classmethod
@@ -40,5 +42,6 @@ class WatcherConfig:
             policy=settings.policy,
             digest_time=settings.digest_time,
             events_sweep=settings.events_sweep,
+            registration_check=settings.registration_check,
             tuning=tuning or DEFAULT_TUNING,
         )

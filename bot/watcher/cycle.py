@@ -30,6 +30,7 @@ from bot.watcher.delivery import Delivery, Poster
 from bot.watcher.digests import Digests
 from bot.watcher.health import HEALTH, Health
 from bot.watcher.ingest import Ingest
+from bot.watcher.registrations import RegistrationWatch
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Watcher:
         self.delivery = Delivery(store, poster, config.alert_channel, self.health, clock)
         self.histories = reads.SegmentHistories()  # this process's, for cycles and status
         self.digests = Digests(store, poster, config, curated)
+        self.registrations = RegistrationWatch(store, twilio, poster, config, curated)
         self.actions = Actions(
             store, config, curated, self.delivery, self.health, self.histories, clock
         )
@@ -193,6 +195,10 @@ class Watcher:
             await self.digests.post_if_due(now)
         except BotError as exc:  # the database, most likely: the next cycle tries again
             log.warning("the daily digest waits: %s", exc)
+        try:
+            await self.registrations.check_if_due(now)
+        except BotError as exc:
+            log.warning("registrations wait for the next cycle: %s", exc)
         await self._prune(now)
         pending = len(await self.store.outbox.pending())
         trouble = self.delivery.trouble

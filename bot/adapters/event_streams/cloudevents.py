@@ -20,6 +20,9 @@ from bot.domain.messages import STATUS_MEANINGS, Message, sid_problem
 from bot.domain.reports import Report
 
 STATUS_TYPE = "com.twilio.messaging.message."
+# Registration changes (A2P 10DLC brands and campaigns, toll-free verifications): their
+# exact types and fields are not relied on; one of them makes the watcher read them all.
+COMPLIANCE = ".compliance."
 TEST_TYPE = "com.twilio.eventstreams."
 MAX_FIELD_CHARS = 64  # numbers and SIDs are far shorter; anything longer is not one
 _ACCOUNT = re.compile(r"AC[0-9a-f]{32}")
@@ -31,14 +34,15 @@ class Unreadable(ValueError):
 
 @dataclass(frozen=True)
 class Batch:
-    """What one delivery held: status reports, sink test ids, how many events were of
-    other types, and how many status events lacked what a status needs (a SID, a known
-    status, an account)."""
+    """What one delivery held: status reports, sink test ids, how many registration
+    events came, how many events were of other types, and how many status events lacked
+    what a status needs (a SID, a known status, an account)."""
 
     reports: tuple[Report, ...]
     tests: tuple[str, ...]
     other: int
     unreadable: int
+    compliance: int = 0
 
 
 def read_batch(body: bytes, received: datetime) -> Batch:
@@ -53,7 +57,7 @@ def read_batch(body: bytes, received: datetime) -> Batch:
         raise Unreadable("not a JSON array of objects")
     reports: list[Report] = []
     tests: list[str] = []
-    other = unreadable = 0
+    other = unreadable = compliance = 0
     for event in events:
         kind = event.get("type")
         data = event.get("data")
@@ -67,9 +71,11 @@ def read_batch(body: bytes, received: datetime) -> Batch:
                 reports.append(report)
         elif kind.startswith(TEST_TYPE) and _text(data.get("test_id") or data.get("testId")):
             tests.append(_text(data.get("test_id") or data.get("testId")))
+        elif kind.startswith("com.twilio.messaging.") and COMPLIANCE in kind:
+            compliance += 1
         else:
             other += 1
-    return Batch(tuple(reports), tuple(tests), other, unreadable)
+    return Batch(tuple(reports), tuple(tests), other, unreadable, compliance)
 
 
 def _report(

@@ -9,7 +9,8 @@ checks both against PUBLIC_URL (without the user info), else 403. A body that is
 array of objects is 400; nothing of a refused body reaches the log.
 
 The batch is stored in one transaction (Twilio gives a sink 5 s) and detection runs in
-the watcher, which a batch with failures wakes early (`on_failures`). A database that
+the watcher, which a batch with failures wakes early (`wake`). A registration event
+(A2P 10DLC, toll-free) has the watcher read the registrations at its next cycle. A database that
 fails gets 503, and Twilio delivers the batch again later.
 """
 
@@ -27,6 +28,7 @@ from bot.adapters.rejections import RejectionLog
 from bot.adapters.twilio import body_signature_valid
 from bot.errors import StoreError
 from bot.store import Store
+from bot.store.encoding import REGISTRATIONS_CHECKED
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,12 @@ def event_sink(
     auth_token: str,
     accounts: frozenset[str],
     credentials: tuple[str, str] | None = None,
-    on_failures: Callable[[], None] = lambda: None,
+    wake: Callable[[], None] = lambda: None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The handler. `accounts`: the account SIDs whose events are kept (others are
-    counted and left); `credentials`: the (user, password) a request must carry."""
+    counted and left); `credentials`: the (user, password) a request must carry; `wake`:
+    asks the watcher for a cycle soon (failures came, or a registration changed)."""
     rejections = RejectionLog(log, "an Event Streams delivery")
 
     async def handle(request: web.Request) -> web.Response:
@@ -92,11 +95,14 @@ def event_sink(
             recorded = await store.messages.record_reports(reports, received)
             for test in batch.tests:
                 await store.watcher.put(SINK_TEST, test)
+            if batch.compliance:  # the registrations are read at the next cycle
+                await store.watcher.put(REGISTRATIONS_CHECKED, "")
         except StoreError:
             log.exception("an Event Streams batch of %d events not stored", len(reports))
             return web.Response(status=503)  # Twilio delivers it again
-        if recorded.changed and any(r.message.status in FAILED for r in reports):
-            on_failures()
+        failures = recorded.changed and any(r.message.status in FAILED for r in reports)
+        if failures or batch.compliance:
+            wake()
         return web.json_response(
             {"stored": recorded.events, "repeated": recorded.repeated, "changed": recorded.changed}
         )

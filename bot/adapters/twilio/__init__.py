@@ -9,6 +9,7 @@ TWILIO_API_URL replaces the `https://*.twilio.com` host of every URL, absolute n
 URLs included. Results come back as plain values; failures as `bot.errors.TwilioError`.
 """
 
-from bot.adapters.twilio.api import Account, TwilioApi, body_signature_valid, signature_valid
+from bot.adapters.twilio.api import Account, TwilioApi
+from bot.adapters.twilio.signatures import body_signature_valid, signature_valid
 
 __all__ = ["Account", "TwilioApi", "body_signature_valid", "signature_valid"]

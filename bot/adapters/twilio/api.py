@@ -11,7 +11,6 @@ from typing import TypeVar
 
 from twilio.base import serialize
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.adapters.twilio.http import HttpClient, Sleep
@@ -243,25 +242,26 @@ async def call(pending: Awaitable[T], not_found: str) -> T:
     except TwilioRestException as exc:
         raise _rest_error(exc, not_found) from exc
     except TwilioException as exc:
-        # Raised while paging a list ("Unable to fetch page"), without code or status.
-        raise TwilioUnavailable("Twilio failed while listing messages; try again shortly.") from exc
+        # Raised while paging a list ("Unable to fetch page"), with Twilio's response as
+        # its second argument: its status says what the refusal was.
+        response = exc.args[1] if len(exc.args) > 1 else None
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int) and status != 200:
+            raise _rest_error(
+                TwilioRestException(status, "", "", _code_of(response)), not_found
+            ) from exc
+        raise TwilioUnavailable("Twilio failed while listing; try again shortly.") from exc
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise TwilioUnavailable("Twilio sent an answer that could not be read.") from exc
 
 
-def signature_valid(auth_token: str, url: str, params: dict[str, str], signature: str) -> bool:
-    """Whether a webhook request really comes from Twilio: X-Twilio-Signature is an HMAC
-    of the full public URL and the form fields, keyed by the account's Auth Token."""
-    return bool(signature) and bool(RequestValidator(auth_token).validate(url, params, signature))
-
-
-def body_signature_valid(auth_token: str, url: str, body: str, signature: str) -> bool:
-    """Whether a JSON webhook (an Event Streams delivery) comes from Twilio: the body's
-    SHA-256 is in the URL's `bodySHA256` parameter, and X-Twilio-Signature is an HMAC of
-    the full URL alone, keyed by the Auth Token."""
-    if not signature or "bodySHA256" not in url:
-        return False  # without the hash, the validator would read the body as form fields
-    return bool(RequestValidator(auth_token).validate(url, body, signature))
+def _code_of(response: object) -> int | None:
+    """Twilio's error code in a refusal's JSON body, if it has one."""
+    try:
+        code = json.loads(str(getattr(response, "text", ""))).get("code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, int) else None
 
 
 def _rest_error(exc: TwilioRestException, not_found: str) -> TwilioError:
