@@ -92,17 +92,7 @@ class EventsApi:
                 for r in getattr(self.streams, key).values()
                 if r["account_sid"] == account
             ]
-            url = f"https://events.twilio.com/v1/{key.title()}?PageSize=50&Page=0"
-            meta = {
-                "page": 0,
-                "page_size": 50,
-                "first_page_url": url,
-                "previous_page_url": None,
-                "url": url,
-                "next_page_url": None,
-                "key": key,
-            }
-            return web.json_response({key: found, "meta": meta})
+            return wire.v1_page(f"https://events.twilio.com/v1/{key.title()}", key, found)
 
         return handle
 

@@ -39,12 +39,12 @@ class RegistrationsApi:
             }
             for r in self._mine(request, "brand")
         ]
-        return _page(request, "data", found)
+        return wire.v1_page(f"https://messaging.twilio.com{request.path}", "data", found)
 
     async def _services(self, request: web.Request) -> web.Response:
         sids = sorted({r.service_sid for r in self._mine(request, "campaign")})
         found = [{"sid": sid, "friendly_name": f"Service {sid[-4:]}"} for sid in sids]
-        return _page(request, "services", found)
+        return wire.v1_page(f"https://messaging.twilio.com{request.path}", "services", found)
 
     async def _campaigns(self, request: web.Request) -> web.Response:
         service = request.match_info["service"]
@@ -60,7 +60,7 @@ class RegistrationsApi:
             for r in self._mine(request, "campaign")
             if r.service_sid == service
         ]
-        return _page(request, "compliance", found)
+        return wire.v1_page(f"https://messaging.twilio.com{request.path}", "compliance", found)
 
     async def _toll_free(self, request: web.Request) -> web.Response:
         found = [
@@ -75,18 +75,4 @@ class RegistrationsApi:
             }
             for r in self._mine(request, "toll-free")
         ]
-        return _page(request, "verifications", found)
-
-
-def _page(request: web.Request, key: str, found: list[dict[str, Any]]) -> web.Response:
-    url = f"https://messaging.twilio.com{request.path}?PageSize=50&Page=0"
-    meta = {
-        "page": 0,
-        "page_size": 50,
-        "first_page_url": url,
-        "previous_page_url": None,
-        "url": url,
-        "next_page_url": None,
-        "key": key,
-    }
-    return web.json_response({key: found, "meta": meta})
+        return wire.v1_page(f"https://messaging.twilio.com{request.path}", "verifications", found)

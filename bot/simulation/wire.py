@@ -143,6 +143,21 @@ def account_of(scenario: "Scenario", request: web.Request) -> str:
     return ""
 
 
+def v1_page(url: str, key: str, found: list[dict[str, Any]]) -> web.Response:
+    """A v1 API's list answer: one page holding `found` under `key`, as its meta names it."""
+    first = f"{url}?PageSize=50&Page=0"
+    meta = {
+        "page": 0,
+        "page_size": 50,
+        "first_page_url": first,
+        "previous_page_url": None,
+        "url": first,
+        "next_page_url": None,
+        "key": key,
+    }
+    return web.json_response({key: found, "meta": meta})
+
+
 def error(
     status: int, code: int, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
