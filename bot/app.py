@@ -103,6 +103,7 @@ def build(
                 frozenset({settings.twilio_account_sid}),
                 settings.events_credentials,
                 watcher.nudge if watcher is not None else lambda: None,
+                frozenset(settings.alert_codes),
                 clock,
             ),
         )

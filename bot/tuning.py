@@ -27,8 +27,10 @@ class Tuning:
     # week at a million messages a day takes seconds, so it goes over several cycles.
     baseline_seconds_per_cycle: float = 0.5
     # A batch of failures from Event Streams wakes the watcher for a cycle before its
-    # beat, but no sooner than this after the last cycle began.
+    # beat, but no sooner than this after the last cycle began, nor than this share of
+    # the interval.
     nudge_gap_seconds: float = 5.0
+    early_share: float = 0.5
     # Twilio: the wait before the first retry, doubled for each one after.
     twilio_backoff_seconds: float = 0.5
     # Slack: how long a Web API call or an answer may take, and the waits before the

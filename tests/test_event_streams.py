@@ -3,11 +3,13 @@ signed as Twilio signs them, through the real app into the store; the order and
 duplicate rules; forged, unauthenticated and malformed pushes refused."""
 
 import asyncio
+import base64
 import hashlib
 import json
 import logging
 import random
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from twilio.request_validator import RequestValidator
@@ -184,12 +186,15 @@ async def test_forged_and_malformed_pushes_are_refused_and_never_logged(bot, twi
     target = str(bot.make_url("/twilio/events")) + url[url.index("?") :]
     good = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
     forged = RequestValidator("not-the-token").compute_signature(url, {})
+    empty = RequestValidator(AUTH_TOKEN).compute_signature(url[: url.index("=") + 1], {})
     tampered = genuine.replace("0199", "0198")
     cases = [
         (genuine, {"X-Twilio-Signature": forged}, target, 403),
         (tampered, {"X-Twilio-Signature": good}, target, 403),
         (genuine, {}, target, 403),
         (genuine, {"X-Twilio-Signature": good}, str(bot.make_url("/twilio/events")), 403),
+        # Review of issue 18: an empty hash made twilio's validator raise (a 500).
+        (genuine, {"X-Twilio-Signature": empty}, target[: target.index("=") + 1], 403),
     ]
     with caplog.at_level(logging.DEBUG):
         for body, headers, where, status in cases:
@@ -340,3 +345,68 @@ async def test_events_setup_says_when_the_bot_never_got_the_test_event(
     said = capsys.readouterr().out
     assert code == 1
     assert "did not receive the test event" in said and PUBLIC_URL in said
+
+
+async def test_credentials_with_reserved_characters_work_either_way_twilio_sends_them(
+    database_url, fake_slack, twilio_sim, tmp_path, aiohttp_client
+):
+    """`events setup` percent-encodes EVENTS_PASSWORD in the sink's URL; the sink takes
+    the password as it is and as that encoding, whichever Twilio sends (review of 18)."""
+    password = "p@ss:w/rd%1"
+    client = await sink_app(
+        aiohttp_client,
+        fake_slack,
+        twilio_sim,
+        tmp_path,
+        database_url,
+        EVENTS_USER="twilio",
+        EVENTS_PASSWORD=password,
+    )
+    events = _traffic(twilio_sim, 1)
+    body = json.dumps(events)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    url = f"{PUBLIC_URL}/twilio/events?bodySHA256={digest}"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
+    target = URL(str(client.make_url("/twilio/events")) + url[url.index("?") :], encoded=True)
+    for sent, status in ((password, 200), (quote(password, safe=""), 200), ("p@ss", 401)):
+        basic = base64.b64encode(f"twilio:{sent}".encode()).decode()
+        headers = {"X-Twilio-Signature": signature, "Authorization": f"Basic {basic}"}
+        response = await client.session.post(target, data=body, headers=headers)
+        assert response.status == status, sent
+
+
+async def test_setup_again_with_new_credentials_replaces_the_old_sink(
+    database_url, fake_slack, twilio_sim, tmp_path, aiohttp_client, capsys
+):
+    """Review of issue 18: new EVENTS_PASSWORD, setup again: the old sink (whose pushes
+    the bot now refuses) is removed with its subscription, not left delivering."""
+    await sink_app(
+        aiohttp_client,
+        fake_slack,
+        twilio_sim,
+        tmp_path,
+        database_url,
+        EVENTS_USER="twilio",
+        EVENTS_PASSWORD="first-pass",
+    )
+    env = {
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+        "DATABASE_URL": database_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_URL": twilio_sim.origin,
+        "PUBLIC_URL": PUBLIC_URL,
+        "EVENTS_USER": "twilio",
+    }
+    first = {**env, "EVENTS_PASSWORD": "first-pass"}
+    assert await asyncio.to_thread(cli.main, ["events", "setup", "--wait", "5"], first) == 0
+    [old] = twilio_sim.event_streams.sinks
+    second = {**env, "EVENTS_PASSWORD": "second-pass"}
+    # The serving bot still has the first password: the test event is refused (401).
+    assert await asyncio.to_thread(cli.main, ["events", "setup", "--wait", "0.5"], second) == 1
+    said = capsys.readouterr().out
+    assert f"Removed sink {old}" in said and "second-pass" not in said
+    [sink] = twilio_sim.event_streams.sinks.values()
+    assert sink["sid"] != old and "second-pass" in sink["sink_configuration"]["destination"]
+    [subscription] = twilio_sim.event_streams.subscriptions.values()
+    assert subscription["sink_sid"] == sink["sid"]

@@ -3,6 +3,7 @@ verifications read from the simulator's Messaging API, and a post when one is re
 (with Twilio's reason, the code US traffic will fail with, what to fix) or approved."""
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -10,7 +11,7 @@ from bot.adapters.event_streams.cloudevents import read_batch
 from bot.answers.registration_report import RegistrationReport
 from bot.domain.registrations import Kind, Registration, Standing, StatusChange, changes
 from bot.simulation.faults import Fault
-from bot.store.encoding import REGISTRATIONS_CHECKED
+from bot.store.encoding import REGISTRATIONS_EVENT, iso
 from tests.conftest import ACCOUNT_SID
 from tests.fake_slack import FakeSlack
 from tests.fake_slack import Fault as SlackFault
@@ -127,18 +128,25 @@ async def test_a_rejected_campaign_is_posted_before_traffic_fails_and_once(
     assert len(posts(fake_slack)) == 2
 
 
-async def test_slack_down_keeps_the_change_for_the_next_cycle(world, scenario, fake_slack):
+async def test_slack_down_keeps_the_change_for_a_read_a_few_minutes_on(
+    world, scenario, fake_slack, twilio_sim
+):
+    """Review of issue 18: Slack failing left the check due, and every cycle read every
+    service's campaigns again. Now the next try waits two minutes, and posts then."""
     scenario.add_registration(
         ACCOUNT_SID, "toll-free", "TWILIO_REJECTED", reason="Opt-in proof missing"
     )
     fake_slack.inject(SlackFault("chat.postMessage", status=503))
     await world.cycle()
     assert fake_slack.posted == 0 and len(posts(fake_slack)) == 1  # tried, refused
+    reads = twilio_sim.count("/v1/Tollfree/Verifications")
+    await world.cycle(minutes_later=1)
+    assert twilio_sim.count("/v1/Tollfree/Verifications") == reads  # not every cycle
     await world.cycle(minutes_later=1)
     assert fake_slack.posted == 1
     rejected = _posted(fake_slack)[-1]
     assert "Opt-in proof missing" in rejected and "+1•••••••100" in rejected
-    await world.cycle(minutes_later=1)
+    await world.cycle(minutes_later=5)
     assert fake_slack.posted == 1
 
 
@@ -168,6 +176,12 @@ async def test_a_registration_event_from_the_stream_has_them_read_at_once(
     }
     batch = read_batch(json.dumps([event]).encode(), world.now)
     assert batch.compliance == 1
-    await world.store.watcher.put(REGISTRATIONS_CHECKED, "")  # what the sink does with it
+    # What the sink does with it, a minute after the last read; the next read comes
+    # two minutes after that one, not an hour.
+    await world.store.watcher.put(REGISTRATIONS_EVENT, iso(world.now + timedelta(minutes=1)))
+    await world.cycle(minutes_later=1)
+    assert posts(fake_slack) == []
     await world.cycle(minutes_later=1)
     assert len(posts(fake_slack)) == 1
+    await world.cycle(minutes_later=2)
+    assert len(posts(fake_slack)) == 1  # the event is answered once

@@ -848,3 +848,35 @@ async def test_event_ids_are_forgotten_after_a_while(store: Store):
     await store.messages.record_reports([_report("SM" + "f" * 32, "sent", 1)], NOW)
     assert await store.messages.forget_reports(NOW - timedelta(hours=6)) == 1
     assert await count(store, "stream_events") == 1
+
+
+async def test_a_late_report_is_judged_against_what_the_poll_read(store: Store):
+    """Review of issue 18: the poll wrote `delivered` (Twilio's state, updated at minute
+    3) over a report's `sent` of minute 1, leaving that report's time; a retried
+    `undelivered` of minute 2 then replaced the delivery. The poll's status takes its
+    `date_updated` as its time."""
+    sid = "SM" + "7" * 32
+    await store.messages.record_reports([_report(sid, "sent", 1)], NOW)
+    at = NOW - timedelta(minutes=57)
+    polled = replace(msg(59, status="delivered", code=None, sid=sid), date_updated=at)
+    await store.messages.save([polled])
+    await store.messages.record_reports([_report(sid, "undelivered", 2, 30003)], NOW)
+    assert (await store.messages.by_sid([sid]))[0].status == "delivered"
+    await store.messages.record_reports([_report(sid, "undelivered", 9, 30003)], NOW)
+    assert (await store.messages.by_sid([sid]))[0].status == "undelivered"  # a later one
+
+
+async def test_a_page_older_than_a_report_does_not_replace_its_final_status(store: Store):
+    """Review of issue 18: a page read at minute 3 saying `delivered`, saved after the
+    report of minute 4 saying `undelivered`, replaced it and counted it as missed."""
+    sid = "SM" + "8" * 32
+    await store.messages.record_reports([_report(sid, "undelivered", 4, 30003)], NOW)
+    at = NOW - timedelta(minutes=57)
+    page = replace(msg(59, status="delivered", code=None, sid=sid), date_updated=at)
+    assert await store.messages.save([page]) == 0
+    [held] = await store.messages.by_sid([sid])
+    assert (held.status, held.error_code) == ("undelivered", 30003)
+    assert held.date_sent == page.date_sent  # the page's dates are still taken
+    newer = replace(page, date_updated=NOW)
+    assert await store.messages.save([newer]) == 1  # a later page is Twilio's word
+    assert (await store.messages.by_sid([sid]))[0].status == "delivered"

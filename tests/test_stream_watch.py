@@ -10,6 +10,8 @@ import pytest
 
 from bot.adapters.event_streams.cloudevents import read_batch
 from bot.simulation.event_streams import STATUS_TYPES, status_event
+from bot.simulation.scenario import make_sid
+from bot.tuning import Tuning
 from tests.conftest import ACCOUNT_SID
 from tests.support import until
 from tests.watching import (
@@ -17,6 +19,7 @@ from tests.watching import (
     World,
     a_day_of_quiet_traffic,
     app_watcher,
+    failing,
     header,
     posts,
     send,
@@ -94,7 +97,8 @@ async def world(database_url, fake_slack, twilio_sim, tmp_path):
 
 async def _stream(world, messages) -> None:
     """What the sink stores of `messages`' current statuses, at the world's now."""
-    body = json.dumps([status_event(m, world.now) for m in messages]).encode()
+    events = [status_event(m, world.now, make_sid("EZ", m.sid, world.now)) for m in messages]
+    body = json.dumps(events).encode()
     await world.store.messages.record_reports(read_batch(body, world.now).reports, world.now)
 
 
@@ -114,8 +118,9 @@ async def test_while_the_stream_delivers_the_list_is_only_swept(world, scenario,
     # Three messages the stream never delivered, and the stream going on.
     send(scenario, 3, 0, at=world.now, status="undelivered", error_code=30003)
     for _ in range(12):
+        await _stream(world, seen[:1])  # a fresh event each minute: the stream goes on
         await world.cycle(minutes_later=1)
-        await _stream(world, seen[:1])
+        assert world.watcher.health.events_received == world.now.timestamp() - 60
     assert twilio_sim.count("/Messages.json") > reads  # the sweep, 15 minutes on
     assert world.watcher.health.sweep_found == 3
     assert world.watcher.health.sweep_found_total == 3
@@ -126,3 +131,52 @@ async def test_while_the_stream_delivers_the_list_is_only_swept(world, scenario,
     await world.cycle(minutes_later=1)
     assert not world.watcher.health.events_live
     assert twilio_sim.count("/Messages.json") >= before + 2
+
+
+async def test_a_history_read_back_goes_on_every_cycle_while_the_stream_delivers(
+    fake_slack, twilio_sim, scenario, tmp_path
+):
+    """Review of issue 18: with the stream on, the history a first cycle could not read
+    whole was read one slice a sweep (17 h for a week at 1 M a day), and each slice was
+    counted as statuses the stream had missed."""
+    world = await World(
+        fake_slack, twilio_sim, tmp_path, Tuning(page_size=25, max_pages=1, backfill_pages=1)
+    ).open()
+    try:
+        for hour in range(1, 5):
+            send(scenario, 25, hour * 60, at=world.now)
+        await world.cycle()  # the newest 25; the rest is left to read back
+        assert world.watcher.health.history_reading_back
+        await _stream(world, scenario.messages[:1])
+        pages = twilio_sim.count("/Messages.json")
+        for cycle in range(1, 4):
+            await world.cycle(minutes_later=1)
+            assert world.watcher.health.events_live
+            assert twilio_sim.count("/Messages.json") == pages + cycle  # a slice a cycle
+        assert not world.watcher.health.history_reading_back
+        assert world.watcher.health.sweep_found is None  # no sweep yet, nothing "missed"
+        assert world.watcher.health.sweep_found_total == 0
+    finally:
+        await world.close()
+
+
+async def test_an_early_cycle_opens_an_incident_but_leaves_the_rest_to_the_beat(
+    world, scenario, fake_slack
+):
+    """Review of issue 18: a nudge's early cycles counted towards ALERT_RESOLVE_AFTER,
+    so under a steady stream of failures incidents resolved in seconds and flapped."""
+    a_day_of_quiet_traffic(scenario)
+    send(scenario, 90, 5, at=world.now)
+    failing(scenario, 7, 4, at=world.now)
+    await world.watcher.cycle(early=True)
+    [alert] = posts(fake_slack)
+    assert header(alert) == "🟠 Warning: 30003 Unreachable destination handset"
+    send(scenario, 400, 1, at=world.now + timedelta(minutes=10))  # recovered
+    world.now += timedelta(minutes=10)
+    for _ in range(6):
+        world.now += timedelta(seconds=30)
+        await world.watcher.cycle(early=True)
+    assert not any("Resolved" in header(c) for c in fake_slack.calls("chat.update"))
+    for _ in range(4):
+        await world.cycle(minutes_later=1)
+    assert any("Resolved" in header(c) for c in fake_slack.calls("chat.update"))

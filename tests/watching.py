@@ -171,7 +171,8 @@ async def sink_app(aiohttp_client, fake_slack, twilio_sim, tmp_path, database_ur
         POLL_INTERVAL_SECONDS="3600",
         **env,
     )
-    client = await aiohttp_client(bot_app.build(settings, Tuning(nudge_gap_seconds=0.01)))
+    tuning = Tuning(nudge_gap_seconds=0.01, early_share=0)
+    client = await aiohttp_client(bot_app.build(settings, tuning))
     twilio_sim.event_streams.reachable[PUBLIC_URL] = str(client.make_url("")).rstrip("/")
     return client
 

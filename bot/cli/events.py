@@ -20,6 +20,7 @@ from bot.adapters.twilio import TwilioApi
 from bot.adapters.twilio.events import Sink, TwilioEvents
 from bot.cli.output import settings_failure
 from bot.domain.messages import utc
+from bot.errors import TwilioRejected
 from bot.store import Store
 from bot.store.backends import opened_store
 
@@ -36,7 +37,7 @@ TEST_POLL_SECONDS = 0.25
 
 def run(args: argparse.Namespace, config: settings.Settings) -> int:
     missing = settings.problems_for_twilio(config)
-    if args.action == "setup" and not config.public_url:
+    if not config.public_url:
         missing.append("PUBLIC_URL (the sink is PUBLIC_URL/twilio/events)")
     if args.action == "setup" and not config.twilio_auth_token and not missing:
         missing.append("TWILIO_AUTH_TOKEN (Twilio signs what it pushes with it)")
@@ -85,9 +86,7 @@ def _ours(sink: Sink, config: settings.Settings) -> bool:
     without_user = urlsplit(sink.destination)._replace(
         netloc=urlsplit(sink.destination).netloc.rpartition("@")[2]
     )
-    return sink.description.startswith(DESCRIPTION) and without_user.geturl() == (
-        config.public_url + PATH
-    )
+    return sink.description == DESCRIPTION and without_user.geturl() == (config.public_url + PATH)
 
 
 async def setup(
@@ -102,36 +101,50 @@ async def setup(
     wanted = destination(config)
     held = [s for s in await events.sinks() if _ours(s, config)]
     sink = next((s for s in held if s.destination == wanted), None)
+    subscriptions = await events.subscriptions()
+    for stale in [s for s in held if s is not sink]:
+        # Made by an earlier setup with other credentials (or a second copy): Twilio
+        # cannot change a sink's URL, and one the bot now refuses would be retried for
+        # hours. It goes, with its subscriptions.
+        for subscription in [s for s in subscriptions if s.sink_sid == stale.sid]:
+            await events.delete_subscription(subscription.sid)
+        await events.delete_sink(stale.sid)
+        out(f"Removed sink {stale.sid} ({shown(stale.destination)}): not this setup's URL")
     if sink is None:
         sink = await events.create_sink(DESCRIPTION, wanted)
         out(f"Made sink {sink.sid}: {shown(sink.destination)}")
     else:
         out(f"Sink {sink.sid} is there already: {shown(sink.destination)}")
-    subscribed = [s for s in await events.subscriptions() if s.sink_sid == sink.sid]
+    subscribed = [s for s in subscriptions if s.sink_sid == sink.sid]
     if subscribed:
         out(f"Subscription {subscribed[0].sid} is there already.")
     else:
         made = await events.subscribe(DESCRIPTION, sink.sid, STATUS_TYPES)
         out(f"Made subscription {made.sid}: {', '.join(t for t, _ in STATUS_TYPES)}")
-    before = await store.watcher.get(SINK_TEST)
+    seen = await store.watcher.get(SINK_TEST)
     await events.test_sink(sink.sid)
     out(f"Asked Twilio to send the sink a test event; waiting up to {wait_seconds:g} s.")
-    test_id = await _test_received(store, before, wait_seconds)
-    if test_id is None:
-        out(
-            f"The bot did not receive the test event within {wait_seconds:g} s. Is it "
-            f"serving at {config.public_url}, with this database, TWILIO_AUTH_TOKEN and "
-            "PUBLIC_URL set as here? The sink and subscription stay; run setup again."
-        )
-        return 1
-    result = await events.validate_sink(sink.sid, test_id)
-    out(f"The bot received the test event ({test_id}); Twilio says the sink is {result}.")
-    return 0
-
-
-async def _test_received(store: Store, before: str | None, wait_seconds: float) -> str | None:
-    """A test id the sink stored since `before` was read, within `wait_seconds`."""
     deadline = time.monotonic() + wait_seconds
+    # Twilio may deliver an earlier run's test event again meanwhile: Validate refuses
+    # that id, and the wait goes on for this run's.
+    while (test_id := await _test_received(store, seen, deadline)) is not None:
+        try:
+            result = await events.validate_sink(sink.sid, test_id)
+        except TwilioRejected:
+            seen = test_id
+            continue
+        out(f"The bot received the test event ({test_id}); Twilio says the sink is {result}.")
+        return 0 if result == "valid" else 1
+    out(
+        f"The bot did not receive the test event within {wait_seconds:g} s. Is it "
+        f"serving at {config.public_url}, with this database, TWILIO_AUTH_TOKEN and "
+        "PUBLIC_URL set as here? The sink and subscription stay; run setup again."
+    )
+    return 1
+
+
+async def _test_received(store: Store, before: str | None, deadline: float) -> str | None:
+    """A test id the sink stored other than `before`, by the monotonic `deadline`."""
     while True:
         found = await store.watcher.get(SINK_TEST)
         if found is not None and found != before:
@@ -153,7 +166,9 @@ async def _status(events: TwilioEvents, store: Store, config: settings.Settings)
             + (f"subscriptions {', '.join(mine)}" if mine else "no subscription")
         )
     last = await store.messages.last_report()
-    print(f"Last event received: {utc(last) if last else 'none yet'}")
+    print(f"Last message status event received: {utc(last) if last else 'none yet'}")
+    if test := await store.watcher.get(SINK_TEST):
+        print(f"Last test event received: {test}")
     return 0
 
 

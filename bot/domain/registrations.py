@@ -81,7 +81,7 @@ def changes(held: Mapping[str, str], found: Sequence[Registration]) -> list[Stat
     posted = []
     for registration in found:
         before = held.get(registration.sid)
-        if before == registration.status:
+        if before is not None and before.upper() == registration.status.upper():
             continue
         standing = registration.standing
         if standing is Standing.REFUSED or (standing is Standing.APPROVED and before is not None):

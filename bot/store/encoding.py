@@ -13,8 +13,11 @@ from bot.store.values import Coverage, ReadingBack
 
 COVERAGE = "ingest_coverage"  # the span the watcher has read every message of
 READING_BACK = "ingest_reading_back"  # where an ingest that stopped short goes on
-# When the registrations were last read (ISO 8601); empty: read them at the next cycle.
+# The registrations' watch (ISO 8601 moments): when they were last read whole, when a
+# read was last tried, and when Event Streams last said one changed.
 REGISTRATIONS_CHECKED = "registrations_checked"
+REGISTRATIONS_TRIED = "registrations_tried"
+REGISTRATIONS_EVENT = "registrations_event"
 
 
 def reading_json(reading: Reading) -> str:

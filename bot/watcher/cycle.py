@@ -31,6 +31,7 @@ from bot.watcher.digests import Digests
 from bot.watcher.health import HEALTH, Health
 from bot.watcher.ingest import Ingest
 from bot.watcher.registrations import RegistrationWatch
+from bot.watcher.sweeps import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Watcher:
         self.health = Health(started_at=self._wall())
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ingest = Ingest(config, store, twilio, self.health)
+        self.sweep = Sweep(config, store, self.ingest, self.health)
         self.delivery = Delivery(store, poster, config.alert_channel, self.health, clock)
         self.histories = reads.SegmentHistories()  # this process's, for cycles and status
         self.digests = Digests(store, poster, config, curated)
@@ -77,11 +79,13 @@ class Watcher:
         )
         self.stopping = False  # checked every beat: a cancel lost inside a call still stops
         self._nudged = asyncio.Event()
-        self._swept: datetime | None = None  # when this process last read the Messages list
 
     def nudge(self) -> None:
-        """A cycle soon, before the beat: Event Streams has delivered failures. Several
-        nudges make one cycle, no sooner than `nudge_gap_seconds` after the last."""
+        """A cycle soon, before the beat: Event Streams has delivered failures of a
+        watched code. Several nudges make one cycle, no sooner than half the interval
+        (and `nudge_gap_seconds`) after the last began. Such an early cycle only
+        opens incidents: edits, escalations and resolutions keep the beat, so
+        ALERT_RESOLVE_AFTER still counts intervals."""
         self._nudged.set()
 
     def _wall(self) -> float:
@@ -93,7 +97,10 @@ class Watcher:
         """A cycle every POLL_INTERVAL_SECONDS, on a fixed beat whatever a cycle costs."""
         try:
             interval = self.config.poll_interval_seconds
-            gap = self.config.tuning.nudge_gap_seconds
+            # At most one early cycle between two beats (by default): evaluations, each a
+            # chance of a false alarm (bench/segments.py), at most double.
+            tuning = self.config.tuning
+            gap = max(tuning.nudge_gap_seconds, interval * tuning.early_share)
             beat = time.monotonic()
             while not self.stopping:
                 began = time.monotonic()
@@ -108,7 +115,7 @@ class Watcher:
                     if time.monotonic() >= beat:
                         break
                     began = time.monotonic()
-                    await self.cycle_safely()
+                    await self.cycle_safely(early=True)
                 await asyncio.sleep(max(0.0, beat - time.monotonic()))
         finally:
             try:
@@ -125,9 +132,9 @@ class Watcher:
         self._nudged.clear()
         return True
 
-    async def cycle_safely(self) -> CycleResult | None:
+    async def cycle_safely(self, early: bool = False) -> CycleResult | None:
         try:
-            result = await self.cycle()
+            result = await self.cycle(early)
             self.health.database_problem = None
             return result
         except StoreError as exc:
@@ -145,7 +152,8 @@ class Watcher:
             self.health.last_error = f"a bug: {type(exc).__name__}; see the log"
         return None
 
-    async def cycle(self) -> CycleResult:
+    async def cycle(self, early: bool = False) -> CycleResult:
+        """One cycle; an `early` one (a nudge's) only opens incidents."""
         started = time.monotonic()
         health = self.health
         health.last_started = self._wall()
@@ -171,13 +179,13 @@ class Watcher:
             try:
                 account = await self.twilio.fetch_account()
             except CredentialsRejected:
-                await self._credentials(True, now, term)
+                await self._credentials(True, now, term, early)
                 raise
-            readings, steps = await self._credentials(False, now, term)
+            readings, steps = await self._credentials(False, now, term, early)
             health.account_status = account.status
             if account.status != "active":
                 await self.store.watcher.put(reads.INACTIVE_AT, now.astimezone(UTC).isoformat())
-            ingested = await self._read_messages(now)
+            ingested = await self.sweep.read(now)
             # The lease again after the long part: a slow Twilio must not let it run out
             # under a cycle that is still deciding (a standby would take it over).
             if await self.store.watcher.take_lease(self.owner, self.clock(), lease) != term:
@@ -186,7 +194,7 @@ class Watcher:
                 self.store, self.config, account.status, now, self.histories
             )
             readings += measured
-            steps += tuple([await self._decide(reading, now, term) for reading in measured])
+            steps += tuple([await self._decide(reading, now, term, early) for reading in measured])
         except BotError as exc:
             failure = exc
         # Whatever Twilio did, what earlier cycles queued for Slack still goes.
@@ -223,32 +231,6 @@ class Watcher:
             raise failure
         return CycleResult(ingested, readings, steps, delivered, pending)
 
-    async def _read_messages(self, now: datetime) -> int:
-        """The Messages list: read every cycle while no stream delivers; while Event
-        Streams does (an event received within EVENTS_SWEEP_MINUTES), swept that often
-        for what the stream missed, which health counts."""
-        health, sweep = self.health, self.config.events_sweep
-        last = await self.store.messages.last_report()
-        health.events_received = last.timestamp() if last else None
-        health.events_live = last is not None and now - last <= sweep
-        # Half a beat early: cycles come on the beat, so "due" must not wait one more.
-        due = sweep - min(timedelta(seconds=self.config.poll_interval_seconds), sweep) / 2
-        if health.events_live and self._swept is not None and now - self._swept < due:
-            return 0
-        read = await self.ingest.run(now, sweep.total_seconds() if health.events_live else None)
-        # This process's first read catches up on whatever came before it: not a sweep.
-        swept = health.events_live and self._swept is not None
-        self._swept = now
-        health.swept_at = now.timestamp()
-        health.sweep_found = self.ingest.found if swept else None
-        if swept:
-            health.sweep_found_total += self.ingest.found
-            if self.ingest.found:
-                log.info(
-                    "the sweep found %d final statuses the stream had not sent", self.ingest.found
-                )
-        return read
-
     async def _prune(self, now: datetime) -> int:
         """Retention, in batches, for at most the cycle's share of time: after days down,
         the backlog goes over several cycles rather than holding one."""
@@ -263,21 +245,26 @@ class Watcher:
                 return pruned
 
     async def _credentials(
-        self, rejected: bool, now: datetime, term: int
+        self, rejected: bool, now: datetime, term: int, early: bool
     ) -> tuple[tuple[Reading, ...], tuple[Step, ...]]:
         """The credentials reading and its step, while they concern an incident."""
         reading = account_readings.credentials_reading(rejected, now)
-        step = await self._decide(reading, now, term)
+        step = await self._decide(reading, now, term, early)
         return ((reading,), (step,)) if step.incident is not None else ((), ())
 
-    async def _decide(self, reading: Reading, now: datetime, term: int) -> Step:
+    async def _decide(
+        self, reading: Reading, now: datetime, term: int, early: bool = False
+    ) -> Step:
         """Decide the reading's incident, fenced with the lease's `term`: once another
-        watcher has the lease, this one's decisions are refused (LeaseLost)."""
+        watcher has the lease, this one's decisions are refused (LeaseLost). An `early`
+        cycle only opens one."""
         key = alerting.incident_key(self.config.account_sid, reading.code)
         thresholds = detect.thresholds_for(reading, self.config.thresholds)
         current = await self.store.incidents.open_for(key)
         if current is None and reading.severity is None:
             return Step(None)  # nothing open, nothing firing: nothing to write
+        if early and current is not None:
+            return Step(None)  # its edits, escalation and resolution keep the beat
         explained = await reads.explanation(self.store, self.curated, reading.code)
         decision = incidents.Decision()
         await self.store.incidents.apply(

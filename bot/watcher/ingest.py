@@ -30,13 +30,15 @@ PARTIAL_SLACK = timedelta(minutes=5)  # history this close to BACKFILL_HOURS cou
 class Stretch:
     """What one walk read: how many messages, the newest and oldest creation times among
     them, the next page's URI if it stopped with older messages left, and whether it read
-    all there was back to where it was to begin (see `Walk`)."""
+    all there was back to where it was to begin (see `Walk`); and how many final
+    statuses it stored that the store did not hold."""
 
     read: int
     newest: datetime | None
     oldest: datetime | None
     rest: str | None
     whole: bool
+    found: int = 0
 
 
 class Ingest:
@@ -47,7 +49,7 @@ class Ingest:
         self.store = store
         self.twilio = twilio
         self.health = health
-        self.found = 0  # final statuses the last run stored that the store did not hold
+        self.found = 0  # final statuses the last run's new messages brought, not held
         self.every_seconds = config.poll_interval_seconds  # how often runs come, now
 
     async def run(self, now: datetime, every_seconds: float | None = None) -> int:
@@ -63,6 +65,7 @@ class Ingest:
         since = floor if mark is None else datetime.fromisoformat(mark) - OVERLAP
         since = max(floor, min(since, now - config.settle))
         head = await self._walk(since, None, config.tuning.max_pages)
+        self.found = head.found  # what the head walk found (not the history read back)
         # What `why SM…` may count from the store: every message from the first read on,
         # as long as reads follow each other without a gap.
         held = await self.store.watcher.coverage()
@@ -99,6 +102,14 @@ class Ingest:
         if back is None or head.rest is not None:
             return head.read
         return head.read + await self._read_back(back, start, now)
+
+    async def read_back_only(self, now: datetime) -> int:
+        """Between sweeps, while Event Streams brings what is new: a slice more of the
+        history an earlier walk left, if any (a first backfill goes on every cycle)."""
+        held = await self.store.watcher.coverage()
+        if held is None or held.reading_back is None:
+            return 0
+        return await self._read_back(held.reading_back, held.since, now)
 
     async def _read_back(self, back: ReadingBack, start: datetime, now: datetime) -> int:
         """A slice more of what an earlier walk left. The new messages are in and
@@ -151,7 +162,7 @@ class Ingest:
         """Messages created from `since` on, newest first, at most `max_pages` pages
         (from `resume`, a next-page URI, if given), stored as they come."""
         tuning = self.config.tuning
-        read = 0
+        read = found_here = 0
         newest: datetime | None = None
         oldest: datetime | None = None
         unsaved: list[Message] = []
@@ -160,11 +171,11 @@ class Ingest:
             # Pages are stored while the next is on its way, several to a transaction:
             # each commit rewrites the index pages the batch touched, so fewer, larger
             # batches cost a third as much (bench/ingest.py). Memory holds one batch.
-            nonlocal read, newest, oldest
+            nonlocal read, newest, oldest, found_here
             found = [m for m in page if m.date_created is None or m.date_created >= since]
             unsaved.extend(found)
             if len(unsaved) >= tuning.save_batch:
-                self.found += await self.store.messages.save(unsaved)
+                found_here += await self.store.messages.save(unsaved)
                 unsaved.clear()
             read += len(found)
             for moment in (m.date_created for m in found if m.date_created is not None):
@@ -180,5 +191,5 @@ class Ingest:
             max_pages=max_pages,
             resume=resume,
         )
-        self.found += await self.store.messages.save(unsaved)
-        return Stretch(read, newest, oldest, walk.rest, walk.whole)
+        found_here += await self.store.messages.save(unsaved)
+        return Stretch(read, newest, oldest, walk.rest, walk.whole, found_here)

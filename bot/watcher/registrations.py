@@ -3,14 +3,14 @@ every REGISTRATION_CHECK_MINUTES (at once when Event Streams says one changed), 
 post to the alert channel for each change `domain.registrations.changes` picks.
 
 Each status is kept in the watcher's state once the team has heard of it (or it needed
-no post), so a restart does not post it again; Slack failing leaves the change to be
-posted at the next cycle's check (a crash between the post and the record can post it
-twice, as for an alert; it is never lost).
+no post), so a restart does not post it again; Slack or Twilio failing leaves the change
+for the next read, a few minutes on (a crash between the post and the record can post
+it twice, as for an alert; it is never lost).
 """
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.adapters.twilio import TwilioApi
 from bot.adapters.twilio.registrations import TwilioRegistrations
@@ -21,13 +21,19 @@ from bot.domain.registrations import BLOCKED_CODE, changes
 from bot.errors import SlackError, TwilioError
 from bot.render.blocks import document, fallback
 from bot.store import Store
-from bot.store.encoding import REGISTRATIONS_CHECKED, iso
+from bot.store.encoding import (
+    REGISTRATIONS_CHECKED,
+    REGISTRATIONS_EVENT,
+    REGISTRATIONS_TRIED,
+    iso,
+)
 from bot.watcher.config import WatcherConfig
 from bot.watcher.delivery import Poster
 
 log = logging.getLogger(__name__)
 
 HELD = "registration:"  # + SID: the status the team last heard of
+RETRY_GAP = timedelta(minutes=2)  # between two tries, whatever asks for one
 
 
 class RegistrationWatch:
@@ -47,21 +53,19 @@ class RegistrationWatch:
 
     async def check_if_due(self, now: datetime) -> int:
         """Read the registrations if due, and post what changed; how many posts went."""
-        if self.poster is None or not self.config.alert_channel:
+        if self.poster is None or not self.config.alert_channel or not await self._due(now):
             return 0
-        last = await self.store.watcher.get(REGISTRATIONS_CHECKED)
-        if last and now - datetime.fromisoformat(last) < self.config.registration_check:
-            return 0
+        await self.store.watcher.put(REGISTRATIONS_TRIED, iso(now))
         try:
             found = await TwilioRegistrations(self.twilio).all()
         except TwilioError as exc:
-            log.warning("registrations not read, the next cycle tries again: %s", exc)
+            log.warning("registrations not read; tried again in a few minutes: %s", exc)
             return 0
         held = {}
         for registration in found:
             status = await self.store.watcher.get(HELD + registration.sid)
             if status is not None:
-                held[registration.sid] = status
+                held[registration.sid] = status.upper()
         posted = 0
         for change in changes(held, found):
             registration = change.registration
@@ -74,12 +78,28 @@ class RegistrationWatch:
                     document(report.heading, report.facts(), report.sections()),
                 )
             except SlackError as exc:
-                log.warning("a registration's change waits for the next cycle: %s", exc)
+                log.warning("a registration's change waits for the next read: %s", exc)
                 return posted
-            await self.store.watcher.put(HELD + registration.sid, registration.status)
+            await self.store.watcher.put(HELD + registration.sid, registration.status.upper())
             posted += 1
         for registration in found:  # what needed no post: kept quietly
-            if held.get(registration.sid) != registration.status:
-                await self.store.watcher.put(HELD + registration.sid, registration.status)
+            if held.get(registration.sid) != registration.status.upper():
+                await self.store.watcher.put(HELD + registration.sid, registration.status.upper())
         await self.store.watcher.put(REGISTRATIONS_CHECKED, iso(now))
         return posted
+
+    async def _due(self, now: datetime) -> bool:
+        """Every REGISTRATION_CHECK_MINUTES, or after a registration event since the last
+        read; never sooner than RETRY_GAP after the last try, so a Slack or Twilio outage
+        or a burst of events does not read every service's campaigns every cycle."""
+        tried = await self.store.watcher.get(REGISTRATIONS_TRIED)
+        gap = min(RETRY_GAP, self.config.registration_check)
+        if tried and now - datetime.fromisoformat(tried) < gap:
+            return False
+        checked = await self.store.watcher.get(REGISTRATIONS_CHECKED)
+        if not checked:
+            return True
+        last = datetime.fromisoformat(checked)
+        event = await self.store.watcher.get(REGISTRATIONS_EVENT)
+        changed = event is not None and datetime.fromisoformat(event) > last
+        return changed or now - last >= self.config.registration_check

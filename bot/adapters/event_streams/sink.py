@@ -20,6 +20,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -28,7 +29,7 @@ from bot.adapters.rejections import RejectionLog
 from bot.adapters.twilio import body_signature_valid
 from bot.errors import StoreError
 from bot.store import Store
-from bot.store.encoding import REGISTRATIONS_CHECKED
+from bot.store.encoding import REGISTRATIONS_EVENT, iso
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,13 @@ def event_sink(
     accounts: frozenset[str],
     credentials: tuple[str, str] | None = None,
     wake: Callable[[], None] = lambda: None,
+    watched: frozenset[int] = frozenset(),
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The handler. `accounts`: the account SIDs whose events are kept (others are
     counted and left); `credentials`: the (user, password) a request must carry; `wake`:
-    asks the watcher for a cycle soon (failures came, or a registration changed)."""
+    asks the watcher for a cycle soon, when a status changed to a failure with one of the
+    `watched` codes, or a registration changed."""
     rejections = RejectionLog(log, "an Event Streams delivery")
 
     async def handle(request: web.Request) -> web.Response:
@@ -95,12 +98,14 @@ def event_sink(
             recorded = await store.messages.record_reports(reports, received)
             for test in batch.tests:
                 await store.watcher.put(SINK_TEST, test)
-            if batch.compliance:  # the registrations are read at the next cycle
-                await store.watcher.put(REGISTRATIONS_CHECKED, "")
+            if batch.compliance:  # the watcher reads the registrations soon
+                await store.watcher.put(REGISTRATIONS_EVENT, iso(received))
         except StoreError:
             log.exception("an Event Streams batch of %d events not stored", len(reports))
             return web.Response(status=503)  # Twilio delivers it again
-        failures = recorded.changed and any(r.message.status in FAILED for r in reports)
+        failures = recorded.changed and any(
+            r.message.status in FAILED and r.message.error_code in watched for r in reports
+        )
         if failures or batch.compliance:
             wake()
         return web.json_response(
@@ -132,8 +137,15 @@ def _basic_matches(header: str, credentials: tuple[str, str]) -> bool:
         user, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    expected_user, expected_password = credentials
+    # `events setup` percent-encodes the credentials in the sink's URL; whether Twilio
+    # decodes them before it sends them is not documented, so either form is taken.
+    return _same((user, password), credentials) or _same(
+        (unquote(user), unquote(password)), credentials
+    )
+
+
+def _same(given: tuple[str, str], expected: tuple[str, str]) -> bool:
     # Both compared whatever the first gives, in constant time.
-    same_user = hmac.compare_digest(user.encode(), expected_user.encode())
-    same_password = hmac.compare_digest(password.encode(), expected_password.encode())
+    same_user = hmac.compare_digest(given[0].encode(), expected[0].encode())
+    same_password = hmac.compare_digest(given[1].encode(), expected[1].encode())
     return same_user and same_password

@@ -3,7 +3,7 @@ removed through twilio-python's `events.v1` (on the TwilioApi's client, so its t
 retries and host rewriting apply). Results as plain values; failures as ours."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.adapters.twilio.api import TwilioApi, call
 
@@ -14,8 +14,9 @@ LIST_LIMIT = 200  # Twilio allows 100 sinks an account: a list never needs more
 class Sink:
     sid: str
     description: str
-    destination: str  # as Twilio holds it, user info included: never printed as it is
-    status: str
+    # As Twilio holds it, user info included: never printed as it is (nor in a repr).
+    destination: str = field(repr=False)
+    status: str = "unknown"
 
 
 @dataclass(frozen=True)

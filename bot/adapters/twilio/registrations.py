@@ -3,20 +3,25 @@ campaigns and its toll-free verifications, read through twilio-python's `messagi
 (on the TwilioApi's client) into `domain.registrations` values.
 
 An account that has none of one kind, or cannot use that API, gives an empty list for it
-(Twilio answers 404 or refuses): the others are still read.
+(Twilio answers 404 or refuses, 401 included: an API key may be denied one product), and
+a Messaging Service whose campaigns Twilio will not list is left out: the rest is still
+read. Twilio unavailable (429, 5xx, timeouts) fails the read, to be tried again.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.adapters.twilio.api import TwilioApi, call
 from bot.domain.registrations import Kind, Registration
-from bot.errors import NotFound, TwilioRejected
+from bot.errors import CredentialsRejected, NotFound, TwilioRejected
 
 log = logging.getLogger(__name__)
 
-LIST_LIMIT = 500  # registrations of one kind; services whose campaigns are read
+LIST_LIMIT = 1000  # registrations of one kind; services whose campaigns are read
+CONCURRENT = 8  # services whose campaigns are asked for at once
+REFUSED = (NotFound, TwilioRejected, CredentialsRejected)
 
 
 class TwilioRegistrations:
@@ -35,7 +40,7 @@ class TwilioRegistrations:
     ) -> list[Registration]:
         try:
             return await read()
-        except (NotFound, TwilioRejected) as exc:
+        except REFUSED as exc:
             log.info("no %s read: %s", what, exc)
             return []
 
@@ -56,14 +61,25 @@ class TwilioRegistrations:
 
     async def _campaigns(self) -> list[Registration]:
         services = await call(self.messaging.services.list_async(limit=LIST_LIMIT), "no services")
-        found = []
-        for service in services:
-            campaigns = await call(
-                self.messaging.services(service.sid).us_app_to_person.list_async(limit=LIST_LIMIT),
-                f"no campaigns for {service.sid}",
-            )
+        if len(services) >= LIST_LIMIT:
+            log.warning("only the first %d Messaging Services' campaigns are read", LIST_LIMIT)
+        # A request a service: a few at once, so hundreds of services take seconds.
+        limit = asyncio.Semaphore(CONCURRENT)
+
+        async def of(service: Any) -> list[Registration]:
+            async with limit:
+                try:
+                    campaigns = await call(
+                        self.messaging.services(service.sid).us_app_to_person.list_async(
+                            limit=LIST_LIMIT
+                        ),
+                        f"no campaigns for {service.sid}",
+                    )
+                except REFUSED as exc:  # gone since it was listed, or not ours to read
+                    log.info("no campaigns read for %s: %s", service.sid, exc)
+                    return []
             named = service.friendly_name or service.sid or ""
-            found += [
+            return [
                 Registration(
                     Kind.CAMPAIGN,
                     c.sid or "",
@@ -73,7 +89,8 @@ class TwilioRegistrations:
                 )
                 for c in campaigns
             ]
-        return found
+
+        return [r for found in await asyncio.gather(*map(of, services)) for r in found]
 
     async def _toll_free(self) -> list[Registration]:
         found = await call(

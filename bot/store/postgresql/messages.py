@@ -15,7 +15,7 @@ from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
 from bot.store.counting import SEGMENT_SQL
-from bot.store.merging import kept_final, news
+from bot.store.merging import merged, news
 from bot.store.postgresql import hygiene, rollup, segments
 from bot.store.postgresql import reports as stream
 from bot.store.postgresql.connections import Connections, Cursor
@@ -118,7 +118,7 @@ async def _save(cursor: Cursor, rows: list[dict[str, Any]]) -> int:
     await rollup.lock(cursor)
     await segments.add_carriers(cursor, rows)
     held = await held_rows(cursor, [row["sid"] for row in rows])
-    rows = [kept_final(row, held.get(row["sid"])) for row in rows]
+    rows = [merged(row, held.get(row["sid"])) for row in rows]
     found = sum(1 for row in rows if news(row, held.get(row["sid"])))
     # Each poll reads the settle window again, and most of it comes back as it was: only
     # what is new or changed is written.
@@ -164,6 +164,9 @@ async def _record_status(cursor: Cursor, message: Message, decided: str | None) 
     }
     if message.status in FINAL_STATUSES:
         changes["dlr_done"] = decided
+    # A callback's time is when it came, not when the carrier decided: a pushed report
+    # later judges this status as the poll's (by the poll's next read).
+    changes["status_at"] = None
     if row:
         written = {**row, **changes}
     else:

@@ -24,7 +24,7 @@ async def record(cursor: Cursor, reports: Sequence[Report], received: datetime) 
     by_sid: dict[str, list[Report]] = defaultdict(list)
     for report in fresh:
         by_sid[report.message.sid].append(report)
-    held = await held_rows(cursor, list(by_sid), (STATUS_AT,))
+    held = await held_rows(cursor, list(by_sid))
     changes: list[tuple[dict[str, Any] | None, dict[str, Any]]] = []
     for sid, found in by_sid.items():
         row = held.get(sid)
@@ -41,11 +41,12 @@ async def record(cursor: Cursor, reports: Sequence[Report], received: datetime) 
         if row is None:
             # Not seen before: its dates are the first change's until the poll reads it.
             first = min(r.at for r in found)
-            row = {**message_row(replace(kept.message, date_created=first)), STATUS_AT: None}
-            await segments.add_carriers(cursor, [row])
+            row = message_row(replace(kept.message, date_created=first))
             changes.append((None, {**row, **changed}))
         else:
             changes.append((row, {**row, **changed}))
+    # Carriers of new rows in one query, not one a row (a round trip each, under the lock).
+    await segments.add_carriers(cursor, [after for before, after in changes if before is None])
     await rollup.adjust(cursor, changes)
     written = [after for before, after in changes if before is not None]
     if written:

@@ -23,9 +23,10 @@ COLUMNS = (
 )
 SELECT_NAMES = ", ".join(f'"{c}"' for c in COLUMNS)
 # What the store keeps of a message beyond the Message: where it went, as it was stored.
-STORED = (*COLUMNS, "country", "carrier")
+STORED = (*COLUMNS, "country", "carrier", "status_at")
 STORED_NAMES = ", ".join(f'"{c}"' for c in STORED)
 TYPES = [*["text"] * 5, "int4", "text", "int4", "text", *["timestamptz"] * 3, "text", "text"]
+TYPES += ["timestamptz"]  # status_at
 CHUNK = 10_000  # SIDs a statement asks about at once
 
 
@@ -62,6 +63,7 @@ def message_row(m: Message) -> dict[str, Any]:
         "date_updated": m.date_updated,
         "country": failures.country(m.to) or None,
         "carrier": None,  # from the lookup cache, in the writing transaction
+        "status_at": None,  # when the change that set the status happened (merging)
     }
 
 

@@ -16,7 +16,7 @@ from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
 from bot.store.counting import SEGMENT_SQL
-from bot.store.merging import kept_final, news
+from bot.store.merging import merged, news
 from bot.store.sqlite import hygiene, rollup, segments
 from bot.store.sqlite import reports as stream
 from bot.store.sqlite.connections import Connections
@@ -105,7 +105,7 @@ def _save(db: sqlite_utils.Database, rows: list[dict[str, object]]) -> int:
     with db.atomic():
         segments.add_carriers(db.conn, rows)
         held = rollup.held(db.conn, [str(row["sid"]) for row in rows], MESSAGE_COLUMNS)
-        rows = [kept_final(row, held.get(str(row["sid"]))) for row in rows]
+        rows = [merged(row, held.get(str(row["sid"]))) for row in rows]
         found = sum(1 for row in rows if news(row, held.get(str(row["sid"]))))
         # Each poll reads the settle window again (21 000 messages a cycle at 1 M a day),
         # and most come back as they were: rewriting those cost the writer 2 to 3 s a
@@ -133,6 +133,9 @@ def _record_status(db: sqlite_utils.Database, message: Message, decided: str | N
         }
         if message.status in FINAL_STATUSES:
             changes["dlr_done"] = decided
+        # A callback's time is when it came, not when the carrier decided: a pushed
+        # report later judges this status as the poll's (by the poll's next read).
+        changes["status_at"] = None
         if rows:
             written = {**rows[0], **changes}
         else:

@@ -26,7 +26,7 @@ def record(db: sqlite_utils.Database, reports: Sequence[Report], received: datet
         by_sid: dict[str, list[Report]] = defaultdict(list)
         for report in fresh:
             by_sid[report.message.sid].append(report)
-        held = rollup.held(db.conn, list(by_sid), (*MESSAGE_COLUMNS, STATUS_AT))
+        held = rollup.held(db.conn, list(by_sid), MESSAGE_COLUMNS)
         changes: list[tuple[dict[str, object] | None, dict[str, object]]] = []
         for sid, found in by_sid.items():
             found_row = held.get(sid)
@@ -47,11 +47,12 @@ def record(db: sqlite_utils.Database, reports: Sequence[Report], received: datet
             if row is None:
                 # Not seen before: its dates are the first change's until the poll reads it.
                 first = min(r.at for r in found)
-                row = {**message_row(replace(kept.message, date_created=first)), STATUS_AT: None}
-                segments.add_carriers(db.conn, [row])
+                row = message_row(replace(kept.message, date_created=first))
                 changes.append((None, {**row, **changed}))
             else:
                 changes.append((row, {**row, **changed}))
+        # Carriers of new rows in one query, not one a row.
+        segments.add_carriers(db.conn, [after for before, after in changes if before is None])
         rollup.adjust(db.conn, changes)
         written = [after for before, after in changes if before is not None]
         db.conn.executemany(

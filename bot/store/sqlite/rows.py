@@ -29,6 +29,7 @@ def message_row(m: Message) -> dict[str, object]:
         "date_updated": iso_or_none(m.date_updated),
         "country": failures.country(m.to) or None,
         "carrier": None,  # from the lookup cache, in the writing transaction
+        "status_at": None,  # when the change that set the status happened (merging)
     }
 
 
