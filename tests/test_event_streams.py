@@ -5,6 +5,7 @@ duplicate rules; forged, unauthenticated and malformed pushes refused."""
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import logging
 import random
@@ -212,10 +213,14 @@ async def test_forged_and_malformed_pushes_are_refused_and_never_logged(bot, twi
 
 
 async def test_a_batch_too_large_is_refused_before_it_is_read_whole(bot, twilio_sim):
-    delivery = await twilio_sim.event_streams.push_body(
-        _sink(twilio_sim), "[" + " " * 9_000_000 + "]"
-    )
+    big = "[" + " " * 9_000_000 + "]"
+    delivery = await twilio_sim.event_streams.push_body(_sink(twilio_sim), big)
     assert delivery.status == 413
+    # A forged push is refused on its URL's signature, before its body is read at all.
+    forged = {"X-Twilio-Signature": "Zm9yZ2Vk", "Content-Type": "application/json"}
+    where = URL(str(bot.make_url("/twilio/events")) + "?bodySHA256=" + "0" * 64, encoded=True)
+    sent = io.BytesIO(big.encode())
+    assert (await bot.session.post(where, data=sent, headers=forged)).status == 403
 
 
 async def test_with_events_credentials_a_push_must_carry_them(

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from bot.adapters.event_streams.cloudevents import Unreadable, read_batch
 from bot.adapters.rejections import RejectionLog
-from bot.adapters.twilio import body_signature_valid
+from bot.adapters.twilio.signatures import body_signature_valid, url_signature_valid
 from bot.errors import StoreError
 from bot.store import Store
 from bot.store.encoding import REGISTRATIONS_EVENT, iso
@@ -69,6 +69,13 @@ def event_sink(
         if not signature or "bodySHA256" not in request.query:
             rejections.refused("not signed", size, request.remote)
             return web.Response(status=403, text="signature missing")
+        # Twilio signs the URL it was given: behind a proxy, the public one counts, with
+        # the path and query as they came over the wire. The URL alone carries the
+        # signature (the body's hash is in it): a forged one is refused unread.
+        url = public_url + request.raw_path
+        if not url_signature_valid(auth_token, url, signature):
+            rejections.refused("bad signature", size, request.remote)
+            return web.Response(status=403, text="signature does not match")
         raw = await _body(request)
         if raw is None:
             rejections.refused("larger than any batch", size, request.remote)
@@ -78,10 +85,8 @@ def event_sink(
         except UnicodeDecodeError:
             rejections.refused("a body that is not UTF-8", size, request.remote)
             return web.Response(status=400, text="not UTF-8")
-        # Twilio signs the URL it was given: behind a proxy, the public one counts, with
-        # the path and query as they came over the wire.
-        if not body_signature_valid(auth_token, public_url + request.raw_path, body, signature):
-            rejections.refused("bad signature", size, request.remote)
+        if not body_signature_valid(auth_token, url, body, signature):
+            rejections.refused("a body that is not the one signed", size, request.remote)
             return web.Response(status=403, text="signature does not match")
         received = clock()
         try:
