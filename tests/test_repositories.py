@@ -880,3 +880,14 @@ async def test_a_page_older_than_a_report_does_not_replace_its_final_status(stor
     newer = replace(page, date_updated=NOW)
     assert await store.messages.save([newer]) == 1  # a later page is Twilio's word
     assert (await store.messages.by_sid([sid]))[0].status == "delivered"
+
+
+async def test_each_message_keeps_the_account_that_sent_it(store: Store):
+    """Issue 18, item 2 (groundwork for subaccounts): the account of a polled message
+    and of one a report brought is kept, and comes back."""
+    polled = replace(msg(30, sid="SM" + "9" * 32), account_sid="AC" + "1" * 32)
+    await store.messages.save([polled])
+    reported = "SM" + "6" * 32
+    await store.messages.record_reports([_report(reported, "sent", 1)], NOW)
+    held = {m.sid: m.account_sid for m in await store.messages.by_sid([polled.sid, reported])}
+    assert held == {polled.sid: "AC" + "1" * 32, reported: "AC" + "0" * 32}

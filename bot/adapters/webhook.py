@@ -85,4 +85,5 @@ def _reported_message(form: dict[str, str], now: datetime) -> Message | None:
         date_created=now,
         date_sent=None,
         date_updated=now,
+        account_sid=form.get("AccountSid") or None,
     )

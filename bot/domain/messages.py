@@ -47,6 +47,7 @@ class Message:
     date_created: datetime | None = None
     date_sent: datetime | None = None
     date_updated: datetime | None = None
+    account_sid: str | None = None  # the account (or subaccount) that sent it
 
 
 def sid_problem(text: str) -> str:

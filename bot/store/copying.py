@@ -27,7 +27,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "sid", "status", "to", "from_", "direction", "error_code", "messaging_service_sid",
             "num_segments", "price", "date_created", "date_sent", "date_updated", "dlr_done",
-            "country", "carrier", "status_at",
+            "country", "carrier", "status_at", "account_sid",
         ),
     ),
     (

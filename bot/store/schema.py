@@ -20,4 +20,5 @@ HISTORY = (
     "0014_segments",
     "0015_segment_mutes",
     "0016_stream_events",
+    "0017_message_accounts",
 )

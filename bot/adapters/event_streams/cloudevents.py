@@ -100,6 +100,7 @@ def _report(
         num_segments=_count(data.get("numberOfSegments")),
         date_created=at,
         date_updated=at,
+        account_sid=account,
     )
     return Report(event_id=event_id, message=message, at=at, account_sid=account)
 

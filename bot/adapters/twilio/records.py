@@ -27,6 +27,7 @@ def message_from_json(record: dict[str, Any]) -> Message:
         date_created=rfc2822(record.get("date_created")),
         date_sent=rfc2822(record.get("date_sent")),
         date_updated=rfc2822(record.get("date_updated")),
+        account_sid=record.get("account_sid") or None,
     )
 
 
@@ -79,4 +80,5 @@ def message_from_resource(m: Any) -> Message:
         date_created=m.date_created,
         date_sent=m.date_sent,
         date_updated=m.date_updated,
+        account_sid=m.account_sid or None,
     )

@@ -92,6 +92,7 @@ _STEPS: dict[str, tuple[str, ...]] = {
         "create table stream_events (id text primary key, received timestamptz not null)",
         "create index stream_events_received on stream_events (received)",
     ),
+    "0017_message_accounts": ("alter table messages add column account_sid text",),
 }
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_STEPS.items())
 

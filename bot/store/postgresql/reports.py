@@ -41,7 +41,9 @@ async def record(cursor: Cursor, reports: Sequence[Report], received: datetime) 
         if row is None:
             # Not seen before: its dates are the first change's until the poll reads it.
             first = min(r.at for r in found)
-            row = message_row(replace(kept.message, date_created=first))
+            row = message_row(
+                replace(kept.message, date_created=first, account_sid=kept.account_sid)
+            )
             changes.append((None, {**row, **changed}))
         else:
             changes.append((row, {**row, **changed}))

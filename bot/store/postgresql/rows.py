@@ -20,13 +20,15 @@ COLUMNS = (
     "date_created",
     "date_sent",
     "date_updated",
+    "account_sid",
 )
 SELECT_NAMES = ", ".join(f'"{c}"' for c in COLUMNS)
 # What the store keeps of a message beyond the Message: where it went, as it was stored.
 STORED = (*COLUMNS, "country", "carrier", "status_at")
 STORED_NAMES = ", ".join(f'"{c}"' for c in STORED)
-TYPES = [*["text"] * 5, "int4", "text", "int4", "text", *["timestamptz"] * 3, "text", "text"]
-TYPES += ["timestamptz"]  # status_at
+# The binary COPY's types, in STORED's order.
+TYPES = [*["text"] * 5, "int4", "text", "int4", "text", *["timestamptz"] * 3, "text"]
+TYPES += ["text", "text", "timestamptz"]  # country, carrier, status_at
 CHUNK = 10_000  # SIDs a statement asks about at once
 
 
@@ -61,6 +63,7 @@ def message_row(m: Message) -> dict[str, Any]:
         "date_created": m.date_created,
         "date_sent": m.date_sent,
         "date_updated": m.date_updated,
+        "account_sid": m.account_sid,
         "country": failures.country(m.to) or None,
         "carrier": None,  # from the lookup cache, in the writing transaction
         "status_at": None,  # when the change that set the status happened (merging)

@@ -237,6 +237,11 @@ def _stream_events(db: "sqlite_utils.Database") -> None:
     db.execute("create index stream_events_received on stream_events (received)")
 
 
+def _account_messages(db: "sqlite_utils.Database") -> None:
+    # Which account (or subaccount) sent each message; those stored before say nothing.
+    db.table("messages").add_column("account_sid", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -254,6 +259,7 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0014_segments", _segment_messages),
     ("0015_segment_mutes", _mute_segments),
     ("0016_stream_events", _stream_events),
+    ("0017_message_accounts", _account_messages),
 ]
 
 

@@ -27,6 +27,7 @@ def message_row(m: Message) -> dict[str, object]:
         "date_created": iso_or_none(m.date_created),
         "date_sent": iso_or_none(m.date_sent),
         "date_updated": iso_or_none(m.date_updated),
+        "account_sid": m.account_sid,
         "country": failures.country(m.to) or None,
         "carrier": None,  # from the lookup cache, in the writing transaction
         "status_at": None,  # when the change that set the status happened (merging)
