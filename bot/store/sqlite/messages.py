@@ -16,7 +16,7 @@ from bot.domain.segments import History, Segment
 from bot.domain.spikes import Baseline, Count
 from bot.domain.traffic import Traffic
 from bot.store.counting import SEGMENT_SQL
-from bot.store.merging import merged, news
+from bot.store.merging import merged, news, read_countries
 from bot.store.sqlite import hygiene, rollup, segments
 from bot.store.sqlite import reports as stream
 from bot.store.sqlite.connections import Connections
@@ -37,6 +37,7 @@ class SqliteMessages:
         return await self._db.write(_save, rows) if rows else 0
 
     async def record_reports(self, reports: Sequence[Report], received: datetime) -> Recorded:
+        await asyncio.to_thread(read_countries, reports)  # new rows' countries, as `save`
         return await self._db.write(stream.record, reports, received)
 
     async def last_report(self) -> datetime | None:

@@ -3,56 +3,26 @@ transaction, each event once (by its CloudEvent id), each message as its latest 
 leaves it (`reports.settled`)."""
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 import sqlite_utils
 
-from bot.domain.reports import Report, settled
+from bot.domain.reports import Report
+from bot.store.merging import by_message, reported
 from bot.store.sqlite import rollup, segments
 from bot.store.sqlite.migrations import iso_or_none
 from bot.store.sqlite.rows import MESSAGE_COLUMNS, message_from_row, message_row
 from bot.store.values import Recorded
-
-STATUS_AT = "status_at"  # when the change that set the status happened (reports only)
 
 
 def record(db: sqlite_utils.Database, reports: Sequence[Report], received: datetime) -> Recorded:
     """Store the batch, each event id with the moment it was `received`."""
     with db.atomic():
         fresh = _first_seen(db.conn, reports, iso_or_none(received) or "")
-        by_sid: dict[str, list[Report]] = defaultdict(list)
-        for report in fresh:
-            by_sid[report.message.sid].append(report)
-        held = rollup.held(db.conn, list(by_sid), MESSAGE_COLUMNS)
-        changes: list[tuple[dict[str, object] | None, dict[str, object]]] = []
-        for sid, found in by_sid.items():
-            found_row = held.get(sid)
-            row = None if found_row is None else dict(found_row)
-            before = None if row is None else message_from_row(row)
-            at = row.get(STATUS_AT) if row else None
-            kept = settled(
-                before, datetime.fromisoformat(at) if isinstance(at, str) else None, found
-            )
-            if kept is None:
-                continue
-            changed = {
-                "status": kept.message.status,
-                "error_code": kept.message.error_code,
-                "date_updated": iso_or_none(kept.at),
-                STATUS_AT: iso_or_none(kept.at),
-            }
-            if row is None:
-                # Not seen before: its dates are the first change's until the poll reads it.
-                first = min(r.at for r in found)
-                row = message_row(
-                    replace(kept.message, date_created=first, account_sid=kept.account_sid)
-                )
-                changes.append((None, {**row, **changed}))
-            else:
-                changes.append((row, {**row, **changed}))
+        grouped = by_message(fresh)
+        held = rollup.held(db.conn, list(grouped), MESSAGE_COLUMNS)
+        changes = reported(grouped, held, message_from_row, message_row, iso_or_none)
         # Carriers of new rows in one query, not one a row.
         segments.add_carriers(db.conn, [after for before, after in changes if before is None])
         rollup.adjust(db.conn, changes)
@@ -61,7 +31,7 @@ def record(db: sqlite_utils.Database, reports: Sequence[Report], received: datet
             "update messages set status = ?, error_code = ?, date_updated = ?, status_at = ? "
             "where sid = ?",
             [
-                (r["status"], r["error_code"], r["date_updated"], r[STATUS_AT], r["sid"])
+                (r["status"], r["error_code"], r["date_updated"], r["status_at"], r["sid"])
                 for r in written
             ],
         )
