@@ -26,6 +26,7 @@ from bot.settings import Settings, problems_for_twilio, problems_for_watching
 from bot.store import Store
 from bot.store.backends import described, store_for
 from bot.tuning import DEFAULT_TUNING, Tuning
+from bot.watcher import detect
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
 
@@ -103,7 +104,7 @@ def build(
                 frozenset({settings.twilio_account_sid}),
                 settings.events_credentials,
                 watcher.nudge if watcher is not None else lambda: None,
-                frozenset(settings.alert_codes),
+                frozenset(detect.watched_codes(settings.alert_codes)),
                 clock,
             ),
         )

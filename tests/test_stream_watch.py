@@ -73,6 +73,32 @@ async def test_pushed_failures_raise_the_incident_at_once_without_reading_the_li
     assert 0 <= health["poller"]["events_age_seconds"] < 60
 
 
+async def test_a_pushed_suspension_wakes_the_watcher_whatever_alert_codes_says(
+    database_url, fake_slack, twilio_sim, scenario, tmp_path, aiohttp_client
+):
+    """Review of issue 18: the sink woke the watcher only for ALERT_CODES, though 30002
+    (the account suspended) is watched whatever that setting says."""
+    client = await sink_app(
+        aiohttp_client, fake_slack, twilio_sim, tmp_path, database_url, ALERT_CODES="30003"
+    )
+    watcher = app_watcher(client)
+    await until(lambda: watcher.health.last_finished is not None)
+    cycles = watcher.health.cycles
+    sink = twilio_sim.event_streams.add_webhook(
+        ACCOUNT_SID, PUBLIC_URL + "/twilio/events", STATUS_TYPES
+    )
+    now = datetime.now(UTC)
+    m = scenario.add_message(
+        ACCOUNT_SID,
+        to="+12025550100",
+        status="failed",
+        error_code=30002,
+        date_created=now - timedelta(seconds=5),
+    )
+    assert (await twilio_sim.event_streams.push(sink, [status_event(m, now)])).status == 200
+    await until(lambda: watcher.health.cycles > cycles)  # the beat is an hour away
+
+
 async def test_polling_the_same_spike_raises_the_same_alert(
     fake_slack, twilio_sim, scenario, tmp_path
 ):
@@ -147,12 +173,16 @@ async def test_a_history_read_back_goes_on_every_cycle_while_the_stream_delivers
             send(scenario, 25, hour * 60, at=world.now)
         await world.cycle()  # the newest 25; the rest is left to read back
         assert world.watcher.health.history_reading_back
+        swept = world.now
         await _stream(world, scenario.messages[:1])
         pages = twilio_sim.count("/Messages.json")
         for cycle in range(1, 4):
             await world.cycle(minutes_later=1)
             assert world.watcher.health.events_live
             assert twilio_sim.count("/Messages.json") == pages + cycle  # a slice a cycle
+            # The head was not read: what `why` may count still ends at the last sweep.
+            held = await world.store.watcher.coverage()
+            assert held is not None and held.through == swept
         assert not world.watcher.health.history_reading_back
         assert world.watcher.health.sweep_found is None  # no sweep yet, nothing "missed"
         assert world.watcher.health.sweep_found_total == 0

@@ -105,15 +105,19 @@ class Ingest:
 
     async def read_back_only(self, now: datetime) -> int:
         """Between sweeps, while Event Streams brings what is new: a slice more of the
-        history an earlier walk left, if any (a first backfill goes on every cycle)."""
+        history an earlier walk left, if any (a first backfill goes on every cycle). The
+        coverage still ends where the last sweep read: the head is not read here."""
         held = await self.store.watcher.coverage()
         if held is None or held.reading_back is None:
             return 0
-        return await self._read_back(held.reading_back, held.since, now)
+        return await self._read_back(held.reading_back, held.since, now, held.through)
 
-    async def _read_back(self, back: ReadingBack, start: datetime, now: datetime) -> int:
+    async def _read_back(
+        self, back: ReadingBack, start: datetime, now: datetime, through: datetime | None = None
+    ) -> int:
         """A slice more of what an earlier walk left. The new messages are in and
-        covered whatever this does: a failure here leaves the cycle to measure them."""
+        covered whatever this does: a failure here leaves the cycle to measure them.
+        `through`: where the coverage ends, if not now (the head unread)."""
         down_to = max(back.down_to, now - self.config.retention)
         try:
             tail = await self._walk(down_to, back.next_page, self.config.tuning.backfill_pages)
@@ -123,29 +127,37 @@ class Ingest:
             # Twilio refuses the page it named (a token gone stale): the history held
             # stays as it is, rather than a refusal every cycle.
             log.warning("reading back to %s given up, Twilio refused: %s", back.down_to, exc)
-            await self._cover(start, None, now)
+            await self._cover(start, None, now, through)
             return 0
         except BotError as exc:
             log.warning("reading back to %s failed, tried again next cycle: %s", back.down_to, exc)
             return 0
         if tail.rest is not None:
             start = min(start, tail.oldest or start)
-            await self._cover(start, ReadingBack(tail.rest, back.down_to, back.joins), now)
+            await self._cover(start, ReadingBack(tail.rest, back.down_to, back.joins), now, through)
         elif tail.whole:
-            await self._cover(back.joins, None, now)  # read back all the way
+            await self._cover(back.joins, None, now, through)  # read back all the way
         else:
             # An empty page and no next: whether older messages are left is unknown, so
             # the coverage claims only what was read.
             log.warning("Twilio's list ended early reading back to %s; given up", back.down_to)
-            await self._cover(start, None, now)
+            await self._cover(start, None, now, through)
         return tail.read
 
-    async def _cover(self, start: datetime, back: ReadingBack | None, now: datetime) -> None:
-        """Record what is held from `start` on; health says while it is less than
-        BACKFILL_HOURS (reading back, or given up), so status can show it."""
+    async def _cover(
+        self,
+        start: datetime,
+        back: ReadingBack | None,
+        now: datetime,
+        through: datetime | None = None,
+    ) -> None:
+        """Record what is held from `start` on, through `through` (now unless said);
+        health says while it is less than BACKFILL_HOURS (reading back, or given up), so
+        status can show it."""
         config = self.config
         start = max(start, now - config.retention)  # pruned, whatever was read
-        await self.store.watcher.set_coverage(Coverage(start, now, self.every_seconds, back))
+        coverage = Coverage(start, through or now, self.every_seconds, back)
+        await self.store.watcher.set_coverage(coverage)
         wanted = self._floor(now)
         self.health.history_since = start.timestamp()
         self.health.history_wanted_since = (
