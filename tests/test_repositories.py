@@ -882,6 +882,42 @@ async def test_a_page_older_than_a_report_does_not_replace_its_final_status(stor
     assert (await store.messages.by_sid([sid]))[0].status == "delivered"
 
 
+async def test_within_one_second_twilio_s_own_state_wins(store: Store):
+    """Review of issue 18: pages give whole seconds, events milliseconds. A page's
+    `delivered` of second S lost to a report of S.5 (the page is no older), and a
+    report of S.7 then undid the delivery the page had read."""
+    sid = "SM" + "5" * 32
+    second = NOW - timedelta(minutes=50)
+    report = _report(sid, "undelivered", 10, 30003)
+    await store.messages.record_reports([replace(report, at=second + timedelta(seconds=0.5))], NOW)
+    page = replace(msg(55, status="delivered", code=None, sid=sid), date_updated=second)
+    assert await store.messages.save([page]) == 1
+    assert (await store.messages.by_sid([sid]))[0].status == "delivered"
+    late = replace(report, event_id="EZlate", at=second + timedelta(seconds=0.7))
+    assert (await store.messages.record_reports([late], NOW)).changed == 0
+    assert (await store.messages.by_sid([sid]))[0].status == "delivered"
+    later = replace(report, event_id="EZlater", at=second + timedelta(seconds=1.2))
+    assert (await store.messages.record_reports([later], NOW)).changed == 1
+
+
+async def test_a_callback_s_final_status_is_not_undone_by_an_older_page(store: Store):
+    """Review of issue 18: a status a StatusCallback set has no `status_at`; a page read
+    before it came, saying another final status, replaced it. Its `date_updated` (when
+    it came) is its time."""
+    sid = "SM" + "4" * 32
+    came = NOW - timedelta(minutes=10)
+    callback = replace(msg(12, status="undelivered", sid=sid), date_updated=came)
+    assert await store.messages.record_status(callback, None)
+    page = replace(
+        callback, status="delivered", error_code=None, date_updated=came - timedelta(minutes=1)
+    )
+    assert await store.messages.save([page]) == 0
+    assert (await store.messages.by_sid([sid]))[0].status == "undelivered"
+    newer = replace(page, date_updated=came + timedelta(minutes=1))
+    assert await store.messages.save([newer]) == 1
+    assert (await store.messages.by_sid([sid]))[0].status == "delivered"
+
+
 async def test_each_message_keeps_the_account_that_sent_it(store: Store):
     """Issue 18, item 2 (groundwork for subaccounts): the account of a polled message
     and of one a report brought is kept, and comes back."""

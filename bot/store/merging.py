@@ -4,7 +4,11 @@ only in how dates are typed: text or datetime).
 
 A row's `status_at` says when the change that set its status happened: a pushed report's
 own time, or, for a status the poll read, the message's `date_updated` at Twilio. Later
-reports are judged against it (`domain.reports.takes_report`).
+reports are judged against it (`domain.reports.takes_report`). Twilio's pages give whole
+seconds and its events milliseconds, so a page's time stands for the end of its second:
+within one second Twilio's own state wins (a page read too early is put right by the next
+read; a report taken over a later page would never be). A row without `status_at` (set by
+a StatusCallback, or stored before it was kept) is judged by its `date_updated`.
 """
 
 from collections import defaultdict
@@ -16,6 +20,7 @@ from typing import Any
 from bot.domain import failures
 from bot.domain.messages import FINAL_STATUSES, Message
 from bot.domain.reports import Report, settled
+from bot.store.encoding import iso
 
 Row = dict[str, Any]
 Change = tuple[Row | None, Row]  # a row as held (None: new) and as it is to be written
@@ -53,7 +58,7 @@ def reported(
     for sid, found in grouped.items():
         row = dict(held[sid]) if sid in held else None
         before = None if row is None else message_of(row)
-        kept = settled(before, _moment(row.get("status_at")) if row else None, found)
+        kept = settled(before, _held_at(row) if row else None, found)
         if kept is None:
             continue
         changed = {
@@ -82,7 +87,8 @@ def merged(row: Row, held: Mapping[str, Any] | None) -> Row:
         if older:
             row = {**row, "status": held["status"], "error_code": held["error_code"]}
     same = held is not None and _outcome(held) == _outcome(row)
-    return {**row, "status_at": held.get("status_at") if same and held else row["date_updated"]}
+    at = held.get("status_at") if same and held else _end_of_second(row["date_updated"])
+    return {**row, "status_at": at}
 
 
 def news(row: Mapping[str, Any], held: Mapping[str, Any] | None) -> bool:
@@ -97,9 +103,26 @@ def _outcome(row: Mapping[str, Any]) -> tuple[object, object]:
 
 
 def _before(updated: object, held: Mapping[str, Any]) -> bool:
-    """Whether a page's `date_updated` is earlier than the held status's own time."""
-    page, reported = _moment(updated), _moment(held.get("status_at"))
-    return page is not None and reported is not None and page < reported
+    """Whether a page's `date_updated` (whole seconds) is in a second before the one
+    the held status was set in."""
+    page, reported = _moment(updated), _held_at(held)
+    return page is not None and reported is not None and page < reported.replace(microsecond=0)
+
+
+def _held_at(row: Mapping[str, Any]) -> datetime | None:
+    """When the held status was set: its `status_at`, else its `date_updated`."""
+    at = _moment(row.get("status_at"))
+    return at if at is not None else _moment(_end_of_second(row.get("date_updated")))
+
+
+def _end_of_second(value: object) -> object:
+    """A whole-second moment (a page's) as the last instant of its second, typed as
+    given (text or datetime); any other value as it is."""
+    moment = _moment(value)
+    if moment is None or moment.microsecond:
+        return value
+    end = moment.replace(microsecond=999_999)
+    return iso(end) if isinstance(value, str) else end
 
 
 def _moment(value: object) -> datetime | None:
