@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -228,3 +229,20 @@ def test_a_channel_masks_ten_digit_numbers_the_log_keeps_as_times():
     _, shared = render(Notice("to 1932345678 at 1764662566"), masked=True)
     assert "1932345678" not in json.dumps(shared) and "1764662566" not in json.dumps(shared)
     assert Redactor([]).redact("timestamp 1764662566") == "timestamp 1764662566"
+
+
+async def test_a_second_why_keeps_the_fresh_status_not_the_shared_sample_s(
+    live, fake_slack, scenario
+):
+    """Review of issue 18: the account's hour, shared by every `why` for a while, was
+    saved after the message just fetched, so its older status replaced the fresh one."""
+    now = datetime.now(UTC)
+    m = scenario.add_message(
+        ACCOUNT_SID, to=RECIPIENT, status="sent", date_created=now - timedelta(minutes=3)
+    )
+    await ask(live, fake_slack, f"why {m.sid}", "first")  # the hour's sample says `sent`
+    m.status, m.error_code, m.date_updated = "undelivered", 30003, now
+    reply = await ask(live, fake_slack, f"why {m.sid}", "second")
+    assert f"Message {m.sid} · undelivered" in texts(reply["blocks"])
+    [held] = await live.server.app[bot_app.SERVICE].store.messages.by_sid([m.sid])
+    assert (held.status, held.error_code) == ("undelivered", 30003)

@@ -120,7 +120,7 @@ class Service:
         # Of the account's hour, only what went to this recipient is kept: the rest is
         # shared by every `why` for a while, and already kept if the watcher runs.
         recent += [m for m in account_sample or [] if m.to == fetched.to]
-        await self.store.messages.save([fetched, *recent])
+        await self.store.messages.save([*recent, fetched])  # the fetch is the freshest word
         code = fetched.error_code
         incident: IncidentNote | None = None
         if code is not None:
