@@ -185,3 +185,14 @@ async def test_a_registration_event_from_the_stream_has_them_read_at_once(
     assert len(posts(fake_slack)) == 1
     await world.cycle(minutes_later=2)
     assert len(posts(fake_slack)) == 1  # the event is answered once
+
+
+async def test_a_clock_stepped_back_does_not_stop_the_checks(world, scenario, fake_slack):
+    """Review of issue 18: with the last check's time in the future (the clock set back
+    a day), no check was due until the clock caught up."""
+    campaign = scenario.add_registration(ACCOUNT_SID, "campaign", "IN_PROGRESS")
+    await world.cycle()
+    campaign.status = "FAILED"
+    world.now -= timedelta(days=1)
+    await world.cycle()
+    assert len(posts(fake_slack)) == 1

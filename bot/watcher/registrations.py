@@ -91,13 +91,15 @@ class RegistrationWatch:
     async def _due(self, now: datetime) -> bool:
         """Every REGISTRATION_CHECK_MINUTES, or after a registration event since the last
         read; never sooner than RETRY_GAP after the last try, so a Slack or Twilio outage
-        or a burst of events does not read every service's campaigns every cycle."""
+        or a burst of events does not read every service's campaigns every cycle. A time
+        kept from the future (the clock stepped back) counts as long ago, not as a wait
+        that would last until the clock caught up."""
         tried = await self.store.watcher.get(REGISTRATIONS_TRIED)
         gap = min(RETRY_GAP, self.config.registration_check)
-        if tried and now - datetime.fromisoformat(tried) < gap:
+        if tried and timedelta(0) <= now - datetime.fromisoformat(tried) < gap:
             return False
         checked = await self.store.watcher.get(REGISTRATIONS_CHECKED)
-        if not checked:
+        if not checked or datetime.fromisoformat(checked) > now:
             return True
         last = datetime.fromisoformat(checked)
         event = await self.store.watcher.get(REGISTRATIONS_EVENT)
