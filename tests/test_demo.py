@@ -46,6 +46,8 @@ def test_the_demo_tells_the_whole_story(capsys, database_url):
         "+12025550199 · 30005 Unknown destination handset",
         "Senders still writing to numbers that opted out (21610)",
     ]
+    missing = [piece for piece in order if piece not in text]
+    assert not missing, (missing, text)
     positions = [text.index(piece) for piece in order]
     assert positions == sorted(positions)
     # Calm incidents (issue 13): the spike's message is edited only when a reader would act

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 from bot import settings
-from bot.adapters.event_streams.sink import PATH, SINK_TEST
+from bot.adapters.event_streams.sink import PATH, received_tests
 from bot.adapters.twilio import TwilioApi
 from bot.adapters.twilio.events import Sink, TwilioEvents
 from bot.cli.output import settings_failure
@@ -102,14 +102,6 @@ async def setup(
     held = [s for s in await events.sinks() if _ours(s, config)]
     sink = next((s for s in held if s.destination == wanted), None)
     subscriptions = await events.subscriptions()
-    for stale in [s for s in held if s is not sink]:
-        # Made by an earlier setup with other credentials (or a second copy): Twilio
-        # cannot change a sink's URL, and one the bot now refuses would be retried for
-        # hours. It goes, with its subscriptions.
-        for subscription in [s for s in subscriptions if s.sink_sid == stale.sid]:
-            await events.delete_subscription(subscription.sid)
-        await events.delete_sink(stale.sid)
-        out(f"Removed sink {stale.sid} ({shown(stale.destination)}): not this setup's URL")
     if sink is None:
         sink = await events.create_sink(DESCRIPTION, wanted)
         out(f"Made sink {sink.sid}: {shown(sink.destination)}")
@@ -121,20 +113,48 @@ async def setup(
     else:
         made = await events.subscribe(DESCRIPTION, sink.sid, STATUS_TYPES)
         out(f"Made subscription {made.sid}: {', '.join(t for t, _ in STATUS_TYPES)}")
-    seen = await store.watcher.get(SINK_TEST)
+    for stale in [s for s in held if s is not sink]:
+        # Made by an earlier setup with other credentials (or a second copy): Twilio
+        # cannot change a sink's URL, and one the bot now refuses would be retried for
+        # hours. It goes, with its subscriptions, once the new one is in place.
+        for subscription in [s for s in subscriptions if s.sink_sid == stale.sid]:
+            await events.delete_subscription(subscription.sid)
+        await events.delete_sink(stale.sid)
+        out(f"Removed sink {stale.sid} ({shown(stale.destination)}): not this setup's URL")
+    return await _prove(events, store, sink, config, wait_seconds, out)
+
+
+async def _prove(
+    events: TwilioEvents,
+    store: Store,
+    sink: Sink,
+    config: settings.Settings,
+    wait_seconds: float,
+    out: Callable[[str], None],
+) -> int:
+    """Have Twilio send `sink` a test event and hand the id the bot received to Validate."""
+    tried = set(await received_tests(store))
     await events.test_sink(sink.sid)
     out(f"Asked Twilio to send the sink a test event; waiting up to {wait_seconds:g} s.")
     deadline = time.monotonic() + wait_seconds
+    refused: TwilioRejected | None = None
     # Twilio may deliver an earlier run's test event again meanwhile: Validate refuses
     # that id, and the wait goes on for this run's.
-    while (test_id := await _test_received(store, seen, deadline)) is not None:
+    while (test_id := await _test_received(store, tried, deadline)) is not None:
+        tried.add(test_id)
         try:
             result = await events.validate_sink(sink.sid, test_id)
-        except TwilioRejected:
-            seen = test_id
+        except TwilioRejected as exc:
+            refused = exc
             continue
         out(f"The bot received the test event ({test_id}); Twilio says the sink is {result}.")
         return 0 if result == "valid" else 1
+    if refused is not None:
+        out(
+            f"The bot received test events, but Twilio refused to validate the sink with "
+            f"them: {refused}. Run setup again; if it says so again, see `events status`."
+        )
+        return 1
     out(
         f"The bot did not receive the test event within {wait_seconds:g} s. Is it "
         f"serving at {config.public_url}, with this database, TWILIO_AUTH_TOKEN and "
@@ -143,12 +163,12 @@ async def setup(
     return 1
 
 
-async def _test_received(store: Store, before: str | None, deadline: float) -> str | None:
-    """A test id the sink stored other than `before`, by the monotonic `deadline`."""
+async def _test_received(store: Store, tried: set[str], deadline: float) -> str | None:
+    """A test id the sink stored that is not in `tried`, by the monotonic `deadline`."""
     while True:
-        found = await store.watcher.get(SINK_TEST)
-        if found is not None and found != before:
-            return found
+        for found in await received_tests(store):
+            if found not in tried:
+                return found
         if time.monotonic() >= deadline:
             return None
         await asyncio.sleep(TEST_POLL_SECONDS)
@@ -167,8 +187,8 @@ async def _status(events: TwilioEvents, store: Store, config: settings.Settings)
         )
     last = await store.messages.last_report()
     print(f"Last message status event received: {utc(last) if last else 'none yet'}")
-    if test := await store.watcher.get(SINK_TEST):
-        print(f"Last test event received: {test}")
+    if tests := await received_tests(store):
+        print(f"Last test event received: {tests[-1]}")
     return 0
 
 

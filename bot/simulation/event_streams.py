@@ -49,6 +49,8 @@ class EventStreams:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     reachable: dict[str, str] = field(default_factory=dict)  # public origin -> local origin
     deliveries: list[Delivery] = field(default_factory=list)
+    # At least once: a sink's earlier test events delivered again after each new one.
+    redeliver_tests: bool = False
     _session: ClientSession | None = None
     _pending: set["asyncio.Task[None]"] = field(default_factory=set)
     _made: int = 0

@@ -8,7 +8,7 @@ RANDOM_FAULTS = ("429", "500", "503", "hang", "truncated")
 @dataclass
 class Fault:
     """One scripted misbehaviour, applied to the next `times` requests whose path (with
-    its query) holds `path_contains`."""
+    its query) holds `path_contains` (and whose method is `method`, when given)."""
 
     status: int = 500  # 0 answers normally (with `delay_seconds` or `truncate`)
     retry_after: float | None = None
@@ -17,6 +17,7 @@ class Fault:
     path_contains: str = ""
     times: int = 1
     body: str = ""  # with status 0: this body, as a 200, in place of the real answer
+    method: str = ""
 
 
 @dataclass

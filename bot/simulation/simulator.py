@@ -90,7 +90,7 @@ class Simulator:
         self.received.append(Received(request.method, request.path, dict(request.query)))
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
-        fault = self._take_fault(request.path_qs) or self._random_fault()
+        fault = self._take_fault(request.path_qs, request.method) or self._random_fault()
         if fault and fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
         if fault and fault.status:
@@ -111,8 +111,10 @@ class Simulator:
             )
         return response
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, method: str = "") -> Fault | None:
         for fault in self.faults:
+            if fault.method and fault.method != method:
+                continue
             if fault.path_contains in path and fault.times > 0:
                 fault.times -= 1
                 return fault

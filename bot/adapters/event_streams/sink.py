@@ -17,8 +17,9 @@ fails gets 503, and Twilio delivers the batch again later.
 import base64
 import binascii
 import hmac
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -34,7 +35,8 @@ from bot.store.encoding import REGISTRATIONS_EVENT, iso
 log = logging.getLogger(__name__)
 
 PATH = "/twilio/events"
-SINK_TEST = "event_streams_test"  # the watcher-state name of the last sink test id received
+SINK_TEST = "event_streams_test"  # the watcher-state name of the sink test ids received
+TESTS_KEPT = 10
 FAILED = frozenset({"undelivered", "failed"})
 # A status event is about 700 bytes; Twilio's batches are far smaller than this.
 MAX_BATCH_BYTES = 8 * 1024 * 1024
@@ -101,8 +103,8 @@ def event_sink(
             log.warning("%d status events without a usable SID or status", batch.unreadable)
         try:
             recorded = await store.messages.record_reports(reports, received)
-            for test in batch.tests:
-                await store.watcher.put(SINK_TEST, test)
+            if batch.tests:
+                await note_tests(store, batch.tests)
             if batch.compliance:  # the watcher reads the registrations soon
                 await store.watcher.put(REGISTRATIONS_EVENT, iso(received))
         except StoreError:
@@ -154,3 +156,23 @@ def _same(given: tuple[str, str], expected: tuple[str, str]) -> bool:
     same_user = hmac.compare_digest(given[0].encode(), expected[0].encode())
     same_password = hmac.compare_digest(given[1].encode(), expected[1].encode())
     return same_user and same_password
+
+
+async def received_tests(store: Store) -> list[str]:
+    """The sink test ids received, oldest first (the last TESTS_KEPT)."""
+    held = await store.watcher.get(SINK_TEST)
+    if not held:
+        return []
+    try:
+        ids = json.loads(held)
+    except ValueError:
+        return [held]  # one id, as kept before the list
+    return [str(i) for i in ids] if isinstance(ids, list) else [held]
+
+
+async def note_tests(store: Store, ids: Sequence[str]) -> None:
+    """Keep test ids received. Twilio delivers at least once, so an earlier setup's test
+    event may come again after the new one: each is kept, not only the last."""
+    held = await received_tests(store)
+    kept = [*held, *(i for i in ids if i not in held)][-TESTS_KEPT:]
+    await store.watcher.put(SINK_TEST, json.dumps(kept))
