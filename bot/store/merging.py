@@ -112,16 +112,24 @@ def _before(updated: object, held: Mapping[str, Any]) -> bool:
 def _held_at(row: Mapping[str, Any]) -> datetime | None:
     """When the held status was set: its `status_at`, else its `date_updated`."""
     at = _moment(row.get("status_at"))
-    return at if at is not None else _moment(_end_of_second(row.get("date_updated")))
+    if at is not None:
+        return at
+    updated = _moment(row.get("date_updated"))
+    return None if updated is None else _last_instant(updated)
+
+
+def _last_instant(moment: datetime) -> datetime:
+    """A whole-second moment (a page's) as the last instant of its second."""
+    return moment if moment.microsecond else moment.replace(microsecond=999_999)
 
 
 def _end_of_second(value: object) -> object:
-    """A whole-second moment (a page's) as the last instant of its second, typed as
-    given (text or datetime); any other value as it is."""
+    """`_last_instant` of a stored moment, typed as given (text or datetime); any other
+    value as it is."""
     moment = _moment(value)
-    if moment is None or moment.microsecond:
+    if moment is None:
         return value
-    end = moment.replace(microsecond=999_999)
+    end = _last_instant(moment)
     return iso(end) if isinstance(value, str) else end
 
 
