@@ -62,15 +62,12 @@ def build(
             clock,
         )
     service = Service(
-        curated,
-        store,
-        settings.policy,
-        twilio,
-        clock,
+        *(curated, store, settings.policy, twilio, clock),
         default_region=settings.default_region,
         alert_window=settings.thresholds.window,
         lookups_per_hour=settings.lookups_per_user_per_hour,
         watcher=watcher.actions if watcher else None,
+        subaccounts=(settings.subaccounts_all, settings.subaccounts),
     )
     bolt = slack.build_app(settings, service, tuning)
 

@@ -215,8 +215,9 @@ async def test_the_hourly_baseline_follows_changes_to_counted_hours(store: Store
 async def _recounted(store: Store, carriers: dict[str, str] | None = None) -> dict[RollupKey, int]:
     """What the rollup should hold for the hours it has counted, counted afresh from the
     messages the store hands back: for the account, every outbound message, those
-    delivered, the final ones and each code's; for each country, sender and carrier (as
-    `carriers` knew the numbers when they were stored), the final ones and each code's."""
+    delivered, the final ones and each code's; for each country, sender, carrier (as
+    `carriers` knew the numbers when they were stored) and account, the final ones and
+    each code's."""
     counted = await counted_hours(store)
     found: Counter[RollupKey] = Counter()
     for m in await store.messages.recent(NOW - timedelta(days=30)):
@@ -233,6 +234,7 @@ async def _recounted(store: Store, carriers: dict[str, str] | None = None) -> di
             ("country", failures.country(m.to)),
             ("sender", m.messaging_service_sid or m.from_),
             ("carrier", (carriers or {}).get(m.to, "")),
+            ("subaccount", m.account_sid or ""),
         ]
         for kind, segment in places:
             if kind == "account" or segment:

@@ -218,8 +218,8 @@ def test_a_mute_takes_its_messages_out_of_every_segment_and_the_account():
     # 40 messages to GB, all failing, from sender MGuk over carrier EE; 960 to the US.
     [found] = traffic.traffics(
         1,
-        [(("GB", "MGuk", "EE"), 0, 40), (("US", "+15005550006", "EE"), 0, 960)],
-        [(("GB", "MGuk", "EE"), 0, 30003, f"+4474001{i:05d}", 1) for i in range(40)],
+        [(("GB", "MGuk", "EE", None), 0, 40), (("US", "+15005550006", "EE", None), 0, 960)],
+        [(("GB", "MGuk", "EE", None), 0, 30003, f"+4474001{i:05d}", 1) for i in range(40)],
     )
     assert found.account_failed == {30003: 40} and found.messages == 1000
     clean = found.without({GB})
@@ -230,8 +230,12 @@ def test_a_mute_takes_its_messages_out_of_every_segment_and_the_account():
 
 
 def test_carriers_count_only_where_most_of_the_traffic_has_one():
-    known = traffic.traffics(1, [(("US", "S", "EE"), 0, 60), (("US", "S", None), 0, 40)], [])
-    unknown = traffic.traffics(1, [(("US", "S", "EE"), 0, 40), (("US", "S", None), 0, 60)], [])
+    known = traffic.traffics(
+        1, [(("US", "S", "EE", "AC1"), 0, 60), (("US", "S", None, "AC1"), 0, 40)], []
+    )
+    unknown = traffic.traffics(
+        1, [(("US", "S", "EE", "AC1"), 0, 40), (("US", "S", None, "AC1"), 0, 60)], []
+    )
     kinds = [
         {c.segment.kind for c in w.counts}
         for w in traffic.windows(30003, [(15, known[0])], {})
@@ -241,6 +245,9 @@ def test_carriers_count_only_where_most_of_the_traffic_has_one():
         {SegmentKind.COUNTRY, SegmentKind.SENDER, SegmentKind.CARRIER},
         {SegmentKind.COUNTRY, SegmentKind.SENDER},
     ]
+    # Accounts are segments only while subaccounts are watched (issue 18, item 2).
+    with_accounts = traffic.windows(30003, [(15, known[0])], {}, subaccounts=True)
+    assert {c.segment for c in with_accounts[0].counts} >= {Segment(SegmentKind.SUBACCOUNT, "AC1")}
 
 
 def test_the_name_shown_is_kept_while_it_still_holds_the_trouble():

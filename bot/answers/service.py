@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.adapters.twilio import TwilioApi
-from bot.answers import account_view, knowledge, message_report, number_report, phone_numbers
+from bot.answers import (
+    account_view,
+    finding,
+    knowledge,
+    message_report,
+    number_report,
+    phone_numbers,
+)
 from bot.answers.account_view import AccountErrors, IncidentNote
 from bot.answers.commands import IncidentAction, IncidentButton
 from bot.answers.curated import Entry
@@ -52,6 +59,7 @@ class Service:
         lookups_per_hour: int = 30,
         alert_window: timedelta = timedelta(0),
         watcher: Actions | None = None,
+        subaccounts: tuple[bool, frozenset[str]] = (False, frozenset()),  # WATCH_SUBACCOUNTS
     ) -> None:
         self.curated = curated
         self.rules = rules
@@ -65,6 +73,7 @@ class Service:
         self.paid = PaidLookups(store, twilio, lookups_per_hour) if store else None
         self._sample: tuple[datetime, asyncio.Future[list[Message]]] | None = None
         self.watcher = watcher  # the watcher's buttons and status, where it runs
+        self.subaccounts = subaccounts
 
     async def explain(self, code: int) -> Explanation:
         # A curated code costs no query.
@@ -98,20 +107,22 @@ class Service:
         if watched is not None and not watched.covers(now - ACCOUNT_WINDOW, now):
             watched = None
         try:
-            fetched, sampled = await asyncio.gather(
-                self.twilio.fetch_message(sid),
+            found, sampled = await asyncio.gather(
+                finding.fetch(self.twilio, self.store, sid, known, self.subaccounts),
                 self._account_sample(now) if watched is None else _nothing(now),
                 return_exceptions=True,
             )
-            if isinstance(fetched, BaseException):
-                raise fetched
+            if isinstance(found, BaseException):
+                raise found
             if isinstance(sampled, BaseException):
                 raise sampled  # a bug: a Twilio fault leaves the sample out instead
-            # A row a StatusCallback wrote may lack the recipient: then ask again for the right one.
-            if history is None or known[0].to != fetched.to:
+            fetched, view = found
+            # A row a StatusCallback wrote may lack the recipient, and a subaccount's
+            # recipient is asked of it: then ask again, of the right one.
+            if history is None or known[0].to != fetched.to or view is not self.twilio:
                 if history is not None:
                     history.cancel()
-                history = asyncio.ensure_future(self._history(fetched.to, now))
+                history = asyncio.ensure_future(self._history(fetched.to, now, view))
             recent = await history
         finally:
             if history is not None and not history.done():
@@ -173,12 +184,16 @@ class Service:
     def _streak_span(self) -> timedelta:
         return timedelta(days=self.rules.streak_days)
 
-    async def _history(self, to: str, now: datetime) -> list[Message]:
-        """Twilio's recent messages to `to`; none when Twilio fails, as the store may
-        still hold some and the message itself is what was asked."""
-        assert self.twilio is not None
+    async def _history(
+        self, to: str, now: datetime, twilio: TwilioApi | None = None
+    ) -> list[Message]:
+        """Twilio's recent messages to `to` (in `twilio`'s account, the bot's unless
+        given); none when Twilio fails, as the store may still hold some and the message
+        itself is what was asked."""
+        twilio = twilio or self.twilio
+        assert twilio is not None
         try:
-            return await self.twilio.list_messages(
+            return await twilio.list_messages(
                 to=to, sent_after=now - self._streak_span, page_size=HISTORY_PAGE
             )
         except TwilioError as exc:

@@ -5,7 +5,7 @@ watched code, the open incidents with their message links, and `now`).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.answers.knowledge import Section
@@ -25,6 +25,7 @@ class StatusReport:
     links: Mapping[int, str]  # incident id -> Slack permalink
     now: datetime
     mutes: tuple[SegmentMute, ...] = ()  # segments left out of detection, now
+    whose: Mapping[int, str] = field(default_factory=dict)  # incident id -> its subaccount
 
     @property
     def account_status(self) -> str:
@@ -53,6 +54,7 @@ class StatusReport:
             ("Slack needs a fix", h.slack_problem or ""),
             ("Twilio faults since start", _faults(h)),
             ("Event Streams", _stream(h, self.now)),
+            ("Subaccounts", _subaccounts(h)),
         ]
         return [(label, value) for label, value in pairs if value]
 
@@ -61,7 +63,9 @@ class StatusReport:
         if self.readings:
             found.append(Section("Watched codes, now", tuple(_line(r) for r in self.readings)))
         incidents = [
-            f"{i.severity} · {i.code} · open since {utc(i.opened_at)}"
+            f"{i.severity} · {i.code}"
+            + (f" · {self.whose[i.id]}" if i.id is not None and i.id in self.whose else "")
+            + f" · open since {utc(i.opened_at)}"
             + (f" · acknowledged by {i.acknowledged_by}" if i.acknowledged_by else "")
             + (f" · {self.links[i.id]}" if i.id is not None and i.id in self.links else "")
             for i in self.incidents
@@ -72,12 +76,25 @@ class StatusReport:
         return found
 
 
+def _subaccounts(h: Health) -> str:
+    """How many are watched, those not active, and a failed list."""
+    if h.subaccounts_watched is None:
+        return ""
+    line = f"{h.subaccounts_watched} watched, {h.subaccounts_read} read in the last cycle"
+    if h.subaccounts_inactive:
+        line += "; not active: " + ", ".join(h.subaccounts_inactive)
+    if h.subaccounts_problem:
+        line += f"; the list could not be read, the last one stands ({h.subaccounts_problem})"
+    return line
+
+
 def _line(r: Reading) -> str:
     baseline = "no baseline yet" if r.baseline is None else f"baseline {r.baseline:.1%}"
     if r.baseline is not None and r.baseline_hours is not None:
         baseline += f" over {history(r.baseline_hours)}"
+    whose = f" · {r.subaccount_label}" if r.subaccount else ""
     line = (
-        f"{r.code}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
+        f"{r.code}{whose}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
         f"`{render_spark(r.spark)}`"
     )
     if r.segments:

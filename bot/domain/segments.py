@@ -29,6 +29,8 @@ class SegmentKind(StrEnum):
     COUNTRY = "country"  # region of the recipient's number (phonenumbers, offline)
     SENDER = "sender"  # the Messaging Service, or the From number without one
     CARRIER = "carrier"  # the recipient's carrier, where a lookup has told it
+    # The account or subaccount that sent it: judged only while subaccounts are watched.
+    SUBACCOUNT = "subaccount"
 
 
 @dataclass(frozen=True, order=True)
@@ -46,6 +48,8 @@ class Segment:
             if self.value.startswith("MG"):
                 return f"Messaging Service {self.value}"
             return f"sender {mask_numbers_in(self.value)}"
+        if self.kind == SegmentKind.SUBACCOUNT:
+            return f"subaccount {self.value}"
         return f"carrier {self.value}"
 
 

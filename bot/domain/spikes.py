@@ -69,10 +69,22 @@ class Reading:
     baseline_hours: float | None = None  # history behind the baseline, when under 7 days
     segments: tuple[SegmentReading, ...] = ()  # those firing, worst first
     account_severity: Severity | None = None  # the account's rule alone, beside segments
+    # A subaccount's own reading (WATCH_SUBACCOUNTS): its SID and friendly name; its
+    # figures are the subaccount's alone. Empty: the account the bot's credentials name.
+    subaccount: str = ""
+    subaccount_name: str = ""
 
     @property
     def rate(self) -> float:
         return self.failed / self.final if self.final else 0.0
+
+    @property
+    def subaccount_label(self) -> str:
+        """As alerts name a subaccount: "Acme Corp (AC…)"; empty for the account itself."""
+        if not self.subaccount:
+            return ""
+        name = self.subaccount_name
+        return f"{name} ({self.subaccount})" if name else self.subaccount
 
     @property
     def named(self) -> SegmentReading | None:

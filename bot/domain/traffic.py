@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from bot.domain import segments
 from bot.domain.segments import History, Segment, SegmentCounts, SegmentKind, Window
 
-Where = tuple[str | None, str | None, str | None]  # a message's country, sender, carrier
+# A message's country, sender, carrier and account (or subaccount).
+Where = tuple[str | None, str | None, str | None, str | None]
 Sent = tuple[Where, int]  # final messages that went one way: where, how many
 Failed = tuple[Where, int, str, int]  # failures: where, code, number, how many
 CARRIERS_KNOWN = 0.5  # the share of a window's traffic with a carrier before carriers count
@@ -93,7 +94,9 @@ def _places(where: Where) -> list[Segment]:
     return [
         Segment(kind, value)
         for kind, value in zip(
-            (SegmentKind.COUNTRY, SegmentKind.SENDER, SegmentKind.CARRIER), where, strict=True
+            (SegmentKind.COUNTRY, SegmentKind.SENDER, SegmentKind.CARRIER, SegmentKind.SUBACCOUNT),
+            where,
+            strict=True,
         )
         if value
     ]
@@ -103,11 +106,14 @@ def windows(
     code: int,
     spans: Sequence[tuple[int, Traffic]],
     histories: Mapping[Segment, History],
+    subaccounts: bool = False,
 ) -> list[Window]:
     """What `judge` looks at for `code`: each span (its minutes and its traffic, mutes
     already taken out) with every segment that had traffic in it. Carriers count only in
     a window where most of the traffic has a known carrier: with the lookup cache alone,
-    the numbers someone looked up (mostly failing ones) would make a carrier look sick."""
+    the numbers someone looked up (mostly failing ones) would make a carrier look sick.
+    Accounts are segments only with `subaccounts` watched: else the one account's
+    segment is the account itself."""
     return [
         Window(
             minutes,
@@ -122,6 +128,7 @@ def windows(
                 )
                 for segment, final in sorted(found.final.items())
                 if segment.kind != SegmentKind.CARRIER or _carriers_known(found)
+                if segment.kind != SegmentKind.SUBACCOUNT or subaccounts
             ),
         )
         for minutes, found in spans

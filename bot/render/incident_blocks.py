@@ -44,8 +44,9 @@ def render_incident(
     elif reading.kind == ReadingKind.SUSPENSION:
         # A condition of the account, not a rate: no rate, baseline or sparkline.
         if reading.account_status != "active":
-            what = f"account {reading.account_status} ({what})"
-        heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
+            whose = "subaccount" if reading.subaccount else "account"
+            what = f"{whose} {reading.account_status} ({what})"
+        heading = f"{_ICONS[state]} {state.capitalize()}: {_whose(what, reading)}"
         facts = _suspension_facts(incident, reading)
         sections = _suspension_sections(reading, over=incident.resolved_at is not None)
         summary = heading
@@ -56,7 +57,7 @@ def render_incident(
             what += f": {title}" if title else ""
         if reading.account_status != "active":
             what = f"account {reading.account_status} ({what})"
-        heading = f"{_ICONS[state]} {state.capitalize()}: {what}"
+        heading = f"{_ICONS[state]} {state.capitalize()}: {_whose(what, reading)}"
         facts, sections = _spike_facts(incident, reading), _spike_sections(reading)
         summary = f"{heading}: {reading.headline_rate:.1%}"
         if named is not None:
@@ -77,6 +78,12 @@ def render_incident(
     if buttons := _incident_buttons(incident, reading):
         blocks.append({"type": "actions", "elements": buttons})
     return fallback(summary), blocks
+
+
+def _whose(what: str, reading: Reading) -> str:
+    """The heading's subject, naming the subaccount when the reading is one's."""
+    label = mask_numbers_in(reading.subaccount_label)  # a friendly name is anyone's text
+    return f"{what} · {label}" if label else what
 
 
 def _spike_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:

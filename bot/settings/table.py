@@ -123,6 +123,13 @@ SETTINGS: tuple[Setting, ...] = (
         "every poll, to catch what the stream missed.",
     ),
     Setting(
+        "WATCH_SUBACCOUNTS",
+        "",
+        "Watch the account's subaccounts too: `all`, or a comma-separated list of their "
+        "SIDs. Each one's status and messages are watched with the parent's credentials, "
+        "and every alert names its subaccount.",
+    ),
+    Setting(
         "REGISTRATION_CHECK_MINUTES",
         "60",
         "How often the watcher reads the account's A2P 10DLC brands and campaigns and its "

@@ -21,6 +21,7 @@ class SimAccount:
     status: str = "active"
     friendly_name: str = "Simulated account"
     api_keys: dict[str, str] = field(default_factory=dict)  # key SID -> secret
+    owner_sid: str = ""  # the parent, for a subaccount
 
 
 @dataclass
@@ -89,6 +90,14 @@ class Scenario:
     def add_account(self, sid: str, auth_token: str, **fields: Any) -> SimAccount:
         self.accounts[sid] = SimAccount(sid, auth_token, **fields)
         return self.accounts[sid]
+
+    def add_subaccount(self, parent_sid: str, friendly_name: str, **fields: Any) -> SimAccount:
+        """A subaccount of `parent_sid`, with its own SID and Auth Token."""
+        sid = make_sid("AC", parent_sid, friendly_name, len(self.accounts))
+        token = make_sid("", sid, "token")[:32]
+        return self.add_account(
+            sid, token, friendly_name=friendly_name, owner_sid=parent_sid, **fields
+        )
 
     def add_message(self, account_sid: str, **fields: Any) -> SimMessage:
         """A message with sensible defaults; `sid` and dates can be given or derived."""

@@ -13,7 +13,6 @@ benchmarks use it through the real twilio-python client pointed here by TWILIO_A
 import asyncio
 import random
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +20,7 @@ import phonenumbers
 from aiohttp import web
 
 from bot.simulation import wire
+from bot.simulation.accounts_api import AccountsApi
 from bot.simulation.event_streams import EventStreams
 from bot.simulation.events_api import EventsApi
 from bot.simulation.faults import RANDOM_FAULTS, Fault, Received
@@ -75,7 +75,7 @@ class Simulator:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._faults_middleware])
         base = "/2010-04-01/Accounts/{account}"
-        app.router.add_get(base + ".json", self._account)
+        AccountsApi(self.scenario).routes(app)
         app.router.add_get(base + "/Messages.json", self._messages)
         app.router.add_get(base + "/Messages/{sid}.json", self._message)
         app.router.add_get("/v2/PhoneNumbers/{number}", self._lookup)
@@ -129,29 +129,15 @@ class Simulator:
                 account.api_keys.get(user) == password and password
             )
             if good:
-                if account_in_path and account_in_path != account.sid:
+                # A parent's credentials reach its subaccounts' resources too.
+                inside = self.scenario.accounts.get(account_in_path or "")
+                mine = inside is not None and account.sid in (inside.sid, inside.owner_sid)
+                if account_in_path and not mine:
                     return wire.error(403, 20003, "Permission Denied")
                 return None
         return wire.error(401, 20003, "Authenticate")
 
     # -- resources -----------------------------------------------------------------------
-
-    async def _account(self, request: web.Request) -> web.Response:
-        account = self.scenario.accounts.get(request.match_info["account"])
-        if account is None:
-            return wire.error(404, 20404, "The requested resource was not found")
-        return web.json_response(
-            {
-                "sid": account.sid,
-                "friendly_name": account.friendly_name,
-                "status": account.status,
-                "type": "Full",
-                "owner_account_sid": account.sid,
-                "date_created": wire.rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
-                "date_updated": wire.rfc2822(datetime(2020, 1, 1, tzinfo=UTC)),
-                "uri": f"/2010-04-01/Accounts/{account.sid}.json",
-            }
-        )
 
     async def _message(self, request: web.Request) -> web.Response:
         account, sid = request.match_info["account"], request.match_info["sid"]

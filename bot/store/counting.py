@@ -4,7 +4,7 @@ backend's rollup (each keys its hours in its own type) as its SQL counts an hour
 A row of the rollup is (hour, kind, segment, error_code) -> messages. The account's own
 rows (kind ACCOUNT, segment "") count every outbound message (SENT), those delivered
 (DELIVERED), the final ones (TOTAL) and those of each error code; each segment's rows
-(its country, sender and carrier, where the message has one) count the final ones and
+(its country, sender, carrier and account, where the message has one) count the final ones and
 those of each code.
 """
 
@@ -24,8 +24,14 @@ HOUR = timedelta(hours=1)
 # What a count of an hour groups its messages by, in either backend's SQL: what tells
 # their rollup rows apart (the country and carrier are set when a message is stored).
 SENDER_SQL = "coalesce(nullif(messaging_service_sid, ''), from_)"
-GROUPS = f"country, {SENDER_SQL}, carrier, status, error_code, count(*)"
-SEGMENT_SQL = {"country": "country", "sender": SENDER_SQL, "carrier": "carrier"}  # by kind
+GROUPS = f"country, {SENDER_SQL}, carrier, account_sid, status, error_code, count(*)"
+GROUP_BY = "group by 1, 2, 3, 4, 5, 6"  # every column of GROUPS but the count
+SEGMENT_SQL = {  # by kind
+    "country": "country",
+    "sender": SENDER_SQL,
+    "carrier": "carrier",
+    "subaccount": "account_sid",
+}
 
 Key = tuple[K, str, str, int]
 
@@ -33,7 +39,12 @@ Key = tuple[K, str, str, int]
 def segments_of(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The (kind, segment) pairs a stored message belongs to, as SEGMENT_SQL finds them."""
     sender = row.get("messaging_service_sid") or row.get("from_")
-    found = (("country", row.get("country")), ("sender", sender), ("carrier", row.get("carrier")))
+    found = (
+        ("country", row.get("country")),
+        ("sender", sender),
+        ("carrier", row.get("carrier")),
+        ("subaccount", row.get("account_sid")),
+    )
     return [(kind, str(value)) for kind, value in found if value]
 
 
@@ -65,7 +76,7 @@ def counted_groups(key: K, groups: Iterable[Sequence[Any]]) -> Counter[Key[K]]:
     selects them. The account's TOTAL row is there even when it counts nothing: it marks
     the hour as counted."""
     found: Counter[Key[K]] = Counter({(key, ACCOUNT, "", TOTAL): 0})
-    for country, sender, carrier, status, code, n in groups:
+    for country, sender, carrier, account, status, code, n in groups:
         row = {
             "date_sent": key,
             "direction": "outbound",
@@ -74,6 +85,7 @@ def counted_groups(key: K, groups: Iterable[Sequence[Any]]) -> Counter[Key[K]]:
             "country": country,
             "from_": sender,
             "carrier": carrier,
+            "account_sid": account,
         }
         for counted in counted_in(row, lambda moment: moment):
             found[counted] += n

@@ -21,4 +21,5 @@ HISTORY = (
     "0015_segment_mutes",
     "0016_stream_events",
     "0017_message_accounts",
+    "0018_account_hours",
 )

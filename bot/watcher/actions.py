@@ -18,6 +18,7 @@ from bot.watcher import incidents, reads
 from bot.watcher.config import WatcherConfig
 from bot.watcher.delivery import Delivery
 from bot.watcher.health import HEALTH, Health
+from bot.watcher.subaccounts import last_watched
 
 
 class Actions:
@@ -120,18 +121,24 @@ class Actions:
         mutes: tuple[SegmentMute, ...] = ()
         open_incidents: list[Incident] = []
         links = {}
+        whose: dict[int, str] = {}
         try:
             if self.health.last_finished is None:
                 stored = await self.store.watcher.get(HEALTH)
                 health = Health.from_json(stored) if stored else None
             status = (health.account_status if health else None) or "active"
-            readings = await reads.measure(self.store, self.config, status, now, self.histories)
+            watched = await last_watched(self.store, self.config)
+            readings = await reads.measure(
+                self.store, self.config, status, now, self.histories, watched
+            )
             mutes = tuple(await self.store.mutes.active(now))
             open_incidents = await self.store.incidents.open_all()
             poster = self.delivery.poster
             for incident in open_incidents:
                 assert incident.id is not None  # read from the store
                 found = await self.store.incidents.record(incident.id)
+                if found is not None and found.reading and found.reading.subaccount:
+                    whose[incident.id] = found.reading.subaccount_label
                 if found is None or found.posted is None or poster is None:
                     continue
                 link = await poster.permalink(found.posted.channel, found.posted.ts)
@@ -141,5 +148,12 @@ class Actions:
             # What the database cannot tell, left out; the status says why.
             health = replace(health or self.health, database_problem=str(exc))
         return StatusReport(
-            self.config.account_sid, health, readings, tuple(open_incidents), links, now, mutes
+            self.config.account_sid,
+            health,
+            readings,
+            tuple(open_incidents),
+            links,
+            now,
+            mutes,
+            whose,
         )

@@ -31,6 +31,7 @@ from bot.watcher.digests import Digests
 from bot.watcher.health import HEALTH, Health
 from bot.watcher.ingest import Ingest
 from bot.watcher.registrations import RegistrationWatch
+from bot.watcher.subaccounts import SubaccountWatch
 from bot.watcher.sweeps import Sweep
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Watcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.ingest = Ingest(config, store, twilio, self.health)
         self.sweep = Sweep(config, store, self.ingest, self.health)
+        self.subaccounts = SubaccountWatch(config, store, twilio, self.health)
         self.delivery = Delivery(store, poster, config.alert_channel, self.health, clock)
         self.histories = reads.SegmentHistories()  # this process's, for cycles and status
         self.digests = Digests(store, poster, config, curated)
@@ -186,12 +188,14 @@ class Watcher:
             if account.status != "active":
                 await self.store.watcher.put(reads.INACTIVE_AT, now.astimezone(UTC).isoformat())
             ingested = await self.sweep.read(now)
+            watched = await self.subaccounts.read(now)
+            ingested += watched.read
             # The lease again after the long part: a slow Twilio must not let it run out
             # under a cycle that is still deciding (a standby would take it over).
             if await self.store.watcher.take_lease(self.owner, self.clock(), lease) != term:
                 raise LeaseLost("the lease passed to another watcher during this cycle")
             measured = await reads.measure(
-                self.store, self.config, account.status, now, self.histories
+                self.store, self.config, account.status, now, self.histories, watched.watched
             )
             readings += measured
             steps += tuple([await self._decide(reading, now, term, early) for reading in measured])
@@ -258,7 +262,7 @@ class Watcher:
         """Decide the reading's incident, fenced with the lease's `term`: once another
         watcher has the lease, this one's decisions are refused (LeaseLost). An `early`
         cycle only opens one."""
-        key = alerting.incident_key(self.config.account_sid, reading.code)
+        key = alerting.incident_key(reading.subaccount or self.config.account_sid, reading.code)
         thresholds = detect.thresholds_for(reading, self.config.thresholds)
         current = await self.store.incidents.open_for(key)
         if current is None and reading.severity is None:

@@ -7,10 +7,11 @@ Suspension and rejected credentials are readings like any other, each with its c
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from bot.domain import account_readings, segments, spikes, traffic
+from bot.domain import account_readings, segments, spikes, subaccounts, traffic
 from bot.domain.failures import Failures
-from bot.domain.segments import Budget, History, Segment
+from bot.domain.segments import Budget, History, Segment, SegmentKind, SegmentReading
 from bot.domain.spikes import Baseline, Reading, ReadingKind, Tally
+from bot.domain.subaccounts import Subaccount
 from bot.domain.thresholds import Severity, Thresholds
 from bot.domain.traffic import Traffic
 
@@ -29,6 +30,12 @@ class Evidence:
     spans: tuple[tuple[int, Traffic], ...] = ()
     histories: dict[int, dict[Segment, History]] = field(default_factory=dict)
     muted: dict[int, frozenset[Segment]] = field(default_factory=dict)  # by code
+    # WATCH_SUBACCOUNTS: those watched (each account is then a segment too, and each
+    # subaccount's trouble its own incident); each one's 30002s since it was last seen
+    # suspended; and, by code, the subaccounts with an incident open.
+    subaccounts: tuple[Subaccount, ...] = ()
+    subaccount_suspensions: dict[str, Failures] = field(default_factory=dict)
+    open_subaccounts: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 def watched_codes(alert_codes: tuple[int, ...]) -> tuple[int, ...]:
@@ -80,29 +87,90 @@ def readings(
                 evidence.fresh_suspensions,
                 watched=code in alert_codes,
             )
+            found += [reading, *_suspensions(reading, evidence, code in alert_codes)]
         else:
-            reading = _by_segment(reading, evidence, thresholds, budget)
-        found.append(reading)
+            reading, own = _by_segment(reading, evidence, thresholds, budget)
+            found += [reading, *_subaccount_rates(reading, own, evidence)]
     return tuple(found)
 
 
-def _by_segment(
-    reading: Reading, evidence: Evidence, thresholds: Thresholds, budget: Budget
-) -> Reading:
-    """The reading with the segments that fire on its code, and the worse severity of the
-    two rules. A muted segment's messages leave every segment and the account's rule
-    too, so the outage someone muted does not come back under another name."""
+def _suspensions(reading: Reading, evidence: Evidence, watched: bool) -> list[Reading]:
+    """Each watched subaccount's 30002 reading, while it fires or its incident is open;
+    and a quiet one for an open incident of a subaccount no longer watched (closed, or
+    left out of WATCH_SUBACCOUNTS), which resolves it."""
     code = reading.code
-    muted = evidence.muted.get(code, frozenset())
+    open_now = evidence.open_subaccounts.get(code, frozenset())
+    found = []
+    for sub in evidence.subaccounts:
+        fresh = evidence.subaccount_suspensions.get(sub.sid, Failures())
+        own = subaccounts.suspension(reading, sub, fresh, watched)
+        if own.severity is not None or sub.sid in open_now:
+            found.append(own)
+    return found + _gone(reading, evidence, open_now)
+
+
+def _subaccount_rates(
+    reading: Reading, firing: list[SegmentReading], evidence: Evidence
+) -> list[Reading]:
+    """A reading for each subaccount whose own rate fires on the code, and a quiet one for
+    each with an incident open that does not."""
+    by_sid = {sub.sid: sub for sub in evidence.subaccounts}
+    found = [subaccounts.rate(reading, f, by_sid[f.segment.value]) for f in firing]
+    open_now = evidence.open_subaccounts.get(reading.code, frozenset())
+    window = evidence.spans[0][1] if evidence.spans else None
+    for sid in sorted(open_now - {f.segment.value for f in firing}):
+        if sid not in by_sid:
+            continue
+        place = Segment(SegmentKind.SUBACCOUNT, sid)
+        failed = window.failed.get((place, reading.code), 0) if window else 0
+        final = window.final.get(place, 0) if window else 0
+        found.append(subaccounts.quiet(reading, by_sid[sid], failed, final))
+    return found + _gone(reading, evidence, open_now)
+
+
+def _gone(reading: Reading, evidence: Evidence, open_now: frozenset[str]) -> list[Reading]:
+    """Quiet readings for the open incidents of subaccounts no longer watched."""
+    watched = {sub.sid for sub in evidence.subaccounts}
+    return [
+        subaccounts.quiet(reading, Subaccount(sid, "", "not watched"), 0, 0)
+        for sid in sorted(open_now - watched)
+    ]
+
+
+def _by_segment(
+    reading: Reading,
+    evidence: Evidence,
+    thresholds: Thresholds,
+    budget: Budget,
+    apart: frozenset[Segment] = frozenset(),
+) -> tuple[Reading, list[SegmentReading]]:
+    """The reading with the segments that fire on its code, and the worse severity of the
+    two rules; and the watched subaccounts whose own rate fires, which are their own
+    incidents. A muted segment's messages leave every segment and the account's rule
+    too, so the outage someone muted does not come back under another name; so do those
+    of a subaccount that fires (`apart`), so it is not told twice."""
+    code = reading.code
+    muted = evidence.muted.get(code, frozenset()) | apart
     spans = tuple((minutes, found.without(muted)) for minutes, found in evidence.spans)
-    windows = traffic.windows(code, spans, evidence.histories.get(code, {}))
+    watched = {sub.sid for sub in evidence.subaccounts}
+    histories = evidence.histories.get(code, {})
+    windows = traffic.windows(code, spans, histories, bool(watched))
     firing = segments.judge(windows, reading.baseline, thresholds, budget)
+    own = [
+        f for f in firing if f.segment.kind == SegmentKind.SUBACCOUNT and f.segment.value in watched
+    ]
+    if own and not apart:
+        rest, _ = _by_segment(
+            reading, evidence, thresholds, budget, frozenset(f.segment for f in own)
+        )
+        return rest, own
     account = reading.severity
     if muted and account is not None and spans:
         account = _without(reading, spans[0][1], evidence, thresholds)
     severities = [s.severity for s in firing] + ([account] if account is not None else [])
     worst = max(severities, key=lambda s: s == Severity.CRITICAL, default=None)
-    return replace(reading, severity=worst, segments=firing, account_severity=account)
+    found = replace(reading, severity=worst, segments=firing, account_severity=account)
+    return found, []
 
 
 def _without(
@@ -119,9 +187,11 @@ def _without(
 
 def thresholds_for(reading: Reading, thresholds: Thresholds) -> Thresholds:
     """One accepted call proves the credentials; one read of an active account, with no
-    30002 since, proves a suspension is over: those resolve at the first quiet reading."""
-    if reading.kind == ReadingKind.CREDENTIALS or (
-        reading.kind == ReadingKind.SUSPENSION and reading.account_status == "active"
-    ):
+    30002 since, proves a suspension is over, as does a subaccount closed or no longer
+    watched: those resolve at the first quiet reading."""
+    over = reading.account_status == "active" or (
+        reading.subaccount != "" and reading.account_status != "suspended"
+    )
+    if reading.kind == ReadingKind.CREDENTIALS or (reading.kind == ReadingKind.SUSPENSION and over):
         return replace(thresholds, resolve_after=1)
     return thresholds

@@ -16,6 +16,7 @@ from bot.answers.digest import DAY, Digest, DigestIncident
 from bot.domain import hygiene
 from bot.domain.alerting import Incident
 from bot.domain.policy import STREAK_CODE
+from bot.domain.privacy import mask_numbers_in
 from bot.errors import SlackError
 from bot.render.blocks import document, fallback
 from bot.store import Store
@@ -98,8 +99,12 @@ class Digests:
         """The incident as its alert named it: its segment's, or its code and title."""
         assert incident.id is not None  # read from the store
         found = await self.store.incidents.record(incident.id)
-        named = found.reading.named if found is not None and found.reading else None
+        reading = found.reading if found is not None else None
+        named = reading.named if reading else None
+        # A friendly name is anyone's text, and the digest is posted to the channel.
+        label = mask_numbers_in(reading.subaccount_label) if reading else ""
+        whose = f" · {label}" if label else ""
         if named is not None:
-            return f"{incident.code} · {named.segment.label}"
+            return f"{incident.code} · {named.segment.label}{whose}"
         title = knowledge.explain(incident.code, self.curated).title
-        return f"{incident.code} {title}".strip()
+        return f"{incident.code} {title}".strip() + whose

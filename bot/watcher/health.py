@@ -2,7 +2,7 @@
 encoding in the store, where `status` in any process reads the last cycle's."""
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 FIRST_CYCLE_GRACE_SECONDS = 600.0  # the first cycle may read a day of history
 HEALTH = "watcher_health"  # the store's name for the last cycle's Health (to_json)
@@ -37,6 +37,13 @@ class Health:
     swept_at: float | None = None
     sweep_found: int | None = None
     sweep_found_total: int = 0
+    # WATCH_SUBACCOUNTS: how many are watched, which of them are not active (as alerts
+    # name them), how many Messages lists the last cycle read, and why the last list of
+    # subaccounts could not be read (the one before it stands meanwhile).
+    subaccounts_watched: int | None = None
+    subaccounts_inactive: list[str] = field(default_factory=list)
+    subaccounts_read: int = 0
+    subaccounts_problem: str | None = None
 
     def stalled(
         self, now: float, interval: float, grace: float = FIRST_CYCLE_GRACE_SECONDS

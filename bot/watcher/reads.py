@@ -8,8 +8,10 @@ from bot.answers import knowledge
 from bot.answers.curated import Entry
 from bot.answers.knowledge import Explanation
 from bot.domain import account_readings, spikes
-from bot.domain.segments import History, Segment
-from bot.domain.spikes import Baseline, Reading
+from bot.domain.failures import Failures
+from bot.domain.segments import History, Segment, SegmentKind
+from bot.domain.spikes import Baseline, Reading, ReadingKind
+from bot.domain.subaccounts import Subaccount
 from bot.store import SegmentMute, Store
 from bot.store.counting import whole_hours
 from bot.watcher import detect
@@ -48,9 +50,11 @@ async def measure(
     account_status: str,
     now: datetime,
     histories: SegmentHistories,
+    watched: tuple[Subaccount, ...] = (),
 ) -> tuple[Reading, ...]:
     """Each watched code, now: counts for the many messages and for those that failed
-    (whole rows for none), and the baseline from the hourly rollup."""
+    (whole rows for none), and the baseline from the hourly rollup; with subaccounts
+    `watched`, each one's readings too."""
     thresholds = config.thresholds
     codes = detect.watched_codes(config.alert_codes)
     rates = [code for code in codes if code != spikes.SUSPENDED_CODE]  # judged per segment
@@ -62,6 +66,16 @@ async def measure(
     held = await store.watcher.coverage()
     since = now - thresholds.window
     fresh = account_readings.fresh_since(since, inactive_at)
+    failures = {code: await store.messages.failures(code, since, now) for code in codes}
+    fresh_suspensions = (
+        None if fresh is None else await store.messages.failures(spikes.SUSPENDED_CODE, fresh, now)
+    )
+    if watched:
+        # The account's own 30002s: each subaccount's are its own incident.
+        parent = Segment(SegmentKind.SUBACCOUNT, config.account_sid)
+        fresh_suspensions = await store.messages.failures(
+            spikes.SUSPENDED_CODE, fresh or since, now, parent
+        )
     week = now - detect.BASELINE_SPAN
     # The hours are shared by every code: the first counts for the cycle's budget, the
     # others count none, so all rest on the same hours.
@@ -73,12 +87,8 @@ async def measure(
     }
     evidence = detect.Evidence(
         counted=spikes.tally(counted, thresholds.window, now),
-        failures={code: await store.messages.failures(code, since, now) for code in codes},
-        fresh_suspensions=(
-            None
-            if fresh is None
-            else await store.messages.failures(spikes.SUSPENDED_CODE, fresh, now)
-        ),
+        failures=failures,
+        fresh_suspensions=fresh_suspensions,
         carriers=await store.lookups.carriers(),
         baselines=baselines,
         watched_since=held.since if held is not None else None,
@@ -93,6 +103,11 @@ async def measure(
             code: await histories.get(store, code, week, until, baselines[code]) for code in rates
         },
         muted=_muted(await store.mutes.active(now)),
+        subaccounts=watched,
+        subaccount_suspensions=await _suspensions(
+            store, watched, failures[spikes.SUSPENDED_CODE], since, now
+        ),
+        open_subaccounts=await _open_subaccounts(store, config.account_sid),
     )
     budget = config.tuning.segment_budget
     found = detect.readings(
@@ -116,8 +131,48 @@ def _spans(config: WatcherConfig) -> list[tuple[int, timedelta]]:
     return [(minutes, window)] + ([(short.seconds // 60, short)] if short < window else [])
 
 
+async def _suspensions(
+    store: Store,
+    watched: tuple[Subaccount, ...],
+    every: Failures,
+    since: datetime,
+    now: datetime,
+) -> dict[str, Failures]:
+    """Each watched subaccount's 30002s of the window (of an active one, those since it
+    was last seen suspended): a read for each only when some message of the window
+    failed with 30002 (`every`)."""
+    if not every.failed:
+        return {}
+    found = {}
+    for sub in watched:
+        fresh = account_readings.fresh_since(since, sub.inactive_at)
+        found[sub.sid] = await store.messages.failures(
+            spikes.SUSPENDED_CODE,
+            since if sub.status != "active" or fresh is None else fresh,
+            now,
+            Segment(SegmentKind.SUBACCOUNT, sub.sid),
+        )
+    return found
+
+
+async def _open_subaccounts(store: Store, parent: str) -> dict[int, frozenset[str]]:
+    """By code, the subaccounts with an incident open (keys name their account)."""
+    found: dict[int, set[str]] = {}
+    for incident in await store.incidents.open_all():
+        sid, _, rest = incident.key.partition(":")
+        code = rest.partition(":")[0]
+        if sid != parent and code.isdigit():
+            found.setdefault(int(code), set()).add(sid)
+    return {code: frozenset(sids) for code, sids in found.items()}
+
+
 async def _segment_samples(store: Store, reading: Reading, now: datetime) -> Reading:
-    """An incident named after a segment shows that segment's failures as its samples."""
+    """An incident named after a segment shows that segment's failures as its samples;
+    a subaccount's rate incident, that subaccount's."""
+    if reading.subaccount and reading.kind == ReadingKind.RATE and reading.severity:
+        place = Segment(SegmentKind.SUBACCOUNT, reading.subaccount)
+        own = await store.messages.failures(reading.code, reading.since, now, place)
+        return replace(reading, samples=own.samples, senders=own.senders, countries=own.countries())
     named = reading.named
     if named is None:
         return reading

@@ -2,6 +2,7 @@
 through twilio-python's async client (over `http.HttpClient`); its failures as ours."""
 
 import asyncio
+import copy
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -10,18 +11,15 @@ from datetime import datetime
 from typing import TypeVar
 
 from twilio.base import serialize
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from bot.adapters.twilio.calls import call, rest_error
 from bot.adapters.twilio.http import HttpClient, Sleep
 from bot.adapters.twilio.records import message_from_json, message_from_resource
 from bot.answers.phone_numbers import Lookup
 from bot.domain.messages import Message
 from bot.errors import (
-    CredentialsRejected,
-    NotFound,
-    TwilioError,
-    TwilioRejected,
     TwilioUnavailable,
 )
 from bot.settings import Settings
@@ -78,6 +76,20 @@ class TwilioApi:
 
     async def close(self) -> None:
         await self.http.close()
+
+    def for_account(self, account_sid: str) -> "TwilioApi":
+        """This one's credentials and connection, reading `account_sid`'s resources (a
+        subaccount: Twilio takes the parent's credentials there). Not closed on its own:
+        closing this one closes both."""
+        view = copy.copy(self)
+        view.account_sid = account_sid
+        view.client = Client(
+            self.client.username,
+            self.client.password,
+            account_sid=account_sid,
+            http_client=self.http,
+        )
+        return view
 
     async def fetch_message(self, sid: str) -> Message:
         instance = await call(
@@ -195,7 +207,7 @@ class TwilioApi:
             problem = TwilioRestException(
                 response.status_code, url, str(body.get("message", "")), body.get("code")
             )
-            raise _rest_error(problem, missing)
+            raise rest_error(problem, missing)
         try:
             found = [message_from_json(record) for record in payload["messages"]]
         except (KeyError, TypeError, ValueError) as exc:
@@ -231,57 +243,6 @@ class TwilioApi:
             mobile_network_code=line.get("mobile_network_code"),
             line_type_error=int(line["error_code"]) if line.get("error_code") else None,
         )
-
-
-async def call(pending: Awaitable[T], not_found: str) -> T:
-    """Await a twilio-python call, turning its failures into ours."""
-    try:
-        return await pending
-    except TwilioError:
-        raise
-    except TwilioRestException as exc:
-        raise _rest_error(exc, not_found) from exc
-    except TwilioException as exc:
-        # Raised while paging a list ("Unable to fetch page"), with Twilio's response as
-        # its second argument: its status says what the refusal was.
-        response = exc.args[1] if len(exc.args) > 1 else None
-        status = getattr(response, "status_code", None)
-        if isinstance(status, int) and status != 200:
-            raise _rest_error(
-                TwilioRestException(status, "", "", _code_of(response)), not_found
-            ) from exc
-        raise TwilioUnavailable("Twilio failed while listing; try again shortly.") from exc
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise TwilioUnavailable("Twilio sent an answer that could not be read.") from exc
-
-
-def _code_of(response: object) -> int | None:
-    """Twilio's error code in a refusal's JSON body, if it has one."""
-    try:
-        code = json.loads(str(getattr(response, "text", ""))).get("code")
-    except (ValueError, AttributeError):
-        return None
-    return code if isinstance(code, int) else None
-
-
-def _rest_error(exc: TwilioRestException, not_found: str) -> TwilioError:
-    status, code = exc.status, exc.code
-    if status == 404 or code == 20404:
-        return NotFound(not_found)
-    if status == 401 or code == 20003:
-        return CredentialsRejected(
-            "Twilio rejected the bot's credentials (error 20003). Check TWILIO_ACCOUNT_SID "
-            "and the API key or Auth Token."
-        )
-    if status == 429 or code == 20429:
-        return TwilioUnavailable(
-            "Twilio is rate limiting the bot right now; try again in a minute."
-        )
-    if status >= 500:
-        return TwilioUnavailable(
-            f"Twilio had an internal error (HTTP {status}); try again shortly."
-        )
-    return TwilioRejected(f"Twilio refused the request (error {code}).", code)
 
 
 def start(call: Awaitable[T]) -> "asyncio.Future[T]":

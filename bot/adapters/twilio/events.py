@@ -5,7 +5,8 @@ retries and host rewriting apply). Results as plain values; failures as ours."""
 import json
 from dataclasses import dataclass, field
 
-from bot.adapters.twilio.api import TwilioApi, call
+from bot.adapters.twilio.api import TwilioApi
+from bot.adapters.twilio.calls import call
 
 LIST_LIMIT = 200  # Twilio allows 100 sinks an account: a list never needs more
 

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.adapters.twilio.api import TwilioApi, call
+from bot.adapters.twilio.api import TwilioApi
+from bot.adapters.twilio.calls import call
 from bot.domain.registrations import Kind, Registration
 from bot.errors import CredentialsRejected, NotFound, TwilioRejected
 

@@ -93,6 +93,9 @@ _STEPS: dict[str, tuple[str, ...]] = {
         "create index stream_events_received on stream_events (received)",
     ),
     "0017_message_accounts": ("alter table messages add column account_sid text",),
+    # The rollup gains each account's rows (detection per subaccount): it is a cache,
+    # counted again as baselines need it.
+    "0018_account_hours": ("delete from message_hours",),
 }
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(_STEPS.items())
 

@@ -13,6 +13,7 @@ from typing import Any
 from bot.domain.messages import FINAL_STATUSES
 from bot.store.counting import (
     ACCOUNT,
+    GROUP_BY,
     GROUPS,
     HOUR,
     TOTAL,
@@ -154,7 +155,7 @@ async def _count(cursor: Cursor, hour: datetime) -> None:
     """Count one hour's rows, grouped and counted as on SQLite (`counting.counted_groups`)."""
     await cursor.execute(
         f"select {GROUPS} from messages where {MOMENT} >= %s and {MOMENT} < %s "
-        "and direction ilike 'outbound%%' group by 1, 2, 3, 4, 5",
+        f"and direction ilike 'outbound%%' {GROUP_BY}",
         [hour, hour + HOUR],
     )
     groups = await cursor.fetchall()

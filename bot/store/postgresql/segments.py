@@ -23,24 +23,24 @@ async def windows(
     bounds = [starts[0], until]
     # The innermost window each message falls in: the last start it is not before.
     inner = f"width_bucket({MOMENT}, %s::timestamptz[]) - 1"
-    places = f"country, {SENDER_SQL}, carrier, {inner}"
+    places = f"country, {SENDER_SQL}, carrier, account_sid, {inner}"
     starts = list(starts)
     await cursor.execute("set transaction isolation level repeatable read")  # one snapshot
     await cursor.execute(
-        f"select {places}, count(*) from messages where {where} group by 1, 2, 3, 4",
+        f"select {places}, count(*) from messages where {where} group by 1, 2, 3, 4, 5",
         [starts, *bounds],
     )
     totals = await cursor.fetchall()
     await cursor.execute(
         f'select {places}, error_code, "to", count(*) from messages where {where} '
-        "and error_code = any(%s) group by 1, 2, 3, 4, 5, 6",
+        "and error_code = any(%s) group by 1, 2, 3, 4, 5, 6, 7",
         [starts, *bounds, list(codes)],
     )
     failures = await cursor.fetchall()
     return traffic.traffics(
         len(starts),
-        (((c, s, k), i, n) for c, s, k, i, n in totals),
-        (((c, s, k), i, code, to, n) for c, s, k, i, code, to, n in failures),
+        (((c, s, k, a), i, n) for c, s, k, a, i, n in totals),
+        (((c, s, k, a), i, code, to, n) for c, s, k, a, i, code, to, n in failures),
     )
 
 

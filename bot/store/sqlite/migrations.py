@@ -242,6 +242,12 @@ def _account_messages(db: "sqlite_utils.Database") -> None:
     db.table("messages").add_column("account_sid", str)
 
 
+def _account_hours(db: "sqlite_utils.Database") -> None:
+    # The rollup gains each account's rows (detection per subaccount): it is a cache,
+    # counted again as baselines need it.
+    db.execute("delete from message_hours")
+
+
 MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0001_dictionary", _create_dictionary),
     ("0002_messages", _create_messages),
@@ -260,6 +266,7 @@ MIGRATIONS: list[tuple[str, Callable[["sqlite_utils.Database"], None]]] = [
     ("0015_segment_mutes", _mute_segments),
     ("0016_stream_events", _stream_events),
     ("0017_message_accounts", _account_messages),
+    ("0018_account_hours", _account_hours),
 ]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from bot.domain.messages import FINAL_STATUSES
 from bot.store.counting import (
     ACCOUNT,
+    GROUP_BY,
     GROUPS,
     HOUR,
     TOTAL,
@@ -171,7 +172,7 @@ def _count(conn: sqlite3.Connection, hour: datetime, key: str) -> None:
     makes are the rows the writes after it move."""
     groups = conn.execute(
         f"select {GROUPS} from messages where {MOMENT} >= ? and {MOMENT} < ? "
-        "and direction like 'outbound%' group by 1, 2, 3, 4, 5",
+        f"and direction like 'outbound%' {GROUP_BY}",
         [iso(hour), iso(hour + HOUR)],
     )
     conn.executemany(

@@ -27,21 +27,21 @@ def windows(
     # The innermost window each message falls in: the last start it is not before.
     inner = " ".join(f"when {MOMENT} >= ? then {i}" for i in reversed(range(len(starts))))
     inner_values = list(reversed(moments))
-    places = f"country, {SENDER_SQL}, carrier, case {inner} else 0 end"
+    places = f"country, {SENDER_SQL}, carrier, account_sid, case {inner} else 0 end"
     with db.atomic():  # one snapshot for both
         totals = db.execute(
-            f"select {places}, count(*) from messages where {where} group by 1, 2, 3, 4",
+            f"select {places}, count(*) from messages where {where} group by 1, 2, 3, 4, 5",
             [*inner_values, *bounds],
         ).fetchall()
         failures = db.execute(
             f"select {places}, error_code, [to], count(*) from messages where {where} "
-            f"and error_code in ({', '.join('?' * len(codes))}) group by 1, 2, 3, 4, 5, 6",
+            f"and error_code in ({', '.join('?' * len(codes))}) group by 1, 2, 3, 4, 5, 6, 7",
             [*inner_values, *bounds, *codes],
         ).fetchall()
     return traffic.traffics(
         len(starts),
-        (((c, s, k), i, n) for c, s, k, i, n in totals),
-        (((c, s, k), i, code, to, n) for c, s, k, i, code, to, n in failures),
+        (((c, s, k, a), i, n) for c, s, k, a, i, n in totals),
+        (((c, s, k, a), i, code, to, n) for c, s, k, a, i, code, to, n in failures),
     )
 
 

@@ -1,0 +1,266 @@
+"""Subaccounts (WATCH_SUBACCOUNTS) through the real watcher on the simulator: listed with
+the parent's credentials, each one's status and messages watched, its suspension and its
+own spikes as incidents that name it, resolved when it recovers; Twilio requests per
+cycle growing with the subaccounts that had traffic; on either backend."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from bot import app as bot_app
+from bot.domain.subaccounts import QUIET_ROUNDS
+from bot.simulation.faults import Fault
+from bot.tuning import Tuning
+from bot.watcher.subaccounts import STATE
+from tests.conftest import ACCOUNT_SID, make_settings
+from tests.support import ask, texts
+from tests.watching import NOW, World, header, posts
+
+NUMBERS = itertools.count()
+
+
+def send_from(scenario, account: str, count: int, minutes_ago: float, **fields) -> None:
+    """`count` messages of `account` over the minute ending `minutes_ago` before NOW."""
+    for i in range(count):
+        moment = NOW - timedelta(minutes=minutes_ago, seconds=i * 60 / max(count, 1))
+        to = fields.get("to") or f"+1202{next(NUMBERS) % 10_000_000:07d}"
+        scenario.add_message(account, date_created=moment, **{**fields, "to": to})
+
+
+def a_quiet_day(scenario, account: str, per_hour: int = 100) -> None:
+    """A day of `per_hour` messages an hour, one in a hundred failing with 30003."""
+    for hour in range(1, 24):
+        send_from(scenario, account, per_hour - per_hour // 100, hour * 60, status="delivered")
+        send_from(
+            scenario, account, per_hour // 100, hour * 60, status="undelivered", error_code=30003
+        )
+
+
+@pytest.fixture
+async def world(database_url, fake_slack, twilio_sim, tmp_path):
+    w = World(fake_slack, twilio_sim, tmp_path, DATABASE_URL=database_url, WATCH_SUBACCOUNTS="all")
+    await w.open()
+    yield w
+    await w.close()
+
+
+async def test_a_suspended_subaccount_is_its_own_incident_named_and_resolved(
+    world, scenario, twilio_sim, fake_slack
+):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    beta = scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd", status="suspended")
+    scenario.add_subaccount(ACCOUNT_SID, "Gone Inc", status="closed")
+    a_quiet_day(scenario, ACCOUNT_SID)
+    send_from(scenario, acme.sid, 20, 5, status="delivered")
+    send_from(scenario, beta.sid, 3, 2, status="failed", error_code=30002)
+
+    result = await world.cycle()
+
+    [alert] = posts(fake_slack)
+    assert header(alert) == (
+        f"🔴 Critical: subaccount suspended (30002 Account suspended) · Beta Ltd ({beta.sid})"
+    )
+    suspended = [r for r in result.readings if r.code == 30002 and r.severity]
+    assert [r.subaccount for r in suspended] == [beta.sid]
+    assert suspended[0].failed == 3  # its own 30002s, not the parent's
+    # The closed one is not read; the others are, with the parent's credentials.
+    read = {r.path for r in twilio_sim.received if r.path.endswith("/Messages.json")}
+    assert f"/2010-04-01/Accounts/{acme.sid}/Messages.json" in read
+    assert f"/2010-04-01/Accounts/{beta.sid}/Messages.json" in read
+    assert len(read) == 3
+    stored = await world.store.messages.by_sid(acme_sids(scenario, acme.sid))
+    assert len(stored) == 20 and {m.account_sid for m in stored} == {acme.sid}
+    health = world.watcher.health
+    assert health.subaccounts_watched == 2
+    assert health.subaccounts_inactive == [f"Beta Ltd ({beta.sid})"]
+
+    # /twilio status names it, among the open incidents and the subaccounts watched.
+    status = await world.watcher.actions.status()
+    [open_now] = [s for s in status.sections() if s.heading == "Open incidents"]
+    assert [line.split(" · open since")[0] for line in open_now.items] == [
+        f"critical · 30002 · Beta Ltd ({beta.sid})"
+    ]
+    facts = dict(status.facts())
+    assert facts["Subaccounts"] == (
+        f"2 watched, 2 read in the last cycle; not active: Beta Ltd ({beta.sid})"
+    )
+    [watched] = [s for s in status.sections() if s.heading.startswith("Watched")]
+    assert any(line.startswith(f"30002 · Beta Ltd ({beta.sid}): ") for line in watched.items)
+
+    # The daily digest names it too.
+    [incident] = await world.store.incidents.open_all()
+    assert (
+        await world.watcher.digests._name(incident)
+        == f"30002 Account suspended · Beta Ltd ({beta.sid})"
+    )
+
+    # The same suspension next cycle: no second post.
+    await world.cycle(minutes_later=1)
+    assert len(posts(fake_slack)) == 1
+
+    # Twilio reinstates it: resolved at the next cycle, on the same message.
+    beta.status = "active"
+    await world.cycle(minutes_later=1)
+    assert len(posts(fake_slack)) == 1
+    assert header(fake_slack.calls("chat.update")[-1]).startswith("✅ Resolved")
+    assert await world.store.incidents.open_all() == []
+
+
+def acme_sids(scenario, account: str) -> list[str]:
+    return [m.sid for m in scenario.messages if m.account_sid == account]
+
+
+async def test_a_subaccount_closed_while_suspended_resolves(world, scenario, fake_slack):
+    beta = scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd", status="suspended")
+    await world.cycle()
+    assert len(posts(fake_slack)) == 1
+    beta.status = "closed"
+    await world.cycle(minutes_later=1)
+    assert await world.store.incidents.open_all() == []
+
+
+async def test_a_spike_in_one_subaccount_is_its_incident_not_the_accounts(
+    world, scenario, fake_slack
+):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    beta = scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd")
+    for account in (ACCOUNT_SID, acme.sid, beta.sid):
+        a_quiet_day(scenario, account)
+    # The last ten minutes: Acme's messages fail; the parent and Beta send as ever.
+    for m in range(1, 11):
+        send_from(scenario, acme.sid, 3, m, status="undelivered", error_code=30003)
+        send_from(scenario, ACCOUNT_SID, 2, m, status="delivered")
+        send_from(scenario, beta.sid, 2, m, status="delivered")
+
+    result = await world.cycle()
+
+    [alert] = posts(fake_slack)
+    assert header(alert).endswith(f"· Acme Corp ({acme.sid})")
+    assert header(alert).startswith("🔴 Critical: 30003")
+    [own] = [r for r in result.readings if r.code == 30003 and r.subaccount]
+    assert own.failed == 30 and own.final == 30
+    [account] = [r for r in result.readings if r.code == 30003 and not r.subaccount]
+    assert account.severity is None  # Acme's failures are its own incident, not told twice
+    [incident] = await world.store.incidents.open_all()
+    assert incident.key.startswith(f"{acme.sid}:30003:")
+
+    # Acme recovers: its incident resolves after the quiet checks.
+    world.now += timedelta(minutes=15)
+    for m in range(16):
+        send_from(scenario, acme.sid, 3, -1 - m, status="delivered")
+    for _ in range(4):
+        await world.cycle(minutes_later=1)
+    assert await world.store.incidents.open_all() == []
+    assert header(fake_slack.calls("chat.update")[-1]).startswith("✅ Resolved")
+
+
+async def test_only_the_listed_subaccounts_are_watched(
+    database_url, scenario, twilio_sim, fake_slack, tmp_path
+):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp", status="suspended")
+    beta = scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd", status="suspended")
+    world = World(
+        fake_slack, twilio_sim, tmp_path, DATABASE_URL=database_url, WATCH_SUBACCOUNTS=acme.sid
+    )
+    await world.open()
+    try:
+        await world.cycle()
+        keys = [i.key for i in await world.store.incidents.open_all()]
+    finally:
+        await world.close()
+    assert keys == [f"{acme.sid}:30002:account"]
+    read = {r.path for r in twilio_sim.received if r.path.endswith("/Messages.json")}
+    assert f"/2010-04-01/Accounts/{beta.sid}/Messages.json" not in read
+    assert f"/2010-04-01/Accounts/{acme.sid}/Messages.json" in read
+
+
+async def test_a_cycles_requests_grow_with_the_subaccounts_that_had_traffic(
+    world, scenario, twilio_sim
+):
+    busy = [scenario.add_subaccount(ACCOUNT_SID, f"Busy {i}") for i in range(2)]
+    quiet = [scenario.add_subaccount(ACCOUNT_SID, f"Quiet {i}") for i in range(30)]
+    for sub in busy:
+        send_from(scenario, sub.sid, 5, 3, status="delivered")
+    await world.cycle()  # the first reads every one
+    first = {r.path for r in twilio_sim.received if r.path.endswith("/Messages.json")}
+    assert len(first) == 33
+
+    seen: set[str] = set()
+    for _ in range(QUIET_ROUNDS):
+        twilio_sim.received.clear()
+        await world.cycle(minutes_later=1)
+        read = [r.path for r in twilio_sim.received if r.path.endswith("/Messages.json")]
+        # The parent, both busy ones, and a tenth of the quiet ones (3 of 30).
+        assert len(read) == 1 + 2 + 3
+        assert sum(r.path.endswith("/Accounts.json") for r in twilio_sim.received) == 1
+        seen.update(read)
+    # Within QUIET_ROUNDS cycles every quiet one was read again.
+    assert {f"/2010-04-01/Accounts/{s.sid}/Messages.json" for s in quiet} <= seen
+
+    # A quiet one starts sending: read every cycle from when it is next read.
+    send_from(scenario, quiet[0].sid, 5, -QUIET_ROUNDS - 1, status="delivered")
+    for _ in range(QUIET_ROUNDS):
+        await world.cycle(minutes_later=1)
+    twilio_sim.received.clear()
+    await world.cycle(minutes_later=1)
+    read = [r.path for r in twilio_sim.received if r.path.endswith("/Messages.json")]
+    assert f"/2010-04-01/Accounts/{quiet[0].sid}/Messages.json" in read
+    assert len(read) == 1 + 3 + 3
+
+
+async def test_when_the_list_fails_the_last_one_stands(world, scenario, twilio_sim, fake_slack):
+    beta = scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd")
+    await world.cycle()
+    assert await world.store.watcher.get(STATE)
+    twilio_sim.faults.append(Fault(path_contains="/Accounts.json", status=500, times=100))
+    beta.status = "suspended"  # not seen while the list fails: its messages still are
+    send_from(scenario, beta.sid, 2, -1, status="failed", error_code=30002)
+    result = await world.cycle(minutes_later=2)
+    assert world.watcher.health.subaccounts_problem
+    assert world.watcher.health.subaccounts_watched == 1
+    [own] = [r for r in result.readings if r.subaccount == beta.sid]
+    assert own.severity is not None and own.failed == 2
+    [alert] = posts(fake_slack)
+    assert f"Beta Ltd ({beta.sid})" in header(alert)
+
+
+@pytest.mark.parametrize("watch", ["all", "listed", ""])
+async def test_why_finds_a_message_in_a_watched_subaccount(
+    watch, scenario, twilio_sim, fake_slack, tmp_path, aiohttp_client
+):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    for i in range(5):  # others first: the one that has it is not the first asked
+        scenario.add_subaccount(ACCOUNT_SID, f"Other {i}")
+    send_from(scenario, acme.sid, 1, 3, status="undelivered", error_code=30003)
+    [message] = [m for m in scenario.messages if m.account_sid == acme.sid]
+    send_from(scenario, acme.sid, 2, 60, status="undelivered", error_code=30003, to=message.to)
+    chosen = {"all": "all", "listed": acme.sid, "": ""}[watch]
+    settings = make_settings(fake_slack, tmp_path, twilio_sim, WATCH_SUBACCOUNTS=chosen)
+    live = await aiohttp_client(bot_app.build(settings, Tuning(twilio_backoff_seconds=0.01)))
+    reply = await ask(live, fake_slack, f"why {message.sid}", "r")
+    content = texts(reply["blocks"])
+    if not watch:
+        assert f"Message {message.sid}" not in content
+        assert "no message" in content.lower() or "not found" in content.lower()
+        return
+    assert f"Message {message.sid} · undelivered" in content
+    # The recipient's history is the subaccount's: three in a row to this number.
+    assert "3 messages in a row to this number failed with 30003" in content
+    # Asked again, the store says whose it is: one fetch, from the subaccount.
+    twilio_sim.received.clear()
+    await ask(live, fake_slack, f"why {message.sid}", "r2")
+    fetches = [r.path for r in twilio_sim.received if f"/Messages/{message.sid}" in r.path]
+    assert fetches == [f"/2010-04-01/Accounts/{acme.sid}/Messages/{message.sid}.json"]
+
+
+async def test_a_number_in_a_friendly_name_is_masked_where_it_is_posted(
+    world, scenario, fake_slack
+):
+    scenario.add_subaccount(ACCOUNT_SID, "Client +14155550100", status="suspended")
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    assert "+1•••••••100" in header(alert) and "4155550100" not in str(alert)
+    [incident] = await world.store.incidents.open_all()
+    name = await world.watcher.digests._name(incident)
+    assert "+1•••••••100" in name and "4155550100" not in name
