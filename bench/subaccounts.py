@@ -240,7 +240,7 @@ def main() -> None:
     naive = _run(args, every_one=True)
 
     def steady(side: dict[str, Any], key: str) -> float:
-        return statistics.median(c[key] for c in side["cycles"][1:])
+        return float(statistics.median(c[key] for c in side["cycles"][1:]))
 
     rows = []
     for name, side in (
