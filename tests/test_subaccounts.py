@@ -140,6 +140,7 @@ async def test_a_spike_in_one_subaccount_is_its_incident_not_the_accounts(
     assert header(alert).startswith("🔴 Critical: 30003")
     [own] = [r for r in result.readings if r.code == 30003 and r.subaccount]
     assert own.failed == 30 and own.final == 30
+    assert own.samples and set(own.samples) <= set(acme_sids(scenario, acme.sid))
     [account] = [r for r in result.readings if r.code == 30003 and not r.subaccount]
     assert account.severity is None  # Acme's failures are its own incident, not told twice
     [incident] = await world.store.incidents.open_all()
@@ -264,3 +265,21 @@ async def test_a_number_in_a_friendly_name_is_masked_where_it_is_posted(
     [incident] = await world.store.incidents.open_all()
     name = await world.watcher.digests._name(incident)
     assert "+1•••••••100" in name and "4155550100" not in name
+
+
+async def test_the_parents_own_outage_is_the_accounts_incident_named_after_it(
+    world, scenario, fake_slack
+):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    for account in (ACCOUNT_SID, acme.sid):
+        a_quiet_day(scenario, account)
+    for m in range(1, 11):
+        send_from(scenario, ACCOUNT_SID, 3, m, status="undelivered", error_code=30003)
+        send_from(scenario, acme.sid, 6, m, status="delivered")
+    result = await world.cycle()
+    [alert] = posts(fake_slack)
+    assert header(alert).startswith(f"🔴 Critical: 30003 · account {ACCOUNT_SID}")
+    assert "First, for this account" in str(alert["blocks"])
+    assert not [r for r in result.readings if r.subaccount and r.severity]
+    [incident] = await world.store.incidents.open_all()
+    assert incident.key.startswith(f"{ACCOUNT_SID}:30003:")

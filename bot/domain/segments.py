@@ -49,7 +49,7 @@ class Segment:
                 return f"Messaging Service {self.value}"
             return f"sender {mask_numbers_in(self.value)}"
         if self.kind == SegmentKind.SUBACCOUNT:
-            return f"subaccount {self.value}"
+            return f"account {self.value}"  # the parent's own, or a subaccount's
         return f"carrier {self.value}"
 
 

@@ -8,7 +8,7 @@ from bot.answers.knowledge import Explanation, Section
 from bot.domain.alerting import Incident
 from bot.domain.messages import utc
 from bot.domain.privacy import mask_numbers_in
-from bot.domain.segments import SegmentReading
+from bot.domain.segments import SegmentKind, SegmentReading
 from bot.domain.spikes import Reading, ReadingKind, history, render_spark
 from bot.domain.thresholds import Severity
 from bot.render import places
@@ -62,7 +62,8 @@ def render_incident(
         summary = f"{heading}: {reading.headline_rate:.1%}"
         if named is not None:
             checks = places.RUNBOOKS[named.segment.kind]
-            title = f"First, for this {named.segment.kind}"
+            kind = named.segment.kind
+            title = f"First, for this {'account' if kind == SegmentKind.SUBACCOUNT else kind}"
             sections.append(Section(title, checks, numbered=True))
     if explanation is not None and explanation.fixes:
         sections.append(Section("Runbook", explanation.fixes[:3], numbered=True))

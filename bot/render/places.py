@@ -29,4 +29,11 @@ RUNBOOKS: dict[SegmentKind, tuple[str, ...]] = {
         "open a Twilio support ticket with the sample SIDs.",
         "For filtering (30007), review the content and the senders' registration.",
     ),
+    SegmentKind.SUBACCOUNT: (
+        "Only this account's own messages fail this way: look at what changed in what it "
+        "sends (a new sender, new wording, a new destination) rather than at Twilio.",
+        "Check its senders' registration (A2P 10DLC campaign or toll-free verification) and "
+        "its Geo Permissions, which each account keeps apart.",
+        "If nothing changed on your side, open a Twilio support ticket with the sample SIDs.",
+    ),
 }
