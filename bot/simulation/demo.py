@@ -90,7 +90,9 @@ async def _run(
     events: bool,
 ) -> int:
     rng = random.Random(30003)
-    start = datetime.now(UTC).replace(second=0, microsecond=0)
+    # From the top of the hour: which whole hours the baselines rest on (and so whether
+    # the spike opens as a warning) would otherwise depend on the minute it is started.
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     scenario = Scenario()
     scenario.add_account(ACCOUNT, TOKEN)
     scenario.add_registration(ACCOUNT, "brand", "APPROVED", about="STANDARD")
