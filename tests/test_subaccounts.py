@@ -143,8 +143,17 @@ async def test_a_spike_in_one_subaccount_is_its_incident_not_the_accounts(
     assert own.samples and set(own.samples) <= set(acme_sids(scenario, acme.sid))
     [account] = [r for r in result.readings if r.code == 30003 and not r.subaccount]
     assert account.severity is None  # Acme's failures are its own incident, not told twice
+    # The account's figures are what is left: the parent's and Beta's, none failing.
+    assert (account.failed, account.final) == (0, 40)
     [incident] = await world.store.incidents.open_all()
     assert incident.key.startswith(f"{acme.sid}:30003:")
+
+    # Acme fails harder, to most of the traffic: still its incident alone, never the
+    # account's too.
+    send_from(scenario, acme.sid, 400, -1, status="undelivered", error_code=30003)
+    result = await world.cycle(minutes_later=1)
+    assert len(posts(fake_slack)) == 1
+    assert [i.key.split(":")[0] for i in await world.store.incidents.open_all()] == [acme.sid]
 
     # Acme recovers: its incident resolves after the quiet checks.
     world.now += timedelta(minutes=15)
@@ -283,3 +292,56 @@ async def test_the_parents_own_outage_is_the_accounts_incident_named_after_it(
     assert not [r for r in result.readings if r.subaccount and r.severity]
     [incident] = await world.store.incidents.open_all()
     assert incident.key.startswith(f"{ACCOUNT_SID}:30003:")
+
+
+async def test_a_subaccount_with_all_the_traffic_is_still_named(world, scenario, fake_slack):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    for account in (ACCOUNT_SID, acme.sid):
+        a_quiet_day(scenario, account)
+    for m in range(1, 11):  # at night: Acme alone sends, and fails
+        send_from(scenario, acme.sid, 3, m, status="undelivered", error_code=30003)
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    assert header(alert).endswith(f"· Acme Corp ({acme.sid})")
+    [incident] = await world.store.incidents.open_all()
+    assert incident.key.startswith(f"{acme.sid}:30003:")
+
+
+async def test_the_parents_suspension_is_one_incident_not_one_a_subaccount(
+    world, scenario, fake_slack
+):
+    subs = [scenario.add_subaccount(ACCOUNT_SID, f"Client {i}") for i in range(5)]
+    await world.cycle()
+    scenario.accounts[ACCOUNT_SID].status = "suspended"
+    for sub in subs:  # Twilio suspends the subaccounts with their parent
+        sub.status = "suspended"
+        send_from(scenario, sub.sid, 2, -1, status="failed", error_code=30002)
+    await world.cycle(minutes_later=2)
+    [alert] = posts(fake_slack)
+    assert header(alert).startswith("🔴 Critical: account suspended")
+    scenario.accounts[ACCOUNT_SID].status = "active"
+    for sub in subs:
+        sub.status = "active"
+    await world.cycle(minutes_later=1)
+    assert await world.store.incidents.open_all() == []
+    assert len(posts(fake_slack)) == 1
+
+
+async def test_only_subaccounts_with_a_30002_cost_a_query(world, scenario, monkeypatch):
+    subs = [scenario.add_subaccount(ACCOUNT_SID, f"Client {i}") for i in range(20)]
+    subs[3].status = "suspended"
+    send_from(scenario, subs[3].sid, 2, 1, status="failed", error_code=30002)
+    asked = []
+    failures = world.store.messages.failures
+
+    async def counting(code, since, until, segment=None):
+        if segment is not None:
+            asked.append(segment.value)
+        return await failures(code, since, until, segment)
+
+    monkeypatch.setattr(world.store.messages, "failures", counting)
+    result = await world.cycle()
+    [own] = [r for r in result.readings if r.subaccount]
+    assert own.failed == 2
+    # The parent's own 30002s, and the one subaccount that had any: not all twenty.
+    assert sorted(asked) == sorted([ACCOUNT_SID, subs[3].sid])

@@ -167,7 +167,9 @@ def judge(
         for window in windows
         for c in window.counts
         # A segment with (nearly) all the traffic is the account: its rule speaks for it.
-        if 0 < c.final < WHOLE * window.final
+        # Not an account's: a subaccount's trouble is its own incident, however busy.
+        if c.final > 0
+        and (c.segment.kind == SegmentKind.SUBACCOUNT or c.final < WHOLE * window.final)
     ]
     believed = holm([p for _, _, _, p in judged], budget.alpha)
     found: dict[Segment, SegmentReading] = {}

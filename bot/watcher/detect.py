@@ -97,9 +97,12 @@ def readings(
 def _suspensions(reading: Reading, evidence: Evidence, watched: bool) -> list[Reading]:
     """Each watched subaccount's 30002 reading, while it fires or its incident is open;
     and a quiet one for an open incident of a subaccount no longer watched (closed, or
-    left out of WATCH_SUBACCOUNTS), which resolves it."""
+    left out of WATCH_SUBACCOUNTS), which resolves it. None while the account itself is
+    not active: Twilio suspends its subaccounts with it, and its incident says so."""
     code = reading.code
     open_now = evidence.open_subaccounts.get(code, frozenset())
+    if reading.account_status != "active":
+        return []  # the account's suspension is every subaccount's: one incident says it
     found = []
     for sub in evidence.subaccounts:
         fresh = evidence.subaccount_suspensions.get(sub.sid, Failures())
@@ -138,39 +141,56 @@ def _gone(reading: Reading, evidence: Evidence, open_now: frozenset[str]) -> lis
 
 
 def _by_segment(
-    reading: Reading,
-    evidence: Evidence,
-    thresholds: Thresholds,
-    budget: Budget,
-    apart: frozenset[Segment] = frozenset(),
+    reading: Reading, evidence: Evidence, thresholds: Thresholds, budget: Budget
 ) -> tuple[Reading, list[SegmentReading]]:
     """The reading with the segments that fire on its code, and the worse severity of the
     two rules; and the watched subaccounts whose own rate fires, which are their own
     incidents. A muted segment's messages leave every segment and the account's rule
     too, so the outage someone muted does not come back under another name; so do those
-    of a subaccount that fires (`apart`), so it is not told twice."""
+    of a subaccount that fires or whose incident is open, so it is not told twice, and
+    the account's figures are then what is left."""
     code = reading.code
-    muted = evidence.muted.get(code, frozenset()) | apart
-    spans = tuple((minutes, found.without(muted)) for minutes, found in evidence.spans)
+    muted = evidence.muted.get(code, frozenset())
+    firing, spans = _judged(reading, evidence, thresholds, budget, muted)
     watched = {sub.sid for sub in evidence.subaccounts}
-    histories = evidence.histories.get(code, {})
-    windows = traffic.windows(code, spans, histories, bool(watched))
-    firing = segments.judge(windows, reading.baseline, thresholds, budget)
     own = [
         f for f in firing if f.segment.kind == SegmentKind.SUBACCOUNT and f.segment.value in watched
     ]
-    if own and not apart:
-        rest, _ = _by_segment(
-            reading, evidence, thresholds, budget, frozenset(f.segment for f in own)
-        )
-        return rest, own
+    open_now = evidence.open_subaccounts.get(code, frozenset()) & watched
+    apart = {f.segment for f in own} | {Segment(SegmentKind.SUBACCOUNT, s) for s in open_now}
+    if apart:
+        firing, spans = _judged(reading, evidence, thresholds, budget, muted | apart)
+        if spans:
+            window = spans[0][1]
+            reading = replace(
+                reading,
+                failed=window.account_failed.get(code, 0),
+                final=window.messages,
+                recipients=window.account_recipients.get(code, 0),
+            )
     account = reading.severity
-    if muted and account is not None and spans:
+    if (muted or apart) and account is not None and spans:
         account = _without(reading, spans[0][1], evidence, thresholds)
     severities = [s.severity for s in firing] + ([account] if account is not None else [])
     worst = max(severities, key=lambda s: s == Severity.CRITICAL, default=None)
     found = replace(reading, severity=worst, segments=firing, account_severity=account)
-    return found, []
+    return found, own
+
+
+def _judged(
+    reading: Reading,
+    evidence: Evidence,
+    thresholds: Thresholds,
+    budget: Budget,
+    left_out: frozenset[Segment],
+) -> tuple[tuple[SegmentReading, ...], tuple[tuple[int, Traffic], ...]]:
+    """The segments that fire on the reading's code, with `left_out`'s messages taken
+    out of every window; and those windows."""
+    code = reading.code
+    spans = tuple((minutes, found.without(left_out)) for minutes, found in evidence.spans)
+    histories = evidence.histories.get(code, {})
+    windows = traffic.windows(code, spans, histories, bool(evidence.subaccounts))
+    return segments.judge(windows, reading.baseline, thresholds, budget), spans
 
 
 def _without(

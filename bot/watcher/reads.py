@@ -12,6 +12,7 @@ from bot.domain.failures import Failures
 from bot.domain.segments import History, Segment, SegmentKind
 from bot.domain.spikes import Baseline, Reading, ReadingKind
 from bot.domain.subaccounts import Subaccount
+from bot.domain.traffic import Traffic
 from bot.store import SegmentMute, Store
 from bot.store.counting import whole_hours
 from bot.watcher import detect
@@ -58,7 +59,9 @@ async def measure(
     thresholds = config.thresholds
     codes = detect.watched_codes(config.alert_codes)
     rates = [code for code in codes if code != spikes.SUSPENDED_CODE]  # judged per segment
-    spans = _spans(config) if rates else []
+    # With subaccounts, 30002 by segment too: which subaccounts had one this window.
+    by_segment = [*rates, *([spikes.SUSPENDED_CODE] if watched else [])]
+    spans = _spans(config) if by_segment else []
     until = detect.baseline_until(thresholds, config.settle, now)
     counted = await store.messages.tally(codes, spikes.tally_edges(thresholds.window, now))
     inactive = await store.watcher.get(INACTIVE_AT)
@@ -85,6 +88,8 @@ async def measure(
         )
         for i, code in enumerate(codes)
     }
+    windows = await store.messages.segment_windows(by_segment, [now - s for _, s in spans], now)
+    judged = tuple(zip([minutes for minutes, _ in spans], windows, strict=True))
     evidence = detect.Evidence(
         counted=spikes.tally(counted, thresholds.window, now),
         failures=failures,
@@ -92,21 +97,13 @@ async def measure(
         carriers=await store.lookups.carriers(),
         baselines=baselines,
         watched_since=held.since if held is not None else None,
-        spans=tuple(
-            zip(
-                [minutes for minutes, _ in spans],
-                await store.messages.segment_windows(rates, [now - s for _, s in spans], now),
-                strict=True,
-            )
-        ),
+        spans=judged,
         histories={
             code: await histories.get(store, code, week, until, baselines[code]) for code in rates
         },
         muted=_muted(await store.mutes.active(now)),
         subaccounts=watched,
-        subaccount_suspensions=await _suspensions(
-            store, watched, failures[spikes.SUSPENDED_CODE], since, now
-        ),
+        subaccount_suspensions=await _suspensions(store, watched, judged, since, now),
         open_subaccounts=await _open_subaccounts(store, config.account_sid),
     )
     budget = config.tuning.segment_budget
@@ -134,23 +131,25 @@ def _spans(config: WatcherConfig) -> list[tuple[int, timedelta]]:
 async def _suspensions(
     store: Store,
     watched: tuple[Subaccount, ...],
-    every: Failures,
+    spans: tuple[tuple[int, Traffic], ...],
     since: datetime,
     now: datetime,
 ) -> dict[str, Failures]:
-    """Each watched subaccount's 30002s of the window (of an active one, those since it
-    was last seen suspended): a read for each only when some message of the window
-    failed with 30002 (`every`)."""
-    if not every.failed:
-        return {}
+    """The 30002s of the window (of an active one, those since it was last seen
+    suspended) of each watched subaccount that had one in the window (`spans`, the
+    longest first): one read for each of those, none for the others."""
+    window = spans[0][1] if spans else None
     found = {}
     for sub in watched:
+        place = Segment(SegmentKind.SUBACCOUNT, sub.sid)
+        if window is None or not window.failed.get((place, spikes.SUSPENDED_CODE)):
+            continue
         fresh = account_readings.fresh_since(since, sub.inactive_at)
         found[sub.sid] = await store.messages.failures(
             spikes.SUSPENDED_CODE,
             since if sub.status != "active" or fresh is None else fresh,
             now,
-            Segment(SegmentKind.SUBACCOUNT, sub.sid),
+            place,
         )
     return found
 
