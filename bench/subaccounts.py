@@ -130,6 +130,7 @@ async def watch(origin: str, database: str, cycles: int, every_one: bool) -> lis
 
     if every_one:
         subaccounts.QUIET_ROUNDS = 1  # every quiet one is due every cycle
+        subaccounts.QUIET_MOST = 1_000_000
     config = settings.load(
         {
             "SLACK_BOT_TOKEN": "xoxb-bench",
@@ -270,7 +271,7 @@ def main() -> None:
         ),
     ]
     report(
-        "subaccounts",
+        "subaccounts" if args.subaccounts == 100 else f"subaccounts-{args.subaccounts}",
         rows,
         {
             "subaccounts": args.subaccounts,

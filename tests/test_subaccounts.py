@@ -345,3 +345,87 @@ async def test_only_subaccounts_with_a_30002_cost_a_query(world, scenario, monke
     assert own.failed == 2
     # The parent's own 30002s, and the one subaccount that had any: not all twenty.
     assert sorted(asked) == sorted([ACCOUNT_SID, subs[3].sid])
+
+
+async def test_a_subaccount_with_more_than_a_walk_is_read_back_over_cycles(
+    database_url, scenario, twilio_sim, fake_slack, tmp_path
+):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    for hour in range(1, 7):  # 63 messages over six hours: pages of 10, 2 a walk
+        send_from(scenario, acme.sid, 10 + (hour == 1) * 3, hour * 60, status="delivered")
+    tuning = Tuning(page_size=10, max_pages=2, backfill_pages=2)
+    world = World(
+        fake_slack,
+        twilio_sim,
+        tmp_path,
+        tuning,
+        DATABASE_URL=database_url,
+        WATCH_SUBACCOUNTS="all",
+    )
+    await world.open()
+    try:
+        await world.cycle()
+        assert world.watcher.health.subaccounts_reading_back == 1
+        status = await world.watcher.actions.status()
+        assert "1 still reading back older messages" in dict(status.facts())["Subaccounts"]
+        for _ in range(5):
+            await world.cycle(minutes_later=1)
+        stored = await world.store.messages.by_sid(acme_sids(scenario, acme.sid))
+        assert len(stored) == 63
+        assert world.watcher.health.subaccounts_reading_back == 0
+    finally:
+        await world.close()
+
+
+async def test_a_subaccount_twilio_fails_is_named_in_status(world, scenario, twilio_sim):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd")
+    twilio_sim.faults.append(Fault(path_contains=f"{acme.sid}/Messages", status=500, times=100))
+    await world.cycle()
+    assert world.watcher.health.subaccounts_failed == [f"Acme Corp ({acme.sid})"]
+    status = await world.watcher.actions.status()
+    assert (
+        f"Twilio failed the read of Acme Corp ({acme.sid})" in dict(status.facts())["Subaccounts"]
+    )
+    # Read again next cycle (never read, it is due), and the mark clears.
+    twilio_sim.faults.clear()
+    await world.cycle(minutes_later=1)
+    assert world.watcher.health.subaccounts_failed == []
+
+
+async def test_an_unreadable_stored_state_is_read_afresh(world, scenario, fake_slack):
+    beta = scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd", status="suspended")
+    for bad in ("not json", '{"AC1": {"newest": "yesterday"}}', "[1, 2]"):
+        await world.store.watcher.put(STATE, bad)
+        await world.cycle(minutes_later=1)
+        assert world.watcher.health.subaccounts_watched == 1
+    assert [i.key for i in await world.store.incidents.open_all()] == [f"{beta.sid}:30002:account"]
+
+
+def test_quiet_subaccounts_read_a_cycle_are_capped():
+    from datetime import UTC, datetime
+
+    from bot.domain import subaccounts
+    from bot.domain.subaccounts import QUIET_MOST, Subaccount
+
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    day_ago = now - timedelta(days=1)
+    quiet = [Subaccount(f"AC{i:032d}", "", "active", day_ago, day_ago) for i in range(1000)]
+    busy = [Subaccount("AC" + "f" * 32, "", "active", now, now)]
+    due = subaccounts.due(busy + quiet, timedelta(minutes=30), now)
+    assert len(due) == 1 + QUIET_MOST and due[0] == busy[0]
+
+
+async def test_why_says_when_twilio_failed_a_subaccount_it_asked(
+    scenario, twilio_sim, fake_slack, tmp_path, aiohttp_client
+):
+    acme = scenario.add_subaccount(ACCOUNT_SID, "Acme Corp")
+    scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd")
+    send_from(scenario, acme.sid, 1, 3, status="undelivered", error_code=30003)
+    [message] = [m for m in scenario.messages if m.account_sid == acme.sid]
+    twilio_sim.faults.append(Fault(path_contains=f"{acme.sid}/Messages/", status=503, times=50))
+    settings = make_settings(fake_slack, tmp_path, twilio_sim, WATCH_SUBACCOUNTS="all")
+    live = await aiohttp_client(bot_app.build(settings, Tuning(twilio_backoff_seconds=0.01)))
+    reply = await ask(live, fake_slack, f"why {message.sid}", "r")
+    content = texts(reply["blocks"])
+    assert "nor in its 2 watched subaccount(s); Twilio failed for 1 of them" in content

@@ -37,11 +37,12 @@ async def fetch(
         if not all_of_them and not chosen:
             raise
         watched = await _every(twilio, store) if all_of_them else sorted(chosen)
-        found = await _first(twilio, sid, watched)
+        found, failed = await _first(twilio, sid, watched)
         if found is None:
+            unasked = f"; Twilio failed for {failed} of them, ask again" if failed else ""
             raise NotFound(
                 f"no message {sid} in account {twilio.account_sid} "
-                f"nor in its {len(watched)} watched subaccount(s)"
+                f"nor in its {len(watched)} watched subaccount(s){unasked}"
             ) from None
         return found
 
@@ -58,25 +59,30 @@ async def _every(twilio: TwilioApi, store: Store) -> list[str]:
 
 async def _first(
     twilio: TwilioApi, sid: str, accounts: list[str]
-) -> tuple[Message, TwilioApi] | None:
-    """The message from the first of `accounts` that has it; None when none does (or
-    Twilio failed for those that might)."""
+) -> tuple[tuple[Message, TwilioApi] | None, int]:
+    """The message from the first of `accounts` that has it (None when none does), and
+    how many of those asked Twilio failed for (not "not found")."""
     gate = asyncio.Semaphore(AT_ONCE)
+    failed = 0
 
     async def one(account: str) -> tuple[Message, TwilioApi] | None:
+        nonlocal failed
         view = twilio.for_account(account)
         async with gate:
             try:
                 return await view.fetch_message(sid), view
+            except NotFound:
+                return None
             except TwilioError:
+                failed += 1
                 return None
 
     tasks = [asyncio.ensure_future(one(account)) for account in accounts]
     try:
         for done in asyncio.as_completed(tasks):
             if (found := await done) is not None:
-                return found
-        return None
+                return found, failed
+        return None, failed
     finally:
         for task in tasks:
             task.cancel()

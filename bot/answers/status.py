@@ -83,6 +83,10 @@ def _subaccounts(h: Health) -> str:
     line = f"{h.subaccounts_watched} watched, {h.subaccounts_read} read in the last cycle"
     if h.subaccounts_inactive:
         line += "; not active: " + ", ".join(h.subaccounts_inactive)
+    if h.subaccounts_failed:
+        line += "; Twilio failed the read of " + ", ".join(h.subaccounts_failed)
+    if h.subaccounts_reading_back:
+        line += f"; {h.subaccounts_reading_back} still reading back older messages"
     if h.subaccounts_problem:
         line += f"; the list could not be read, the last one stands ({h.subaccounts_problem})"
     return line

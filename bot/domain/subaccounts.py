@@ -4,9 +4,10 @@ it reads this cycle. Pure.
 A cycle's Twilio requests should grow with the subaccounts that have traffic, not with
 all of them: one with a message in the last ACTIVE_SPAN (or in the settle window, whose
 statuses may still change) is read every cycle; a quiet one only every QUIET_ROUNDS
-cycles, those read longest ago first, so a quiet one that starts sending is read within
-QUIET_ROUNDS cycles. The Accounts list, one request for up to a thousand subaccounts,
-gives every one's status each cycle.
+cycles (and never more than QUIET_MOST a cycle), those read longest ago first, so a quiet
+one that starts sending is read within QUIET_ROUNDS cycles (with more than QUIET_ROUNDS x
+QUIET_MOST quiet ones, within their number / QUIET_MOST cycles). The Accounts list, one
+request for up to a thousand subaccounts, gives every one's status each cycle.
 """
 
 import math
@@ -22,6 +23,7 @@ from bot.domain.thresholds import Severity
 
 ACTIVE_SPAN = timedelta(hours=1)
 QUIET_ROUNDS = 10
+QUIET_MOST = 20  # quiet ones read a cycle, whatever their number
 WATCHED_STATUSES = frozenset({"active", "suspended"})  # a closed one is over, not watched
 
 
@@ -33,6 +35,9 @@ class Subaccount:
     newest: datetime | None = None  # the newest message's creation time the watcher read
     read_at: datetime | None = None  # when its Messages list was last read
     inactive_at: datetime | None = None  # the last cycle that saw it not active
+    # When a walk stopped short: the next page's URI, and where the reading back ends.
+    reading_back: str | None = None
+    back_to: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -55,6 +60,8 @@ def merged(listed: Sequence[Subaccount], held: dict[str, Subaccount]) -> list[Su
             newest=held[s.sid].newest,
             read_at=held[s.sid].read_at,
             inactive_at=held[s.sid].inactive_at,
+            reading_back=held[s.sid].reading_back,
+            back_to=held[s.sid].back_to,
         )
         if s.sid in held
         else s
@@ -69,12 +76,18 @@ def busy(subaccount: Subaccount, settle: timedelta, now: datetime) -> bool:
 
 
 def due(subaccounts: Sequence[Subaccount], settle: timedelta, now: datetime) -> list[Subaccount]:
-    """This cycle's reads: every busy one (and any never read), and a QUIET_ROUNDS-th of
-    the quiet ones, read longest ago first. A suspended one is read too: messages queued
-    before the suspension fail with 30002, which its incident shows."""
-    fresh = [s for s in subaccounts if s.read_at is None or busy(s, settle, now)]
-    quiet = [s for s in subaccounts if s not in fresh]
-    share = math.ceil(len(quiet) / QUIET_ROUNDS)
+    """This cycle's reads: every busy one (and any never read, or reading back), and a
+    QUIET_ROUNDS-th of the quiet ones, at most QUIET_MOST, read longest ago first. A
+    suspended one is read too: messages queued before the suspension fail with 30002,
+    which its incident shows."""
+    fresh = [
+        s
+        for s in subaccounts
+        if s.read_at is None or s.reading_back is not None or busy(s, settle, now)
+    ]
+    chosen = {s.sid for s in fresh}
+    quiet = [s for s in subaccounts if s.sid not in chosen]
+    share = min(math.ceil(len(quiet) / QUIET_ROUNDS), QUIET_MOST)
     quiet.sort(key=lambda s: (s.read_at or now, s.sid))
     return fresh + quiet[:share]
 

@@ -43,6 +43,8 @@ class Health:
     subaccounts_watched: int | None = None
     subaccounts_inactive: list[str] = field(default_factory=list)
     subaccounts_read: int = 0
+    subaccounts_failed: list[str] = field(default_factory=list)  # Twilio failed, last cycle
+    subaccounts_reading_back: int = 0  # with older messages still being read
     subaccounts_problem: str | None = None
 
     def stalled(

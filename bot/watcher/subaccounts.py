@@ -22,11 +22,11 @@ from bot.adapters.twilio.accounts import subaccounts as list_subaccounts
 from bot.domain import subaccounts
 from bot.domain.messages import Message
 from bot.domain.subaccounts import Subaccount
-from bot.errors import BotError, StoreError
+from bot.errors import BotError, NotFound, StoreError, TwilioRejected
 from bot.store import Store
 from bot.watcher.config import WatcherConfig
 from bot.watcher.health import Health
-from bot.watcher.ingest import OVERLAP
+from bot.watcher.ingest import OVERLAP, Stretch
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class SubaccountWatch:
         due = subaccounts.due(watched, config.settle, now)
         gate = asyncio.Semaphore(CONCURRENT_READS)
         results = await asyncio.gather(*[self._read_one(s, now, gate) for s in due])
-        fresh = {s.sid: s for s, _ in results}
+        fresh = {s.sid: s for s, _, _ in results}
         watched = [fresh.get(s.sid, s) for s in watched]
         kept = {s.sid: fresh.get(s.sid, s) for s in found}
         await self.store.watcher.put(STATE, _encoded(kept))
@@ -85,46 +85,89 @@ class SubaccountWatch:
         health.subaccounts_watched = len(watched)
         health.subaccounts_inactive = [s.label for s in watched if s.status != "active"]
         health.subaccounts_read = len(due)
-        return Round(tuple(watched), read=sum(n for _, n in results))
+        health.subaccounts_failed = [s.label for s, _, failed in results if failed]
+        health.subaccounts_reading_back = sum(s.reading_back is not None for s in watched)
+        return Round(tuple(watched), read=sum(n for _, n, _ in results))
 
     async def _read_one(
         self, sub: Subaccount, now: datetime, gate: asyncio.Semaphore
-    ) -> tuple[Subaccount, int]:
-        """One subaccount's new messages (and settle window), stored; the subaccount with
-        its marks moved on, and how many messages. A failure leaves its marks
+    ) -> tuple[Subaccount, int, bool]:
+        """One subaccount's new messages (and settle window), stored, then a slice more
+        of what an earlier walk left, if one did; the subaccount with its marks moved
+        on, how many messages, and whether Twilio failed it. A failure leaves its marks
         where they were: the next cycle reads the same span again."""
         config, tuning = self.config, self.config.tuning
         floor = now - min(config.backfill, config.retention)
         since = floor if sub.newest is None else sub.newest - OVERLAP
         since = max(floor, min(since, now - config.settle))
-        found: list[Message] = []
-
-        async def keep(page: list[Message]) -> None:
-            found.extend(m for m in page if m.date_created is None or m.date_created >= since)
-
         view = self._views.get(sub.sid)
         if view is None:
             view = self._views[sub.sid] = self.twilio.for_account(sub.sid)
         async with gate:
             try:
-                walk = await view.read_messages(
-                    keep,
-                    created_after=since,
-                    page_size=tuning.page_size,
-                    max_pages=tuning.max_pages,
-                )
+                head = await self._walk(view, sub.sid, since, None, tuning.max_pages)
+            except StoreError:
+                raise
             except BotError as exc:
                 log.warning("subaccount %s not read this cycle: %s", sub.sid, exc)
-                return sub, 0
-        # Messages a subaccount's list gives are that subaccount's, whatever a record says.
-        for start in range(0, len(found), tuning.save_batch):
-            batch = found[start : start + tuning.save_batch]
-            await self.store.messages.save([replace(m, account_sid=sub.sid) for m in batch])
-        if walk.rest is not None:
-            log.warning("subaccount %s: more than %d messages since %s", sub.sid, len(found), since)
-        moments = [m.date_created for m in found if m.date_created is not None]
-        newest = max([*moments, *([sub.newest] if sub.newest else [])], default=None)
-        return replace(sub, newest=newest, read_at=now), len(found)
+                return sub, 0, True
+            read, newest = head.read, max(filter(None, (head.newest, sub.newest)), default=None)
+            back, back_to = sub.reading_back, sub.back_to
+            if head.rest is not None:
+                # More than a walk: the older ones are read over the next cycles.
+                if back is not None:
+                    log.warning("subaccount %s: reading back to %s given up", sub.sid, back_to)
+                back, back_to = head.rest, since
+            elif back is not None and back_to is not None:
+                try:
+                    tail = await self._walk(
+                        view, sub.sid, max(back_to, floor), back, tuning.backfill_pages
+                    )
+                    read += tail.read
+                    back = tail.rest
+                except StoreError:
+                    raise
+                except (NotFound, TwilioRejected) as exc:  # the page it named is gone
+                    log.warning("subaccount %s: reading back given up: %s", sub.sid, exc)
+                    back = None
+                except BotError as exc:
+                    log.warning("subaccount %s: reading back waits: %s", sub.sid, exc)
+        if back is None:
+            back_to = None
+        moved = replace(sub, newest=newest, read_at=now, reading_back=back, back_to=back_to)
+        return moved, read, False
+
+    async def _walk(
+        self, view: TwilioApi, sid: str, since: datetime, resume: str | None, pages: int
+    ) -> Stretch:
+        """Messages created from `since` on, newest first, at most `pages` pages (from
+        `resume`, a next-page URI, if given), stored as they come, as `sid`'s."""
+        batch: list[Message] = []
+        read = 0
+        newest: datetime | None = None
+        size = self.config.tuning.save_batch
+
+        async def keep(page: list[Message]) -> None:
+            nonlocal read, newest
+            found = [m for m in page if m.date_created is None or m.date_created >= since]
+            # A subaccount's list gives its own messages, whatever a record says.
+            batch.extend(replace(m, account_sid=sid) for m in found)
+            read += len(found)
+            moments = [m.date_created for m in found if m.date_created is not None]
+            newest = max([*moments, *([newest] if newest else [])], default=None)
+            if len(batch) >= size:
+                await self.store.messages.save(batch)
+                batch.clear()
+
+        walk = await view.read_messages(
+            keep,
+            created_after=since,
+            page_size=self.config.tuning.page_size,
+            max_pages=pages,
+            resume=resume,
+        )
+        await self.store.messages.save(batch)
+        return Stretch(read, newest, None, walk.rest, walk.whole)
 
 
 async def last_watched(store: Store, config: WatcherConfig) -> tuple[Subaccount, ...]:
@@ -147,6 +190,8 @@ def _encoded(kept: dict[str, Subaccount]) -> str:
                 "newest": moment(s.newest),
                 "read_at": moment(s.read_at),
                 "inactive_at": moment(s.inactive_at),
+                "reading_back": s.reading_back,
+                "back_to": moment(s.back_to),
             }
             for sid, s in kept.items()
         }
@@ -154,10 +199,18 @@ def _encoded(kept: dict[str, Subaccount]) -> str:
 
 
 def decoded(text: str | None) -> dict[str, Subaccount]:
+    """The subaccounts as `_encoded` wrote them; none (read afresh) when the value is
+    not what it wrote: a bad value must not stop every cycle."""
     if not text:
         return {}
-    values: dict[str, dict[str, Any]] = json.loads(text)
+    try:
+        return _decoded(json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("the subaccounts' stored state is unreadable, read afresh: %s", exc)
+        return {}
 
+
+def _decoded(values: dict[str, dict[str, Any]]) -> dict[str, Subaccount]:
     def moment(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
 
@@ -169,6 +222,8 @@ def decoded(text: str | None) -> dict[str, Subaccount]:
             newest=moment(v.get("newest")),
             read_at=moment(v.get("read_at")),
             inactive_at=moment(v.get("inactive_at")),
+            reading_back=v.get("reading_back"),
+            back_to=moment(v.get("back_to")),
         )
         for sid, v in values.items()
     }
