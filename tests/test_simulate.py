@@ -46,6 +46,40 @@ async def test_the_printed_settings_point_the_bot_at_the_simulator(tmp_path):
         assert await served == 0
 
 
+async def test_simulated_subaccounts_have_their_own_traffic(tmp_path):
+    """Issue 18, item 4: `simulate --subaccounts N`, for WATCH_SUBACCOUNTS by hand."""
+    from bot.adapters.twilio.accounts import subaccounts
+
+    lines: list[str] = []
+    stop = asyncio.Event()
+    served = asyncio.create_task(
+        simulate.run(out=lines.append, stop=stop, minute_seconds=0.05, subaccounts=2)
+    )
+    try:
+        async with asyncio.timeout(5):
+            while not any("Ctrl-C stops it" in line for line in lines):
+                await asyncio.sleep(0.01)
+        exports = dict(
+            line.strip().removeprefix("export ").split("=", 1)
+            for line in lines
+            if line.strip().startswith("export ")
+        )
+        config = settings.load({**exports, "DATABASE_PATH": str(tmp_path / "b.db")})
+        assert config.subaccounts_all
+        twilio = TwilioApi(config)
+        try:
+            found = await subaccounts(twilio)
+            assert [a.friendly_name for a in found] == ["Client 01", "Client 02"]
+            theirs = await twilio.for_account(found[0].sid).list_messages(page_size=1000)
+            assert theirs and {m.account_sid for m in theirs} == {found[0].sid}
+        finally:
+            await twilio.close()
+        assert "2 subaccounts, 10 a minute each" in lines[-1]
+    finally:
+        stop.set()
+        assert await served == 0
+
+
 def test_simulate_is_a_terminal_command_listed_in_help(capsys):
     assert cli.main(["help"], {}) == 0
     out = capsys.readouterr().out

@@ -51,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--spike", action="store_true", help="30003 fails 15 % of messages")
     simulate.add_argument("--suspend", action="store_true", help="the account is suspended")
+    simulate.add_argument(
+        "--subaccounts", type=int, default=0, help="N subaccounts, each with its own traffic"
+    )
     for command in commands.SUBCOMMANDS:
         one = sub.add_parser(command.name, help=command.help)
         if command.name == "hygiene":  # an option, which REMAINDER would not take first
@@ -163,7 +166,10 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
             from bot.simulation import simulate
 
             try:
-                return asyncio.run(simulate.run(args.port, spike=args.spike, suspend=args.suspend))
+                served = simulate.run(
+                    args.port, args.spike, args.suspend, subaccounts=max(0, args.subaccounts)
+                )
+                return asyncio.run(served)
             except KeyboardInterrupt:  # Ctrl-C is how it is meant to stop
                 return 0
             except OSError as exc:

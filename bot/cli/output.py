@@ -22,7 +22,7 @@ TERMINAL_ONLY = (
     ),
     (
         "simulate",
-        "simulate [--port N] [--spike] [--suspend]",
+        "simulate [--port N] [--spike] [--suspend] [--subaccounts N]",
         "serve the built-in Twilio simulator, and print the settings that point the bot at it",
     ),
     (
