@@ -143,8 +143,8 @@ async def test_a_spike_in_one_subaccount_is_its_incident_not_the_accounts(
     assert own.samples and set(own.samples) <= set(acme_sids(scenario, acme.sid))
     [account] = [r for r in result.readings if r.code == 30003 and not r.subaccount]
     assert account.severity is None  # Acme's failures are its own incident, not told twice
-    # The account's figures are what is left: the parent's and Beta's, none failing.
-    assert (account.failed, account.final) == (0, 40)
+    # The account's figures are its own messages: each subaccount is judged on its own.
+    assert (account.failed, account.final) == (0, 20)
     [incident] = await world.store.incidents.open_all()
     assert incident.key.startswith(f"{acme.sid}:30003:")
 
@@ -395,7 +395,8 @@ async def test_a_subaccount_twilio_fails_is_named_in_status(world, scenario, twi
 
 async def test_an_unreadable_stored_state_is_read_afresh(world, scenario, fake_slack):
     beta = scenario.add_subaccount(ACCOUNT_SID, "Beta Ltd", status="suspended")
-    for bad in ("not json", '{"AC1": {"newest": "yesterday"}}', "[1, 2]"):
+    naive = '{"AC1": {"newest": "2026-01-01T00:00:00", "read_at": "2026-01-01T00:00:00+00:00"}}'
+    for bad in ("not json", '{"AC1": {"newest": "yesterday"}}', "[1, 2]", naive):
         await world.store.watcher.put(STATE, bad)
         await world.cycle(minutes_later=1)
         assert world.watcher.health.subaccounts_watched == 1
@@ -429,3 +430,39 @@ async def test_why_says_when_twilio_failed_a_subaccount_it_asked(
     reply = await ask(live, fake_slack, f"why {message.sid}", "r")
     content = texts(reply["blocks"])
     assert "nor in its 2 watched subaccount(s); Twilio failed for 1 of them" in content
+
+
+async def test_small_troubles_in_several_subaccounts_are_not_the_accounts_incident(
+    world, scenario, fake_slack
+):
+    """Each subaccount too small to alert on its own (4 recipients, under the floor of
+    5); together they would pass the account's rule, which judges the account's own."""
+    subs = [scenario.add_subaccount(ACCOUNT_SID, f"Client {i}") for i in range(3)]
+    for account in (ACCOUNT_SID, *(s.sid for s in subs)):
+        a_quiet_day(scenario, account)
+    for n, sub in enumerate(subs):
+        for i in range(4):  # numbers of no country, as the rest of the traffic here
+            to = f"+1202000{n * 10 + i:04d}"
+            send_from(scenario, sub.sid, 1, i + 1, to=to, status="undelivered", error_code=30003)
+        send_from(scenario, sub.sid, 8, 2, status="delivered")
+    send_from(scenario, ACCOUNT_SID, 30, 3, status="delivered")
+    result = await world.cycle()
+    assert posts(fake_slack) == []
+    [account] = [r for r in result.readings if r.code == 30003 and not r.subaccount]
+    assert account.failed == 0 and account.severity is None
+
+
+async def test_the_parents_outage_is_not_hidden_by_healthy_subaccounts(world, scenario, fake_slack):
+    subs = [scenario.add_subaccount(ACCOUNT_SID, f"Client {i}") for i in range(3)]
+    for account in (ACCOUNT_SID, *(s.sid for s in subs)):
+        a_quiet_day(scenario, account)
+    for m in range(1, 11):
+        send_from(scenario, ACCOUNT_SID, 1, m, status="undelivered", error_code=30003)
+        send_from(scenario, ACCOUNT_SID, 2, m, status="delivered")
+        for sub in subs:  # 60 healthy messages a minute elsewhere: 1.6 % overall
+            send_from(scenario, sub.sid, 20, m, status="delivered")
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    assert header(alert).startswith("🔴 Critical: 30003")
+    [incident] = await world.store.incidents.open_all()
+    assert incident.key.startswith(f"{ACCOUNT_SID}:30003:")

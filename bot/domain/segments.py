@@ -157,19 +157,19 @@ def judge(
     account_rate: float | None,
     thresholds: Thresholds,
     budget: Budget,
+    apart: frozenset[Segment] = frozenset(),
 ) -> tuple[SegmentReading, ...]:
     """The segments that fire, worst first (critical before warning, then by excess), each
     once: in the window where it is worse, or the longer of two equally bad. Every
     segment with some but not nearly all of a window's traffic counts as one test of the
-    family."""
+    family, and so does each of `apart` (watched subaccounts) however much it has."""
     judged = [
         (window, c, *_test(c, account_rate, thresholds, budget))
         for window in windows
         for c in window.counts
         # A segment with (nearly) all the traffic is the account: its rule speaks for it.
-        # Not an account's: a subaccount's trouble is its own incident, however busy.
-        if c.final > 0
-        and (c.segment.kind == SegmentKind.SUBACCOUNT or c.final < WHOLE * window.final)
+        # Not a watched subaccount's: its trouble is its own incident, however busy.
+        if c.final > 0 and (c.segment in apart or c.final < WHOLE * window.final)
     ]
     believed = holm([p for _, _, _, p in judged], budget.alpha)
     found: dict[Segment, SegmentReading] = {}

@@ -11,15 +11,18 @@ request for up to a thousand subaccounts, gives every one's status each cycle.
 """
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.failures import Failures
-from bot.domain.segments import SegmentReading
-from bot.domain.spikes import Reading
-from bot.domain.thresholds import Severity
+from bot.domain import spikes
+from bot.domain.failures import Failures, top
+from bot.domain.segments import History, Segment, SegmentKind, SegmentReading
+from bot.domain.spikes import Baseline, Reading
+from bot.domain.thresholds import Severity, Thresholds
+from bot.domain.traffic import Traffic
 
 ACTIVE_SPAN = timedelta(hours=1)
 QUIET_ROUNDS = 10
@@ -148,3 +151,65 @@ def _own(template: Reading, sub: Subaccount, **figures: Any) -> Reading:
         "account_status": "active",
     }
     return replace(template, **{**blank, **figures}, subaccount=sub.sid, subaccount_name=sub.name)
+
+
+def ruled(
+    code: int,
+    watched: Iterable[str],
+    span: tuple[int, Traffic],
+    histories: Mapping[Segment, History],
+    thresholds: Thresholds,
+) -> dict[str, SegmentReading]:
+    """The watched subaccounts whose own traffic in the window (`span`: its minutes and
+    traffic) breaks the account's rule on `code`, against their own history: each one
+    is an account, whatever its segment's test says."""
+    minutes, window = span
+    found = {}
+    for sid in watched:
+        place = Segment(SegmentKind.SUBACCOUNT, sid)
+        final = window.final.get(place, 0)
+        failed = window.failed.get((place, code), 0)
+        recipients = window.recipients.get((place, code), 0)
+        history = histories.get(place, History())
+        baseline = Baseline(history.final, history.failed)
+        rate = failed / final if final else 0.0
+        severity = spikes.severity(code, failed, final, recipients, rate, baseline, thresholds)
+        if severity is None:
+            continue
+        found[sid] = SegmentReading(
+            segment=place,
+            severity=severity,
+            failed=failed,
+            final=final,
+            recipients=recipients,
+            baseline=baseline.rate or 0.0,
+            history=history.final,
+            share=final / window.messages if window.messages else 0.0,
+            p_value=1.0,  # the account's rule, not a test of the family
+            minutes=minutes,
+        )
+    return found
+
+
+def left(reading: Reading, window: Traffic, baseline: float | None) -> Reading:
+    """The account's reading of its own messages, the subaccounts' left out: its figures,
+    where its failures went, and its own `baseline`."""
+    code = reading.code
+    rows = [(where, n) for where, failed_code, _, n in window.failures if failed_code == code]
+
+    def most(i: int) -> tuple[tuple[str, int], ...]:
+        counted: Counter[str] = Counter()
+        for where, n in rows:
+            counted[where[i] or ""] += n
+        return top(counted)
+
+    return replace(
+        reading,
+        failed=window.account_failed.get(code, 0),
+        final=window.messages,
+        recipients=window.account_recipients.get(code, 0),
+        baseline=baseline,
+        countries=most(0),
+        senders=most(1),
+        carriers=most(2),
+    )

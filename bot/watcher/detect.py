@@ -34,6 +34,7 @@ class Evidence:
     # subaccount's trouble its own incident); each one's 30002s since it was last seen
     # suspended; and, by code, the subaccounts with an incident open.
     subaccounts: tuple[Subaccount, ...] = ()
+    account_sid: str = ""  # the account's own, whose messages its rule judges then
     subaccount_suspensions: dict[str, Failures] = field(default_factory=dict)
     open_subaccounts: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -144,37 +145,54 @@ def _by_segment(
     reading: Reading, evidence: Evidence, thresholds: Thresholds, budget: Budget
 ) -> tuple[Reading, list[SegmentReading]]:
     """The reading with the segments that fire on its code, and the worse severity of the
-    two rules; and the watched subaccounts whose own rate fires, which are their own
-    incidents. A muted segment's messages leave every segment and the account's rule
-    too, so the outage someone muted does not come back under another name; so do those
-    of a subaccount that fires or whose incident is open, so it is not told twice, and
-    the account's figures are then what is left."""
+    two rules; and the watched subaccounts in trouble on it (their own segment fires, or
+    their own traffic breaks the account's rule), which are their own incidents. A
+    muted segment's messages leave every segment and the account's rule too, so the
+    outage someone muted does not come back under another name; so do those of a
+    subaccount in trouble or whose incident is open, so it is not told twice, and the
+    account's figures are then what is left."""
     code = reading.code
     muted = evidence.muted.get(code, frozenset())
-    firing, spans = _judged(reading, evidence, thresholds, budget, muted)
     watched = {sub.sid for sub in evidence.subaccounts}
-    own = [
-        f for f in firing if f.segment.kind == SegmentKind.SUBACCOUNT and f.segment.value in watched
-    ]
+    theirs = frozenset(Segment(SegmentKind.SUBACCOUNT, sid) for sid in watched)
+    firing, spans = _judged(reading, evidence, thresholds, budget, muted)
+    own: dict[str, SegmentReading] = {}
+    if theirs and spans:
+        histories = evidence.histories.get(code, {})
+        own = subaccounts.ruled(code, watched, spans[0], histories, thresholds)
     open_now = evidence.open_subaccounts.get(code, frozenset()) & watched
-    apart = {f.segment for f in own} | {Segment(SegmentKind.SUBACCOUNT, s) for s in open_now}
-    if apart:
+    apart: set[Segment] = set()
+    while True:
+        # Leaving a subaccount out changes the family the others are judged in: until
+        # no other one fires. Each turn leaves one more out, so it ends.
+        for f in firing:
+            held = own.get(f.segment.value)
+            if f.segment in theirs and (held is None or _worse(f, held)):
+                own[f.segment.value] = f
+        wanted = {Segment(SegmentKind.SUBACCOUNT, sid) for sid in {*own, *open_now}}
+        if wanted <= apart:
+            break
+        apart |= wanted
         firing, spans = _judged(reading, evidence, thresholds, budget, muted | apart)
-        if spans:
-            window = spans[0][1]
-            reading = replace(
-                reading,
-                failed=window.account_failed.get(code, 0),
-                final=window.messages,
-                recipients=window.account_recipients.get(code, 0),
-            )
     account = reading.severity
-    if (muted or apart) and account is not None and spans:
-        account = _without(reading, spans[0][1], evidence, thresholds)
+    if theirs and evidence.spans:
+        # The account's rule, on its own messages: each subaccount is judged on its own.
+        alone = evidence.spans[0][1].without(muted | theirs)
+        place = Segment(SegmentKind.SUBACCOUNT, evidence.account_sid)
+        history = evidence.histories.get(code, {}).get(place, History())
+        baseline = Baseline(history.final, history.failed)
+        reading = subaccounts.left(reading, alone, baseline.rate)
+        account = _without(reading, alone, baseline, thresholds)
+    elif muted and account is not None and spans:
+        account = _without(reading, spans[0][1], evidence.baselines[code], thresholds)
     severities = [s.severity for s in firing] + ([account] if account is not None else [])
     worst = max(severities, key=lambda s: s == Severity.CRITICAL, default=None)
     found = replace(reading, severity=worst, segments=firing, account_severity=account)
-    return found, own
+    return found, sorted(own.values(), key=lambda f: f.segment)
+
+
+def _worse(a: SegmentReading, b: SegmentReading) -> bool:
+    return a.severity == Severity.CRITICAL and b.severity != Severity.CRITICAL
 
 
 def _judged(
@@ -182,26 +200,28 @@ def _judged(
     evidence: Evidence,
     thresholds: Thresholds,
     budget: Budget,
-    left_out: frozenset[Segment],
+    left_out: frozenset[Segment] | set[Segment],
 ) -> tuple[tuple[SegmentReading, ...], tuple[tuple[int, Traffic], ...]]:
     """The segments that fire on the reading's code, with `left_out`'s messages taken
-    out of every window; and those windows."""
+    out of every window; and those windows. A watched subaccount is judged apart even
+    with nearly all the traffic: its trouble is its own incident."""
     code = reading.code
     spans = tuple((minutes, found.without(left_out)) for minutes, found in evidence.spans)
     histories = evidence.histories.get(code, {})
     windows = traffic.windows(code, spans, histories, bool(evidence.subaccounts))
-    return segments.judge(windows, reading.baseline, thresholds, budget), spans
+    theirs = frozenset(Segment(SegmentKind.SUBACCOUNT, sub.sid) for sub in evidence.subaccounts)
+    return segments.judge(windows, reading.baseline, thresholds, budget, theirs), spans
 
 
 def _without(
-    reading: Reading, window: Traffic, evidence: Evidence, thresholds: Thresholds
+    reading: Reading, window: Traffic, baseline: Baseline, thresholds: Thresholds
 ) -> Severity | None:
-    """The account's rule on the window without the muted segments' messages."""
+    """The account's rule on the window without the muted segments' messages (or the
+    subaccounts'), against `baseline`."""
     code = reading.code
     final, failed = window.messages, window.account_failed.get(code, 0)
     recipients = window.account_recipients.get(code, 0)
     rate = failed / final if final else 0.0
-    baseline = evidence.baselines[code]
     return spikes.severity(code, failed, final, recipients, rate, baseline, thresholds)
 
 

@@ -103,6 +103,7 @@ async def measure(
         },
         muted=_muted(await store.mutes.active(now)),
         subaccounts=watched,
+        account_sid=config.account_sid,
         subaccount_suspensions=await _suspensions(store, watched, judged, since, now),
         open_subaccounts=await _open_subaccounts(store, config.account_sid),
     )
@@ -110,7 +111,8 @@ async def measure(
     found = detect.readings(
         evidence, config.alert_codes, thresholds, budget, account_status, until, now
     )
-    return tuple([await _segment_samples(store, reading, now) for reading in found])
+    own_of = config.account_sid if watched else None
+    return tuple([await _segment_samples(store, reading, now, own_of) for reading in found])
 
 
 def _muted(mutes: list[SegmentMute]) -> dict[int, frozenset[Segment]]:
@@ -165,14 +167,18 @@ async def _open_subaccounts(store: Store, parent: str) -> dict[int, frozenset[st
     return {code: frozenset(sids) for code, sids in found.items()}
 
 
-async def _segment_samples(store: Store, reading: Reading, now: datetime) -> Reading:
+async def _segment_samples(
+    store: Store, reading: Reading, now: datetime, parent: str | None = None
+) -> Reading:
     """An incident named after a segment shows that segment's failures as its samples;
-    a subaccount's rate incident, that subaccount's."""
-    if reading.subaccount and reading.kind == ReadingKind.RATE and reading.severity:
-        place = Segment(SegmentKind.SUBACCOUNT, reading.subaccount)
+    a subaccount's rate incident, that subaccount's; with subaccounts watched (`parent`),
+    the account's own, the subaccounts' being theirs."""
+    named = reading.named
+    mine = reading.subaccount or (parent if named is None else None)
+    if mine and reading.kind == ReadingKind.RATE and reading.severity:
+        place = Segment(SegmentKind.SUBACCOUNT, mine)
         own = await store.messages.failures(reading.code, reading.since, now, place)
         return replace(reading, samples=own.samples, senders=own.senders, countries=own.countries())
-    named = reading.named
     if named is None:
         return reading
     since = now - timedelta(minutes=named.minutes)

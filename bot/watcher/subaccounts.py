@@ -212,7 +212,10 @@ def decoded(text: str | None) -> dict[str, Subaccount]:
 
 def _decoded(values: dict[str, dict[str, Any]]) -> dict[str, Subaccount]:
     def moment(value: str | None) -> datetime | None:
-        return datetime.fromisoformat(value) if value else None
+        found = datetime.fromisoformat(value) if value else None
+        if found is not None and found.tzinfo is None:
+            raise ValueError(f"a time without its zone: {value}")
+        return found
 
     return {
         sid: Subaccount(
