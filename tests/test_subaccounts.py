@@ -118,6 +118,11 @@ async def test_a_subaccount_closed_while_suspended_resolves(world, scenario, fak
     beta.status = "closed"
     await world.cycle(minutes_later=1)
     assert await world.store.incidents.open_all() == []
+    edited = fake_slack.calls("chat.update")[-1]
+    assert header(edited) == (
+        f"✅ Resolved: subaccount no longer watched (30002 Account suspended) · {beta.sid}"
+    )
+    assert "when it was no longer watched" in str(edited["blocks"])
 
 
 async def test_a_spike_in_one_subaccount_is_its_incident_not_the_accounts(

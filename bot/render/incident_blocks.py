@@ -55,7 +55,7 @@ def render_incident(
         if named is not None:
             what = f"{reading.code} · {named.segment.label}"
             what += f": {title}" if title else ""
-        if reading.account_status != "active":
+        if reading.account_status != "active" and not reading.subaccount:
             what = f"account {reading.account_status} ({what})"
         heading = f"{_ICONS[state]} {state.capitalize()}: {_whose(what, reading)}"
         facts, sections = _spike_facts(incident, reading), _spike_sections(reading)
@@ -169,8 +169,10 @@ _SEGMENTS_SHOWN = 5
 
 def _suspension_facts(incident: Incident, reading: Reading) -> list[tuple[str, str]]:
     minutes = int((reading.until - reading.since).total_seconds() // 60)
+    # A subaccount's incident also ends when it is closed or no longer watched.
+    ended = reading.subaccount != "" and reading.account_status not in ("active", "suspended")
     if incident.resolved_at:
-        status = "active again"
+        status = reading.account_status if ended else "active again"
     elif reading.account_status == "active":
         status = "active at the last check, yet messages fail with 30002"
     else:
@@ -182,7 +184,8 @@ def _suspension_facts(incident: Incident, reading: Reading) -> list[tuple[str, s
     if reading.failed:
         facts.append(("Failed with 30002", f"{reading.failed} in the last {minutes} min"))
     if incident.resolved_at:
-        facts.append(("Resolved", f"{utc(incident.resolved_at)}, when the account was active"))
+        why = f"it was {reading.account_status}" if ended else "the account was active"
+        facts.append(("Resolved", f"{utc(incident.resolved_at)}, when {why}"))
     return facts
 
 

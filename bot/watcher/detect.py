@@ -136,7 +136,7 @@ def _gone(reading: Reading, evidence: Evidence, open_now: frozenset[str]) -> lis
     """Quiet readings for the open incidents of subaccounts no longer watched."""
     watched = {sub.sid for sub in evidence.subaccounts}
     return [
-        subaccounts.quiet(reading, Subaccount(sid, "", "not watched"), 0, 0)
+        subaccounts.quiet(reading, Subaccount(sid, "", "no longer watched"), 0, 0)
         for sid in sorted(open_now - watched)
     ]
 
