@@ -471,3 +471,18 @@ async def test_the_parents_outage_is_not_hidden_by_healthy_subaccounts(world, sc
     assert header(alert).startswith("🔴 Critical: 30003")
     [incident] = await world.store.incidents.open_all()
     assert incident.key.startswith(f"{ACCOUNT_SID}:30003:")
+
+
+async def test_the_accounts_list_is_read_page_by_page(scenario, twilio_sim, tmp_path):
+    from bot.adapters.twilio import TwilioApi
+    from bot.adapters.twilio.accounts import subaccounts
+
+    made = {scenario.add_subaccount(ACCOUNT_SID, f"Client {i:04d}").sid for i in range(1005)}
+    twilio = TwilioApi(make_settings(None, tmp_path, twilio_sim))
+    try:
+        found = await subaccounts(twilio)
+    finally:
+        await twilio.close()
+    assert {a.sid for a in found} == made  # the parent itself left out
+    pages = [r for r in twilio_sim.received if r.path.endswith("/Accounts.json")]
+    assert len(pages) == 2
