@@ -160,9 +160,9 @@ def ruled(
     histories: Mapping[Segment, History],
     thresholds: Thresholds,
 ) -> dict[str, SegmentReading]:
-    """The watched subaccounts whose own traffic in the window (`span`: its minutes and
-    traffic) breaks the account's rule on `code`, against their own history: each one
-    is an account, whatever its segment's test says."""
+    """Of `watched`, those whose own traffic in the window (`span`: its minutes and
+    traffic) breaks the account's rule on `code`, against their own history. Not a test
+    of the family: for subaccounts whose incident is open, not to open one."""
     minutes, window = span
     found = {}
     for sid in watched:
@@ -191,9 +191,9 @@ def ruled(
     return found
 
 
-def left(reading: Reading, window: Traffic, baseline: float | None) -> Reading:
-    """The account's reading of its own messages, the subaccounts' left out: its figures,
-    where its failures went, and its own `baseline`."""
+def left(reading: Reading, window: Traffic) -> Reading:
+    """The account's reading of what is left of the window once the subaccounts judged
+    apart are out: its figures, and where its failures went."""
     code = reading.code
     rows = [(where, n) for where, failed_code, _, n in window.failures if failed_code == code]
 
@@ -208,7 +208,6 @@ def left(reading: Reading, window: Traffic, baseline: float | None) -> Reading:
         failed=window.account_failed.get(code, 0),
         final=window.messages,
         recipients=window.account_recipients.get(code, 0),
-        baseline=baseline,
         countries=most(0),
         senders=most(1),
         carriers=most(2),

@@ -34,7 +34,6 @@ class Evidence:
     # subaccount's trouble its own incident); each one's 30002s since it was last seen
     # suspended; and, by code, the subaccounts with an incident open.
     subaccounts: tuple[Subaccount, ...] = ()
-    account_sid: str = ""  # the account's own, whose messages its rule judges then
     subaccount_suspensions: dict[str, Failures] = field(default_factory=dict)
     open_subaccounts: dict[int, frozenset[str]] = field(default_factory=dict)
 
@@ -145,22 +144,23 @@ def _by_segment(
     reading: Reading, evidence: Evidence, thresholds: Thresholds, budget: Budget
 ) -> tuple[Reading, list[SegmentReading]]:
     """The reading with the segments that fire on its code, and the worse severity of the
-    two rules; and the watched subaccounts in trouble on it (their own segment fires, or
-    their own traffic breaks the account's rule), which are their own incidents. A
-    muted segment's messages leave every segment and the account's rule too, so the
-    outage someone muted does not come back under another name; so do those of a
-    subaccount in trouble or whose incident is open, so it is not told twice, and the
-    account's figures are then what is left."""
+    two rules; and the watched subaccounts whose own segment fires, which are their own
+    incidents. A muted segment's messages leave every segment and the account's rule
+    too, so the outage someone muted does not come back under another name; so do those
+    of a subaccount that fires or whose incident is open, so it is not told twice, and
+    the account's figures are then what is left. While its incident is open, a
+    subaccount also fires on the account's rule applied to its own figures, so it does
+    not close while it still fails that badly."""
     code = reading.code
     muted = evidence.muted.get(code, frozenset())
     watched = {sub.sid for sub in evidence.subaccounts}
     theirs = frozenset(Segment(SegmentKind.SUBACCOUNT, sid) for sid in watched)
     firing, spans = _judged(reading, evidence, thresholds, budget, muted)
-    own: dict[str, SegmentReading] = {}
-    if theirs and spans:
-        histories = evidence.histories.get(code, {})
-        own = subaccounts.ruled(code, watched, spans[0], histories, thresholds)
     open_now = evidence.open_subaccounts.get(code, frozenset()) & watched
+    own: dict[str, SegmentReading] = {}
+    if open_now and spans:
+        histories = evidence.histories.get(code, {})
+        own = subaccounts.ruled(code, open_now, spans[0], histories, thresholds)
     apart: set[Segment] = set()
     while True:
         # Leaving a subaccount out changes the family the others are judged in: until
@@ -174,16 +174,10 @@ def _by_segment(
             break
         apart |= wanted
         firing, spans = _judged(reading, evidence, thresholds, budget, muted | apart)
+    if apart and spans:
+        reading = subaccounts.left(reading, spans[0][1])
     account = reading.severity
-    if theirs and evidence.spans:
-        # The account's rule, on its own messages: each subaccount is judged on its own.
-        alone = evidence.spans[0][1].without(muted | theirs)
-        place = Segment(SegmentKind.SUBACCOUNT, evidence.account_sid)
-        history = evidence.histories.get(code, {}).get(place, History())
-        baseline = Baseline(history.final, history.failed)
-        reading = subaccounts.left(reading, alone, baseline.rate)
-        account = _without(reading, alone, baseline, thresholds)
-    elif muted and account is not None and spans:
+    if (muted or apart) and account is not None and spans:
         account = _without(reading, spans[0][1], evidence.baselines[code], thresholds)
     severities = [s.severity for s in firing] + ([account] if account is not None else [])
     worst = max(severities, key=lambda s: s == Severity.CRITICAL, default=None)

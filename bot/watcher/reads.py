@@ -103,7 +103,6 @@ async def measure(
         },
         muted=_muted(await store.mutes.active(now)),
         subaccounts=watched,
-        account_sid=config.account_sid,
         subaccount_suspensions=await _suspensions(store, watched, judged, since, now),
         open_subaccounts=await _open_subaccounts(store, config.account_sid),
     )
@@ -178,6 +177,8 @@ async def _segment_samples(
     if mine and reading.kind == ReadingKind.RATE and reading.severity:
         place = Segment(SegmentKind.SUBACCOUNT, mine)
         own = await store.messages.failures(reading.code, reading.since, now, place)
+        if not reading.subaccount:  # its senders and countries: what `left` counted
+            return replace(reading, samples=own.samples)
         return replace(reading, samples=own.samples, senders=own.senders, countries=own.countries())
     if named is None:
         return reading
