@@ -86,7 +86,9 @@ async def test_a_suspended_subaccount_is_its_own_incident_named_and_resolved(
         f"2 watched, 2 read in the last cycle; not active: Beta Ltd ({beta.sid})"
     )
     [watched] = [s for s in status.sections() if s.heading.startswith("Watched")]
-    assert any(line.startswith(f"30002 · Beta Ltd ({beta.sid}): ") for line in watched.items)
+    assert f"30002 · Beta Ltd ({beta.sid}): suspended, 3 failed with 30002 in the window" in (
+        watched.items
+    )
 
     # The daily digest names it too.
     [incident] = await world.store.incidents.open_all()
@@ -152,6 +154,12 @@ async def test_a_spike_in_one_subaccount_is_its_incident_not_the_accounts(
     assert (account.failed, account.final) == (0, 40)
     [incident] = await world.store.incidents.open_all()
     assert incident.key.startswith(f"{acme.sid}:30003:")
+    status = await world.watcher.actions.status()
+    [watched] = [s for s in status.sections() if s.heading.startswith("Watched")]
+    assert any(
+        line.startswith(f"30003 · Acme Corp ({acme.sid}): 100.0% of 30 in the window (its own")
+        for line in watched.items
+    )
 
     # Acme fails harder, to most of the traffic: still its incident alone, never the
     # account's too.

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from bot.answers.knowledge import Section
 from bot.domain.alerting import Incident
 from bot.domain.messages import utc
-from bot.domain.spikes import Reading, history, render_spark
+from bot.domain.spikes import Reading, ReadingKind, history, render_spark
 from bot.store.values import SegmentMute
 from bot.watcher.health import Health
 
@@ -76,6 +76,17 @@ class StatusReport:
         return found
 
 
+def _subaccount_line(r: Reading) -> str:
+    """A subaccount's reading: its status, or its own rate (no sparkline: that is the
+    account's)."""
+    head = f"{r.code} · {r.subaccount_label}: "
+    if r.kind == ReadingKind.SUSPENSION:
+        failed = f", {r.failed} failed with {r.code} in the window" if r.failed else ""
+        return head + r.account_status + failed
+    baseline = "" if r.baseline is None else f" (its own baseline {r.baseline:.1%})"
+    return head + f"{r.rate:.1%} of {r.final} in the window{baseline}"
+
+
 def _subaccounts(h: Health) -> str:
     """How many are watched, those not active, and a failed list."""
     if h.subaccounts_watched is None:
@@ -93,12 +104,13 @@ def _subaccounts(h: Health) -> str:
 
 
 def _line(r: Reading) -> str:
+    if r.subaccount:
+        return _subaccount_line(r)
     baseline = "no baseline yet" if r.baseline is None else f"baseline {r.baseline:.1%}"
     if r.baseline is not None and r.baseline_hours is not None:
         baseline += f" over {history(r.baseline_hours)}"
-    whose = f" · {r.subaccount_label}" if r.subaccount else ""
     line = (
-        f"{r.code}{whose}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
+        f"{r.code}: {r.rate:.1%} of {r.final} in the window ({baseline}) · last hour "
         f"`{render_spark(r.spark)}`"
     )
     if r.segments:
