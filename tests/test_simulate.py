@@ -13,6 +13,19 @@ from bot.store.sqlite import SqliteStore
 from tests.conftest import make_settings
 
 
+async def printed_settings(lines: list[str], tmp_path) -> settings.Settings:
+    """Once the simulator has said how to reach it, the settings it printed."""
+    async with asyncio.timeout(5):
+        while not any("Ctrl-C stops it" in line for line in lines):
+            await asyncio.sleep(0.01)
+    exports = dict(
+        line.strip().removeprefix("export ").split("=", 1)
+        for line in lines
+        if line.strip().startswith("export ")
+    )
+    return settings.load({**exports, "DATABASE_PATH": str(tmp_path / "b.db")})
+
+
 async def test_the_printed_settings_point_the_bot_at_the_simulator(tmp_path):
     """Issue 14, item 15: the simulator could not be run on its own."""
     lines: list[str] = []
@@ -21,15 +34,7 @@ async def test_the_printed_settings_point_the_bot_at_the_simulator(tmp_path):
         simulate.run(spike=True, out=lines.append, stop=stop, minute_seconds=0.05)
     )
     try:
-        async with asyncio.timeout(5):
-            while not any("Ctrl-C stops it" in line for line in lines):
-                await asyncio.sleep(0.01)
-        exports = dict(
-            line.strip().removeprefix("export ").split("=", 1)
-            for line in lines
-            if line.strip().startswith("export ")
-        )
-        config = settings.load({**exports, "DATABASE_PATH": str(tmp_path / "b.db")})
+        config = await printed_settings(lines, tmp_path)
         sid = next(line.split()[-1] for line in lines if "python -m bot why SM" in line)
         store, twilio = SqliteStore(config.database_path), TwilioApi(config)
         try:
@@ -56,15 +61,7 @@ async def test_simulated_subaccounts_have_their_own_traffic(tmp_path):
         simulate.run(out=lines.append, stop=stop, minute_seconds=0.05, subaccounts=2)
     )
     try:
-        async with asyncio.timeout(5):
-            while not any("Ctrl-C stops it" in line for line in lines):
-                await asyncio.sleep(0.01)
-        exports = dict(
-            line.strip().removeprefix("export ").split("=", 1)
-            for line in lines
-            if line.strip().startswith("export ")
-        )
-        config = settings.load({**exports, "DATABASE_PATH": str(tmp_path / "b.db")})
+        config = await printed_settings(lines, tmp_path)
         assert config.subaccounts_all
         twilio = TwilioApi(config)
         try:

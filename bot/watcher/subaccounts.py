@@ -1,13 +1,13 @@
 """Subaccounts: with WATCH_SUBACCOUNTS, each cycle lists the parent's subaccounts (one
 request for up to a thousand, with the parent's credentials) and reads the Messages list
 of those `domain.subaccounts.due` picks: every one with recent traffic, a tenth of the
-quiet ones. What the watcher knows of each (its newest message, when it was read, when
-it was last seen not active) is one value in the store, so a restart or another replica
-goes on from it.
+quiet ones (at most QUIET_MOST). What the watcher knows of each (its newest message, when
+it was read, when it was last seen not active, where a reading back goes on) is one value
+in the store, so a restart or another replica goes on from it.
 
 A subaccount's walk reads what is new since its newest message (less an overlap) and
-the settle window again, at most `max_pages` pages; unlike the parent's, it does not
-read back further history over later cycles.
+the settle window again, at most `max_pages` pages; when there was more, the rest is read
+back over the next cycles, `backfill_pages` a cycle, as the parent's history is.
 """
 
 import asyncio
