@@ -10,6 +10,7 @@ import pytest
 
 from bot import app as bot_app
 from bot.domain.subaccounts import QUIET_ROUNDS
+from bot.render.blocks import render
 from bot.simulation.faults import Fault
 from bot.tuning import Tuning
 from bot.watcher.subaccounts import STATE
@@ -525,3 +526,13 @@ def test_an_open_subaccount_incident_stays_while_its_own_figures_break_the_rule(
     # With no incident open, the rule alone does not open one: that is the test's part.
     [_, account, *own] = readings(frozenset())
     assert own == []
+
+
+async def test_a_friendly_name_cannot_mention_the_channel(world, scenario, fake_slack):
+    scenario.add_subaccount(ACCOUNT_SID, "<!channel> Acme <@U123>", status="suspended")
+    await world.cycle()
+    [alert] = posts(fake_slack)
+    assert "<!channel>" not in alert["text"] and "<@U123>" not in alert["text"]
+    status = await world.watcher.actions.status()
+    text, blocks = render(status)
+    assert "<!channel>" not in text + str(blocks)
