@@ -149,11 +149,14 @@ class TwilioProcess:
         self.process.wait(timeout=30)
 
 
-def bench_watcher(origin: str, database: str, posting: bool) -> tuple[Any, Any, Any]:
+def bench_watcher(
+    origin: str, database: str, posting: bool, tuning: Any = None, **more: str
+) -> tuple[Any, Any, Any]:
     """The bot's watcher on the simulated account at `origin`, storing into `database`,
     reading BACKFILL_HOURS=24 on its first cycle: (store, twilio, watcher). With
     `posting`, alerts go to a Slack API that answers 404 (the simulator's origin);
-    without, it reads and measures only."""
+    without, it reads and measures only. `tuning`: the bot's, if not the default; `more`:
+    other settings."""
     from bot import settings
     from bot.adapters.slack.poster import Poster, web_client
     from bot.adapters.twilio import TwilioApi
@@ -169,6 +172,7 @@ def bench_watcher(origin: str, database: str, posting: bool) -> tuple[Any, Any, 
         "TWILIO_API_URL": origin,
         "DATABASE_PATH": database,
         "BACKFILL_HOURS": "24",
+        **more,
     }
     if posting:
         env |= {"SLACK_API_URL": origin + "/no-slack/", "SLACK_ALERT_CHANNEL": "CBENCH"}
@@ -176,7 +180,7 @@ def bench_watcher(origin: str, database: str, posting: bool) -> tuple[Any, Any, 
     store = SqliteStore(config.database_path)
     twilio = TwilioApi(config)
     watcher = Watcher(
-        WatcherConfig.from_settings(config),
+        WatcherConfig.from_settings(config, tuning),
         store,
         twilio,
         Poster(web_client(config)) if posting else None,

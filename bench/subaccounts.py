@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from harness import ACCOUNT, TOKEN, peak_rss_mb, report
+from harness import ACCOUNT, TOKEN, bench_watcher, peak_rss_mb, report
 from ingest import authorized
 
 from bot.simulation.scenario import Scenario, make_sid
@@ -120,37 +120,11 @@ def _get(origin: str, path: str, method: str = "GET") -> dict[str, Any]:
 async def watch(origin: str, database: str, cycles: int, every_one: bool) -> list[dict[str, Any]]:
     """The watcher's cycles: a first, then `cycles` steady ones. `every_one`: the
     contender, reading every watched subaccount each cycle."""
-    from bot import settings
-    from bot.adapters.twilio import TwilioApi
-    from bot.answers.curated import curated_directory, load_curated
-    from bot.domain import subaccounts
-    from bot.store.sqlite import SqliteStore
-    from bot.watcher.config import WatcherConfig
-    from bot.watcher.cycle import Watcher
+    from bot.tuning import Tuning
 
-    if every_one:
-        subaccounts.QUIET_ROUNDS = 1  # every quiet one is due every cycle
-        subaccounts.QUIET_MOST = 1_000_000
-    config = settings.load(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "TWILIO_ACCOUNT_SID": ACCOUNT,
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_API_URL": origin,
-            "DATABASE_PATH": database,
-            "BACKFILL_HOURS": "24",
-            "WATCH_SUBACCOUNTS": "all",
-        }
-    )
-    store = SqliteStore(config.database_path)
-    twilio = TwilioApi(config)
-    watcher = Watcher(
-        WatcherConfig.from_settings(config),
-        store,
-        twilio,
-        None,
-        load_curated(curated_directory(), config.policy),
-    )
+    # The contender: every quiet one is due every cycle.
+    tuning = Tuning(quiet_rounds=1, quiet_most=1_000_000) if every_one else None
+    store, twilio, watcher = bench_watcher(origin, database, False, tuning, WATCH_SUBACCOUNTS="all")
     found = []
     interval = 60.0  # POLL_INTERVAL_SECONDS: each steady cycle brings a minute's messages
     try:

@@ -29,6 +29,7 @@ from bot.tuning import DEFAULT_TUNING, Tuning
 from bot.watcher import detect
 from bot.watcher.config import WatcherConfig
 from bot.watcher.cycle import Watcher
+from bot.watcher.health import PUBLIC_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,16 @@ def build(
             clock,
         )
     service = Service(
-        *(curated, store, settings.policy, twilio, clock),
+        curated,
+        store,
+        settings.policy,
+        twilio,
+        clock,
         default_region=settings.default_region,
         alert_window=settings.thresholds.window,
         lookups_per_hour=settings.lookups_per_user_per_hour,
         watcher=watcher.actions if watcher else None,
-        subaccounts=(settings.subaccounts_all, settings.subaccounts),
+        subaccounts=settings.subaccounts,
     )
     bolt = slack.build_app(settings, service, tuning)
 
@@ -219,28 +224,6 @@ def _watching(watcher: Watcher) -> Callable[[web.Application], AsyncIterator[Non
     return watching
 
 
-HEALTHZ_FIELDS = (
-    "started_at",
-    "last_started",
-    "last_finished",
-    "last_success",
-    "last_duration_seconds",
-    "cycles",
-    "account_status",
-    "lag_seconds",
-    "history_since",
-    "history_wanted_since",
-    "pending_posts",
-    "refused_posts",
-    "slack_outage",
-    "twilio_faults",
-    "twilio_gave_up",
-    "events_live",
-    "sweep_found",
-    "sweep_found_total",
-)
-
-
 async def healthz(request: web.Request) -> web.Response:
     """200 while all is well; 503 when the watcher has not finished a cycle for three
     intervals, so a platform's health check can restart a stuck process. Slack refusing
@@ -271,7 +254,7 @@ async def healthz(request: web.Request) -> web.Response:
         # Status and counts only: what went wrong, with the channel or account it names,
         # is for `/twilio status`, which only a signed request reaches.
         shown = asdict(health)
-        watcher: dict[str, object] = {name: shown[name] for name in HEALTHZ_FIELDS}
+        watcher: dict[str, object] = {name: shown[name] for name in PUBLIC_FIELDS}
         watcher["last_cycle_failed"] = health.last_error is not None
         watcher["slack_needs_fix"] = health.slack_problem is not None
         watcher["database_failing"] = health.database_problem is not None

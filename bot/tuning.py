@@ -5,6 +5,7 @@ test has to patch a module's constant."""
 from dataclasses import dataclass, field
 
 from bot.domain.segments import Budget
+from bot.domain.subaccounts import QUIET_MOST, QUIET_ROUNDS
 from bot.watcher.health import FIRST_CYCLE_GRACE_SECONDS
 
 
@@ -43,6 +44,10 @@ class Tuning:
     segment_budget: Budget = field(
         default_factory=lambda: Budget(alpha=1e-4, prior_messages=200, short_minutes=5)
     )
+    # Subaccounts without recent traffic: this share of them is read a cycle (1/N), and
+    # no more than this many (bench/subaccounts.py weighs it against reading them all).
+    quiet_rounds: int = QUIET_ROUNDS
+    quiet_most: int = QUIET_MOST
 
 
 DEFAULT_TUNING = Tuning()

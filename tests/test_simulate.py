@@ -62,7 +62,7 @@ async def test_simulated_subaccounts_have_their_own_traffic(tmp_path):
     )
     try:
         config = await printed_settings(lines, tmp_path)
-        assert config.subaccounts_all
+        assert config.subaccounts.every
         twilio = TwilioApi(config)
         try:
             found = await subaccounts(twilio)

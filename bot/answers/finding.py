@@ -10,7 +10,7 @@ from bot.adapters.twilio import TwilioApi
 from bot.adapters.twilio.accounts import subaccounts as every
 from bot.domain import subaccounts
 from bot.domain.messages import Message
-from bot.domain.subaccounts import Subaccount
+from bot.domain.subaccounts import Choice, Subaccount
 from bot.errors import NotFound, TwilioError
 from bot.store import Store
 from bot.watcher.subaccounts import STATE, decoded
@@ -23,7 +23,7 @@ async def fetch(
     store: Store,
     sid: str,
     known: Sequence[Message],
-    watch: tuple[bool, frozenset[str]],
+    chosen: Choice,
 ) -> tuple[Message, TwilioApi]:
     """The message and the view of Twilio it was found in."""
     owner = known[0].account_sid if known else None
@@ -33,10 +33,9 @@ async def fetch(
     try:
         return await twilio.fetch_message(sid), twilio
     except NotFound:
-        all_of_them, chosen = watch
-        if not all_of_them and not chosen:
+        if not chosen:
             raise
-        watched = await _every(twilio, store) if all_of_them else sorted(chosen)
+        watched = await _every(twilio, store) if chosen.every else sorted(chosen.sids)
         found, failed = await _first(twilio, sid, watched)
         if found is None:
             unasked = f"; Twilio failed for {failed} of them, ask again" if failed else ""
@@ -54,7 +53,7 @@ async def _every(twilio: TwilioApi, store: Store) -> list[str]:
         listed = [Subaccount(a.sid, a.friendly_name, a.status.lower()) for a in await every(twilio)]
     except TwilioError:
         listed = list(decoded(await store.watcher.get(STATE)).values())
-    return [s.sid for s in subaccounts.watched(listed, True, frozenset())]
+    return [s.sid for s in subaccounts.watched(listed, Choice(every=True))]
 
 
 async def _first(

@@ -33,6 +33,7 @@ from bot.domain import hygiene, messages
 from bot.domain.messages import Message
 from bot.domain.policy import STREAK_CODE, Policy
 from bot.domain.spikes import SUSPENDED_CODE
+from bot.domain.subaccounts import PARENT_ALONE, Choice
 from bot.errors import NotConfigured, StoreError, TwilioError
 from bot.store import Coverage, Store
 from bot.watcher.actions import Actions
@@ -59,7 +60,7 @@ class Service:
         lookups_per_hour: int = 30,
         alert_window: timedelta = timedelta(0),
         watcher: Actions | None = None,
-        subaccounts: tuple[bool, frozenset[str]] = (False, frozenset()),  # WATCH_SUBACCOUNTS
+        subaccounts: Choice = PARENT_ALONE,  # WATCH_SUBACCOUNTS
     ) -> None:
         self.curated = curated
         self.rules = rules

@@ -60,7 +60,7 @@ async def _answer(command: str, arguments: str, config: settings.Settings) -> co
             lookups_per_hour=config.lookups_per_user_per_hour,
             alert_window=config.thresholds.window,
             watcher=watcher.actions if watcher else None,
-            subaccounts=(config.subaccounts_all, config.subaccounts),
+            subaccounts=config.subaccounts,
         )
         return await commands.answer(f"{command} {arguments}", service)
     finally:

@@ -63,6 +63,11 @@ def incident_key(account_sid: str, code: int, scope: str = "account") -> str:
     return f"{account_sid}:{code}:{scope}"
 
 
+def key_account(key: str) -> str:
+    """The account (or subaccount) SID an `incident_key` names."""
+    return key.partition(":")[0]
+
+
 def evaluate(
     current: Incident | None, reading: Reading, key: str, thresholds: Thresholds, now: datetime
 ) -> Step:

@@ -31,6 +31,21 @@ WATCHED_STATUSES = frozenset({"active", "suspended"})  # a closed one is over, n
 
 
 @dataclass(frozen=True)
+class Choice:
+    """WATCH_SUBACCOUNTS: every subaccount (`every`), or those `sids` name; neither is the
+    parent alone."""
+
+    every: bool = False
+    sids: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return self.every or bool(self.sids)
+
+
+PARENT_ALONE = Choice()  # WATCH_SUBACCOUNTS unset
+
+
+@dataclass(frozen=True)
 class Subaccount:
     sid: str
     name: str  # its friendly name at Twilio
@@ -48,10 +63,12 @@ class Subaccount:
         return f"{self.name} ({self.sid})" if self.name else self.sid
 
 
-def watched(listed: Iterable[Subaccount], every: bool, chosen: frozenset[str]) -> list[Subaccount]:
-    """Those WATCH_SUBACCOUNTS names (`every`: all), unless closed."""
+def watched(listed: Iterable[Subaccount], chosen: Choice) -> list[Subaccount]:
+    """Those WATCH_SUBACCOUNTS names, unless closed."""
     return [
-        s for s in listed if (every or s.sid in chosen) and s.status.lower() in WATCHED_STATUSES
+        s
+        for s in listed
+        if (chosen.every or s.sid in chosen.sids) and s.status.lower() in WATCHED_STATUSES
     ]
 
 
@@ -78,9 +95,15 @@ def busy(subaccount: Subaccount, settle: timedelta, now: datetime) -> bool:
     return newest is not None and now - newest <= max(ACTIVE_SPAN, settle)
 
 
-def due(subaccounts: Sequence[Subaccount], settle: timedelta, now: datetime) -> list[Subaccount]:
+def due(
+    subaccounts: Sequence[Subaccount],
+    settle: timedelta,
+    now: datetime,
+    rounds: int = QUIET_ROUNDS,
+    most: int = QUIET_MOST,
+) -> list[Subaccount]:
     """This cycle's reads: every busy one (and any never read, or reading back), and a
-    QUIET_ROUNDS-th of the quiet ones, at most QUIET_MOST, read longest ago first. A
+    `rounds`-th of the quiet ones, at most `most`, read longest ago first. A
     suspended one is read too: messages queued before the suspension fail with 30002,
     which its incident shows."""
     fresh = [
@@ -90,7 +113,7 @@ def due(subaccounts: Sequence[Subaccount], settle: timedelta, now: datetime) -> 
     ]
     chosen = {s.sid for s in fresh}
     quiet = [s for s in subaccounts if s.sid not in chosen]
-    share = min(math.ceil(len(quiet) / QUIET_ROUNDS), QUIET_MOST)
+    share = min(math.ceil(len(quiet) / rounds), most)
     quiet.sort(key=lambda s: (s.read_at or now, s.sid))
     return fresh + quiet[:share]
 

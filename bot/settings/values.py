@@ -10,6 +10,7 @@ from datetime import time, timedelta
 from bot.answers.phone_numbers import known_region
 from bot.domain.policy import Policy
 from bot.domain.privacy import url_passwords
+from bot.domain.subaccounts import Choice
 from bot.domain.thresholds import Thresholds
 from bot.errors import SettingsError
 from bot.settings.database_url import database_url_problem, shown
@@ -38,8 +39,7 @@ class Settings:
     events_password: str = field(repr=False)
     events_sweep: timedelta
     registration_check: timedelta
-    subaccounts_all: bool  # WATCH_SUBACCOUNTS=all
-    subaccounts: frozenset[str]  # the SIDs WATCH_SUBACCOUNTS lists
+    subaccounts: Choice  # WATCH_SUBACCOUNTS
     poll_interval_seconds: float
     alert_codes: tuple[int, ...]
     thresholds: Thresholds
@@ -141,7 +141,7 @@ def load(environ: Mapping[str, str]) -> Settings:
     settle = timedelta(minutes=_number(raw, "SETTLE_MINUTES", float, problems))
     events_sweep = timedelta(minutes=_number(raw, "EVENTS_SWEEP_MINUTES", float, problems))
     check = timedelta(minutes=_number(raw, "REGISTRATION_CHECK_MINUTES", float, problems))
-    every_subaccount, subaccounts = _subaccounts(raw["WATCH_SUBACCOUNTS"], problems)
+    subaccounts = _subaccounts(raw["WATCH_SUBACCOUNTS"], problems)
     if bool(raw["EVENTS_USER"]) != bool(raw["EVENTS_PASSWORD"]):
         problems["EVENTS_USER"] = "EVENTS_USER and EVENTS_PASSWORD go together: set both or neither"
     elif ":" in raw["EVENTS_USER"]:
@@ -188,7 +188,6 @@ def load(environ: Mapping[str, str]) -> Settings:
         events_password=raw["EVENTS_PASSWORD"],
         events_sweep=events_sweep,
         registration_check=check,
-        subaccounts_all=every_subaccount,
         subaccounts=subaccounts,
         poll_interval_seconds=poll_interval,
         alert_codes=codes,
@@ -263,18 +262,18 @@ def _codes(value: str, problems: dict[str, str]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(int(p) for p in parts))
 
 
-def _subaccounts(value: str, problems: dict[str, str]) -> tuple[bool, frozenset[str]]:
+def _subaccounts(value: str, problems: dict[str, str]) -> Choice:
     """WATCH_SUBACCOUNTS: `all`, or Account SIDs (none: the parent alone)."""
     if value.strip().lower() == "all":
-        return True, frozenset()
+        return Choice(every=True)
     sids = _id_set(value)
     if wrong := [sid for sid in sids if not _ACCOUNT_SID.fullmatch(sid)]:
         problems["WATCH_SUBACCOUNTS"] = (
             "WATCH_SUBACCOUNTS must be `all` or Account SIDs (AC followed by 32 hex digits), "
             f"not {shown(wrong[0])}"
         )
-        return False, frozenset()
-    return False, sids
+        return Choice()
+    return Choice(sids=sids)
 
 
 def _id_set(value: str) -> frozenset[str]:

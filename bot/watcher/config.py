@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 
 from bot.domain.policy import Policy
+from bot.domain.subaccounts import PARENT_ALONE, Choice
 from bot.domain.thresholds import Thresholds
 from bot.settings import Settings
 from bot.tuning import DEFAULT_TUNING, Tuning
@@ -26,14 +27,8 @@ class WatcherConfig:
     events_sweep: timedelta = timedelta(minutes=15)
     # How often brands, campaigns and toll-free verifications are read.
     registration_check: timedelta = timedelta(hours=1)
-    # WATCH_SUBACCOUNTS: every subaccount (`subaccounts_all`), or those listed.
-    subaccounts_all: bool = False
-    subaccounts: frozenset[str] = frozenset()
+    subaccounts: Choice = PARENT_ALONE  # WATCH_SUBACCOUNTS
     tuning: Tuning = DEFAULT_TUNING
-
-    @property
-    def watches_subaccounts(self) -> bool:
-        return self.subaccounts_all or bool(self.subaccounts)
 
     @classmethod
     def from_settings(cls, settings: Settings, tuning: Tuning | None = None) -> "WatcherConfig":
@@ -50,7 +45,6 @@ class WatcherConfig:
             digest_time=settings.digest_time,
             events_sweep=settings.events_sweep,
             registration_check=settings.registration_check,
-            subaccounts_all=settings.subaccounts_all,
             subaccounts=settings.subaccounts,
             tuning=tuning or DEFAULT_TUNING,
         )

@@ -7,6 +7,29 @@ from dataclasses import asdict, dataclass, field, fields
 FIRST_CYCLE_GRACE_SECONDS = 600.0  # the first cycle may read a day of history
 HEALTH = "watcher_health"  # the store's name for the last cycle's Health (to_json)
 
+# What `/healthz` shows, to anyone who can reach it: status and counts, never what went
+# wrong (the channel or account it names), which is for `/twilio status`.
+PUBLIC_FIELDS = (
+    "started_at",
+    "last_started",
+    "last_finished",
+    "last_success",
+    "last_duration_seconds",
+    "cycles",
+    "account_status",
+    "lag_seconds",
+    "history_since",
+    "history_wanted_since",
+    "pending_posts",
+    "refused_posts",
+    "slack_outage",
+    "twilio_faults",
+    "twilio_gave_up",
+    "events_live",
+    "sweep_found",
+    "sweep_found_total",
+)
+
 
 @dataclass
 class Health:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from bot.answers import knowledge
 from bot.answers.curated import Entry
 from bot.answers.knowledge import Explanation
-from bot.domain import account_readings, spikes
+from bot.domain import account_readings, alerting, spikes
 from bot.domain.failures import Failures
 from bot.domain.segments import History, Segment, SegmentKind
 from bot.domain.spikes import Baseline, Reading, ReadingKind
@@ -159,10 +159,9 @@ async def _open_subaccounts(store: Store, parent: str) -> dict[int, frozenset[st
     """By code, the subaccounts with an incident open (keys name their account)."""
     found: dict[int, set[str]] = {}
     for incident in await store.incidents.open_all():
-        sid, _, rest = incident.key.partition(":")
-        code = rest.partition(":")[0]
-        if sid != parent and code.isdigit():
-            found.setdefault(int(code), set()).add(sid)
+        sid = alerting.key_account(incident.key)
+        if sid != parent:
+            found.setdefault(incident.code, set()).add(sid)
     return {code: frozenset(sids) for code, sids in found.items()}
 
 

@@ -56,7 +56,7 @@ class SubaccountWatch:
     async def read(self, now: datetime) -> Round:
         """List the subaccounts, read those due; nothing when none are watched."""
         config = self.config
-        if not config.watches_subaccounts:
+        if not config.subaccounts:
             return Round(())
         held = decoded(await self.store.watcher.get(STATE))
         try:
@@ -73,8 +73,9 @@ class SubaccountWatch:
             listed = list(held.values())
         found = subaccounts.merged(listed, held)
         found = [replace(s, inactive_at=now) if s.status != "active" else s for s in found]
-        watched = subaccounts.watched(found, config.subaccounts_all, config.subaccounts)
-        due = subaccounts.due(watched, config.settle, now)
+        watched = subaccounts.watched(found, config.subaccounts)
+        tuning = config.tuning
+        due = subaccounts.due(watched, config.settle, now, tuning.quiet_rounds, tuning.quiet_most)
         gate = asyncio.Semaphore(CONCURRENT_READS)
         results = await asyncio.gather(*[self._read_one(s, now, gate) for s in due])
         fresh = {s.sid: s for s, _, _ in results}
@@ -172,10 +173,10 @@ class SubaccountWatch:
 
 async def last_watched(store: Store, config: WatcherConfig) -> tuple[Subaccount, ...]:
     """The subaccounts watched as the last cycle left them (for `status`)."""
-    if not config.watches_subaccounts:
+    if not config.subaccounts:
         return ()
     held = decoded(await store.watcher.get(STATE)).values()
-    return tuple(subaccounts.watched(held, config.subaccounts_all, config.subaccounts))
+    return tuple(subaccounts.watched(held, config.subaccounts))
 
 
 def _encoded(kept: dict[str, Subaccount]) -> str:
